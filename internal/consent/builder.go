@@ -1,0 +1,396 @@
+package consent
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Builder assembles a View from subject and consent events given in any
+// order. Events after the as-of time are ignored. It is not safe for
+// concurrent use.
+type Builder struct {
+	asOf      timestamp.Time
+	attrNames []string
+	slot      map[string]int
+
+	index map[string]int32
+	ids   []string
+
+	subj    []rawSubject
+	subjVal []int32 // len(attrNames) per raw subject event: -1 unset, 0 removed, k value
+
+	regionIdx map[string]uint16
+	regions   []string
+	attrIdx   []map[string]uint16
+	attrVals  [][]string
+
+	cons         []rawConsent
+	purposeIdx   map[string]uint32
+	purposes     []string
+	recipientIdx map[string]uint32
+	recipients   []string
+	sources      map[string]string
+}
+
+type rawSubject struct {
+	subj   int32
+	at     timestamp.Time
+	seq    int64
+	region int32 // -1 unset, 0 removed, k code
+}
+
+type rawConsent struct {
+	subj int32
+	viewEvent
+}
+
+// NewBuilder starts a view at asOf keeping the named attributes.
+func NewBuilder(asOf timestamp.Time, attrNames []string) *Builder {
+	b := &Builder{asOf: asOf, attrNames: append([]string(nil), attrNames...), slot: map[string]int{},
+		index: map[string]int32{}, regionIdx: map[string]uint16{"": 0}, regions: []string{""},
+		purposeIdx: map[string]uint32{}, recipientIdx: map[string]uint32{"": 0}, recipients: []string{""},
+		sources: map[string]string{}}
+	for i, n := range b.attrNames {
+		b.slot[n] = i
+		b.attrIdx = append(b.attrIdx, map[string]uint16{"": 0})
+		b.attrVals = append(b.attrVals, []string{""})
+	}
+	return b
+}
+
+func (b *Builder) subject(id string) int32 {
+	if i, ok := b.index[id]; ok {
+		return i
+	}
+	i := int32(len(b.ids))
+	b.index[id] = i
+	b.ids = append(b.ids, id)
+	return i
+}
+
+func (b *Builder) attrValue(slot int, v string) int32 {
+	m := b.attrIdx[slot]
+	if k, ok := m[v]; ok {
+		return int32(k)
+	}
+	k := uint16(len(b.attrVals[slot]))
+	if int(k) != len(b.attrVals[slot]) {
+		panic("consent: more than 65535 distinct values of one attribute")
+	}
+	m[v] = k
+	b.attrVals[slot] = append(b.attrVals[slot], v)
+	return int32(k)
+}
+
+// AddSubject adds a subject event.
+func (b *Builder) AddSubject(e SubjectEvent) {
+	if e.At > b.asOf {
+		return
+	}
+	vals := b.addSubjectHead(e.Subject, e.At, e.Seq, e.RegionSet, e.Region)
+	for name, v := range e.Attributes {
+		slot, ok := b.slot[name]
+		if !ok {
+			continue
+		}
+		if v == nil {
+			vals[slot] = 0
+		} else {
+			vals[slot] = b.attrValue(slot, *v)
+		}
+	}
+}
+
+func (b *Builder) addSubjectHead(id string, at timestamp.Time, seq int64, regionSet bool, region string) []int32 {
+	r := int32(-1)
+	if regionSet {
+		k, ok := b.regionIdx[region]
+		if !ok {
+			k = uint16(len(b.regions))
+			b.regionIdx[region] = k
+			b.regions = append(b.regions, region)
+		}
+		r = int32(k)
+	}
+	b.subj = append(b.subj, rawSubject{subj: b.subject(id), at: at, seq: seq, region: r})
+	n := len(b.subjVal)
+	for range b.attrNames {
+		b.subjVal = append(b.subjVal, -1)
+	}
+	return b.subjVal[n:]
+}
+
+// AddSubjectJSON adds a subject event whose attributes are a JSON object of
+// string or null values (the store's encoding); only the kept attributes
+// are decoded.
+func (b *Builder) AddSubjectJSON(id string, at timestamp.Time, seq int64, regionSet bool, region string, attrs []byte) error {
+	if at > b.asOf {
+		return nil
+	}
+	vals := b.addSubjectHead(id, at, seq, regionSet, region)
+	if len(b.attrNames) == 0 || len(attrs) == 0 {
+		return nil
+	}
+	ok := scanFlatObject(attrs, func(key, val []byte, null bool) {
+		slot, ok := b.slot[string(key)]
+		if !ok {
+			return
+		}
+		if null {
+			vals[slot] = 0
+		} else {
+			vals[slot] = b.attrValue(slot, string(val))
+		}
+	})
+	if ok {
+		return nil
+	}
+	// Escaped strings or anything unusual: decode properly.
+	var m map[string]*string
+	if err := json.Unmarshal(attrs, &m); err != nil {
+		return fmt.Errorf("subject %s: stored attributes are not a JSON object of strings: %w", id, err)
+	}
+	for name, v := range m {
+		if slot, ok := b.slot[name]; ok {
+			if v == nil {
+				vals[slot] = 0
+			} else {
+				vals[slot] = b.attrValue(slot, *v)
+			}
+		}
+	}
+	return nil
+}
+
+// scanFlatObject walks {"k":"v","k2":null} without escapes, calling fn for
+// each member. It returns false (having perhaps called fn for a prefix) when
+// the text needs a full decoder.
+func scanFlatObject(s []byte, fn func(key, val []byte, null bool)) bool {
+	i := 0
+	str := func() ([]byte, bool) {
+		if i >= len(s) || s[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' || s[j] < 0x20 {
+				return nil, false
+			}
+			j++
+		}
+		if j >= len(s) {
+			return nil, false
+		}
+		out := s[i+1 : j]
+		i = j + 1
+		return out, true
+	}
+	if len(s) < 2 || s[0] != '{' {
+		return false
+	}
+	i = 1
+	if s[i] == '}' {
+		return i == len(s)-1
+	}
+	for {
+		k, ok := str()
+		if !ok || i >= len(s) || s[i] != ':' {
+			return false
+		}
+		i++
+		if i+4 <= len(s) && string(s[i:i+4]) == "null" {
+			fn(k, nil, true)
+			i += 4
+		} else {
+			v, ok := str()
+			if !ok {
+				return false
+			}
+			fn(k, v, false)
+		}
+		if i >= len(s) {
+			return false
+		}
+		if s[i] == '}' {
+			return i == len(s)-1
+		}
+		if s[i] != ',' {
+			return false
+		}
+		i++
+	}
+}
+
+// AddConsent adds a consent event.
+func (b *Builder) AddConsent(e Event) {
+	if e.At > b.asOf {
+		return
+	}
+	p, ok := b.purposeIdx[e.Purpose]
+	if !ok {
+		p = uint32(len(b.purposes))
+		b.purposeIdx[e.Purpose] = p
+		b.purposes = append(b.purposes, e.Purpose)
+	}
+	r, ok := b.recipientIdx[e.Recipient]
+	if !ok {
+		r = uint32(len(b.recipients))
+		b.recipientIdx[e.Recipient] = r
+		b.recipients = append(b.recipients, e.Recipient)
+	}
+	src, ok := b.sources[e.Source]
+	if !ok {
+		b.sources[e.Source] = e.Source
+		src = e.Source
+	}
+	b.cons = append(b.cons, rawConsent{subj: b.subject(e.Subject),
+		viewEvent: viewEvent{at: e.At, seq: e.Seq, purpose: p, recipient: r, state: e.State, source: src}})
+}
+
+// Finish builds the view. Subjects with no subject event at or before the
+// as-of time are not in it (they are unknown), even if they have consent.
+func (b *Builder) Finish() *View {
+	nIDs := len(b.ids)
+	nSlots := len(b.attrNames)
+	// Group raw subject events by subject with a counting sort that keeps
+	// input order, then order each group by (at, seq).
+	count := make([]int32, nIDs+1)
+	for _, r := range b.subj {
+		count[r.subj+1]++
+	}
+	for i := 1; i <= nIDs; i++ {
+		count[i] += count[i-1]
+	}
+	order := make([]int32, len(b.subj))
+	pos := append([]int32(nil), count[:nIDs]...)
+	for k, r := range b.subj {
+		order[pos[r.subj]] = int32(k)
+		pos[r.subj]++
+	}
+
+	v := &View{AsOf: b.asOf, AttrNames: b.attrNames, Regions: b.regions, AttrValues: b.attrVals,
+		Purposes: b.purposes, Recipients: b.recipients}
+	newIdx := make([]int32, nIDs)
+	v.index = make(map[string]int32, nIDs)
+	v.subjects = make([]subjectEntry, 0, nIDs)
+	v.stateAt = make([]timestamp.Time, 0, len(b.subj))
+	v.stateRegion = make([]uint16, 0, len(b.subj))
+	v.stateAttr = make([]uint16, 0, len(b.subj)*nSlots)
+
+	cur := make([]int32, 1+nSlots)   // region, slots: current values
+	first := make([]int32, 1+nSlots) // earliest value set, -1 none
+	for s := 0; s < nIDs; s++ {
+		grp := order[count[s]:count[s+1]]
+		if len(grp) == 0 {
+			newIdx[s] = -1
+			continue
+		}
+		if !sort.SliceIsSorted(grp, func(x, y int) bool { return b.before(grp[x], grp[y]) }) {
+			sort.SliceStable(grp, func(x, y int) bool { return b.before(grp[x], grp[y]) })
+		}
+		for f := range first {
+			first[f] = -1
+		}
+		for k := len(grp) - 1; k >= 0; k-- {
+			e := grp[k]
+			if r := b.subj[e].region; r >= 0 {
+				first[0] = r
+			}
+			for f := 0; f < nSlots; f++ {
+				if x := b.subjVal[int(e)*nSlots+f]; x >= 0 {
+					first[f+1] = x
+				}
+			}
+		}
+		for f := range cur {
+			cur[f] = max(first[f], 0)
+		}
+		newIdx[s] = int32(len(v.subjects))
+		v.index[b.ids[s]] = newIdx[s]
+		entry := subjectEntry{id: b.ids[s], state0: int32(len(v.stateAt))}
+		emit := func(at timestamp.Time) {
+			if entry.nState > 0 {
+				last := len(v.stateAt) - 1
+				same := v.stateRegion[last] == uint16(cur[0])
+				for f := 0; same && f < nSlots; f++ {
+					same = v.stateAttr[last*nSlots+f] == uint16(cur[f+1])
+				}
+				if same {
+					return
+				}
+				if v.stateAt[last] == at {
+					// Two events at the same time: the later one's result stands.
+					v.stateRegion[last] = uint16(cur[0])
+					for f := 0; f < nSlots; f++ {
+						v.stateAttr[last*nSlots+f] = uint16(cur[f+1])
+					}
+					return
+				}
+			}
+			v.stateAt = append(v.stateAt, at)
+			v.stateRegion = append(v.stateRegion, uint16(cur[0]))
+			for f := 0; f < nSlots; f++ {
+				v.stateAttr = append(v.stateAttr, uint16(cur[f+1]))
+			}
+			entry.nState++
+		}
+		emit(timestamp.Min)
+		for _, e := range grp {
+			if r := b.subj[e].region; r >= 0 {
+				cur[0] = r
+			}
+			for f := 0; f < nSlots; f++ {
+				if x := b.subjVal[int(e)*nSlots+f]; x >= 0 {
+					cur[f+1] = x
+				}
+			}
+			emit(b.subj[e].at)
+		}
+		v.subjects = append(v.subjects, entry)
+	}
+
+	// Consent events of known subjects, grouped the same way.
+	ccount := make([]int32, len(v.subjects)+1)
+	for _, c := range b.cons {
+		if s := newIdx[c.subj]; s >= 0 {
+			ccount[s+1]++
+		}
+	}
+	for i := 1; i <= len(v.subjects); i++ {
+		ccount[i] += ccount[i-1]
+	}
+	v.consent = make([]viewEvent, ccount[len(v.subjects)])
+	cpos := append([]int32(nil), ccount[:len(v.subjects)]...)
+	for _, c := range b.cons {
+		if s := newIdx[c.subj]; s >= 0 {
+			v.consent[cpos[s]] = c.viewEvent
+			cpos[s]++
+		}
+	}
+	for s := range v.subjects {
+		grp := v.consent[ccount[s]:ccount[s+1]]
+		v.subjects[s].cons0, v.subjects[s].nCons = ccount[s], int32(len(grp))
+		less := func(x, y int) bool {
+			if grp[x].at != grp[y].at {
+				return grp[x].at < grp[y].at
+			}
+			return grp[x].seq < grp[y].seq
+		}
+		if !sort.SliceIsSorted(grp, less) {
+			sort.SliceStable(grp, less)
+		}
+	}
+	return v
+}
+
+func (b *Builder) before(x, y int32) bool {
+	a, c := &b.subj[x], &b.subj[y]
+	if a.at != c.at {
+		return a.at < c.at
+	}
+	return a.seq < c.seq
+}
+

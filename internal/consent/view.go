@@ -1,0 +1,123 @@
+package consent
+
+import (
+	"sort"
+
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// View is the store as it stood at an as-of time: each subject's states over
+// time (region and the attributes of interest) and its consent events, all at
+// or before AsOf. Events after AsOf are not seen, so the same store and as-of
+// time always give the same view. Build one with a Builder.
+type View struct {
+	AsOf      timestamp.Time
+	AttrNames []string // the attributes kept, by slot
+
+	index    map[string]int32
+	subjects []subjectEntry
+
+	stateAt     []timestamp.Time
+	stateRegion []uint16 // index into Regions; 0 = no region
+	stateAttr   []uint16 // len(AttrNames) per state; index into AttrValues[slot]; 0 = absent
+
+	// Regions and AttrValues are the distinct values the view holds; index 0
+	// of each is the empty value (no region, absent attribute).
+	Regions    []string
+	AttrValues [][]string
+
+	consent []viewEvent
+	// Purposes and Recipients are the distinct consent event purposes and
+	// recipients; Recipients[0] is "" (every recipient).
+	Purposes   []string
+	Recipients []string
+}
+
+type subjectEntry struct {
+	id             string
+	state0, nState int32
+	cons0, nCons   int32
+}
+
+type viewEvent struct {
+	at        timestamp.Time
+	seq       int64
+	purpose   uint32
+	recipient uint32
+	state     policy.State
+	source    string
+}
+
+// Len is the number of subjects known at AsOf.
+func (v *View) Len() int { return len(v.subjects) }
+
+// Lookup finds a subject known at AsOf.
+func (v *View) Lookup(id string) (int, bool) {
+	i, ok := v.index[id]
+	return int(i), ok
+}
+
+// LookupBytes finds a subject by an id held in bytes, without allocating.
+func (v *View) LookupBytes(id []byte) (int, bool) {
+	i, ok := v.index[string(id)]
+	return int(i), ok
+}
+
+// ID returns subject i's id.
+func (v *View) ID(i int) string { return v.subjects[i].id }
+
+// StateAt returns the index of subject i's state at time t (SPEC §2.3: each
+// field from the latest event at or before t that sets it, else from the
+// earliest event that sets it).
+func (v *View) StateAt(i int, t timestamp.Time) int {
+	s := v.subjects[i]
+	lo, n := int(s.state0), int(s.nState)
+	if n == 1 || t < v.stateAt[lo+1] {
+		return lo
+	}
+	if t >= v.stateAt[lo+n-1] {
+		return lo + n - 1
+	}
+	k := sort.Search(n, func(k int) bool { return v.stateAt[lo+k] > t })
+	return lo + k - 1
+}
+
+// StateRegion returns the region code of a state ("" for none) by dictionary index.
+func (v *View) StateRegion(state int) uint16 { return v.stateRegion[state] }
+
+// StateAttr returns the dictionary index of the attribute in slot of a state (0 absent).
+func (v *View) StateAttr(state, slot int) uint16 {
+	return v.stateAttr[state*len(v.AttrNames)+slot]
+}
+
+// Attrs returns a state's attributes of interest by name.
+func (v *View) Attrs(state int) map[string]string {
+	m := map[string]string{}
+	for slot, name := range v.AttrNames {
+		if x := v.StateAttr(state, slot); x != 0 {
+			m[name] = v.AttrValues[slot][x]
+		}
+	}
+	return m
+}
+
+// NumConsent returns how many consent events subject i has at or before AsOf.
+func (v *View) NumConsent(i int) int { return int(v.subjects[i].nCons) }
+
+// ConsentEvent returns subject i's k-th consent event in (at, seq) order.
+func (v *View) ConsentEvent(i, k int) Event {
+	e := v.consent[int(v.subjects[i].cons0)+k]
+	return Event{Seq: e.seq, Subject: v.subjects[i].id, Purpose: v.Purposes[e.purpose],
+		Recipient: v.Recipients[e.recipient], State: e.state, At: e.at, Source: e.source}
+}
+
+// ConsentRaw returns the compact form of subject i's k-th event: its time,
+// purpose and recipient dictionary indexes and state.
+func (v *View) ConsentRaw(i, k int) (at timestamp.Time, purpose, recipient uint32, st policy.State) {
+	e := &v.consent[int(v.subjects[i].cons0)+k]
+	return e.at, e.purpose, e.recipient, e.state
+}
+
+// NumStates returns the total number of subject states in the view.
+func (v *View) NumStates() int { return len(v.stateAt) }

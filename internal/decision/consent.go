@@ -1,0 +1,75 @@
+package decision
+
+import (
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
+)
+
+// Target is what a use is for and who receives it. Class is the recipient's
+// class as declared by the version in force at the as-of time.
+type Target struct {
+	Purpose   string
+	Recipient string
+	Class     policy.Class
+}
+
+// consentMatcher answers SPEC §2.2 "Consent" for one target over a view's
+// dictionaries: which (purpose, recipient) pairs of events apply, and which
+// versions declared both the recipient and the purpose (for grants that do
+// not name the recipient's id).
+type consentMatcher struct {
+	vs           *Versions
+	purposeOK    []bool
+	recipientOK  []bool
+	recipientIsR []bool
+	declares     []bool // per version: declares both R (by id) and P
+}
+
+func newConsentMatcher(vs *Versions, v *consent.View, t Target) *consentMatcher {
+	m := &consentMatcher{vs: vs}
+	m.purposeOK = make([]bool, len(v.Purposes))
+	for i, p := range v.Purposes {
+		m.purposeOK[i] = policy.IsAncestorOrSelf(p, t.Purpose)
+	}
+	m.recipientOK = make([]bool, len(v.Recipients))
+	m.recipientIsR = make([]bool, len(v.Recipients))
+	for i, r := range v.Recipients {
+		m.recipientIsR[i] = r == t.Recipient
+		m.recipientOK[i] = r == "" || r == "*" || r == t.Class.String() || r == t.Recipient
+	}
+	m.declares = make([]bool, vs.Len())
+	for i := 0; i < vs.Len(); i++ {
+		d := vs.Table(i).Doc
+		_, hasR := d.RecipientClass(t.Recipient)
+		m.declares[i] = hasR && d.DeclaresPurpose(t.Purpose)
+	}
+	return m
+}
+
+// state returns subject s's consent and the index of the deciding event
+// (-1 when none applies).
+func (m *consentMatcher) state(v *consent.View, s int) (policy.State, int) {
+	for k := v.NumConsent(s) - 1; k >= 0; k-- {
+		at, p, r, st := v.ConsentRaw(s, k)
+		if !m.purposeOK[p] || !m.recipientOK[r] {
+			continue
+		}
+		if st == policy.Granted && !m.recipientIsR[r] && !m.declares[m.vs.IndexAt(at)] {
+			continue
+		}
+		return st, k
+	}
+	return policy.None, -1
+}
+
+// ConsentState returns a subject's consent for a target in a view, and the
+// deciding event when one applies.
+func ConsentState(vs *Versions, v *consent.View, s int, t Target) (policy.State, *consent.Event) {
+	m := newConsentMatcher(vs, v, t)
+	st, k := m.state(v, s)
+	if k < 0 {
+		return st, nil
+	}
+	e := v.ConsentEvent(s, k)
+	return st, &e
+}

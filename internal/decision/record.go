@@ -1,0 +1,230 @@
+package decision
+
+import (
+	"fmt"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Fail-closed reasons of SPEC §2.4, in their order.
+const (
+	ReasonMalformed       = "record.malformed"
+	ReasonCategoryUnknown = "category.unknown"
+	ReasonFuture          = "record.future"
+	ReasonSubjectUnknown  = "subject.unknown"
+)
+
+// Check names which of the two checks of SPEC §2.3 decided.
+type Check uint8
+
+// The checks.
+const (
+	NoCheck Check = iota
+	Now
+	Collection
+)
+
+func (c Check) String() string {
+	switch c {
+	case Now:
+		return "now"
+	case Collection:
+		return "collection"
+	}
+	return ""
+}
+
+// SubjectRef is one subject on a record with its role. ID is raw bytes so
+// the export can point into its input line.
+type SubjectRef struct {
+	ID   []byte
+	Role policy.Role
+}
+
+// Record is what deciding needs of a record.
+type Record struct {
+	Category []byte
+	Created  timestamp.Time
+	Subjects []SubjectRef
+}
+
+// Result is a record's decision. For an excluded record, Reason is that of
+// the first failing check and Subject, Role and Check say where it failed
+// (Subject is empty and Check NoCheck for category.unknown and record.future).
+type Result struct {
+	Allow   bool
+	Reason  string
+	Subject string
+	Role    policy.Role
+	Check   Check
+}
+
+// Plan is deciding prepared for one export: a view, a target and the
+// versions, with every per-version class the records will need resolved
+// once, so that deciding a record is lookups only.
+type Plan struct {
+	vs       *Versions
+	view     *consent.View
+	target   Target
+	asOf     timestamp.Time
+	asOfIdx  int
+	pc, rc   []int
+	region   [][]int   // [version][view region index] → region class
+	attrSlot [][]int   // [version][declared attr] → view slot or -1
+	attrCls  [][][]int // [version][declared attr][view value index] → class
+	absent   [][]int   // [version][declared attr] → absent class
+	consent  []policy.State
+	catIdx   map[string]int
+	catCls   [][]int // [category][version]
+	matcher  *consentMatcher
+}
+
+// NewPlan prepares deciding for purpose and recipient as of view.AsOf. The
+// purpose must be a leaf of the as-of version's purpose tree and the
+// recipient declared there (SPEC §2.3); otherwise NewPlan refuses.
+func NewPlan(vs *Versions, view *consent.View, purpose, recipient string) (*Plan, error) {
+	asOf := view.AsOf
+	idx := vs.IndexAt(asOf)
+	if idx == 0 {
+		return nil, fmt.Errorf("no policy version is in force at %s: publish one with effective_from at or before it", asOf)
+	}
+	doc := vs.Table(idx).Doc
+	class, ok := doc.RecipientClass(recipient)
+	if !ok {
+		return nil, fmt.Errorf("recipient %q is not declared by policy version %s in force at %s", recipient, doc.Version, asOf)
+	}
+	if !doc.DeclaresPurpose(purpose) {
+		return nil, fmt.Errorf("purpose %q is not declared by policy version %s in force at %s", purpose, doc.Version, asOf)
+	}
+	if !doc.IsLeafPurpose(purpose) {
+		return nil, fmt.Errorf("purpose %q is not a leaf of policy version %s: export for one of %v (a parent purpose would slip past rules and refusals on its children)",
+			purpose, doc.Version, doc.LeafPurposes())
+	}
+	return newPlan(vs, view, Target{purpose, recipient, class}), nil
+}
+
+func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
+	p := &Plan{vs: vs, view: view, target: t, asOf: view.AsOf, asOfIdx: vs.IndexAt(view.AsOf)}
+	slotOf := map[string]int{}
+	for i, n := range view.AttrNames {
+		slotOf[n] = i
+	}
+	n := vs.Len()
+	p.pc, p.rc = make([]int, n), make([]int, n)
+	p.region, p.attrSlot, p.attrCls, p.absent = make([][]int, n), make([][]int, n), make([][][]int, n), make([][]int, n)
+	for v := 0; v < n; v++ {
+		tb := vs.Table(v)
+		p.pc[v] = tb.PurposeClass(t.Purpose)
+		p.rc[v] = tb.RecipientClass(t.Recipient, t.Class)
+		p.region[v] = make([]int, len(view.Regions))
+		for i, code := range view.Regions {
+			p.region[v][i] = tb.RegionClass(code)
+		}
+		for k, a := range tb.Doc.Attributes {
+			slot, ok := slotOf[a.Name]
+			p.absent[v] = append(p.absent[v], tb.AttrClass(k, "", false))
+			if !ok {
+				p.attrSlot[v] = append(p.attrSlot[v], -1)
+				p.attrCls[v] = append(p.attrCls[v], nil)
+				continue
+			}
+			cls := make([]int, len(view.AttrValues[slot]))
+			for i, val := range view.AttrValues[slot] {
+				cls[i] = tb.AttrClass(k, val, i != 0)
+			}
+			p.attrSlot[v] = append(p.attrSlot[v], slot)
+			p.attrCls[v] = append(p.attrCls[v], cls)
+		}
+	}
+	p.catIdx = map[string]int{}
+	for _, c := range vs.Table(p.asOfIdx).Doc.Categories {
+		p.catIdx[c] = len(p.catCls)
+		cls := make([]int, n)
+		for v := 0; v < n; v++ {
+			cls[v] = vs.Table(v).CategoryClass(c)
+		}
+		p.catCls = append(p.catCls, cls)
+	}
+	p.matcher = newConsentMatcher(vs, view, t)
+	p.consent = make([]policy.State, view.Len())
+	for s := range p.consent {
+		p.consent[s], _ = p.matcher.state(view, s)
+	}
+	return p
+}
+
+// Target is what the plan decides for.
+func (p *Plan) Target() Target { return p.target }
+
+// View is the plan's view.
+func (p *Plan) View() *consent.View { return p.view }
+
+// Versions is the plan's policy history.
+func (p *Plan) Versions() *Versions { return p.vs }
+
+// subjectClass resolves a view state to its subject class in version v.
+func (p *Plan) subjectClass(v, state int) int {
+	tb := p.vs.Table(v)
+	s := 0
+	for k, slot := range p.attrSlot[v] {
+		c := p.absent[v][k]
+		if slot >= 0 {
+			c = p.attrCls[v][k][p.view.StateAttr(state, slot)]
+		}
+		s = s*tb.AttrRadix(k) + c
+	}
+	return p.region[v][p.view.StateRegion(state)]*tb.NumAttrCombos() + s
+}
+
+// check decides one subject in one version at one time; it returns the
+// outcome index in that version's table.
+func (p *Plan) check(v, cat, subj int, t timestamp.Time, role policy.Role) int {
+	st := p.view.StateAt(subj, t)
+	return p.vs.Table(v).Decide(p.pc[v], p.catCls[cat][v], p.rc[v], p.subjectClass(v, st), role, p.consent[subj])
+}
+
+// Decide decides a record (SPEC §2.3–§2.4 from step 2 of the fail-closed
+// order: the caller has already refused malformed records).
+func (p *Plan) Decide(r *Record) Result {
+	return p.decide(r, nil)
+}
+
+func (p *Plan) decide(r *Record, ex *Explanation) Result {
+	cat, ok := p.catIdx[string(r.Category)]
+	if !ok {
+		return Result{Reason: ReasonCategoryUnknown}
+	}
+	if r.Created > p.asOf {
+		return Result{Reason: ReasonFuture}
+	}
+	for _, s := range r.Subjects {
+		if _, ok := p.view.LookupBytes(s.ID); !ok {
+			return Result{Reason: ReasonSubjectUnknown, Subject: string(s.ID), Role: s.Role}
+		}
+	}
+	colIdx := p.vs.IndexAt(r.Created)
+	res := Result{Allow: true}
+	for _, s := range r.Subjects {
+		subj, _ := p.view.LookupBytes(s.ID)
+		for _, c := range [2]Check{Now, Collection} {
+			v, t := p.asOfIdx, p.asOf
+			if c == Collection {
+				v, t = colIdx, r.Created
+			}
+			o := p.check(v, cat, subj, t, s.Role)
+			out := &p.vs.Table(v).Outcomes[o]
+			if ex != nil {
+				ex.add(p, subj, s.Role, c, v, t, out)
+			}
+			if !out.Allow && res.Allow {
+				res = Result{Reason: out.Reason, Subject: string(s.ID), Role: s.Role, Check: c}
+				if ex == nil {
+					return res
+				}
+			}
+		}
+	}
+	return res
+}
