@@ -393,4 +393,3 @@ func (b *Builder) before(x, y int32) bool {
 	}
 	return a.seq < c.seq
 }
-

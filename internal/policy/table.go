@@ -62,23 +62,23 @@ type Table struct {
 	purpose, category, recipient, regionD, role dim
 	attrs                                       []dim
 
-	purposeOf, purposeChild       map[string]int
-	purposeRoot                   int
-	categoryOf, categoryChild     map[string]int
-	categoryRoot                  int
-	recipientIdx                  map[string]int // declared id → index
-	recipientOf                   []int          // (index or undeclared=len(ids))*3 + class → class id
-	regionOf                      map[string]int
-	regionUnknown, regionUnnamed  int
-	attrIdx                       map[string]int
-	attrOf                        []map[string]int // per attribute: value → class
-	attrAbsent                    []int
-	attrRadix                     []int
-	roleOf                        [numRoles]int
-	nAttr                         int
-	strideP, strideC, strideR     int
-	strideS                       int
-	cells                         []uint16
+	purposeOf, purposeChild      map[string]int
+	purposeRoot                  int
+	categoryOf, categoryChild    map[string]int
+	categoryRoot                 int
+	recipientIdx                 map[string]int // declared id → index
+	recipientOf                  []int          // (index or undeclared=len(ids))*3 + class → class id
+	regionOf                     map[string]int
+	regionUnknown, regionUnnamed int
+	attrIdx                      map[string]int
+	attrOf                       []map[string]int // per attribute: value → class
+	attrAbsent                   []int
+	attrRadix                    []int
+	roleOf                       [numRoles]int
+	nAttr                        int
+	strideP, strideC, strideR    int
+	strideS                      int
+	cells                        []uint16
 }
 
 // dim collects the classes of one input dimension: each class is a match
