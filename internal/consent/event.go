@@ -4,6 +4,12 @@
 package consent
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sort"
+
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -51,4 +57,61 @@ func (e *Event) RecipientLabel() string {
 		return "*"
 	}
 	return e.Recipient
+}
+
+// EncodeAttributes writes attributes as a JSON object with sorted keys and
+// string or null values (the stored form). Nil or empty gives "".
+func EncodeAttributes(m map[string]*string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		enc.Encode(k)
+		b.Truncate(b.Len() - 1)
+		b.WriteByte(':')
+		if m[k] == nil {
+			b.WriteString("null")
+		} else {
+			enc.Encode(*m[k])
+			b.Truncate(b.Len() - 1)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// DecodeAttributes reads the stored form.
+func DecodeAttributes(s []byte) (map[string]*string, error) {
+	if len(s) == 0 {
+		return nil, nil
+	}
+	var m map[string]*string
+	err := json.Unmarshal(s, &m)
+	return m, err
+}
+
+// Key is a digest identifying the event's content, for idempotent imports.
+func (e *SubjectEvent) Key() []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%t\x00%s\x00%s", e.Subject, e.At, e.RegionSet, e.Region, EncodeAttributes(e.Attributes))
+	return h.Sum(nil)[:16]
+}
+
+// Key is a digest identifying the event's content, for idempotent imports.
+func (e *Event) Key() []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%s", e.Subject, e.Purpose, e.Recipient, e.State, e.At, e.Source)
+	return h.Sum(nil)[:16]
 }

@@ -121,3 +121,8 @@ func (v *View) ConsentRaw(i, k int) (at timestamp.Time, purpose, recipient uint3
 
 // NumStates returns the total number of subject states in the view.
 func (v *View) NumStates() int { return len(v.stateAt) }
+
+// EmptyView is a view with no subjects.
+func EmptyView(asOf timestamp.Time, attrs []string) *View {
+	return NewBuilder(asOf, attrs).Finish()
+}

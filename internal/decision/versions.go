@@ -5,7 +5,6 @@
 package decision
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/consentgate/consentgate/internal/policy"
@@ -20,8 +19,9 @@ type Versions struct {
 	from   []timestamp.Time
 }
 
-// NewVersions orders the tables by effective_from. Two versions with the
-// same effective_from are refused.
+// NewVersions orders the tables by effective_from; tables sharing an
+// effective_from (possible only through a forced publication) keep the order
+// given, so the one given last governs from then on.
 func NewVersions(tables []*policy.Table) (*Versions, error) {
 	empty, err := policy.Compile(policy.Empty())
 	if err != nil {
@@ -30,11 +30,7 @@ func NewVersions(tables []*policy.Table) (*Versions, error) {
 	ts := append([]*policy.Table(nil), tables...)
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Doc.EffectiveFrom < ts[j].Doc.EffectiveFrom })
 	vs := &Versions{tables: []*policy.Table{empty}, from: []timestamp.Time{timestamp.Min}}
-	for i, t := range ts {
-		if i > 0 && ts[i-1].Doc.EffectiveFrom == t.Doc.EffectiveFrom {
-			return nil, fmt.Errorf("policy versions %s and %s have the same effective_from %s",
-				ts[i-1].Doc.Version, t.Doc.Version, t.Doc.EffectiveFrom)
-		}
+	for _, t := range ts {
 		vs.tables = append(vs.tables, t)
 		vs.from = append(vs.from, t.Doc.EffectiveFrom)
 	}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/demo"
+	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+func cmdDemo(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("demo")
+	dir := fs.String("dir", "", "directory for the demo's files and store (default: a new temporary directory)")
+	members := fs.Int("members", 5000, "members in the generated network")
+	seed := fs.Uint64("seed", 2024, "random seed of the generated world")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	if *members < 40 {
+		return usagef("--members must be at least 40 (one per strict region and some more)")
+	}
+	start := time.Now()
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "consentgate-demo-")
+		if err != nil {
+			return err
+		}
+		*dir = d
+	}
+	w := a.stdout
+	files, stats, err := demo.Generate(*dir, *members, *seed)
+	if err != nil {
+		return err
+	}
+	dbPath := filepath.Join(*dir, "demo.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(dbPath + suffix)
+	}
+	// The demo's own store: never the user's default one.
+	a.storeDSN = "sqlite:" + dbPath
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	fmt.Fprintf(w, "consentgate demo — a professional network and its AI-training policy\n")
+	fmt.Fprintf(w, "  files and store in %s\n\n", *dir)
+	fmt.Fprintf(w, "1. The network: %d members in %d countries (every strict region among them), %d premium, %d moved, %d premium lapsed.\n",
+		stats.Members, stats.Countries, stats.Premium, stats.Moves, stats.Lapses)
+	fmt.Fprintf(w, "   %d public posts and %d private messages, 2022–2025.\n\n", stats.Posts, stats.Messages)
+
+	fmt.Fprintf(w, "2. The policy history:\n")
+	for _, p := range files.Policies {
+		t, err := a.readPolicy(p)
+		if err != nil {
+			return err
+		}
+		msg, err := publish(ctx, st, t, false, timestamp.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   %s\n", msg)
+	}
+	fmt.Fprintln(w)
+
+	now := timestamp.Now()
+	read, added, err := importSubjects(ctx, st, files.Subjects, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "3. Imported subjects: %s.\n", importReport(read, added))
+	read, added, err = importConsent(ctx, st, files.Consent, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   Imported consent: %s — opt-ins under the baseline, opt-outs before and after\n", importReport(read, added))
+	fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), opt-outs after the export.\n\n")
+
+	req := &exportRequest{purpose: demo.ExportPurpose, recipient: demo.ExportRecipient, asOf: timestamp.FromTime(demo.AsOf)}
+	req.opts.Inputs = []string{files.Posts, files.Messages}
+	req.opts.Out = filepath.Join(*dir, "partner-x.jsonl")
+	req.opts.Rejects = filepath.Join(*dir, "partner-x.rejects.jsonl")
+	fields, err := demoFields()
+	if err != nil {
+		return err
+	}
+	req.opts.Fields = fields
+	m, err := runExport(ctx, st, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "4. Export for %s (third party), purpose %s, as of %s:\n", m.Recipient, m.Purpose, m.AsOf)
+	fmt.Fprintf(w, "   read %d records: %d included from %d members, %d excluded:\n", m.Counts.Read, m.Counts.Included, m.Subjects, m.Counts.Excluded)
+	for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
+		fmt.Fprintf(w, "   %8d  %s\n", m.Counts.ExcludedByReason[r], r)
+	}
+	fmt.Fprintf(w, "   output %s, records_root %s\n\n", req.opts.Out, m.RecordsRoot)
+
+	fmt.Fprintf(w, "5. Why some records stayed out:\n")
+	vs, _, err := loadVersions(ctx, st)
+	if err != nil {
+		return err
+	}
+	view, err := store.LoadView(ctx, st, req.asOf, vs.Attributes(), nil)
+	if err != nil {
+		return err
+	}
+	plan, err := decision.NewPlan(vs, view, req.purpose, req.recipient)
+	if err != nil {
+		return err
+	}
+	examples := []struct{ title, reason, check string }{
+		{"A premium member's private message", "rule:premium-messages-stay-private", ""},
+		{"A member in a strict region", "rule:no-ai-training-in-strict-regions", ""},
+		{"Data collected under the baseline policy", "consent.required:ai-only-with-consent", "collection"},
+	}
+	for _, ex := range examples {
+		rej, ok, err := findReject(req.opts.Rejects, ex.reason, ex.check)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		explained, err := explainLine(plan, fields, rej.File, rej.Line)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n   %s — record %s (%s line %d):\n", ex.title, rej.ID, filepath.Base(rej.File), rej.Line)
+		for _, l := range strings.Split(strings.TrimRight(explained, "\n"), "\n") {
+			fmt.Fprintf(w, "   %s\n", l)
+		}
+	}
+	fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
+	fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s consent show --subject m00001 --as-of 2025-01-21T00:00:00Z\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
+		a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
+	return nil
+}
+
+func demoFields() (record.Fields, error) {
+	var f record.Fields
+	fl := demo.ExportFlags
+	for i := 0; i+1 < len(fl); i += 2 {
+		switch fl[i] {
+		case "--id":
+			f.ID = fl[i+1]
+		case "--time":
+			f.Time = fl[i+1]
+		case "--category-field":
+			f.Category = fl[i+1]
+		case "--subject":
+			sf, err := record.ParseSubjectFlag(fl[i+1])
+			if err != nil {
+				return f, err
+			}
+			f.Subjects = append(f.Subjects, sf)
+		}
+	}
+	return f, f.Validate()
+}
+
+type rejectLine struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Check  string `json:"check"`
+}
+
+// findReject returns the first reject with the reason (and check, if given).
+func findReject(path, reason, check string) (rejectLine, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return rejectLine{}, false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r rejectLine
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return r, false, err
+		}
+		if r.Reason == reason && (check == "" || r.Check == check) {
+			return r, true, nil
+		}
+	}
+	return rejectLine{}, false, sc.Err()
+}
+
+// explainLine re-reads one input line and explains its decision.
+func explainLine(plan *decision.Plan, fields record.Fields, file string, line int) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	for n := 1; ; n++ {
+		l, err := br.ReadBytes('\n')
+		if n == line {
+			l = bytes.TrimRight(l, "\r\n")
+			var rec decision.Record
+			if _, rerr := record.NewReader(fields).Read(l, &rec); rerr != nil {
+				return "", fmt.Errorf("%s:%d: %w", file, line, rerr)
+			}
+			return plan.Explain(&rec).Text(), nil
+		}
+		if err == io.EOF {
+			return "", fmt.Errorf("%s has no line %d", file, line)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}

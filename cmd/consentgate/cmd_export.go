@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+
+	"golang.org/x/term"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// exportRequest is an export as the command line describes it.
+type exportRequest struct {
+	purpose, recipient string
+	asOf               timestamp.Time
+	opts               export.Options
+}
+
+func cmdExport(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("export")
+	var req exportRequest
+	o := &req.opts
+	var asOfSet bool
+	var subjectFlags []string
+	fs.StringVar(&req.purpose, "purpose", "", "the purpose (a leaf of the policy's purpose tree)")
+	fs.StringVar(&req.recipient, "recipient", "", "the recipient id")
+	fs.Var(timeFlag{&req.asOf, &asOfSet}, "as-of", "decide as of this time (default now)")
+	fs.Var(listFlag{&o.Inputs}, "in", "input JSON Lines file; repeat, or list several after it")
+	fs.StringVar(&o.Out, "out", "", "output file")
+	fs.StringVar(&o.Rejects, "rejects", "", "rejects file (one line per excluded record)")
+	fs.StringVar(&o.Manifest, "manifest", "", "manifest file (default OUT.manifest.json)")
+	fs.StringVar(&o.Format, "format", "jsonl", "output format: jsonl or parquet")
+	fs.IntVar(&o.Workers, "workers", 0, "decision workers (default the number of CPUs)")
+	fs.StringVar(&o.Fields.ID, "id", "", "field holding the record id (dotted path)")
+	fs.StringVar(&o.Fields.Time, "time", "", "field holding the creation time (dotted path)")
+	fs.StringVar(&o.Fields.Category, "category-field", "", "field holding the category (dotted path)")
+	fs.StringVar(&o.Fields.FixedCategory, "category", "", "one category for every record")
+	fs.Var(listFlag{&subjectFlags}, "subject", "role=field: a field holding a subject id or a list of them; repeat")
+	if err := a.parse(fs, args, positionals(&o.Inputs)); err != nil {
+		return err
+	}
+	if req.purpose == "" || req.recipient == "" || o.Out == "" {
+		return usagef("--purpose, --recipient and --out are required")
+	}
+	for _, s := range subjectFlags {
+		sf, err := record.ParseSubjectFlag(s)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		o.Fields.Subjects = append(o.Fields.Subjects, sf)
+	}
+	if err := o.Fields.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if len(o.Inputs) == 0 {
+		return usagef("at least one --in FILE is required")
+	}
+	if !asOfSet {
+		req.asOf = timestamp.Now()
+	}
+	if term.IsTerminal(int(os.Stderr.Fd())) && a.stderr == os.Stderr {
+		o.Progress = a.stderr
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m, err := runExport(ctx, st, &req)
+	if err != nil {
+		return err
+	}
+	printExportSummary(a, m, o)
+	return nil
+}
+
+// runExport loads the view, plans and runs the export, and records it in
+// the store before its files are renamed into place.
+func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export.Manifest, error) {
+	vs, _, err := loadVersions(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	// Refuse a bad purpose or recipient before the (longer) view load.
+	if _, err := decision.NewPlan(vs, emptyView(req.asOf, vs), req.purpose, req.recipient); err != nil {
+		return nil, err
+	}
+	view, err := store.LoadView(ctx, st, req.asOf, vs.Attributes(), nil)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := decision.NewPlan(vs, view, req.purpose, req.recipient)
+	if err != nil {
+		return nil, err
+	}
+	o := req.opts
+	o.Plan = plan
+	o.Now = timestamp.Now()
+	o.BeforeRename = func(m *export.Manifest, body []byte) error {
+		return st.AddExport(ctx, store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose,
+			Recipient: m.Recipient, AsOf: m.AsOf, Status: "complete", Manifest: body})
+	}
+	return export.Run(ctx, o)
+}
+
+func printExportSummary(a *app, m *export.Manifest, o *export.Options) {
+	w := a.stdout
+	fmt.Fprintf(w, "export %s: purpose %s, recipient %s (%s), as of %s\n", m.ExportID, m.Purpose, m.Recipient, m.RecipientClass, m.AsOf)
+	fmt.Fprintf(w, "  read %d records: %d included (%d subjects), %d excluded\n", m.Counts.Read, m.Counts.Included, m.Subjects, m.Counts.Excluded)
+	for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
+		fmt.Fprintf(w, "    %8d  %s\n", m.Counts.ExcludedByReason[r], r)
+	}
+	fmt.Fprintf(w, "  output   %s (sha256 %s)\n", m.Output.File, m.Output.SHA256)
+	if m.Rejects != nil {
+		fmt.Fprintf(w, "  rejects  %s\n", m.Rejects.File)
+	}
+	fmt.Fprintf(w, "  manifest %s (records_root %s)\n", o.ManifestPath(), m.RecordsRoot)
+}
+
+// sortedReasons orders reasons by count, then name.
+func sortedReasons(m map[string]int64) []string {
+	var rs []string
+	for r := range m {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool {
+		if m[rs[i]] != m[rs[j]] {
+			return m[rs[i]] > m[rs[j]]
+		}
+		return rs[i] < rs[j]
+	})
+	return rs
+}
+
+func emptyView(asOf timestamp.Time, vs *decision.Versions) *consent.View {
+	return consent.EmptyView(asOf, vs.Attributes())
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// newFlags makes a flag set for a command with the global flags on it.
+func (a *app) newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("consentgate "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&a.storeDSN, "store", a.storeDSN, "store DSN (sqlite:PATH)")
+	fs.StringVar(&a.keysDir, "keys", a.keysDir, "keys directory")
+	return fs
+}
+
+// parse reads flags and positional arguments in any order. Each positional
+// argument is passed to positional as it is met, so that it can share an
+// ordered list with a repeated flag.
+func (a *app) parse(fs *flag.FlagSet, args []string, positional func(string)) error {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				fs.SetOutput(a.stdout)
+				fmt.Fprintf(a.stdout, "usage of %s:\n", fs.Name())
+				fs.PrintDefaults()
+				return err
+			}
+			return usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return nil
+		}
+		positional(args[0])
+		args = args[1:]
+	}
+}
+
+// positionals collects positional arguments into a list.
+func positionals(dst *[]string) func(string) {
+	return func(s string) { *dst = append(*dst, s) }
+}
+
+// listFlag is a repeatable string flag.
+type listFlag struct{ values *[]string }
+
+func (l listFlag) String() string {
+	if l.values == nil {
+		return ""
+	}
+	return strings.Join(*l.values, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.values = append(*l.values, s)
+	return nil
+}
+
+// timeFlag is an RFC 3339 time flag.
+type timeFlag struct {
+	t   *timestamp.Time
+	set *bool
+}
+
+func (f timeFlag) String() string {
+	if f.t == nil || f.set == nil || !*f.set {
+		return ""
+	}
+	return f.t.String()
+}
+
+func (f timeFlag) Set(s string) error {
+	t, err := timestamp.Parse(s)
+	if err != nil {
+		return err
+	}
+	*f.t, *f.set = t, true
+	return nil
+}

@@ -1,0 +1,150 @@
+// Command consentgate decides, record by record, whether user data may go
+// into an AI training dataset, builds datasets from only what is allowed,
+// and keeps the evidence. See README.md and docs/ for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in how the command was called (exit 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// exitError carries a specific exit status with its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// app is one invocation: its output streams and global flags.
+type app struct {
+	stdout, stderr io.Writer
+	storeDSN       string
+	keysDir        string
+}
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, a *app, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "[--dir DIR] [--members N]", "the guided tour on a generated professional network, in its own store", cmdDemo},
+		{"policy check", "FILE", "validate a policy file", cmdPolicyCheck},
+		{"policy publish", "[--force] FILE", "publish a policy version", cmdPolicyPublish},
+		{"policy list", "", "list published versions", cmdPolicyList},
+		{"policy show", "VERSION", "print a published version", cmdPolicyShow},
+		{"subjects import", "FILE", "import subject events (JSON Lines)", cmdSubjectsImport},
+		{"consent import", "FILE", "import consent events (JSON Lines)", cmdConsentImport},
+		{"consent set", "--subject S --purpose P [--recipient R] --state granted|denied [--at T] [--source SRC]", "record one consent event", cmdConsentSet},
+		{"consent show", "--subject S [--as-of T]", "a subject's state, consent and history", cmdConsentShow},
+		{"decide", "--subject S[:role]... --category C --created T --purpose P --recipient R [--as-of T] [--json]", "decide one record and explain", cmdDecide},
+		{"export", "--purpose P --recipient R [--as-of T] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] FIELDS", "build a dataset", cmdExport},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: consentgate [--store DSN] [--keys DIR] COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.help)
+	}
+	fmt.Fprintln(w, "\nglobal flags (anywhere on the line):")
+	fmt.Fprintln(w, "  --store DSN   sqlite:PATH (default sqlite:consentgate.db)")
+	fmt.Fprintln(w, "  --keys DIR    where keys and secrets live (default beside a SQLite store)")
+	fmt.Fprintln(w, "\n'consentgate COMMAND --help' shows a command's flags.")
+}
+
+// run is the whole program, callable from tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, storeDSN: "sqlite:consentgate.db"}
+	// Global flags may come first; commands accept them anywhere too.
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if name != "store" && name != "keys" {
+			if name == "help" || name == "h" {
+				usage(stdout)
+				return 0
+			}
+			break
+		}
+		if !hasVal {
+			if len(args) < 2 {
+				fmt.Fprintf(stderr, "consentgate: --%s needs a value\n", name)
+				return 2
+			}
+			val, args = args[1], args[1:]
+		}
+		if name == "store" {
+			a.storeDSN = val
+		} else {
+			a.keysDir = val
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	var cmd *command
+	all := commands()
+	for i := range all {
+		words := strings.Fields(all[i].name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == all[i].name {
+			cmd = &all[i]
+			args = args[len(words):]
+			break
+		}
+	}
+	if cmd == nil {
+		if args[0] == "help" {
+			usage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "consentgate: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+		usage(stderr)
+		return 2
+	}
+	err := cmd.run(ctx, a, args)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "consentgate %s: %v\nusage: consentgate %s %s\n", cmd.name, err, cmd.name, cmd.args)
+		return 2
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	fmt.Fprintf(stderr, "consentgate %s: %s\n", cmd.name, msg)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

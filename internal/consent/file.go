@@ -1,0 +1,230 @@
+package consent
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/region"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// MaxLine is the longest line the data files may hold.
+const MaxLine = 16 << 20
+
+// LineError is a problem with one line of an input file.
+type LineError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// EachLine calls fn for every line of r that is not blank, with its 1-based
+// number; a leading byte-order mark and a trailing \r are dropped.
+func EachLine(file string, r io.Reader, fn func(n int, line []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), MaxLine+2)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if n == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := fn(n, line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return &LineError{file, n + 1, fmt.Sprintf("line longer than %d bytes", MaxLine)}
+		}
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+// decodeStrict decodes one JSON object into v refusing unknown keys.
+func decodeStrict(line []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("not valid JSON: %v", se)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %q: expected %s, found a JSON %s", te.Field, te.Type, te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return fmt.Errorf("not a valid JSON object: %v", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("more than one JSON value on the line")
+	}
+	return nil
+}
+
+// ParseSubjectLine reads one line of a subjects file (SPEC §3). now bounds
+// `at`: events may not be in the future.
+func ParseSubjectLine(line []byte, now timestamp.Time) (SubjectEvent, error) {
+	var raw struct {
+		Subject    *string                    `json:"subject"`
+		At         *string                    `json:"at"`
+		Region     json.RawMessage            `json:"region"`
+		Attributes map[string]json.RawMessage `json:"attributes"`
+	}
+	var e SubjectEvent
+	if err := decodeStrict(line, &raw); err != nil {
+		return e, err
+	}
+	if raw.Subject == nil || *raw.Subject == "" {
+		return e, fmt.Errorf("missing \"subject\": the subject id, a non-empty string")
+	}
+	e.Subject = *raw.Subject
+	at, err := requiredTime(raw.At, now)
+	if err != nil {
+		return e, err
+	}
+	e.At = at
+	if raw.Region != nil {
+		e.RegionSet = true
+		if string(raw.Region) != "null" {
+			var code string
+			if err := json.Unmarshal(raw.Region, &code); err != nil {
+				return e, fmt.Errorf("\"region\": expected a region code string or null")
+			}
+			if err := region.Validate(code); err != nil {
+				return e, fmt.Errorf("\"region\": %v", err)
+			}
+			e.Region = code
+		}
+	}
+	if raw.Attributes != nil {
+		e.Attributes = map[string]*string{}
+		for k, v := range raw.Attributes {
+			if k == "" {
+				return e, fmt.Errorf("\"attributes\": an attribute name may not be empty")
+			}
+			s, err := attrValue(v)
+			if err != nil {
+				return e, fmt.Errorf("\"attributes.%s\": %v", k, err)
+			}
+			e.Attributes[k] = s
+		}
+	}
+	return e, nil
+}
+
+func attrValue(v json.RawMessage) (*string, error) {
+	t := bytes.TrimSpace(v)
+	switch {
+	case string(t) == "null":
+		return nil, nil
+	case len(t) > 0 && t[0] == '"':
+		var s string
+		if err := json.Unmarshal(t, &s); err != nil {
+			return nil, err
+		}
+		return &s, nil
+	case string(t) == "true" || string(t) == "false":
+		s := string(t)
+		return &s, nil
+	case len(t) > 0 && (t[0] == '-' || t[0] >= '0' && t[0] <= '9'):
+		if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+			return nil, fmt.Errorf("not a number")
+		}
+		s := string(t)
+		return &s, nil
+	}
+	return nil, fmt.Errorf("expected a string, number, boolean or null (objects and lists are not attribute values)")
+}
+
+func requiredTime(s *string, now timestamp.Time) (timestamp.Time, error) {
+	if s == nil {
+		return 0, fmt.Errorf("missing \"at\": an RFC 3339 timestamp")
+	}
+	t, err := timestamp.Parse(*s)
+	if err != nil {
+		return 0, fmt.Errorf("\"at\": %v", err)
+	}
+	if t > now {
+		return 0, fmt.Errorf("\"at\" %s is in the future", *s)
+	}
+	return t, nil
+}
+
+// ParseConsentLine reads one line of a consent file (SPEC §3). A missing
+// source is "import"; a missing recipient or "*" means every recipient.
+func ParseConsentLine(line []byte, now timestamp.Time) (Event, error) {
+	var raw struct {
+		Subject   *string `json:"subject"`
+		Purpose   *string `json:"purpose"`
+		Recipient *string `json:"recipient"`
+		State     *string `json:"state"`
+		At        *string `json:"at"`
+		Source    *string `json:"source"`
+	}
+	var e Event
+	if err := decodeStrict(line, &raw); err != nil {
+		return e, err
+	}
+	if raw.Subject == nil || *raw.Subject == "" {
+		return e, fmt.Errorf("missing \"subject\": the subject id, a non-empty string")
+	}
+	e.Subject = *raw.Subject
+	if raw.Purpose == nil || *raw.Purpose == "" {
+		return e, fmt.Errorf("missing \"purpose\"")
+	}
+	e.Purpose = *raw.Purpose
+	if raw.Recipient != nil && *raw.Recipient != "*" {
+		if *raw.Recipient == "" {
+			return e, fmt.Errorf("\"recipient\" is empty: omit it or give \"*\" for every recipient")
+		}
+		e.Recipient = *raw.Recipient
+	}
+	st, err := ParseState(raw.State)
+	if err != nil {
+		return e, err
+	}
+	e.State = st
+	if e.At, err = requiredTime(raw.At, now); err != nil {
+		return e, err
+	}
+	e.Source = "import"
+	if raw.Source != nil {
+		if !ValidSource(*raw.Source) {
+			return e, fmt.Errorf("\"source\" %q is not one of %s", *raw.Source, strings.Join(Sources, ", "))
+		}
+		e.Source = *raw.Source
+	}
+	return e, nil
+}
+
+// ParseState reads "granted" or "denied".
+func ParseState(s *string) (policy.State, error) {
+	if s == nil {
+		return 0, fmt.Errorf("missing \"state\": granted or denied")
+	}
+	switch *s {
+	case "granted":
+		return policy.Granted, nil
+	case "denied":
+		return policy.Denied, nil
+	}
+	return 0, fmt.Errorf("\"state\" %q: expected granted or denied", *s)
+}

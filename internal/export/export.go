@@ -1,0 +1,559 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Options configure one export.
+type Options struct {
+	Plan     *decision.Plan
+	Fields   record.Fields
+	Inputs   []string
+	Out      string
+	Rejects  string // "" for none
+	Manifest string // "" for Out + ".manifest.json"
+	Format   string // "jsonl" (default) or "parquet"
+	Workers  int    // 0 for the number of CPUs
+	// Progress, when not nil, receives a progress line about four times a
+	// second (with \r, for a terminal).
+	Progress io.Writer
+	// Now is the export's creation time; ID its id ("" to generate one).
+	Now timestamp.Time
+	ID  string
+	// BeforeRename runs after every output is complete on disk under its
+	// temporary name and before any is renamed into place: the hook where
+	// the export is recorded (and, with the log issue, logged). An error
+	// abandons the export and leaves no output.
+	BeforeRename func(m *Manifest, manifestJSON []byte) error
+}
+
+// ManifestPath returns where the manifest goes.
+func (o *Options) ManifestPath() string {
+	if o.Manifest != "" {
+		return o.Manifest
+	}
+	return o.Out + ".manifest.json"
+}
+
+const (
+	batchSize = 1 << 20
+	maxLine   = consent.MaxLine
+)
+
+// batch is a run of whole lines from one input file.
+type batch struct {
+	seq   int
+	file  int
+	line  int // number of the first line
+	data  []byte
+	final bool // last batch of a file carries a digest
+	// results, filled by a worker
+	out      []byte
+	rejects  []byte
+	leaves   []byte // 32-byte leaf hashes, in output order
+	read     int64
+	included int64
+	reasons  map[string]int64
+	tooLong  []int // line numbers of over-long lines found by the reader
+	err      error
+}
+
+// Run performs the export. Nothing appears at the output paths unless the
+// whole export succeeds; on failure every temporary file is removed.
+func Run(ctx context.Context, o Options) (*Manifest, error) {
+	if o.Format == "" {
+		o.Format = "jsonl"
+	}
+	if o.Format != "jsonl" && o.Format != "parquet" {
+		return nil, fmt.Errorf("--format %q: expected jsonl or parquet", o.Format)
+	}
+	if err := o.Fields.Validate(); err != nil {
+		return nil, err
+	}
+	if len(o.Inputs) == 0 {
+		return nil, fmt.Errorf("at least one --in FILE is required")
+	}
+	for _, in := range o.Inputs {
+		if st, err := os.Stat(in); err != nil {
+			return nil, fmt.Errorf("input %s: %w", in, err)
+		} else if st.IsDir() {
+			return nil, fmt.Errorf("input %s is a directory", in)
+		}
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.ID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		o.ID = "exp-" + o.Now.Time().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	}
+	e := &exporter{o: o, plan: o.Plan}
+	return e.run(ctx)
+}
+
+type exporter struct {
+	o    Options
+	plan *decision.Plan
+
+	tmps []string
+}
+
+func (e *exporter) tempFile(final string) (*os.File, error) {
+	dir, base := filepath.Split(final)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	e.tmps = append(e.tmps, f.Name())
+	return f, nil
+}
+
+func (e *exporter) cleanup() {
+	for _, t := range e.tmps {
+		os.Remove(t)
+	}
+}
+
+func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
+	defer func() {
+		if err != nil {
+			e.cleanup()
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	outF, err := e.tempFile(e.o.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer outF.Close()
+	var rejF *os.File
+	if e.o.Rejects != "" {
+		if rejF, err = e.tempFile(e.o.Rejects); err != nil {
+			return nil, err
+		}
+		defer rejF.Close()
+	}
+
+	work := make(chan *batch, e.o.Workers*2)
+	done := make(chan *batch, e.o.Workers*2)
+	free := make(chan *batch, e.o.Workers*4+2)
+	for i := 0; i < cap(free); i++ {
+		free <- &batch{}
+	}
+	inputDigests := make([]FileDigest, len(e.o.Inputs))
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // reader
+		defer wg.Done()
+		defer close(work)
+		readErr = e.read(ctx, work, free, inputDigests)
+		if readErr != nil {
+			cancel()
+		}
+	}()
+	nWorkers := e.o.Workers
+	var wwg sync.WaitGroup
+	workerSubjects := make([][]uint64, nWorkers)
+	workerVersions := make([][]bool, nWorkers)
+	for w := 0; w < nWorkers; w++ {
+		wwg.Add(1)
+		go func(w int) {
+			defer wwg.Done()
+			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs)
+			for b := range work {
+				wk.process(b)
+				select {
+				case done <- b:
+				case <-ctx.Done():
+				}
+			}
+			workerSubjects[w], workerVersions[w] = wk.subjects, wk.versions
+		}(w)
+	}
+	go func() { wwg.Wait(); close(done) }()
+
+	outHash, rejHash := sha256.New(), sha256.New()
+	sink := newSink(e.o.Format, outF, outHash)
+	var rejW io.Writer
+	if rejF != nil {
+		rejW = io.MultiWriter(rejF, rejHash)
+	}
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	tree := rf.NewEmptyRange(0)
+	counts := Counts{ExcludedByReason: map[string]int64{}}
+	pending := map[int]*batch{}
+	next := 0
+	start := time.Now()
+	lastProgress := start
+	var bytesIn int64
+	var writeErr error
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			cur, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if writeErr == nil {
+				writeErr = e.consume(cur, sink, rejW, tree, &counts)
+				if writeErr != nil {
+					cancel()
+				}
+			}
+			bytesIn += int64(len(cur.data))
+			select {
+			case free <- cur:
+			default:
+			}
+		}
+		if e.o.Progress != nil && time.Since(lastProgress) > 250*time.Millisecond {
+			lastProgress = time.Now()
+			progress(e.o.Progress, bytesIn, counts.Read, start, false)
+		}
+	}
+	wg.Wait()
+	if readErr != nil {
+		return nil, readErr
+	}
+	if writeErr != nil {
+		return nil, writeErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if e.o.Progress != nil {
+		progress(e.o.Progress, bytesIn, counts.Read, start, true)
+	}
+	if err := sink.Close(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", e.o.Out, err)
+	}
+
+	root := rfc6962.DefaultHasher.EmptyRoot()
+	if tree.End() > 0 {
+		if root, err = tree.GetRootHash(nil); err != nil {
+			return nil, err
+		}
+	}
+	// Merge what the workers saw.
+	var subjects []uint64
+	used := make([]bool, e.plan.Versions().Len())
+	for w := range workerSubjects {
+		if subjects == nil {
+			subjects = make([]uint64, len(workerSubjects[w]))
+		}
+		for i, x := range workerSubjects[w] {
+			subjects[i] |= x
+		}
+		for v, u := range workerVersions[w] {
+			used[v] = used[v] || u
+		}
+	}
+	nSubjects := 0
+	for _, x := range subjects {
+		nSubjects += bits.OnesCount64(x)
+	}
+
+	if err := syncClose(outF); err != nil {
+		return nil, err
+	}
+	outSize, _ := fileSize(outF.Name())
+	t := e.plan.Target()
+	m = &Manifest{
+		ExportID: e.o.ID, CreatedAt: e.o.Now, Purpose: t.Purpose, Recipient: t.Recipient,
+		RecipientClass: t.Class.String(), AsOf: e.plan.View().AsOf,
+		Inputs:      inputDigests,
+		Output:      FileDigest{File: e.o.Out, SHA256: hex.EncodeToString(outHash.Sum(nil)), Bytes: outSize, Format: e.o.Format},
+		Fields:      fieldsUsed(e.o.Fields),
+		Counts:      counts,
+		Subjects:    nSubjects,
+		RecordsRoot: hex.EncodeToString(root),
+	}
+	for v, u := range used {
+		if u && v > 0 {
+			d := e.plan.Versions().Table(v).Doc
+			m.Policies = append(m.Policies, PolicyUsed{Version: d.Version, SHA256: d.Digest()})
+		}
+	}
+	if m.Policies == nil {
+		d := e.plan.Versions().At(m.AsOf).Doc
+		m.Policies = []PolicyUsed{{Version: d.Version, SHA256: d.Digest()}}
+	}
+	if rejF != nil {
+		if err := syncClose(rejF); err != nil {
+			return nil, err
+		}
+		size, _ := fileSize(rejF.Name())
+		m.Rejects = &FileDigest{File: e.o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
+	}
+	body, err := marshalManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	manF, err := e.tempFile(e.o.ManifestPath())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := manF.Write(body); err != nil {
+		manF.Close()
+		return nil, err
+	}
+	if err := syncClose(manF); err != nil {
+		return nil, err
+	}
+	if e.o.BeforeRename != nil {
+		if err := e.o.BeforeRename(m, body); err != nil {
+			return nil, err
+		}
+	}
+	// Outputs first, the manifest last.
+	finals := []string{e.o.Out}
+	if rejF != nil {
+		finals = append(finals, e.o.Rejects)
+	}
+	finals = append(finals, e.o.ManifestPath())
+	for i, final := range finals {
+		if err := os.Rename(e.tmps[i], final); err != nil {
+			return nil, fmt.Errorf("rename into place: %w", err)
+		}
+	}
+	e.tmps = nil
+	syncDir(filepath.Dir(e.o.Out))
+	return m, nil
+}
+
+func fieldsUsed(f record.Fields) FieldsUsed {
+	u := FieldsUsed{ID: f.ID, Time: f.Time, Category: f.FixedCategory}
+	if f.Category != "" {
+		u.Category = "field:" + f.Category
+	}
+	for _, s := range f.Subjects {
+		u.Subjects = append(u.Subjects, s.Role.String()+"="+s.Path)
+	}
+	return u
+}
+
+func (e *exporter) consume(b *batch, sink sink, rejW io.Writer, tree *compact.Range, c *Counts) error {
+	if b.err != nil {
+		return b.err
+	}
+	if err := sink.Write(b.out); err != nil {
+		return fmt.Errorf("write %s: %w", e.o.Out, err)
+	}
+	if rejW != nil && len(b.rejects) > 0 {
+		if _, err := rejW.Write(b.rejects); err != nil {
+			return fmt.Errorf("write %s: %w", e.o.Rejects, err)
+		}
+	}
+	for i := 0; i+32 <= len(b.leaves); i += 32 {
+		if err := tree.Append(b.leaves[i:i+32:i+32], nil); err != nil {
+			return err
+		}
+	}
+	c.Read += b.read
+	c.Included += b.included
+	c.Excluded += b.read - b.included
+	for r, n := range b.reasons {
+		c.ExcludedByReason[r] += n
+	}
+	return nil
+}
+
+// read splits the inputs into batches of whole lines, hashing each file. A
+// line longer than the limit is not buffered: it becomes a batch that only
+// says which line was too long, and the rest of it is skipped.
+func (e *exporter) read(ctx context.Context, work chan<- *batch, free <-chan *batch, digests []FileDigest) error {
+	seq := 0
+	get := func() (*batch, bool) {
+		select {
+		case b := <-free:
+			e.reset(b)
+			b.data, b.tooLong = b.data[:0], b.tooLong[:0]
+			if cap(b.data) < batchSize {
+				b.data = make([]byte, 0, batchSize)
+			}
+			return b, true
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	send := func(b *batch, fi, line int) bool {
+		b.seq, b.file, b.line = seq, fi, line
+		seq++
+		select {
+		case work <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for fi, path := range e.o.Inputs {
+		if err := e.readFile(fi, path, get, send, digests); err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *exporter) readFile(fi int, path string, get func() (*batch, bool), send func(*batch, int, int) bool, digests []FileDigest) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	var size int64
+	line := 1 // number of the first line in b.data
+	skip := false
+	b, ok := get()
+	if !ok {
+		return nil
+	}
+	// A leading byte-order mark is hashed but not read.
+	var head [3]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	h.Write(head[:n])
+	size += int64(n)
+	if string(head[:n]) != "\xef\xbb\xbf" {
+		b.data = append(b.data, head[:n]...)
+	}
+	for {
+		if cap(b.data)-len(b.data) < 64<<10 {
+			nb := make([]byte, len(b.data), 2*cap(b.data))
+			copy(nb, b.data)
+			b.data = nb
+		}
+		n, rerr := f.Read(b.data[len(b.data):cap(b.data)])
+		h.Write(b.data[len(b.data) : len(b.data)+n])
+		size += int64(n)
+		b.data = b.data[:len(b.data)+n]
+		if skip {
+			i := bytes.IndexByte(b.data, '\n')
+			if i < 0 {
+				b.data = b.data[:0]
+			} else {
+				b.data = b.data[:copy(b.data, b.data[i+1:])]
+				skip = false
+				line++
+			}
+		}
+		eof := rerr == io.EOF
+		if rerr != nil && !eof {
+			return fmt.Errorf("input %s: %w", path, rerr)
+		}
+		if !skip && len(b.data) > 0 {
+			cut := bytes.LastIndexByte(b.data, '\n') + 1
+			switch {
+			case eof:
+				cut = len(b.data)
+			case cut == 0 && len(b.data) > maxLine:
+				// Over-long line: report it and skip to its end.
+				b.data = b.data[:0]
+				b.tooLong = append(b.tooLong, line)
+				if !send(b, fi, line) {
+					return nil
+				}
+				if b, ok = get(); !ok {
+					return nil
+				}
+				skip = true
+				continue
+			case cut == 0 || len(b.data) < batchSize/2:
+				cut = 0
+			}
+			if cut > 0 {
+				nb, ok := get()
+				if !ok {
+					return nil
+				}
+				nb.data = append(nb.data, b.data[cut:]...)
+				b.data = b.data[:cut]
+				next := line + bytes.Count(b.data, []byte{'\n'})
+				if !send(b, fi, line) {
+					return nil
+				}
+				b, line = nb, next
+			}
+		}
+		if eof {
+			break
+		}
+	}
+	send(b, fi, line)
+	digests[fi] = FileDigest{File: path, SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: size}
+	return nil
+}
+
+func (e *exporter) reset(b *batch) {
+	b.out, b.rejects, b.leaves = b.out[:0], b.rejects[:0], b.leaves[:0]
+	b.read, b.included, b.err = 0, 0, nil
+	if b.reasons == nil {
+		b.reasons = map[string]int64{}
+	}
+	clear(b.reasons)
+}
+
+func progress(w io.Writer, bytesIn, records int64, start time.Time, final bool) {
+	secs := time.Since(start).Seconds()
+	rate := float64(bytesIn) / 1e6 / max(secs, 1e-9)
+	end := ""
+	if final {
+		end = "\n"
+	}
+	fmt.Fprintf(w, "\rexport: %s records, %.1f MB read, %.0f MB/s%s", strconv.FormatInt(records, 10), float64(bytesIn)/1e6, rate, end)
+}
+
+func syncClose(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+func fileSize(path string) (int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}

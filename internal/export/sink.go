@@ -1,0 +1,84 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// sink writes the included lines in one output format.
+type sink interface {
+	// Write takes a run of lines, each ending in '\n'.
+	Write(lines []byte) error
+	// Close flushes what is buffered; every byte written to the file has
+	// then also gone through the hash given to newSink.
+	Close() error
+}
+
+func newSink(format string, f *os.File, h hash.Hash) sink {
+	hw := &hashWriter{w: f, h: h}
+	if format == "parquet" {
+		return &parquetSink{w: parquet.NewGenericWriter[ParquetRow](hw,
+			parquet.Compression(&parquet.Snappy), parquet.CreatedBy("consentgate", "", ""))}
+	}
+	return &jsonlSink{hw}
+}
+
+type jsonlSink struct{ w io.Writer }
+
+func (s *jsonlSink) Write(lines []byte) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(lines)
+	return err
+}
+
+func (s *jsonlSink) Close() error { return nil }
+
+// ParquetRow is one row of Parquet output: the record's JSON text as read.
+type ParquetRow struct {
+	Record string `parquet:"record"`
+}
+
+type parquetSink struct {
+	w    *parquet.GenericWriter[ParquetRow]
+	rows []ParquetRow
+}
+
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+}
+
+func (hw *hashWriter) Write(p []byte) (int, error) {
+	hw.h.Write(p)
+	return hw.w.Write(p)
+}
+
+func (s *parquetSink) Write(lines []byte) error {
+	s.rows = s.rows[:0]
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		s.rows = append(s.rows, ParquetRow{Record: string(lines[:i])})
+		lines = lines[i+1:]
+	}
+	_, err := s.w.Write(s.rows)
+	return err
+}
+
+func (s *parquetSink) Close() error { return s.w.Close() }
+
+// marshalManifest renders a manifest as indented JSON with a final newline.
+func marshalManifest(m *Manifest) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	err := enc.Encode(m)
+	return b.Bytes(), err
+}

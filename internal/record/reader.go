@@ -1,0 +1,610 @@
+package record
+
+import (
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Malformed-record details. Every one means reason record.malformed; the
+// detail goes to the rejects file and never quotes content.
+var (
+	ErrUTF8          = errors.New("invalid UTF-8")
+	ErrNotObject     = errors.New("not a JSON object")
+	ErrSyntax        = errors.New("invalid JSON")
+	ErrTooDeep       = errors.New("JSON nested too deeply")
+	ErrDuplicateKey  = errors.New("a key read by the export is present twice")
+	ErrIDNotString   = errors.New("the id is not a JSON string")
+	ErrTimeNotString = errors.New("the creation time is not a JSON string")
+	ErrTimeFormat    = errors.New("the creation time is not an RFC 3339 timestamp")
+	ErrCategory      = errors.New("the category is not a JSON string")
+	ErrSubject       = errors.New("a subject is not a JSON string")
+	ErrNoSubject     = errors.New("the record has no subject")
+)
+
+const maxDepth = 512
+
+type valueKind uint8
+
+const (
+	kindAbsent valueKind = iota
+	kindString
+	kindArray
+	kindNull
+	kindOther
+)
+
+type span struct {
+	start, end int
+	kind       valueKind
+	escaped    bool
+}
+
+type node struct {
+	keys     []string
+	children []*node
+	gen      uint32
+	targets  []int
+}
+
+func (n *node) child(key string) *node {
+	for i, k := range n.keys {
+		if k == key {
+			return n.children[i]
+		}
+	}
+	c := &node{}
+	n.keys = append(n.keys, key)
+	n.children = append(n.children, c)
+	return c
+}
+
+func (n *node) find(key []byte) *node {
+	for i, k := range n.keys {
+		if k == string(key) {
+			return n.children[i]
+		}
+	}
+	return nil
+}
+
+const (
+	targetID = iota
+	targetTime
+	targetCategory
+	targetSubjects // + k
+)
+
+// Reader picks the fields out of record lines. A Reader is not safe for
+// concurrent use: give each goroutine its own (NewReader is cheap).
+type Reader struct {
+	fields Fields
+	root   *node
+	gen    uint32
+	spans  []span
+	fixed  []byte
+}
+
+// NewReader builds a reader for validated fields.
+func NewReader(f Fields) *Reader {
+	r := &Reader{fields: f, root: &node{}}
+	add := func(path string, target int) {
+		n := r.root
+		for _, seg := range strings.Split(path, ".") {
+			n = n.child(seg)
+		}
+		n.targets = append(n.targets, target)
+	}
+	add(f.ID, targetID)
+	add(f.Time, targetTime)
+	if f.Category != "" {
+		add(f.Category, targetCategory)
+	} else {
+		r.fixed = []byte(f.FixedCategory)
+	}
+	for k, s := range f.Subjects {
+		add(s.Path, targetSubjects+k)
+	}
+	r.spans = make([]span, targetSubjects+len(f.Subjects))
+	return r
+}
+
+// Read validates line as one JSON object and fills rec with its category,
+// creation time and subjects (in flag order, then array order). It returns
+// the record id when it could be read, even when the record is malformed;
+// err is one of the Err values above. The slices in rec and id point into
+// line (or into fresh memory when the JSON escapes them) and are valid until
+// the next call.
+func (r *Reader) Read(line []byte, rec *decision.Record) (id []byte, err error) {
+	for i := range r.spans {
+		r.spans[i] = span{}
+	}
+	rec.Subjects = rec.Subjects[:0]
+	rec.Category, rec.Created = nil, 0
+	if !utf8.Valid(line) {
+		return nil, ErrUTF8
+	}
+	i := skipWS(line, 0)
+	if i >= len(line) || line[i] != '{' {
+		return nil, ErrNotObject
+	}
+	i, err = r.value(line, i, r.root, 0)
+	if err == nil && skipWS(line, i) != len(line) {
+		err = ErrSyntax
+	}
+	if sp := r.spans[targetID]; sp.kind == kindString {
+		id = r.str(line, sp)
+	}
+	if err != nil {
+		return id, err
+	}
+	if r.spans[targetID].kind != kindString {
+		return nil, ErrIDNotString
+	}
+	sp := r.spans[targetTime]
+	if sp.kind != kindString {
+		return id, ErrTimeNotString
+	}
+	t, ok := parseTime(r.str(line, sp))
+	if !ok {
+		return id, ErrTimeFormat
+	}
+	rec.Created = t
+	if r.fixed != nil {
+		rec.Category = r.fixed
+	} else if sp := r.spans[targetCategory]; sp.kind == kindString {
+		rec.Category = r.str(line, sp)
+	} else {
+		return id, ErrCategory
+	}
+	for k, sf := range r.fields.Subjects {
+		sp := r.spans[targetSubjects+k]
+		switch sp.kind {
+		case kindAbsent, kindNull:
+		case kindString:
+			rec.Subjects = append(rec.Subjects, decision.SubjectRef{ID: r.str(line, sp), Role: sf.Role})
+		case kindArray:
+			if err := r.arraySubjects(line, sp, sf.Role, rec); err != nil {
+				return id, err
+			}
+		default:
+			return id, ErrSubject
+		}
+	}
+	if len(rec.Subjects) == 0 {
+		return id, ErrNoSubject
+	}
+	return id, nil
+}
+
+func (r *Reader) arraySubjects(s []byte, sp span, role policy.Role, rec *decision.Record) error {
+	i := skipWS(s, sp.start+1)
+	if s[i] == ']' {
+		return nil
+	}
+	for {
+		if s[i] != '"' {
+			return ErrSubject
+		}
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return err
+		}
+		rec.Subjects = append(rec.Subjects, decision.SubjectRef{ID: r.str(s, span{i, end, kindString, esc}), Role: role})
+		i = skipWS(s, end)
+		if s[i] == ']' {
+			return nil
+		}
+		i = skipWS(s, i+1) // ','
+	}
+}
+
+// str returns a string span's content, unescaped when it must be.
+func (r *Reader) str(s []byte, sp span) []byte {
+	if !sp.escaped {
+		return s[sp.start+1 : sp.end-1]
+	}
+	return unescape(s[sp.start+1 : sp.end-1])
+}
+
+var wsTable = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
+func skipWS(s []byte, i int) int {
+	for i < len(s) && wsTable[s[i]] {
+		i++
+	}
+	return i
+}
+
+// strStop marks the bytes that end a run of plain string content.
+var strStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return
+}()
+
+// scanString validates the string starting at s[i] == '"' and returns the
+// index just past its closing quote.
+func scanString(s []byte, i int) (end int, escaped bool, err error) {
+	i++
+	for {
+		for i < len(s) && !strStop[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			return 0, false, ErrSyntax
+		}
+		switch c := s[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(s) {
+				return 0, false, ErrSyntax
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
+					return 0, false, ErrSyntax
+				}
+				i += 6
+			default:
+				return 0, false, ErrSyntax
+			}
+		default: // control character
+			return 0, false, ErrSyntax
+		}
+	}
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// value scans one JSON value at s[i] (after whitespace); n is the path node
+// for it (nil when nothing below is read).
+func (r *Reader) value(s []byte, i int, n *node, depth int) (int, error) {
+	if i >= len(s) {
+		return 0, ErrSyntax
+	}
+	switch c := s[i]; {
+	case c == '"':
+		end, _, err := scanString(s, i)
+		return end, err
+	case c == '{':
+		return r.object(s, i, n, depth+1)
+	case c == '[':
+		return r.array(s, i, depth+1)
+	case c == 't':
+		return literal(s, i, "true")
+	case c == 'f':
+		return literal(s, i, "false")
+	case c == 'n':
+		return literal(s, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return number(s, i)
+	}
+	return 0, ErrSyntax
+}
+
+func literal(s []byte, i int, lit string) (int, error) {
+	if len(s)-i >= len(lit) && string(s[i:i+len(lit)]) == lit {
+		return i + len(lit), nil
+	}
+	return 0, ErrSyntax
+}
+
+func number(s []byte, i int) (int, error) {
+	if s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		st := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > st
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return 0, ErrSyntax
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return 0, ErrSyntax
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, ErrSyntax
+		}
+	}
+	return i, nil
+}
+
+func (r *Reader) array(s []byte, i, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, ErrTooDeep
+	}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = r.value(s, i, nil, depth); err != nil {
+			return 0, err
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return 0, ErrSyntax
+		}
+		if s[i] == ']' {
+			return i + 1, nil
+		}
+		if s[i] != ',' {
+			return 0, ErrSyntax
+		}
+		i = skipWS(s, i+1)
+	}
+}
+
+func (r *Reader) object(s []byte, i int, n *node, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, ErrTooDeep
+	}
+	var gen uint32
+	if n != nil && len(n.keys) > 0 {
+		r.gen++
+		gen = r.gen
+	} else {
+		n = nil
+	}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return 0, ErrSyntax
+		}
+		kend, kesc, err := scanString(s, i)
+		if err != nil {
+			return 0, err
+		}
+		var child *node
+		if n != nil {
+			key := s[i+1 : kend-1]
+			if kesc {
+				key = unescape(key)
+			}
+			if child = n.find(key); child != nil {
+				if child.gen == gen {
+					return 0, ErrDuplicateKey
+				}
+				child.gen = gen
+			}
+		}
+		i = skipWS(s, kend)
+		if i >= len(s) || s[i] != ':' {
+			return 0, ErrSyntax
+		}
+		i = skipWS(s, i+1)
+		start := i
+		if i, err = r.value(s, i, child, depth); err != nil {
+			return 0, err
+		}
+		if child != nil && len(child.targets) > 0 {
+			sp := span{start: start, end: i, kind: kindOther}
+			switch s[start] {
+			case '"':
+				sp.kind = kindString
+				for k := start + 1; k < i-1; k++ {
+					if s[k] == '\\' {
+						sp.escaped = true
+						break
+					}
+				}
+			case '[':
+				sp.kind = kindArray
+			case 'n':
+				sp.kind = kindNull
+			}
+			for _, t := range child.targets {
+				r.spans[t] = sp
+			}
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return 0, ErrSyntax
+		}
+		if s[i] == '}' {
+			return i + 1, nil
+		}
+		if s[i] != ',' {
+			return 0, ErrSyntax
+		}
+		i = skipWS(s, i+1)
+	}
+}
+
+// unescape decodes a validated JSON string body with escapes. Unpaired
+// surrogates become U+FFFD, as encoding/json does.
+func unescape(s []byte) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := rune(hex4(s[i+1 : i+5]))
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if i+6 < len(s)+0 && s[i+1] == '\\' && s[i+2] == 'u' {
+					r2 := rune(hex4(s[i+3 : i+7]))
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						out = utf8.AppendRune(out, d)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, s[i])
+		}
+	}
+	return out
+}
+
+func hex4(b []byte) int {
+	v := 0
+	for _, c := range b {
+		v <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			v |= int(c - '0')
+		case c >= 'a' && c <= 'f':
+			v |= int(c-'a') + 10
+		default:
+			v |= int(c-'A') + 10
+		}
+	}
+	return v
+}
+
+// parseTime reads an RFC 3339 timestamp quickly for the common shapes and
+// falls back to the standard parser for the rest.
+func parseTime(b []byte) (timestamp.Time, bool) {
+	if t, ok := fastTime(b); ok {
+		return t, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, false
+	}
+	return timestamp.FromTime(t), true
+}
+
+// fastTime handles YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM).
+func fastTime(b []byte) (timestamp.Time, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	num := func(s []byte) (int, bool) {
+		v := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	i := 19
+	micros := 0
+	if b[i] == '.' {
+		i++
+		st := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if i-st < 6 {
+				micros = micros*10 + int(b[i]-'0')
+			}
+			i++
+		}
+		n := i - st
+		if n == 0 || n > 9 {
+			return 0, false
+		}
+		for k := n; k < 6; k++ {
+			micros *= 10
+		}
+	}
+	off := 0
+	switch {
+	case i == len(b)-1 && b[i] == 'Z':
+	case i == len(b)-6 && (b[i] == '+' || b[i] == '-') && b[i+3] == ':':
+		oh, ok1 := num(b[i+1 : i+3])
+		om, ok2 := num(b[i+4 : i+6])
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return 0, false
+		}
+		off = (oh*60 + om) * 60
+		if b[i] == '-' {
+			off = -off
+		}
+	default:
+		return 0, false
+	}
+	days := daysFromCivil(year, month, day)
+	secs := int64(days)*86400 + int64(hour*3600+minute*60+sec) - int64(off)
+	return timestamp.Time(secs*1_000_000 + int64(micros)), true
+}
+
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is days since 1970-01-01 of a proleptic Gregorian date.
+func daysFromCivil(y, m, d int) int {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}

@@ -1,0 +1,339 @@
+// Package sqlite implements the storage contract on one embedded SQLite file
+// (the pure-Go modernc.org/sqlite driver) in WAL mode, with its migrations
+// embedded in the binary.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+
+	_ "modernc.org/sqlite" // the driver
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a consentgate store in one SQLite file.
+type DB struct {
+	db   *sql.DB
+	Path string
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the store at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &DB{db: db, Path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, name).Scan(&n); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if n > 0 {
+			tx.Rollback()
+			continue
+		}
+		body, _ := migrations.ReadFile(name)
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version) VALUES (?)`, name); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// PublishPolicy implements store.Store.
+func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var digest string
+	err = tx.QueryRowContext(ctx, `SELECT digest FROM policies WHERE version = ?`, p.Version).Scan(&digest)
+	switch {
+	case err == nil && digest == p.Digest:
+		return false, nil
+	case err == nil:
+		return false, fmt.Errorf("policy version %q: %w with different content (published versions are immutable; give the new one its own version label)", p.Version, store.ErrExists)
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO policies(version, effective_from, source, digest, published_at, forced) VALUES (?,?,?,?,?,?)`,
+		p.Version, int64(p.EffectiveFrom), p.Source, p.Digest, int64(p.PublishedAt), p.Forced)
+	if err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// Policies implements store.Store.
+func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version, effective_from, source, digest, published_at, forced FROM policies ORDER BY effective_from, published_at, version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Policy
+	for rows.Next() {
+		var p store.Policy
+		var ef, pa int64
+		if err := rows.Scan(&p.Version, &ef, &p.Source, &p.Digest, &pa, &p.Forced); err != nil {
+			return nil, err
+		}
+		p.EffectiveFrom, p.PublishedAt = timestamp.Time(ef), timestamp.Time(pa)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+const batchRows = 100
+
+// insertBatched runs a multi-row INSERT OR IGNORE per batch of rows inside
+// tx and returns the number of rows inserted.
+func insertBatched(ctx context.Context, tx *sql.Tx, head string, cols, n int, args func(i int, dst []any) []any) (int, error) {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	added := 0
+	buf := make([]any, 0, batchRows*cols)
+	for start := 0; start < n; start += batchRows {
+		end := min(start+batchRows, n)
+		k := end - start
+		st, ok := stmts[k]
+		if !ok {
+			var err error
+			st, err = tx.PrepareContext(ctx, head+strings.TrimSuffix(strings.Repeat(row+",", k), ","))
+			if err != nil {
+				return 0, err
+			}
+			stmts[k] = st
+		}
+		buf = buf[:0]
+		for i := start; i < end; i++ {
+			buf = args(i, buf)
+		}
+		res, err := st.ExecContext(ctx, buf...)
+		if err != nil {
+			return 0, err
+		}
+		c, _ := res.RowsAffected()
+		added += int(c)
+	}
+	return added, nil
+}
+
+// AddSubjectEvents implements store.Store.
+func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	now := int64(timestamp.Now())
+	added, err := insertBatched(ctx, tx, `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `, 7, len(evs),
+		func(i int, dst []any) []any {
+			e := &evs[i]
+			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, consent.EncodeAttributes(e.Attributes), now, e.Key())
+		})
+	if err != nil {
+		return 0, err
+	}
+	return added, tx.Commit()
+}
+
+// AddConsentEvents implements store.Store.
+func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	now := int64(timestamp.Now())
+	added, err := insertBatched(ctx, tx, `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `, 8, len(evs),
+		func(i int, dst []any) []any {
+			e := &evs[i]
+			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+		})
+	if err != nil {
+		return 0, err
+	}
+	return added, tx.Commit()
+}
+
+// SubjectHistory implements store.Store.
+func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error) {
+	var out []consent.SubjectEvent
+	err := s.scanSubjects(ctx, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.SubjectRow) error {
+		attrs, err := consent.DecodeAttributes(r.Attrs)
+		if err != nil {
+			return err
+		}
+		out = append(out, consent.SubjectEvent{Seq: r.Seq, Subject: r.Subject, At: r.At, RegionSet: r.RegionSet, Region: r.Region, Attributes: attrs})
+		return nil
+	})
+	return out, err
+}
+
+// ConsentHistory implements store.Store.
+func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error) {
+	var out []consent.Event
+	err := s.scanConsent(ctx, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(e *consent.Event) error {
+		out = append(out, *e)
+		return nil
+	})
+	return out, err
+}
+
+// ScanSubjects implements store.Store.
+func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.SubjectRow) error) error {
+	where, args := filter(asOf, subjects)
+	return s.scanSubjects(ctx, where, args, fn)
+}
+
+// ScanConsent implements store.Store.
+func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*consent.Event) error) error {
+	where, args := filter(asOf, subjects)
+	return s.scanConsent(ctx, where, args, fn)
+}
+
+func filter(asOf timestamp.Time, subjects []string) (string, []any) {
+	args := []any{int64(asOf)}
+	where := `WHERE at <= ?`
+	if subjects != nil {
+		where += ` AND subject IN (` + strings.TrimSuffix(strings.Repeat("?,", len(subjects)), ",") + `)`
+		if len(subjects) == 0 {
+			where = `WHERE 0`
+		}
+		for _, s := range subjects {
+			args = append(args, s)
+		}
+	}
+	return where + ` ORDER BY seq`, args
+}
+
+func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func(*store.SubjectRow) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, subject, at, region_set, region, attrs FROM subject_events `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r store.SubjectRow
+	var attrs sql.RawBytes
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&r.Seq, &r.Subject, &at, &r.RegionSet, &r.Region, &attrs); err != nil {
+			return err
+		}
+		r.At, r.Attrs = timestamp.Time(at), attrs
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(*consent.Event) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, subject, purpose, recipient, state, at, source FROM consent_events `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var e consent.Event
+	for rows.Next() {
+		var at int64
+		var st int
+		if err := rows.Scan(&e.Seq, &e.Subject, &e.Purpose, &e.Recipient, &st, &at, &e.Source); err != nil {
+			return err
+		}
+		e.At, e.State = timestamp.Time(at), policy.State(st)
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// AddExport implements store.Store.
+func (s *DB) AddExport(ctx context.Context, e store.Export) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest) VALUES (?,?,?,?,?,?,?)`,
+		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), e.Status, e.Manifest)
+	return err
+}
+
+// Exports implements store.Store.
+func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, purpose, recipient, as_of, status, manifest FROM exports ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Export
+	for rows.Next() {
+		var e store.Export
+		var ca, ao int64
+		if err := rows.Scan(&e.ID, &ca, &e.Purpose, &e.Recipient, &ao, &e.Status, &e.Manifest); err != nil {
+			return nil, err
+		}
+		e.CreatedAt, e.AsOf = timestamp.Time(ca), timestamp.Time(ao)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,91 @@
+// Package store owns the storage contract: what consentgate keeps (policy
+// versions, subject history, consent events, exports) and the few
+// operations callers need, small enough that each backend (SQLite embedded,
+// PostgreSQL in production) implements it without callers changing.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrNotFound: the thing asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a policy version with that label is already published
+	// with different content; published versions are immutable.
+	ErrExists = errors.New("already exists")
+)
+
+// Policy is a published policy version as stored.
+type Policy struct {
+	Version       string
+	EffectiveFrom timestamp.Time
+	Source        []byte
+	Digest        string // SHA-256 of Source, hex
+	PublishedAt   timestamp.Time
+	Forced        bool
+}
+
+// Export is one export's record: its manifest and status.
+type Export struct {
+	ID        string
+	CreatedAt timestamp.Time
+	Purpose   string
+	Recipient string
+	AsOf      timestamp.Time
+	Status    string // "complete" or "abandoned"
+	Manifest  []byte // the manifest JSON
+}
+
+// SubjectRow is a subject event as a scan yields it: attributes are the
+// stored JSON object of string or null values.
+type SubjectRow struct {
+	Seq       int64
+	Subject   string
+	At        timestamp.Time
+	RegionSet bool
+	Region    string
+	Attrs     []byte
+}
+
+// Store is the storage contract. Every method is safe for concurrent use.
+// Writes are atomic: a batch is stored whole or not at all.
+type Store interface {
+	// PublishPolicy stores a version. Publishing a label again with the
+	// same source is a no-op returning false; with a different source it
+	// fails with ErrExists.
+	PublishPolicy(ctx context.Context, p Policy) (added bool, err error)
+	// Policies returns every published version ordered by effective_from.
+	Policies(ctx context.Context) ([]Policy, error)
+
+	// AddSubjectEvents stores subject events, skipping any already stored
+	// (same subject, time and fields), and returns how many were new.
+	AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (added int, err error)
+	// AddConsentEvents stores consent events, skipping any already stored
+	// (same subject, purpose, recipient, state, time and source).
+	AddConsentEvents(ctx context.Context, evs []consent.Event) (added int, err error)
+
+	// SubjectHistory returns one subject's events in (at, seq) order.
+	SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error)
+	// ConsentHistory returns one subject's consent events in (at, seq) order.
+	ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error)
+
+	// ScanSubjects calls fn for every subject event at or before asOf (of
+	// the listed subjects only, when subjects is not nil), in any order.
+	ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*SubjectRow) error) error
+	// ScanConsent calls fn for every consent event at or before asOf,
+	// likewise.
+	ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*consent.Event) error) error
+
+	// AddExport records an export.
+	AddExport(ctx context.Context, e Export) error
+	// Exports lists the recorded exports, oldest first.
+	Exports(ctx context.Context) ([]Export, error)
+
+	Close() error
+}
