@@ -15,24 +15,24 @@ import (
 // the transparency log (signing, subjects_root, log position) and are null
 // until it exists.
 type Manifest struct {
-	ExportID       string          `json:"export_id"`
-	CreatedAt      timestamp.Time  `json:"created_at"`
-	Purpose        string          `json:"purpose"`
-	Recipient      string          `json:"recipient"`
-	RecipientClass string          `json:"recipient_class"`
-	AsOf           timestamp.Time  `json:"as_of"`
-	Log            *LogState       `json:"log"` // log size and root when the export started (log issue)
-	Policies       []PolicyUsed    `json:"policies"`
-	Inputs         []FileDigest    `json:"inputs"`
-	Output         FileDigest      `json:"output"`
-	Rejects        *FileDigest     `json:"rejects"`
-	Fields         FieldsUsed      `json:"fields"`
-	Counts         Counts          `json:"counts"`
-	Subjects       int             `json:"subjects_included"`
-	RecordsRoot    string          `json:"records_root"`
-	SubjectsRoot   *string         `json:"subjects_root"` // log issue
-	LogIndex       *uint64         `json:"log_index"`     // log issue
-	Signature      *string         `json:"signature"`     // log issue
+	ExportID       string         `json:"export_id"`
+	CreatedAt      timestamp.Time `json:"created_at"`
+	Purpose        string         `json:"purpose"`
+	Recipient      string         `json:"recipient"`
+	RecipientClass string         `json:"recipient_class"`
+	AsOf           timestamp.Time `json:"as_of"`
+	Log            *LogState      `json:"log"` // log size and root when the export started (log issue)
+	Policies       []PolicyUsed   `json:"policies"`
+	Inputs         []FileDigest   `json:"inputs"`
+	Output         FileDigest     `json:"output"`
+	Rejects        *FileDigest    `json:"rejects"`
+	Fields         FieldsUsed     `json:"fields"`
+	Counts         Counts         `json:"counts"`
+	Subjects       int            `json:"subjects_included"`
+	RecordsRoot    string         `json:"records_root"`
+	SubjectsRoot   *string        `json:"subjects_root"` // log issue
+	LogIndex       *uint64        `json:"log_index"`     // log issue
+	Signature      *string        `json:"signature"`     // log issue
 }
 
 // LogState is the log's size and root at a moment.

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/export"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "consentgate-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "consentgate")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cg runs the built binary in dir.
+func cg(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+// ok runs the binary and fails the test unless it succeeds.
+func ok(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, errOut, code := cg(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("consentgate %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// e2eDir copies testdata/e2e into a fresh directory.
+func e2eDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob("../../testdata/e2e/*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+var e2eExport = []string{"export", "--purpose", "train_ai_system.generative", "--recipient", "partner-x",
+	"--as-of", "2025-01-01T00:00:00Z", "--in", "posts.jsonl", "messages.jsonl",
+	"--id", "id", "--time", "created_at", "--category-field", "kind", "--subject", "author=author", "--subject", "recipient=to"}
+
+func setupE2E(t *testing.T) string {
+	dir := e2eDir(t)
+	ok(t, dir, "policy", "publish", "policy-1.yaml")
+	ok(t, dir, "policy", "publish", "policy-2.yaml")
+	if out := ok(t, dir, "subjects", "import", "subjects.jsonl"); !strings.Contains(out, "read 6 events: 6 added") {
+		t.Fatalf("subjects import: %s", out)
+	}
+	if out := ok(t, dir, "consent", "import", "consent.jsonl"); !strings.Contains(out, "read 3 events: 3 added") {
+		t.Fatalf("consent import: %s", out)
+	}
+	return dir
+}
+
+func TestEndToEnd(t *testing.T) {
+	dir := setupE2E(t)
+	// Imports are idempotent.
+	if out := ok(t, dir, "consent", "import", "consent.jsonl"); !strings.Contains(out, "0 added, 3 already present") {
+		t.Fatalf("re-import: %s", out)
+	}
+	for _, workers := range []string{"1", "3"} {
+		args := append(append([]string{}, e2eExport...), "--out", "out-"+workers+".jsonl", "--rejects", "rej-"+workers+".jsonl", "--workers", workers)
+		ok(t, dir, args...)
+		for got, want := range map[string]string{"out-" + workers + ".jsonl": "expected.jsonl", "rej-" + workers + ".jsonl": "expected.rejects.jsonl"} {
+			g, _ := os.ReadFile(filepath.Join(dir, got))
+			w, _ := os.ReadFile(filepath.Join(dir, want))
+			if !bytes.Equal(g, w) {
+				t.Errorf("workers %s: %s differs from %s:\n%s\nwant:\n%s", workers, got, want, g, w)
+			}
+		}
+	}
+	m1, err := export.ReadManifest(filepath.Join(dir, "out-1.jsonl.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3, err := export.ReadManifest(filepath.Join(dir, "out-3.jsonl.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.RecordsRoot != m3.RecordsRoot || m1.Output.SHA256 != m3.Output.SHA256 {
+		t.Errorf("exports differ with the number of workers: %s vs %s", m1.RecordsRoot, m3.RecordsRoot)
+	}
+	if m1.Counts.Read != 14 || m1.Counts.Included != 4 || m1.Counts.Excluded != 10 || m1.Subjects != 3 {
+		t.Errorf("counts %+v, subjects %d", m1.Counts, m1.Subjects)
+	}
+	if n := m1.Counts.ExcludedByReason["rule:strict"]; n != 2 {
+		t.Errorf("rule:strict excluded %d, want 2", n)
+	}
+	// records_root recomputed independently from the expected lines.
+	want, _ := os.ReadFile(filepath.Join(dir, "expected.jsonl"))
+	if root := recordsRoot(t, want); m1.RecordsRoot != root {
+		t.Errorf("records_root %s, want %s", m1.RecordsRoot, root)
+	}
+	sum := sha256.Sum256(want)
+	if m1.Output.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("output digest %s", m1.Output.SHA256)
+	}
+	posts, _ := os.ReadFile(filepath.Join(dir, "posts.jsonl"))
+	sum = sha256.Sum256(posts)
+	if m1.Inputs[0].SHA256 != hex.EncodeToString(sum[:]) || m1.Inputs[0].File != "posts.jsonl" {
+		t.Errorf("input digest %+v", m1.Inputs[0])
+	}
+	if len(m1.Policies) != 2 || m1.Policies[0].Version != "2024-01-01" {
+		t.Errorf("policies used %+v", m1.Policies)
+	}
+
+	// Parquet keeps the JSON text of the same records.
+	args := append(append([]string{}, e2eExport...), "--out", "out.parquet", "--format", "parquet")
+	ok(t, dir, args...)
+	rows, err := parquet.ReadFile[export.ParquetRow](filepath.Join(dir, "out.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
+	if len(rows) != len(lines) {
+		t.Fatalf("parquet has %d rows, want %d", len(rows), len(lines))
+	}
+	for i := range rows {
+		if rows[i].Record != lines[i] {
+			t.Errorf("parquet row %d = %q, want %q", i, rows[i].Record, lines[i])
+		}
+	}
+	mp, err := export.ReadManifest(filepath.Join(dir, "out.parquet.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mp.RecordsRoot != m1.RecordsRoot {
+		t.Errorf("parquet records_root %s, want %s", mp.RecordsRoot, m1.RecordsRoot)
+	}
+}
+
+// recordsRoot computes SPEC §5's records_root of JSON Lines output.
+func recordsRoot(t *testing.T, out []byte) string {
+	t.Helper()
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec struct{ ID string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(line))
+		leaf := append(append([]byte(rec.ID), 0), sum[:]...)
+		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(leaf), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.End() == 0 {
+		return hex.EncodeToString(rfc6962.DefaultHasher.EmptyRoot())
+	}
+	root, err := r.GetRootHash(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(root)
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	dir := setupE2E(t)
+	os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte(
+		`{"subject":"new1","at":"2024-01-01T00:00:00Z","region":"US"}`+"\n"+
+			`{"subject":"new2","at":"2024-01-01T00:00:00Z","region":"XX"}`+"\n"), 0o644)
+	_, errOut, code := cg(t, dir, "subjects", "import", "bad.jsonl")
+	if code != 1 || !strings.Contains(errOut, "bad.jsonl:2:") || !strings.Contains(errOut, "XX") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if out := ok(t, dir, "consent", "show", "--subject", "new1"); !strings.Contains(out, "not known") {
+		t.Fatalf("a refused file changed the store:\n%s", out)
+	}
+	os.WriteFile(filepath.Join(dir, "badc.jsonl"), []byte(
+		`{"subject":"ana","purpose":"train_ai_system","state":"denied","at":"2024-12-01T00:00:00Z"}`+"\n"+
+			`{"subject":"ana","purpose":"sell_data","state":"granted","at":"2024-12-01T00:00:00Z"}`+"\n"), 0o644)
+	_, errOut, code = cg(t, dir, "consent", "import", "badc.jsonl")
+	if code != 1 || !strings.Contains(errOut, "badc.jsonl:2:") || !strings.Contains(errOut, "sell_data") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	// ana's denial on line 1 must not have been stored: p1 is still exported.
+	args := append(append([]string{}, e2eExport...), "--out", "after.jsonl")
+	ok(t, dir, args...)
+	got, _ := os.ReadFile(filepath.Join(dir, "after.jsonl"))
+	want, _ := os.ReadFile(filepath.Join(dir, "expected.jsonl"))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("export after refused imports differs:\n%s", got)
+	}
+
+	// A policy with mistakes names the file and lines.
+	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("version: x\neffective_from: 2024-01-01\npurposes: [a]\ncategories: [b]\nrules:\n  - id: r\n    effect: deny\n    when: { purpose: nope }\n"), 0o644)
+	_, errOut, code = cg(t, dir, "policy", "check", "bad.yaml")
+	if code != 1 || !strings.Contains(errOut, "bad.yaml:2:") || !strings.Contains(errOut, "bad.yaml:8:") {
+		t.Fatalf("policy check: exit %d, stderr %q", code, errOut)
+	}
+
+	// An export that cannot start writes nothing.
+	args = append(append([]string{}, e2eExport...), "--out", "never.jsonl", "--rejects", "never.rej")
+	args[2] = "train_ai_system"
+	_, errOut, code = cg(t, dir, args...)
+	if code != 1 || !strings.Contains(errOut, "not a leaf") {
+		t.Fatalf("parent purpose: exit %d, stderr %q", code, errOut)
+	}
+	for _, f := range []string{"never.jsonl", "never.rej", "never.jsonl.manifest.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s exists after a refused export", f)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestPublishRules(t *testing.T) {
+	dir := e2eDir(t)
+	ok(t, dir, "policy", "publish", "policy-2.yaml")
+	// Flags may follow positional arguments.
+	if out := ok(t, dir, "policy", "publish", "policy-2.yaml", "--store", "sqlite:consentgate.db"); !strings.Contains(out, "already published") {
+		t.Fatalf("republish: %s", out)
+	}
+	_, errOut, code := cg(t, dir, "policy", "publish", "policy-1.yaml")
+	if code != 1 || !strings.Contains(errOut, "--force") {
+		t.Fatalf("earlier effective_from: exit %d, %q", code, errOut)
+	}
+	if out := ok(t, dir, "policy", "publish", "--force", "policy-1.yaml"); !strings.Contains(out, "forced") {
+		t.Fatalf("forced: %s", out)
+	}
+	changed, _ := os.ReadFile(filepath.Join(dir, "policy-2.yaml"))
+	os.WriteFile(filepath.Join(dir, "policy-2b.yaml"), append(changed, []byte("# changed\n")...), 0o644)
+	_, errOut, code = cg(t, dir, "policy", "publish", "--force", "policy-2b.yaml")
+	if code != 1 || !strings.Contains(errOut, "immutable") {
+		t.Fatalf("changed content: exit %d, %q", code, errOut)
+	}
+	out := ok(t, dir, "policy", "list")
+	if !strings.Contains(out, "2024-01-01") || !strings.Contains(out, "forced") {
+		t.Fatalf("list:\n%s", out)
+	}
+	if out := ok(t, dir, "policy", "show", "2024-09-18"); out != string(changed) {
+		t.Fatalf("show:\n%s", out)
+	}
+	if _, _, code := cg(t, dir, "policy", "frobnicate"); code != 2 {
+		t.Fatalf("unknown command exit %d, want 2", code)
+	}
+	if _, _, code := cg(t, dir, "export", "--purpose", "x"); code != 2 {
+		t.Fatalf("incomplete export exit %d, want 2", code)
+	}
+}
+
+func TestDecideAndConsent(t *testing.T) {
+	dir := setupE2E(t)
+	out := ok(t, dir, "decide", "--subject", "ana", "--subject", "cy:recipient", "--category", "user.content.private.message",
+		"--created", "2024-10-01T00:00:00Z", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z", "--json")
+	var ex struct {
+		Decision, Reason, Subject, Role, Check string
+		Checks                                 []struct{ Subject, Check, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &ex); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if ex.Decision != "deny" || ex.Reason != "rule:premium-messages" || ex.Subject != "cy" || ex.Role != "recipient" || ex.Check != "now" || len(ex.Checks) != 4 {
+		t.Fatalf("decide: %+v", ex)
+	}
+	text := ok(t, dir, "decide", "--subject", "ana", "--category", "user.content.public",
+		"--created", "2024-10-01T00:00:00Z", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z")
+	if !strings.HasPrefix(text, "ALLOW") || !strings.Contains(text, "consent granted by event of 2024-09-20") {
+		t.Fatalf("decide text:\n%s", text)
+	}
+	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--recipient", "third_party", "--state", "denied", "--at", "2024-12-01T00:00:00Z")
+	show := ok(t, dir, "consent", "show", "--subject", "ana", "--as-of", "2025-01-01T00:00:00Z")
+	for _, want := range []string{"region US", "tier=free", "denied", "2024-12-01T00:00:00Z  denied  purpose train_ai_system, recipient third_party, source support"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("consent show lacks %q:\n%s", want, show)
+		}
+	}
+	if _, errOut, code := cg(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2999-01-01T00:00:00Z"); code != 1 || !strings.Contains(errOut, "future") {
+		t.Fatalf("future consent: %d %q", code, errOut)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--dir", dir, "--members", "600"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("demo exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"A premium member's private message", "A member in a strict region",
+		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check", "Done in"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "demo.db")); err != nil {
+		t.Errorf("demo store: %v", err)
+	}
+	if _, err := os.Stat("consentgate.db"); err == nil && runtime.GOOS != "" {
+		t.Errorf("the demo wrote the default store")
+	}
+}
