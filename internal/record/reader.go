@@ -394,6 +394,11 @@ func (r *Reader) object(s []byte, i int, n *node, depth int) (int, error) {
 			}
 			if child = n.find(key); child != nil {
 				if child.gen == gen {
+					for _, t := range child.targets {
+						if t == targetID {
+							r.spans[targetID] = span{} // an id given twice is not readable
+						}
+					}
 					return 0, ErrDuplicateKey
 				}
 				child.gen = gen
