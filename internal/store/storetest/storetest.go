@@ -1,0 +1,198 @@
+// Package storetest is the storage contract's test suite: every backend runs
+// it against a real database (a SQLite file, the PostgreSQL server).
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Open returns a new, empty store for one test.
+type Open func(t *testing.T) store.Store
+
+func str(s string) *string { return &s }
+
+func ts(t *testing.T, s string) timestamp.Time {
+	t.Helper()
+	v, err := timestamp.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Run runs the contract suite.
+func Run(t *testing.T, open Open) {
+	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
+	t.Run("SubjectEvents", func(t *testing.T) { testSubjects(t, open(t)) })
+	t.Run("ConsentEvents", func(t *testing.T) { testConsent(t, open(t)) })
+	t.Run("View", func(t *testing.T) { testView(t, open(t)) })
+	t.Run("Exports", func(t *testing.T) { testExports(t, open(t)) })
+	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
+}
+
+func testPolicies(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := store.Policy{Version: "v2", EffectiveFrom: ts(t, "2024-09-18T00:00:00Z"), Source: []byte("b"), Digest: "d2", PublishedAt: 2}
+	if added, err := s.PublishPolicy(ctx, p); err != nil || !added {
+		t.Fatalf("publish: %v %v", added, err)
+	}
+	if added, err := s.PublishPolicy(ctx, p); err != nil || added {
+		t.Fatalf("republish same: %v %v", added, err)
+	}
+	q := p
+	q.Digest, q.Source = "other", []byte("c")
+	if _, err := s.PublishPolicy(ctx, q); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("republish different: %v", err)
+	}
+	s.PublishPolicy(ctx, store.Policy{Version: "v1", EffectiveFrom: ts(t, "2022-01-01T00:00:00Z"), Source: []byte("a"), Digest: "d1", PublishedAt: 3, Forced: true})
+	ps, err := s.Policies(ctx)
+	if err != nil || len(ps) != 2 || ps[0].Version != "v1" || !ps[0].Forced || string(ps[1].Source) != "b" {
+		t.Fatalf("policies %+v %v", ps, err)
+	}
+}
+
+func testSubjects(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	evs := []consent.SubjectEvent{
+		{Subject: "u1", At: ts(t, "2020-01-01T00:00:00Z"), RegionSet: true, Region: "DE", Attributes: map[string]*string{"tier": str("premium"), "name": str("Ana \"A\" <x>")}},
+		{Subject: "u1", At: ts(t, "2024-01-01T00:00:00Z"), RegionSet: true, Region: ""},
+		{Subject: "u1", At: ts(t, "2022-01-01T00:00:00Z"), Attributes: map[string]*string{"tier": nil}},
+		{Subject: "u2", At: ts(t, "2021-01-01T00:00:00Z")},
+	}
+	if n, err := s.AddSubjectEvents(ctx, evs); err != nil || n != 4 {
+		t.Fatalf("add: %d %v", n, err)
+	}
+	if n, err := s.AddSubjectEvents(ctx, evs); err != nil || n != 0 {
+		t.Fatalf("idempotent add: %d %v", n, err)
+	}
+	h, err := s.SubjectHistory(ctx, "u1")
+	if err != nil || len(h) != 3 {
+		t.Fatalf("history %+v %v", h, err)
+	}
+	if h[0].Region != "DE" || *h[0].Attributes["name"] != "Ana \"A\" <x>" || h[1].Attributes["tier"] != nil || !h[2].RegionSet || h[2].Region != "" {
+		t.Fatalf("history order or fields %+v", h)
+	}
+	if _, ok := h[1].Attributes["tier"]; !ok {
+		t.Fatal("a removal must be kept as a null attribute")
+	}
+}
+
+func testConsent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	evs := []consent.Event{
+		{Subject: "u1", Purpose: "p", State: policy.Granted, At: ts(t, "2024-01-01T00:00:00Z"), Source: "settings"},
+		{Subject: "u1", Purpose: "p", Recipient: "third_party", State: policy.Denied, At: ts(t, "2024-01-01T00:00:00Z"), Source: "gpc"},
+		{Subject: "u1", Purpose: "p", State: policy.Denied, At: ts(t, "2023-01-01T00:00:00Z"), Source: "import"},
+	}
+	if n, err := s.AddConsentEvents(ctx, evs); err != nil || n != 3 {
+		t.Fatalf("add: %d %v", n, err)
+	}
+	if n, err := s.AddConsentEvents(ctx, evs[:2]); err != nil || n != 0 {
+		t.Fatalf("idempotent add: %d %v", n, err)
+	}
+	h, err := s.ConsentHistory(ctx, "u1")
+	if err != nil || len(h) != 3 {
+		t.Fatalf("history %v", err)
+	}
+	// (at, seq) order: the 2023 event first, then the two 2024 ones in the order recorded.
+	if h[0].At != ts(t, "2023-01-01T00:00:00Z") || h[1].Source != "settings" || h[2].Recipient != "third_party" || h[2].State != policy.Denied {
+		t.Fatalf("history %+v", h)
+	}
+}
+
+func testView(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	s.AddSubjectEvents(ctx, []consent.SubjectEvent{
+		{Subject: "a", At: ts(t, "2020-01-01T00:00:00Z"), RegionSet: true, Region: "DE"},
+		{Subject: "a", At: ts(t, "2022-01-01T00:00:00Z"), Attributes: map[string]*string{"tier": str("premium")}},
+		{Subject: "a", At: ts(t, "2023-01-01T00:00:00Z"), RegionSet: true, Region: "US-CA", Attributes: map[string]*string{"tier": nil}},
+		{Subject: "b", At: ts(t, "2026-01-01T00:00:00Z"), RegionSet: true, Region: "FR"},
+	})
+	s.AddConsentEvents(ctx, []consent.Event{
+		{Subject: "a", Purpose: "p", State: policy.Granted, At: ts(t, "2021-01-01T00:00:00Z"), Source: "api"},
+		{Subject: "a", Purpose: "p", State: policy.Denied, At: ts(t, "2025-06-01T00:00:00Z"), Source: "api"},
+	})
+	v, err := store.LoadView(ctx, s, ts(t, "2025-01-01T00:00:00Z"), []string{"tier"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 1 {
+		t.Fatalf("view has %d subjects; b joins after the as-of time", v.Len())
+	}
+	a, ok := v.Lookup("a")
+	if !ok || v.NumConsent(a) != 1 {
+		t.Fatal("a and its one consent event at or before the as-of time")
+	}
+	check := func(at, region, tier string) {
+		t.Helper()
+		st := v.StateAt(a, ts(t, at))
+		if got := v.Regions[v.StateRegion(st)]; got != region {
+			t.Errorf("region at %s = %q, want %q", at, got, region)
+		}
+		if got := v.AttrValues[0][v.StateAttr(st, 0)]; got != tier {
+			t.Errorf("tier at %s = %q, want %q", at, got, tier)
+		}
+	}
+	check("2019-01-01T00:00:00Z", "DE", "premium") // before any event: the earliest values set
+	check("2021-01-01T00:00:00Z", "DE", "premium") // tier: no event before sets it, the earliest does
+	check("2022-06-01T00:00:00Z", "DE", "premium")
+	check("2024-01-01T00:00:00Z", "US-CA", "") // removed
+	only, err := store.LoadView(ctx, s, ts(t, "2027-01-01T00:00:00Z"), nil, []string{"b"})
+	if err != nil || only.Len() != 1 {
+		t.Fatalf("subject-limited view: %v", err)
+	}
+	if _, ok := only.Lookup("a"); ok {
+		t.Fatal("a is not in a view limited to b")
+	}
+}
+
+func testExports(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Status: "complete", Manifest: []byte(`{"a":1}`)}
+	if err := s.AddExport(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddExport(ctx, e); err == nil {
+		t.Fatal("an export id is unique")
+	}
+	es, err := s.Exports(ctx)
+	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1}` || es[0].AsOf != 4 {
+		t.Fatalf("exports %+v %v", es, err)
+	}
+}
+
+func testConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var evs []consent.Event
+			for i := 0; i < 200; i++ {
+				evs = append(evs, consent.Event{Subject: "u", Purpose: "p", State: policy.Granted, At: timestamp.Time(w*1000 + i), Source: "api"})
+			}
+			if _, err := s.AddConsentEvents(ctx, evs); err != nil {
+				errs <- err
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	h, err := s.ConsentHistory(ctx, "u")
+	if err != nil || len(h) != 1600 {
+		t.Fatalf("%d events after concurrent writes: %v", len(h), err)
+	}
+}
