@@ -60,11 +60,7 @@ func cmdConsentSet(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	chk, err := newConsentChecker(vs)
-	if err != nil {
-		return err
-	}
-	if err := chk.check(&e); err != nil {
+	if err := vs.CheckDeclared(e.Purpose, e.Recipient); err != nil {
 		return err
 	}
 	added, err := s.AddConsentEvents(ctx, []consent.Event{e})

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/decision"
-	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
 )
@@ -41,22 +40,5 @@ func redactDSN(dsn string) string {
 
 // loadVersions compiles every published policy version.
 func loadVersions(ctx context.Context, st store.Store) (*decision.Versions, []store.Policy, error) {
-	ps, err := st.Policies(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var tables []*policy.Table
-	for _, p := range ps {
-		doc, _, err := policy.Parse("policy "+p.Version, p.Source)
-		if err != nil {
-			return nil, nil, fmt.Errorf("stored policy %s no longer parses: %w", p.Version, err)
-		}
-		t, err := policy.Compile(doc)
-		if err != nil {
-			return nil, nil, err
-		}
-		tables = append(tables, t)
-	}
-	vs, err := decision.NewVersions(tables)
-	return vs, ps, err
+	return store.LoadVersions(ctx, st)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -227,4 +228,74 @@ func ParseState(s *string) (policy.State, error) {
 		return policy.Denied, nil
 	}
 	return 0, fmt.Errorf("\"state\" %q: expected granted or denied", *s)
+}
+
+// lineErrors gathers the bad lines of a file; the file is refused whole.
+type lineErrors struct {
+	first *LineError
+	more  int
+}
+
+func (l *lineErrors) add(e *LineError) {
+	if l.first == nil {
+		l.first = e
+	} else {
+		l.more++
+	}
+}
+
+func (l *lineErrors) err() error {
+	if l.first == nil {
+		return nil
+	}
+	if l.more > 0 {
+		return fmt.Errorf("%w (and %d more bad lines); nothing was imported", l.first, l.more)
+	}
+	return fmt.Errorf("%w; nothing was imported", l.first)
+}
+
+// readFile parses every line of a file with parse, refusing the whole file
+// if any line is bad (naming the first bad line and counting the others).
+func readFile[T any](file string, parse func([]byte) (T, error)) ([]T, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []T
+	var bad lineErrors
+	err = EachLine(file, f, func(n int, line []byte) error {
+		v, err := parse(line)
+		if err != nil {
+			bad.add(&LineError{File: file, Line: n, Msg: err.Error()})
+			return nil
+		}
+		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadSubjectsFile reads a whole subjects file (SPEC §3); one bad line
+// refuses the file with a *LineError naming it.
+func ReadSubjectsFile(file string, now timestamp.Time) ([]SubjectEvent, error) {
+	return readFile(file, func(line []byte) (SubjectEvent, error) { return ParseSubjectLine(line, now) })
+}
+
+// ReadConsentFile reads a whole consent file; check validates each event
+// against the published policies.
+func ReadConsentFile(file string, now timestamp.Time, check func(*Event) error) ([]Event, error) {
+	return readFile(file, func(line []byte) (Event, error) {
+		e, err := ParseConsentLine(line, now)
+		if err == nil && check != nil {
+			err = check(&e)
+		}
+		return e, err
+	})
 }

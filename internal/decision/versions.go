@@ -5,6 +5,8 @@
 package decision
 
 import (
+	"fmt"
+
 	"sort"
 
 	"github.com/consentgate/consentgate/internal/policy"
@@ -82,4 +84,30 @@ func (vs *Versions) Attributes() []string {
 		}
 	}
 	return out
+}
+
+// CheckDeclared validates a consent event's purpose and recipient against
+// the whole history: the purpose must be declared by some published version
+// and the recipient must be a class or declared by some version.
+func (vs *Versions) CheckDeclared(purpose, recipient string) error {
+	if len(vs.tables) <= 1 {
+		return fmt.Errorf("no policy is published: publish one (consentgate policy publish FILE) before importing consent")
+	}
+	okP, okR := false, recipient == ""
+	if _, isClass := policy.ParseClass(recipient); isClass {
+		okR = true
+	}
+	for _, t := range vs.tables[1:] {
+		okP = okP || t.Doc.DeclaresPurpose(purpose)
+		if _, has := t.Doc.RecipientClass(recipient); has {
+			okR = true
+		}
+	}
+	if !okP {
+		return fmt.Errorf("purpose %q is not declared by any published policy version", purpose)
+	}
+	if !okR {
+		return fmt.Errorf("recipient %q is neither declared by a published policy version nor a recipient class", recipient)
+	}
+	return nil
 }
