@@ -110,12 +110,12 @@ func explanationJSON(ex *decision.Explanation) any {
 		Created   timestamp.Time `json:"created"`
 		AsOf      timestamp.Time `json:"as_of"`
 		Checks    []checkJSON    `json:"checks"`
-	}{Decision: "deny", Reason: ex.Reason, Subject: ex.Subject, Check: ex.Check.String(),
+	}{Decision: "deny", Reason: ex.Reason, Subject: string(ex.Subject), Check: ex.Check.String(),
 		Purpose: ex.Purpose, Recipient: ex.Recipient, Category: ex.Category, Created: ex.Created, AsOf: ex.AsOf, Checks: []checkJSON{}}
 	if ex.Allow {
 		out.Decision = "allow"
 	}
-	if ex.Subject != "" {
+	if len(ex.Subject) > 0 {
 		out.Role = ex.Role.String()
 	}
 	for _, c := range ex.Checks {

@@ -5,19 +5,19 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // Builder assembles a View from subject and consent events given in any
 // order. Events after the as-of time are ignored. It is not safe for
-// concurrent use.
+// concurrent use; ConsentRows collects consent rows on another goroutine.
 type Builder struct {
 	asOf      timestamp.Time
 	attrNames []string
 	slot      map[string]int
 
-	index map[string]int32
-	ids   []string
+	ids *idTable
 
 	subj    []rawSubject
 	subjVal []int32 // len(attrNames) per raw subject event: -1 unset, 0 removed, k value
@@ -37,9 +37,9 @@ type Builder struct {
 
 type rawSubject struct {
 	subj   int32
+	region int32 // -1 unset, 0 removed, k code
 	at     timestamp.Time
 	seq    int64
-	region int32 // -1 unset, 0 removed, k code
 }
 
 type rawConsent struct {
@@ -47,10 +47,15 @@ type rawConsent struct {
 	viewEvent
 }
 
-// NewBuilder starts a view at asOf keeping the named attributes.
-func NewBuilder(asOf timestamp.Time, attrNames []string) *Builder {
+// NewBuilder starts a view at asOf keeping the named attributes. The hints
+// (how many subject and consent events to expect; 0 when unknown) size its
+// tables up front.
+func NewBuilder(asOf timestamp.Time, attrNames []string, subjectHint, consentHint int) *Builder {
+	subjectHint, consentHint = min(max(subjectHint, 0), 1<<26), min(max(consentHint, 0), 1<<26)
 	b := &Builder{asOf: asOf, attrNames: append([]string(nil), attrNames...), slot: map[string]int{},
-		index: map[string]int32{}, regionIdx: map[string]uint16{"": 0}, regions: []string{""},
+		ids: newIDTable(subjectHint), regionIdx: map[string]uint16{"": 0}, regions: []string{""},
+		subj: make([]rawSubject, 0, subjectHint), subjVal: make([]int32, 0, subjectHint*len(attrNames)),
+		cons:       make([]rawConsent, 0, consentHint),
 		purposeIdx: map[string]uint32{}, recipientIdx: map[string]uint32{"": 0}, recipients: []string{""},
 		sources: map[string]string{}}
 	for i, n := range b.attrNames {
@@ -61,27 +66,17 @@ func NewBuilder(asOf timestamp.Time, attrNames []string) *Builder {
 	return b
 }
 
-func (b *Builder) subject(id string) int32 {
-	if i, ok := b.index[id]; ok {
-		return i
-	}
-	i := int32(len(b.ids))
-	b.index[id] = i
-	b.ids = append(b.ids, id)
-	return i
-}
-
-func (b *Builder) attrValue(slot int, v string) int32 {
+func (b *Builder) attrValue(slot int, v []byte) int32 {
 	m := b.attrIdx[slot]
-	if k, ok := m[v]; ok {
+	if k, ok := m[string(v)]; ok {
 		return int32(k)
 	}
 	k := uint16(len(b.attrVals[slot]))
 	if int(k) != len(b.attrVals[slot]) {
 		panic("consent: more than 65535 distinct values of one attribute")
 	}
-	m[v] = k
-	b.attrVals[slot] = append(b.attrVals[slot], v)
+	m[string(v)] = k
+	b.attrVals[slot] = append(b.attrVals[slot], string(v))
 	return int32(k)
 }
 
@@ -90,7 +85,7 @@ func (b *Builder) AddSubject(e SubjectEvent) {
 	if e.At > b.asOf {
 		return
 	}
-	vals := b.addSubjectHead(e.Subject, e.At, e.Seq, e.RegionSet, e.Region)
+	vals := b.addSubjectHead([]byte(e.Subject), e.At, e.Seq, e.RegionSet, []byte(e.Region))
 	for name, v := range e.Attributes {
 		slot, ok := b.slot[name]
 		if !ok {
@@ -99,23 +94,23 @@ func (b *Builder) AddSubject(e SubjectEvent) {
 		if v == nil {
 			vals[slot] = 0
 		} else {
-			vals[slot] = b.attrValue(slot, *v)
+			vals[slot] = b.attrValue(slot, []byte(*v))
 		}
 	}
 }
 
-func (b *Builder) addSubjectHead(id string, at timestamp.Time, seq int64, regionSet bool, region string) []int32 {
+func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, regionSet bool, region []byte) []int32 {
 	r := int32(-1)
 	if regionSet {
-		k, ok := b.regionIdx[region]
+		k, ok := b.regionIdx[string(region)]
 		if !ok {
 			k = uint16(len(b.regions))
-			b.regionIdx[region] = k
-			b.regions = append(b.regions, region)
+			b.regionIdx[string(region)] = k
+			b.regions = append(b.regions, string(region))
 		}
 		r = int32(k)
 	}
-	b.subj = append(b.subj, rawSubject{subj: b.subject(id), at: at, seq: seq, region: r})
+	b.subj = append(b.subj, rawSubject{subj: b.ids.intern(id), at: at, seq: seq, region: r})
 	n := len(b.subjVal)
 	for range b.attrNames {
 		b.subjVal = append(b.subjVal, -1)
@@ -123,10 +118,10 @@ func (b *Builder) addSubjectHead(id string, at timestamp.Time, seq int64, region
 	return b.subjVal[n:]
 }
 
-// AddSubjectJSON adds a subject event whose attributes are a JSON object of
-// string or null values (the store's encoding); only the kept attributes
-// are decoded.
-func (b *Builder) AddSubjectJSON(id string, at timestamp.Time, seq int64, regionSet bool, region string, attrs []byte) error {
+// AddSubjectRow adds a subject event as the store holds it: attributes are
+// a JSON object of string or null values; only the kept attributes are
+// decoded. The slices are not retained.
+func (b *Builder) AddSubjectRow(id []byte, at timestamp.Time, seq int64, regionSet bool, region []byte, attrs []byte) error {
 	if at > b.asOf {
 		return nil
 	}
@@ -142,7 +137,7 @@ func (b *Builder) AddSubjectJSON(id string, at timestamp.Time, seq int64, region
 		if null {
 			vals[slot] = 0
 		} else {
-			vals[slot] = b.attrValue(slot, string(val))
+			vals[slot] = b.attrValue(slot, val)
 		}
 	})
 	if ok {
@@ -158,7 +153,7 @@ func (b *Builder) AddSubjectJSON(id string, at timestamp.Time, seq int64, region
 			if v == nil {
 				vals[slot] = 0
 			} else {
-				vals[slot] = b.attrValue(slot, *v)
+				vals[slot] = b.attrValue(slot, []byte(*v))
 			}
 		}
 	}
@@ -226,34 +221,77 @@ func scanFlatObject(s []byte, fn func(key, val []byte, null bool)) bool {
 
 // AddConsent adds a consent event.
 func (b *Builder) AddConsent(e Event) {
-	if e.At > b.asOf {
+	b.AddConsentRow([]byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), e.State, e.At, e.Seq, []byte(e.Source))
+}
+
+// AddConsentRow adds a consent event given as bytes (not retained).
+// recipient is empty for every recipient.
+func (b *Builder) AddConsentRow(id, purpose, recipient []byte, st policy.State, at timestamp.Time, seq int64, source []byte) {
+	if at > b.asOf {
 		return
 	}
-	p, ok := b.purposeIdx[e.Purpose]
+	p, ok := b.purposeIdx[string(purpose)]
 	if !ok {
 		p = uint32(len(b.purposes))
-		b.purposeIdx[e.Purpose] = p
-		b.purposes = append(b.purposes, e.Purpose)
+		b.purposeIdx[string(purpose)] = p
+		b.purposes = append(b.purposes, string(purpose))
 	}
-	r, ok := b.recipientIdx[e.Recipient]
+	r, ok := b.recipientIdx[string(recipient)]
 	if !ok {
 		r = uint32(len(b.recipients))
-		b.recipientIdx[e.Recipient] = r
-		b.recipients = append(b.recipients, e.Recipient)
+		b.recipientIdx[string(recipient)] = r
+		b.recipients = append(b.recipients, string(recipient))
 	}
-	src, ok := b.sources[e.Source]
+	src, ok := b.sources[string(source)]
 	if !ok {
-		b.sources[e.Source] = e.Source
-		src = e.Source
+		src = string(source)
+		b.sources[src] = src
 	}
-	b.cons = append(b.cons, rawConsent{subj: b.subject(e.Subject),
-		viewEvent: viewEvent{at: e.At, seq: e.Seq, purpose: p, recipient: r, state: e.State, source: src}})
+	b.cons = append(b.cons, rawConsent{subj: b.ids.intern(id),
+		viewEvent: viewEvent{at: at, seq: seq, purpose: p, recipient: r, state: st, source: src}})
+}
+
+// ConsentRows collects consent rows as bytes, so that a store can read
+// them on one goroutine while a Builder takes subject rows on another.
+type ConsentRows struct {
+	arena []byte
+	rows  []consentRow
+}
+
+type consentRow struct {
+	id, purpose, recipient, source [2]uint32
+	state                          policy.State
+	at                             timestamp.Time
+	seq                            int64
+}
+
+// Add keeps one row (the slices are copied).
+func (c *ConsentRows) Add(id, purpose, recipient []byte, st policy.State, at timestamp.Time, seq int64, source []byte) {
+	put := func(s []byte) [2]uint32 {
+		o := uint32(len(c.arena))
+		c.arena = append(c.arena, s...)
+		return [2]uint32{o, uint32(len(s))}
+	}
+	c.rows = append(c.rows, consentRow{id: put(id), purpose: put(purpose), recipient: put(recipient), source: put(source), state: st, at: at, seq: seq})
+}
+
+// Len is the number of rows kept.
+func (c *ConsentRows) Len() int { return len(c.rows) }
+
+// AddConsentRows adds every row collected.
+func (b *Builder) AddConsentRows(c *ConsentRows) {
+	get := func(x [2]uint32) []byte { return c.arena[x[0] : x[0]+x[1]] }
+	for i := range c.rows {
+		r := &c.rows[i]
+		b.AddConsentRow(get(r.id), get(r.purpose), get(r.recipient), r.state, r.at, r.seq, get(r.source))
+	}
 }
 
 // Finish builds the view. Subjects with no subject event at or before the
 // as-of time are not in it (they are unknown), even if they have consent.
+// The Builder must not be used afterwards.
 func (b *Builder) Finish() *View {
-	nIDs := len(b.ids)
+	nIDs := b.ids.len()
 	nSlots := len(b.attrNames)
 	// Group raw subject events by subject with a counting sort that keeps
 	// input order, then order each group by (at, seq).
@@ -272,10 +310,10 @@ func (b *Builder) Finish() *View {
 	}
 
 	v := &View{AsOf: b.asOf, AttrNames: b.attrNames, Regions: b.regions, AttrValues: b.attrVals,
-		Purposes: b.purposes, Recipients: b.recipients}
+		Purposes: b.purposes, Recipients: b.recipients, index: b.ids}
 	newIdx := make([]int32, nIDs)
-	v.index = make(map[string]int32, nIDs)
 	v.subjects = make([]subjectEntry, 0, nIDs)
+	v.keyOf = make([]int32, 0, nIDs)
 	v.stateAt = make([]timestamp.Time, 0, len(b.subj))
 	v.stateRegion = make([]uint16, 0, len(b.subj))
 	v.stateAttr = make([]uint16, 0, len(b.subj)*nSlots)
@@ -309,8 +347,8 @@ func (b *Builder) Finish() *View {
 			cur[f] = max(first[f], 0)
 		}
 		newIdx[s] = int32(len(v.subjects))
-		v.index[b.ids[s]] = newIdx[s]
-		entry := subjectEntry{id: b.ids[s], state0: int32(len(v.stateAt))}
+		v.keyOf = append(v.keyOf, int32(s))
+		entry := subjectEntry{state0: int32(len(v.stateAt))}
 		emit := func(at timestamp.Time) {
 			if entry.nState > 0 {
 				last := len(v.stateAt) - 1
@@ -351,6 +389,7 @@ func (b *Builder) Finish() *View {
 		}
 		v.subjects = append(v.subjects, entry)
 	}
+	b.ids.remap(newIdx)
 
 	// Consent events of known subjects, grouped the same way.
 	ccount := make([]int32, len(v.subjects)+1)

@@ -15,7 +15,8 @@ type View struct {
 	AsOf      timestamp.Time
 	AttrNames []string // the attributes kept, by slot
 
-	index    map[string]int32
+	index    *idTable
+	keyOf    []int32 // view position → key in index
 	subjects []subjectEntry
 
 	stateAt     []timestamp.Time
@@ -35,7 +36,6 @@ type View struct {
 }
 
 type subjectEntry struct {
-	id             string
 	state0, nState int32
 	cons0, nCons   int32
 }
@@ -54,18 +54,16 @@ func (v *View) Len() int { return len(v.subjects) }
 
 // Lookup finds a subject known at AsOf.
 func (v *View) Lookup(id string) (int, bool) {
-	i, ok := v.index[id]
-	return int(i), ok
+	return v.index.lookup([]byte(id), v.keyOf)
 }
 
 // LookupBytes finds a subject by an id held in bytes, without allocating.
 func (v *View) LookupBytes(id []byte) (int, bool) {
-	i, ok := v.index[string(id)]
-	return int(i), ok
+	return v.index.lookup(id, v.keyOf)
 }
 
 // ID returns subject i's id.
-func (v *View) ID(i int) string { return v.subjects[i].id }
+func (v *View) ID(i int) string { return string(v.index.key(v.keyOf[i])) }
 
 // StateAt returns the index of subject i's state at time t (SPEC §2.3: each
 // field from the latest event at or before t that sets it, else from the
@@ -108,7 +106,7 @@ func (v *View) NumConsent(i int) int { return int(v.subjects[i].nCons) }
 // ConsentEvent returns subject i's k-th consent event in (at, seq) order.
 func (v *View) ConsentEvent(i, k int) Event {
 	e := v.consent[int(v.subjects[i].cons0)+k]
-	return Event{Seq: e.seq, Subject: v.subjects[i].id, Purpose: v.Purposes[e.purpose],
+	return Event{Seq: e.seq, Subject: v.ID(i), Purpose: v.Purposes[e.purpose],
 		Recipient: v.Recipients[e.recipient], State: e.state, At: e.at, Source: e.source}
 }
 
@@ -119,10 +117,18 @@ func (v *View) ConsentRaw(i, k int) (at timestamp.Time, purpose, recipient uint3
 	return e.at, e.purpose, e.recipient, e.state
 }
 
-// NumStates returns the total number of subject states in the view.
-func (v *View) NumStates() int { return len(v.stateAt) }
+// NumStates returns how many distinct states subject i has over time.
+func (v *View) NumStates(i int) int { return int(v.subjects[i].nState) }
+
+// TotalStates returns the total number of subject states in the view.
+func (v *View) TotalStates() int { return len(v.stateAt) }
 
 // EmptyView is a view with no subjects.
 func EmptyView(asOf timestamp.Time, attrs []string) *View {
-	return NewBuilder(asOf, attrs).Finish()
+	return NewBuilder(asOf, attrs, 0, 0).Finish()
 }
+
+// Prefetch reads the index slot of a subject id so that a Lookup soon after
+// finds it in cache; it returns a value of no meaning. Prefetching the ids
+// of several records in a row lets their cache misses overlap.
+func (v *View) Prefetch(id []byte) uint32 { return v.index.touch(id) }

@@ -58,7 +58,9 @@ func (ex *Explanation) add(p *Plan, subj int, role policy.Role, c Check, v int, 
 func (p *Plan) Explain(r *Record) *Explanation {
 	ex := &Explanation{Purpose: p.target.Purpose, Recipient: p.target.Recipient, Class: p.target.Class,
 		AsOf: p.asOf, Created: r.Created, Category: string(r.Category)}
+	p.Resolve(r)
 	ex.Result = p.decide(r, ex)
+	ex.Result.Subject = append([]byte(nil), ex.Result.Subject...)
 	return ex
 }
 
@@ -111,7 +113,7 @@ func (ex *Explanation) Summary() string {
 		return "every subject allows this use under both checks"
 	}
 	if ex.Check == NoCheck {
-		if ex.Subject != "" {
+		if len(ex.Subject) > 0 {
 			return fmt.Sprintf("%s (subject %s, %s)", ex.Reason, ex.Subject, ex.Role)
 		}
 		return ex.Reason

@@ -41,6 +41,9 @@ func (c Check) String() string {
 type SubjectRef struct {
 	ID   []byte
 	Role policy.Role
+	// Index is the subject's position in the plan's view, set by Decide
+	// (-1 when the subject is unknown or was not reached).
+	Index int
 }
 
 // Record is what deciding needs of a record.
@@ -56,7 +59,7 @@ type Record struct {
 type Result struct {
 	Allow   bool
 	Reason  string
-	Subject string
+	Subject []byte // the failing subject's id, pointing into the record
 	Role    policy.Role
 	Check   Check
 }
@@ -75,7 +78,12 @@ type Plan struct {
 	attrSlot [][]int   // [version][declared attr] → view slot or -1
 	attrCls  [][][]int // [version][declared attr][view value index] → class
 	absent   [][]int   // [version][declared attr] → absent class
-	consent  []policy.State
+	// dense holds, per subject, stride words: its consent state (with a
+	// flag for subjects whose region or attributes changed over time), then
+	// for subjects with one state its class in each version. One record
+	// check then touches one cache line per subject.
+	dense    []uint32
+	stride   int
 	catIdx   map[string]int
 	catCls   [][]int // [category][version]
 	matcher  *consentMatcher
@@ -148,9 +156,20 @@ func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
 		p.catCls = append(p.catCls, cls)
 	}
 	p.matcher = newConsentMatcher(vs, view, t)
-	p.consent = make([]policy.State, view.Len())
-	for s := range p.consent {
-		p.consent[s], _ = p.matcher.state(view, s)
+	p.stride = 1 + n
+	p.dense = make([]uint32, view.Len()*p.stride)
+	for s := 0; s < view.Len(); s++ {
+		st, _ := p.matcher.state(view, s)
+		row := p.dense[s*p.stride : (s+1)*p.stride]
+		row[0] = uint32(st)
+		if view.NumStates(s) > 1 {
+			row[0] |= multiState
+			continue
+		}
+		state := view.StateAt(s, 0)
+		for v := 0; v < n; v++ {
+			row[1+v] = uint32(p.subjectClass(v, state))
+		}
 	}
 	return p
 }
@@ -181,13 +200,66 @@ func (p *Plan) subjectClass(v, state int) int {
 // check decides one subject in one version at one time; it returns the
 // outcome index in that version's table.
 func (p *Plan) check(v, cat, subj int, t timestamp.Time, role policy.Role) int {
-	st := p.view.StateAt(subj, t)
-	return p.vs.Table(v).Decide(p.pc[v], p.catCls[cat][v], p.rc[v], p.subjectClass(v, st), role, p.consent[subj])
+	row := p.dense[subj*p.stride : subj*p.stride+p.stride]
+	var sc int
+	if row[0]&multiState == 0 {
+		sc = int(row[1+v])
+	} else {
+		sc = p.subjectClass(v, p.view.StateAt(subj, t))
+	}
+	return p.vs.Table(v).Decide(p.pc[v], p.catCls[cat][v], p.rc[v], sc, role, policy.State(row[0]&3))
 }
+
+const multiState = 4
 
 // Decide decides a record (SPEC §2.3–§2.4 from step 2 of the fail-closed
 // order: the caller has already refused malformed records).
 func (p *Plan) Decide(r *Record) Result {
+	p.Resolve(r)
+	return p.decide(r, nil)
+}
+
+// Resolve finds each subject of a record in the view, setting Index (-1
+// for an unknown subject). DecideResolved then decides without looking
+// anything up by id. Resolving a group of records before deciding any lets
+// their memory accesses overlap: see Touch.
+func (p *Plan) Resolve(r *Record) {
+	for k := range r.Subjects {
+		s := &r.Subjects[k]
+		i, ok := p.view.LookupBytes(s.ID)
+		if !ok {
+			i = -1
+		}
+		s.Index = i
+	}
+}
+
+// Touch reads the per-subject data a resolved record's decision will need
+// and returns a value of no meaning. Calling it for a group of records
+// before deciding them lets the processor fetch their data from memory in
+// parallel instead of one cache miss at a time.
+func (p *Plan) Touch(r *Record) uint32 {
+	var x uint32
+	for _, s := range r.Subjects {
+		if s.Index >= 0 {
+			x += p.dense[s.Index*p.stride]
+		}
+	}
+	return x
+}
+
+// Prefetch starts fetching what Resolve will read for a record's subjects;
+// it returns a value of no meaning.
+func (p *Plan) Prefetch(r *Record) uint32 {
+	var x uint32
+	for _, s := range r.Subjects {
+		x += p.view.Prefetch(s.ID)
+	}
+	return x
+}
+
+// DecideResolved decides a record whose subjects Resolve has found.
+func (p *Plan) DecideResolved(r *Record) Result {
 	return p.decide(r, nil)
 }
 
@@ -200,14 +272,14 @@ func (p *Plan) decide(r *Record, ex *Explanation) Result {
 		return Result{Reason: ReasonFuture}
 	}
 	for _, s := range r.Subjects {
-		if _, ok := p.view.LookupBytes(s.ID); !ok {
-			return Result{Reason: ReasonSubjectUnknown, Subject: string(s.ID), Role: s.Role}
+		if s.Index < 0 {
+			return Result{Reason: ReasonSubjectUnknown, Subject: s.ID, Role: s.Role}
 		}
 	}
 	colIdx := p.vs.IndexAt(r.Created)
 	res := Result{Allow: true}
 	for _, s := range r.Subjects {
-		subj, _ := p.view.LookupBytes(s.ID)
+		subj := s.Index
 		for _, c := range [2]Check{Now, Collection} {
 			v, t := p.asOfIdx, p.asOf
 			if c == Collection {
@@ -219,7 +291,7 @@ func (p *Plan) decide(r *Record, ex *Explanation) Result {
 				ex.add(p, subj, s.Role, c, v, t, out)
 			}
 			if !out.Allow && res.Allow {
-				res = Result{Reason: out.Reason, Subject: string(s.ID), Role: s.Role, Check: c}
+				res = Result{Reason: out.Reason, Subject: s.ID, Role: s.Role, Check: c}
 				if ex == nil {
 					return res
 				}

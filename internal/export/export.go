@@ -187,7 +187,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		wwg.Add(1)
 		go func(w int) {
 			defer wwg.Done()
-			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs)
+			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs, e.o.Rejects != "")
 			for b := range work {
 				wk.process(b)
 				select {

@@ -18,16 +18,37 @@ import (
 type worker struct {
 	plan     *decision.Plan
 	reader   *record.Reader
-	rec      decision.Record
 	inputs   []string
 	subjects []uint64
 	versions []bool
 	leaf     []byte
+	// filePrefix is each input's `{"file":"NAME","line":` for rejects.
+	filePrefix   [][]byte
+	writeRejects bool
+	group        [groupSize]pending
+	n            int
+	sink         uint32
 }
 
-func newWorker(p *decision.Plan, f record.Fields, inputs []string) *worker {
-	return &worker{plan: p, reader: record.NewReader(f), inputs: inputs,
+// groupSize is how many records are read before any is decided, so that
+// the lookups of their subjects overlap in memory (see decision.Plan.Touch).
+const groupSize = 32
+
+type pending struct {
+	line []byte
+	n    int
+	id   []byte
+	err  error
+	rec  decision.Record
+}
+
+func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects bool) *worker {
+	w := &worker{writeRejects: writeRejects, plan: p, reader: record.NewReader(f), inputs: inputs,
 		subjects: make([]uint64, (p.View().Len()+63)/64), versions: make([]bool, p.Versions().Len())}
+	for _, in := range inputs {
+		w.filePrefix = append(w.filePrefix, append(appendJSONString([]byte(`{"file":`), in), `,"line":`...))
+	}
+	return w
 }
 
 func blank(line []byte) bool {
@@ -46,7 +67,6 @@ func (w *worker) process(b *batch) {
 	}
 	data := b.data
 	n := b.line - 1
-	vs := w.plan.Versions()
 	for len(data) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -62,30 +82,63 @@ func (w *worker) process(b *batch) {
 			continue
 		}
 		b.read++
-		id, err := w.reader.Read(line, &w.rec)
-		if err != nil {
-			w.reject(b, n, id, decision.Result{Reason: decision.ReasonMalformed}, err.Error())
+		p := &w.group[w.n]
+		p.line, p.n = line, n
+		p.id, p.err = w.reader.Read(line, &p.rec)
+		w.n++
+		if w.n == groupSize {
+			w.flush(b)
+		}
+	}
+	w.flush(b)
+}
+
+// flush decides the pending group in input order.
+func (w *worker) flush(b *batch) {
+	group := w.group[:w.n]
+	w.n = 0
+	// Three passes over the group, each a run of independent memory
+	// accesses: the index slots, then the subjects' data, then deciding.
+	for k := range group {
+		if group[k].err == nil {
+			w.sink += w.plan.Prefetch(&group[k].rec)
+		}
+	}
+	for k := range group {
+		if group[k].err == nil {
+			w.plan.Resolve(&group[k].rec)
+		}
+	}
+	for k := range group {
+		if group[k].err == nil {
+			w.sink += w.plan.Touch(&group[k].rec)
+		}
+	}
+	vs := w.plan.Versions()
+	asOf := vs.IndexAt(w.plan.View().AsOf)
+	for k := range group {
+		p := &group[k]
+		if p.err != nil {
+			w.reject(b, p.n, p.id, decision.Result{Reason: decision.ReasonMalformed}, p.err.Error())
 			continue
 		}
-		res := w.plan.Decide(&w.rec)
+		res := w.plan.DecideResolved(&p.rec)
 		if res.Check != decision.NoCheck || res.Allow {
-			w.versions[vs.IndexAt(w.rec.Created)] = true
-			w.versions[vs.IndexAt(w.plan.View().AsOf)] = true
+			w.versions[vs.IndexAt(p.rec.Created)] = true
+			w.versions[asOf] = true
 		}
 		if !res.Allow {
-			w.reject(b, n, id, res, "")
+			w.reject(b, p.n, p.id, res, "")
 			continue
 		}
 		b.included++
-		b.out = append(append(b.out, line...), '\n')
+		b.out = append(append(b.out, p.line...), '\n')
 		// records_root leaf: id ‖ 0x00 ‖ SHA-256(line).
-		sum := sha256.Sum256(line)
-		w.leaf = append(append(append(w.leaf[:0], id...), 0), sum[:]...)
+		sum := sha256.Sum256(p.line)
+		w.leaf = append(append(append(w.leaf[:0], p.id...), 0), sum[:]...)
 		b.leaves = append(b.leaves, rfc6962.DefaultHasher.HashLeaf(w.leaf)...)
-		for _, s := range w.rec.Subjects {
-			if i, ok := w.plan.View().LookupBytes(s.ID); ok {
-				w.subjects[i>>6] |= 1 << (uint(i) & 63)
-			}
+		for _, s := range p.rec.Subjects {
+			w.subjects[s.Index>>6] |= 1 << (uint(s.Index) & 63)
 		}
 	}
 }
@@ -94,17 +147,18 @@ func (w *worker) process(b *batch) {
 // and where it failed — never content.
 func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, detail string) {
 	b.reasons[res.Reason]++
-	r := append(b.rejects, `{"file":`...)
-	r = appendJSONString(r, w.inputs[b.file])
-	r = append(r, `,"line":`...)
+	if !w.writeRejects {
+		return
+	}
+	r := append(b.rejects, w.filePrefix[b.file]...)
 	r = strconv.AppendInt(r, int64(line), 10)
 	if id != nil {
 		r = append(r, `,"id":`...)
-		r = appendJSONString(r, string(id))
+		r = appendJSONString(r, id)
 	}
 	r = append(r, `,"reason":`...)
 	r = appendJSONString(r, res.Reason)
-	if res.Subject != "" {
+	if len(res.Subject) > 0 {
 		r = append(r, `,"subject":`...)
 		r = appendJSONString(r, res.Subject)
 		r = append(r, `,"role":"`...)
@@ -126,8 +180,18 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string (no HTML escaping).
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(append(dst, s...), '"')
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
@@ -151,7 +215,7 @@ func appendJSONString(dst []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, `\ufffd`...)
 		} else {

@@ -1,7 +1,9 @@
 package record
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -236,6 +238,17 @@ var strStop = func() (t [256]bool) {
 func scanString(s []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for {
+		// Eight bytes at a time while none of them is a quote, a backslash
+		// or a control character.
+		for i+8 <= len(s) {
+			v := binary.LittleEndian.Uint64(s[i:])
+			m := hasZeroByte(v^(lsb*'"')) | hasZeroByte(v^(lsb*'\\')) | (v-lsb*0x20)&^v&msb
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
 		for i < len(s) && !strStop[s[i]] {
 			i++
 		}
@@ -266,6 +279,15 @@ func scanString(s []byte, i int) (end int, escaped bool, err error) {
 		}
 	}
 }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZeroByte has the high bit set in the lowest byte of v that is zero
+// (higher bits may be set spuriously above it).
+func hasZeroByte(v uint64) uint64 { return (v - lsb) &^ v & msb }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 

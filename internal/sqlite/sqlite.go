@@ -226,7 +226,7 @@ func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.Subj
 		if err != nil {
 			return err
 		}
-		out = append(out, consent.SubjectEvent{Seq: r.Seq, Subject: r.Subject, At: r.At, RegionSet: r.RegionSet, Region: r.Region, Attributes: attrs})
+		out = append(out, consent.SubjectEvent{Seq: r.Seq, Subject: string(r.Subject), At: r.At, RegionSet: r.RegionSet, Region: string(r.Region), Attributes: attrs})
 		return nil
 	})
 	return out, err
@@ -235,8 +235,9 @@ func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.Subj
 // ConsentHistory implements store.Store.
 func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error) {
 	var out []consent.Event
-	err := s.scanConsent(ctx, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(e *consent.Event) error {
-		out = append(out, *e)
+	err := s.scanConsent(ctx, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.ConsentRow) error {
+		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
+			State: r.State, At: r.At, Source: string(r.Source)})
 		return nil
 	})
 	return out, err
@@ -249,9 +250,16 @@ func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []s
 }
 
 // ScanConsent implements store.Store.
-func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*consent.Event) error) error {
+func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.ConsentRow) error) error {
 	where, args := filter(asOf, subjects)
 	return s.scanConsent(ctx, where, args, fn)
+}
+
+// EventCounts implements store.Store: the largest sequence numbers bound
+// the counts and cost nothing to read.
+func (s *DB) EventCounts(ctx context.Context) (subjects, consent int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT coalesce((SELECT max(seq) FROM subject_events), 0), coalesce((SELECT max(seq) FROM consent_events), 0)`).Scan(&subjects, &consent)
+	return subjects, consent, err
 }
 
 func filter(asOf timestamp.Time, subjects []string) (string, []any) {
@@ -276,13 +284,13 @@ func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func
 	}
 	defer rows.Close()
 	var r store.SubjectRow
-	var attrs sql.RawBytes
+	var subject, region, attrs sql.RawBytes
 	for rows.Next() {
 		var at int64
-		if err := rows.Scan(&r.Seq, &r.Subject, &at, &r.RegionSet, &r.Region, &attrs); err != nil {
+		if err := rows.Scan(&r.Seq, &subject, &at, &r.RegionSet, &region, &attrs); err != nil {
 			return err
 		}
-		r.At, r.Attrs = timestamp.Time(at), attrs
+		r.Subject, r.At, r.Region, r.Attrs = subject, timestamp.Time(at), region, attrs
 		if err := fn(&r); err != nil {
 			return err
 		}
@@ -290,21 +298,23 @@ func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func
 	return rows.Err()
 }
 
-func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(*consent.Event) error) error {
+func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(*store.ConsentRow) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, subject, purpose, recipient, state, at, source FROM consent_events `+where, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var e consent.Event
+	var r store.ConsentRow
+	var subject, purpose, recipient, source sql.RawBytes
 	for rows.Next() {
 		var at int64
 		var st int
-		if err := rows.Scan(&e.Seq, &e.Subject, &e.Purpose, &e.Recipient, &st, &at, &e.Source); err != nil {
+		if err := rows.Scan(&r.Seq, &subject, &purpose, &recipient, &st, &at, &source); err != nil {
 			return err
 		}
-		e.At, e.State = timestamp.Time(at), policy.State(st)
-		if err := fn(&e); err != nil {
+		r.Subject, r.Purpose, r.Recipient, r.Source = subject, purpose, recipient, source
+		r.At, r.State = timestamp.Time(at), policy.State(st)
+		if err := fn(&r); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -43,14 +44,25 @@ type Export struct {
 }
 
 // SubjectRow is a subject event as a scan yields it: attributes are the
-// stored JSON object of string or null values.
+// stored JSON object of string or null values. The slices are valid only
+// during the callback.
 type SubjectRow struct {
 	Seq       int64
-	Subject   string
+	Subject   []byte
 	At        timestamp.Time
 	RegionSet bool
-	Region    string
+	Region    []byte
 	Attrs     []byte
+}
+
+// ConsentRow is a consent event as a scan yields it; Recipient is empty for
+// every recipient. The slices are valid only during the callback.
+type ConsentRow struct {
+	Seq                         int64
+	Subject, Purpose, Recipient []byte
+	State                       policy.State
+	At                          timestamp.Time
+	Source                      []byte
 }
 
 // Store is the storage contract. Every method is safe for concurrent use.
@@ -80,7 +92,10 @@ type Store interface {
 	ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*SubjectRow) error) error
 	// ScanConsent calls fn for every consent event at or before asOf,
 	// likewise.
-	ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*consent.Event) error) error
+	ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*ConsentRow) error) error
+	// EventCounts returns upper bounds on the numbers of subject and
+	// consent events stored, to size a view before loading it.
+	EventCounts(ctx context.Context) (subjects, consent int64, err error)
 
 	// AddExport records an export.
 	AddExport(ctx context.Context, e Export) error

@@ -11,24 +11,31 @@ import (
 // attributes; subjects limits it to those subjects when not nil. Subject
 // and consent events are read concurrently.
 func LoadView(ctx context.Context, s Store, asOf timestamp.Time, attrs []string, subjects []string) (*consent.View, error) {
+	var nSubj, nCons int64
+	if subjects == nil {
+		var err error
+		if nSubj, nCons, err = s.EventCounts(ctx); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		evs []consent.Event
-		err error
+		rows *consent.ConsentRows
+		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		var evs []consent.Event
-		err := s.ScanConsent(ctx, asOf, subjects, func(e *consent.Event) error {
-			evs = append(evs, *e)
+		rows := &consent.ConsentRows{}
+		err := s.ScanConsent(ctx, asOf, subjects, func(r *ConsentRow) error {
+			rows.Add(r.Subject, r.Purpose, r.Recipient, r.State, r.At, r.Seq, r.Source)
 			return nil
 		})
-		done <- result{evs, err}
+		done <- result{rows, err}
 	}()
-	b := consent.NewBuilder(asOf, attrs)
+	b := consent.NewBuilder(asOf, attrs, int(nSubj), int(nCons))
 	err := s.ScanSubjects(ctx, asOf, subjects, func(r *SubjectRow) error {
-		return b.AddSubjectJSON(r.Subject, r.At, r.Seq, r.RegionSet, r.Region, r.Attrs)
+		return b.AddSubjectRow(r.Subject, r.At, r.Seq, r.RegionSet, r.Region, r.Attrs)
 	})
 	if err != nil {
 		cancel()
@@ -39,8 +46,6 @@ func LoadView(ctx context.Context, s Store, asOf timestamp.Time, attrs []string,
 	if res.err != nil {
 		return nil, res.err
 	}
-	for i := range res.evs {
-		b.AddConsent(res.evs[i])
-	}
+	b.AddConsentRows(res.rows)
 	return b.Finish(), nil
 }

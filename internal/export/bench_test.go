@@ -1,0 +1,191 @@
+package export_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/demo"
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/sqlite"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// benchWorld is a generated world in a store, kept on disk between
+// benchmark runs (the directory name carries its size).
+type benchWorld struct {
+	dir   string
+	files *demo.ScaleFiles
+	st    store.Store
+	vs    *decision.Versions
+}
+
+func openWorld(b *testing.B, subjects, records int) *benchWorld {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("consentgate-bench-v1-%d-%d", subjects, records))
+	ready := filepath.Join(dir, "ready")
+	files := &demo.ScaleFiles{Subjects: filepath.Join(dir, "subjects.jsonl"), Consent: filepath.Join(dir, "consent.jsonl"), Records: filepath.Join(dir, "records.jsonl")}
+	ctx := context.Background()
+	if _, err := os.Stat(ready); err != nil {
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := demo.GenerateScale(dir, subjects, records, 7); err != nil {
+			b.Fatal(err)
+		}
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "store.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		names, srcs := demo.PolicyFiles()
+		for i, n := range names {
+			doc, _, err := policy.Parse(n, srcs[n])
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.PublishPolicy(ctx, store.Policy{Version: doc.Version, EffectiveFrom: doc.EffectiveFrom, Source: doc.Source, Digest: doc.Digest(), PublishedAt: timestamp.Time(i)})
+		}
+		now := timestamp.Now()
+		subs, err := consent.ReadSubjectsFile(files.Subjects, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.AddSubjectEvents(ctx, subs); err != nil {
+			b.Fatal(err)
+		}
+		cons, err := consent.ReadConsentFile(files.Consent, now, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.AddConsentEvents(ctx, cons); err != nil {
+			b.Fatal(err)
+		}
+		st.Close()
+		os.WriteFile(ready, nil, 0o644)
+		b.Logf("generated and imported the world in %v", time.Since(start))
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "store.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	vs, _, err := store.LoadVersions(ctx, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchWorld{dir: dir, files: files, st: st, vs: vs}
+}
+
+var benchAsOf = timestamp.FromTime(time.Date(2025, 1, 21, 0, 0, 0, 0, time.UTC))
+
+var benchFields = record.Fields{ID: "id", Time: "created_at", Category: "kind", Subjects: []record.SubjectField{
+	{Role: policy.Author, Path: "author"}, {Role: policy.RecipientRole, Path: "to"}}}
+
+// peakHeap samples the heap while fn runs and returns the largest in-use size.
+func peakHeap(fn func()) uint64 {
+	var peak uint64
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			mu.Lock()
+			peak = max(peak, ms.HeapInuse)
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	return peak
+}
+
+// BenchmarkLoadView: loading the point-in-time view of every subject from
+// the store (SPEC §10: 1 M subjects ≤ 1 s).
+func BenchmarkLoadView(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("subjects=%d", n), func(b *testing.B) {
+			w := openWorld(b, n, 2*n)
+			for b.Loop() {
+				v, err := store.LoadView(context.Background(), w.st, benchAsOf, w.vs.Attributes(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v.Len() != n {
+					b.Fatalf("view has %d subjects", v.Len())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExport: the export's records pass over a generated world, on 2
+// workers (SPEC §10: ≥ 500 MB/s of input; memory grows with subjects, not
+// records). It reports MB/s and the peak heap during the pass.
+func BenchmarkExport(b *testing.B) {
+	for _, size := range []struct{ subjects, records int }{{100_000, 200_000}, {1_000_000, 2_000_000}} {
+		b.Run(fmt.Sprintf("subjects=%d/records=%d", size.subjects, size.records), func(b *testing.B) {
+			w := openWorld(b, size.subjects, size.records)
+			view, err := store.LoadView(context.Background(), w.st, benchAsOf, w.vs.Attributes(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			plan, err := decision.NewPlan(w.vs, view, demo.ExportPurpose, demo.ExportRecipient)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, _ := os.Stat(w.files.Records)
+			b.SetBytes(st.Size())
+			out := filepath.Join(b.TempDir(), "out.jsonl")
+			runtime.GC()
+			var peak uint64
+			var m *export.Manifest
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				peak = max(peak, peakHeap(func() {
+					m, err = export.Run(context.Background(), export.Options{Plan: plan, Fields: benchFields,
+						Inputs: []string{w.files.Records}, Out: out, Rejects: os.Getenv("BENCH_REJECTS"), Workers: 2, Now: benchAsOf})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}))
+			}
+			if m.Counts.Read != int64(size.records) || m.Counts.Included == 0 {
+				b.Fatalf("counts %+v", m.Counts)
+			}
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(m.Counts.Included)/float64(m.Counts.Read)*100, "%included")
+		})
+	}
+}
+
+// cpuSeconds is the process's user and system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
