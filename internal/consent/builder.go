@@ -3,6 +3,7 @@ package consent
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/consentgate/consentgate/internal/policy"
@@ -277,6 +278,13 @@ func (c *ConsentRows) Add(id, purpose, recipient []byte, st policy.State, at tim
 
 // Len is the number of rows kept.
 func (c *ConsentRows) Len() int { return len(c.rows) }
+
+// Grow makes room for about n more rows.
+func (c *ConsentRows) Grow(n int) {
+	c.rows = slices.Grow(c.rows, n)
+	c.arena = slices.Grow(c.arena, n*40)
+}
+
 
 // AddConsentRows adds every row collected.
 func (b *Builder) AddConsentRows(c *ConsentRows) {

@@ -34,7 +34,7 @@ type idSlot struct {
 
 func newIDTable(hint int) *idTable {
 	t := &idTable{seed: maphash.MakeSeed(), off: make([]uint32, 1, hint+1), arena: make([]byte, 0, hint*10)}
-	t.resize(max(16, hint*2))
+	t.resize(max(16, hint+hint/2))
 	return t
 }
 
@@ -44,7 +44,7 @@ func (t *idTable) resize(n int) {
 		size *= 2
 	}
 	old := t.slots
-	t.slots, t.mask = make([]idSlot, size), uint64(size-1)
+	t.slots, t.mask = hugeSlots(size, t), uint64(size-1)
 	for i := range old {
 		if s := &old[i]; s.n != 0 {
 			t.place(*s, t.key(s.val))

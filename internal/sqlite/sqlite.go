@@ -4,6 +4,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -196,6 +197,9 @@ func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (
 	if err != nil {
 		return 0, err
 	}
+	if err := pack(ctx, tx, subjectPacks); err != nil {
+		return 0, err
+	}
 	return added, tx.Commit()
 }
 
@@ -215,13 +219,16 @@ func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if err := pack(ctx, tx, consentPacks); err != nil {
+		return 0, err
+	}
 	return added, tx.Commit()
 }
 
 // SubjectHistory implements store.Store.
 func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error) {
 	var out []consent.SubjectEvent
-	err := s.scanSubjects(ctx, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.SubjectRow) error {
+	err := scanSubjectRows(ctx, s.db, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.SubjectRow) error {
 		attrs, err := consent.DecodeAttributes(r.Attrs)
 		if err != nil {
 			return err
@@ -235,7 +242,7 @@ func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.Subj
 // ConsentHistory implements store.Store.
 func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error) {
 	var out []consent.Event
-	err := s.scanConsent(ctx, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.ConsentRow) error {
+	err := scanConsentRows(ctx, s.db, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.ConsentRow) error {
 		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
 			State: r.State, At: r.At, Source: string(r.Source)})
 		return nil
@@ -243,16 +250,85 @@ func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Even
 	return out, err
 }
 
-// ScanSubjects implements store.Store.
+// ScanSubjects implements store.Store: from the packs for every subject,
+// from the rows for a few.
 func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.SubjectRow) error) error {
+	if subjects == nil {
+		return s.scanAllSubjects(ctx, asOf, fn)
+	}
 	where, args := filter(asOf, subjects)
-	return s.scanSubjects(ctx, where, args, fn)
+	return scanSubjectRows(ctx, s.db, where, args, fn)
 }
 
-// ScanConsent implements store.Store.
+// ScanConsent implements store.Store, like ScanSubjects.
 func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.ConsentRow) error) error {
+	if subjects == nil {
+		return s.scanAllConsent(ctx, asOf, fn)
+	}
 	where, args := filter(asOf, subjects)
-	return s.scanConsent(ctx, where, args, fn)
+	return scanConsentRows(ctx, s.db, where, args, fn)
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// scanSubjectRows reads subject rows. The columns after the id and time
+// are packed into one by SQLite, since every column fetched through the
+// driver costs a lock.
+func scanSubjectRows(ctx context.Context, q querier, where string, args []any, fn func(*store.SubjectRow) error) error {
+	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, region_set || region || char(31) || attrs FROM subject_events `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r store.SubjectRow
+	var subject, packed sql.RawBytes
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&r.Seq, &subject, &at, &packed); err != nil {
+			return err
+		}
+		sep := bytes.IndexByte(packed, 0x1f)
+		if sep < 1 {
+			return fmt.Errorf("subject %s: unreadable stored row", subject)
+		}
+		r.Subject, r.At = subject, timestamp.Time(at)
+		r.RegionSet, r.Region, r.Attrs = packed[0] == '1', packed[1:sep], packed[sep+1:]
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// scanConsentRows reads consent rows, packing columns as scanSubjectRows does.
+func scanConsentRows(ctx context.Context, q querier, where string, args []any, fn func(*store.ConsentRow) error) error {
+	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, state || purpose || char(31) || recipient || char(31) || source FROM consent_events `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r store.ConsentRow
+	var subject, packed sql.RawBytes
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&r.Seq, &subject, &at, &packed); err != nil {
+			return err
+		}
+		a := bytes.IndexByte(packed, 0x1f)
+		b := bytes.LastIndexByte(packed, 0x1f)
+		if a < 1 || b <= a {
+			return fmt.Errorf("consent of %s: unreadable stored row", subject)
+		}
+		r.Subject, r.At, r.State = subject, timestamp.Time(at), policy.State(packed[0]-'0')
+		r.Purpose, r.Recipient, r.Source = packed[1:a], packed[a+1:b], packed[b+1:]
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // EventCounts implements store.Store: the largest sequence numbers bound

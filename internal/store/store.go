@@ -104,3 +104,4 @@ type Store interface {
 
 	Close() error
 }
+

@@ -8,8 +8,8 @@ import (
 )
 
 // LoadView reads the point-in-time view at asOf, keeping the named
-// attributes; subjects limits it to those subjects when not nil. Subject
-// and consent events are read concurrently.
+// attributes; subjects limits it to those subjects when not nil. Consent
+// events are read on their own connection while subject events are read.
 func LoadView(ctx context.Context, s Store, asOf timestamp.Time, attrs []string, subjects []string) (*consent.View, error) {
 	var nSubj, nCons int64
 	if subjects == nil {
@@ -20,18 +20,14 @@ func LoadView(ctx context.Context, s Store, asOf timestamp.Time, attrs []string,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type result struct {
-		rows *consent.ConsentRows
-		err  error
-	}
-	done := make(chan result, 1)
+	cons := &consent.ConsentRows{}
+	cons.Grow(int(min(nCons, 1<<26)))
+	done := make(chan error, 1)
 	go func() {
-		rows := &consent.ConsentRows{}
-		err := s.ScanConsent(ctx, asOf, subjects, func(r *ConsentRow) error {
-			rows.Add(r.Subject, r.Purpose, r.Recipient, r.State, r.At, r.Seq, r.Source)
+		done <- s.ScanConsent(ctx, asOf, subjects, func(r *ConsentRow) error {
+			cons.Add(r.Subject, r.Purpose, r.Recipient, r.State, r.At, r.Seq, r.Source)
 			return nil
 		})
-		done <- result{rows, err}
 	}()
 	b := consent.NewBuilder(asOf, attrs, int(nSubj), int(nCons))
 	err := s.ScanSubjects(ctx, asOf, subjects, func(r *SubjectRow) error {
@@ -39,13 +35,13 @@ func LoadView(ctx context.Context, s Store, asOf timestamp.Time, attrs []string,
 	})
 	if err != nil {
 		cancel()
-		<-done
+	}
+	if cerr := <-done; err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, err
 	}
-	res := <-done
-	if res.err != nil {
-		return nil, res.err
-	}
-	b.AddConsentRows(res.rows)
+	b.AddConsentRows(cons)
 	return b.Finish(), nil
 }

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -34,6 +35,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("SubjectEvents", func(t *testing.T) { testSubjects(t, open(t)) })
 	t.Run("ConsentEvents", func(t *testing.T) { testConsent(t, open(t)) })
 	t.Run("View", func(t *testing.T) { testView(t, open(t)) })
+	t.Run("BulkView", func(t *testing.T) { testBulkView(t, open(t)) })
 	t.Run("Exports", func(t *testing.T) { testExports(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 }
@@ -194,5 +196,74 @@ func testConcurrent(t *testing.T, s store.Store) {
 	h, err := s.ConsentHistory(ctx, "u")
 	if err != nil || len(h) != 1600 {
 		t.Fatalf("%d events after concurrent writes: %v", len(h), err)
+	}
+}
+
+// testBulkView loads a view of more events than fit unpacked, with some
+// after the as-of time, and checks it against the events one by one.
+func testBulkView(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 10_000
+	var subs []consent.SubjectEvent
+	var cons []consent.Event
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("s%05d", i)
+		tier := "free"
+		if i%3 == 0 {
+			tier = "premium"
+		}
+		subs = append(subs, consent.SubjectEvent{Subject: id, At: timestamp.Time(1000 + i), RegionSet: true, Region: []string{"DE", "US-CA", "FR"}[i%3],
+			Attributes: map[string]*string{"tier": str(tier), "handle": str("@" + id)}})
+		if i%2 == 0 {
+			cons = append(cons, consent.Event{Subject: id, Purpose: "p", Recipient: []string{"", "third_party"}[i%4/2], State: policy.Granted, At: timestamp.Time(2000 + i), Source: "api"})
+		}
+	}
+	// Add in several batches so that packs and an unpacked tail both exist.
+	for lo := 0; lo < n; lo += 3000 {
+		hi := min(lo+3000, n)
+		if _, err := s.AddSubjectEvents(ctx, subs[lo:hi]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddConsentEvents(ctx, cons[lo/2:hi/2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asOf := timestamp.Time(1000 + n - 100) // the last 100 subjects join later
+	v, err := store.LoadView(ctx, s, asOf, []string{"tier"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != n-99 {
+		t.Fatalf("view has %d subjects, want %d", v.Len(), n-99)
+	}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("s%05d", i)
+		k, ok := v.Lookup(id)
+		if ok != (i <= n-100) {
+			t.Fatalf("%s known=%v", id, ok)
+		}
+		if !ok {
+			continue
+		}
+		st := v.StateAt(k, asOf)
+		if got, want := v.Regions[v.StateRegion(st)], subs[i].Region; got != want {
+			t.Fatalf("%s region %s, want %s", id, got, want)
+		}
+		if got, want := v.AttrValues[0][v.StateAttr(st, 0)], *subs[i].Attributes["tier"]; got != want {
+			t.Fatalf("%s tier %s, want %s", id, got, want)
+		}
+		wantCons := 0
+		if i%2 == 0 && timestamp.Time(2000+i) <= asOf {
+			wantCons = 1
+		}
+		if v.NumConsent(k) != wantCons {
+			t.Fatalf("%s has %d consent events, want %d", id, v.NumConsent(k), wantCons)
+		}
+		if wantCons == 1 {
+			e := v.ConsentEvent(k, 0)
+			if e.Recipient != cons[i/2].Recipient || e.State != policy.Granted || e.Source != "api" || v.ID(k) != id {
+				t.Fatalf("%s consent %+v", id, e)
+			}
+		}
 	}
 }

@@ -1,0 +1,186 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Packs hold events many to a row so that a whole view loads fast (SQLite
+// pays a lock and an allocation per column of every row it returns).
+// Events are packed, in seq order, in the transaction that stores them once
+// packThreshold of them are unpacked; loading reads the packs and then the
+// unpacked tail as rows.
+const (
+	packThreshold = 4096
+	packMaxRows   = 65536
+)
+
+// A packed row is a sequence of fields: uvarint seq, varint at, then for a
+// subject event a byte region_set and three length-prefixed strings
+// (subject, region, attrs); for a consent event a byte state and four
+// (subject, purpose, recipient, source).
+
+type packKind struct {
+	table, packs string
+	cols         string // selected in this order when packing
+	strings      int
+}
+
+var (
+	subjectPacks = packKind{"subject_events", "subject_packs", "seq, at, region_set, subject, region, attrs", 3}
+	consentPacks = packKind{"consent_events", "consent_packs", "seq, at, state, subject, purpose, recipient, source", 4}
+)
+
+// pack writes packs for the unpacked events of a kind when there are enough.
+func pack(ctx context.Context, tx *sql.Tx, k packKind) error {
+	var last, unpacked int64
+	err := tx.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM `+k.packs).Scan(&last)
+	if err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+k.table+` WHERE seq > ?`, last).Scan(&unpacked); err != nil {
+		return err
+	}
+	if unpacked < packThreshold {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+k.cols+` FROM `+k.table+` WHERE seq > ? ORDER BY seq`, last)
+	if err != nil {
+		return err
+	}
+	type packed struct {
+		first, last, n int64
+		body           []byte
+	}
+	var out []packed
+	var cur packed
+	vals := make([]sql.RawBytes, k.strings)
+	dest := make([]any, 3+k.strings)
+	var seq, at, small int64
+	dest[0], dest[1], dest[2] = &seq, &at, &small
+	for i := range vals {
+		dest[3+i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return err
+		}
+		if cur.n == 0 {
+			cur.first = seq
+		}
+		b := binary.AppendUvarint(cur.body, uint64(seq))
+		b = binary.AppendVarint(b, at)
+		b = append(b, byte(small))
+		for _, v := range vals {
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
+		}
+		cur.body, cur.last = b, seq
+		cur.n++
+		if cur.n == packMaxRows {
+			out = append(out, cur)
+			cur = packed{}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if cur.n > 0 {
+		out = append(out, cur)
+	}
+	for _, p := range out {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+k.packs+`(first_seq, last_seq, rows, body) VALUES (?,?,?,?)`, p.first, p.last, p.n, p.body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanPacked reads every event of a kind at or before asOf in seq order:
+// the packs, then the unpacked tail through rowFn's query.
+func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, fn func(seq int64, at timestamp.Time, small byte, strs [][]byte) error,
+	tail func(tx *sql.Tx, afterSeq int64) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT last_seq, body FROM `+k.packs+` ORDER BY first_seq`)
+	if err != nil {
+		return err
+	}
+	var last int64
+	var body sql.RawBytes
+	strs := make([][]byte, k.strings)
+	for rows.Next() {
+		if err := rows.Scan(&last, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		b := []byte(body)
+		for len(b) > 0 {
+			seq, n := binary.Uvarint(b)
+			if n <= 0 {
+				rows.Close()
+				return fmt.Errorf("%s: corrupt pack", k.packs)
+			}
+			b = b[n:]
+			at, n := binary.Varint(b)
+			if n <= 0 || len(b) < n+1 {
+				rows.Close()
+				return fmt.Errorf("%s: corrupt pack", k.packs)
+			}
+			small := b[n]
+			b = b[n+1:]
+			for i := range strs {
+				l, n := binary.Uvarint(b)
+				if n <= 0 || uint64(len(b)-n) < l {
+					rows.Close()
+					return fmt.Errorf("%s: corrupt pack", k.packs)
+				}
+				strs[i] = b[n : n+int(l)]
+				b = b[n+int(l):]
+			}
+			if timestamp.Time(at) > asOf {
+				continue
+			}
+			if err := fn(int64(seq), timestamp.Time(at), small, strs); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tail(tx, last)
+}
+
+func (s *DB) scanAllSubjects(ctx context.Context, asOf timestamp.Time, fn func(*store.SubjectRow) error) error {
+	var r store.SubjectRow
+	return s.scanPacked(ctx, subjectPacks, asOf, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+		r = store.SubjectRow{Seq: seq, At: at, RegionSet: small == 1, Subject: strs[0], Region: strs[1], Attrs: strs[2]}
+		return fn(&r)
+	}, func(tx *sql.Tx, after int64) error {
+		return scanSubjectRows(ctx, tx, `WHERE seq > ? AND at <= ? ORDER BY seq`, []any{after, int64(asOf)}, fn)
+	})
+}
+
+func (s *DB) scanAllConsent(ctx context.Context, asOf timestamp.Time, fn func(*store.ConsentRow) error) error {
+	var r store.ConsentRow
+	return s.scanPacked(ctx, consentPacks, asOf, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3]}
+		return fn(&r)
+	}, func(tx *sql.Tx, after int64) error {
+		return scanConsentRows(ctx, tx, `WHERE seq > ? AND at <= ? ORDER BY seq`, []any{after, int64(asOf)}, fn)
+	})
+}
