@@ -285,7 +285,6 @@ func (c *ConsentRows) Grow(n int) {
 	c.arena = slices.Grow(c.arena, n*40)
 }
 
-
 // AddConsentRows adds every row collected.
 func (b *Builder) AddConsentRows(c *ConsentRows) {
 	get := func(x [2]uint32) []byte { return c.arena[x[0] : x[0]+x[1]] }

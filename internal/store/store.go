@@ -104,4 +104,3 @@ type Store interface {
 
 	Close() error
 }
-
