@@ -114,7 +114,14 @@ func (t *idTable) remap(to []int32) {
 // lookup finds a view position after remap; keyOf maps positions back to
 // keys for ids too long to keep inline.
 func (t *idTable) lookup(id []byte, keyOf []int32) (int, bool) {
-	h := maphash.Bytes(t.seed, id)
+	return t.lookupHashed(id, maphash.Bytes(t.seed, id), keyOf)
+}
+
+// hash is the table's hash of an id.
+func (t *idTable) hash(id []byte) uint64 { return maphash.Bytes(t.seed, id) }
+
+// lookupHashed is lookup with the id's hash already computed.
+func (t *idTable) lookupHashed(id []byte, h uint64, keyOf []int32) (int, bool) {
 	hi := uint32(h >> 32)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := &t.slots[i]
@@ -136,9 +143,6 @@ func (t *idTable) lookup(id []byte, keyOf []int32) (int, bool) {
 	}
 }
 
-// touch loads the slot an id hashes to and returns a value of no meaning;
-// see View.Prefetch.
-func (t *idTable) touch(id []byte) uint32 {
-	h := maphash.Bytes(t.seed, id)
-	return uint32(t.slots[h&t.mask].val)
-}
+// touch loads the slot of a hash and returns a value of no meaning; see
+// View.Touch.
+func (t *idTable) touch(h uint64) uint32 { return uint32(t.slots[h&t.mask].val) }

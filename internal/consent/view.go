@@ -128,7 +128,15 @@ func EmptyView(asOf timestamp.Time, attrs []string) *View {
 	return NewBuilder(asOf, attrs, 0, 0).Finish()
 }
 
-// Prefetch reads the index slot of a subject id so that a Lookup soon after
-// finds it in cache; it returns a value of no meaning. Prefetching the ids
-// of several records in a row lets their cache misses overlap.
-func (v *View) Prefetch(id []byte) uint32 { return v.index.touch(id) }
+// Hash is the hash LookupHashed and Touch take for an id.
+func (v *View) Hash(id []byte) uint64 { return v.index.hash(id) }
+
+// LookupHashed is LookupBytes with the id's Hash computed already.
+func (v *View) LookupHashed(id []byte, h uint64) (int, bool) {
+	return v.index.lookupHashed(id, h, v.keyOf)
+}
+
+// Touch reads the index slot of a hashed id so that a lookup soon after
+// finds it in cache; it returns a value of no meaning. Touching the ids of
+// many records in a tight loop lets their cache misses overlap.
+func (v *View) Touch(h uint64) uint32 { return v.index.touch(h) }

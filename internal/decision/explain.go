@@ -58,6 +58,7 @@ func (ex *Explanation) add(p *Plan, subj int, role policy.Role, c Check, v int, 
 func (p *Plan) Explain(r *Record) *Explanation {
 	ex := &Explanation{Purpose: p.target.Purpose, Recipient: p.target.Recipient, Class: p.target.Class,
 		AsOf: p.asOf, Created: r.Created, Category: string(r.Category)}
+	p.Hash(r)
 	p.Resolve(r)
 	ex.Result = p.decide(r, ex)
 	ex.Result.Subject = append([]byte(nil), ex.Result.Subject...)

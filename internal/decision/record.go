@@ -44,6 +44,7 @@ type SubjectRef struct {
 	// Index is the subject's position in the plan's view, set by Decide
 	// (-1 when the subject is unknown or was not reached).
 	Index int
+	hash  uint64 // set by Prefetch
 }
 
 // Record is what deciding needs of a record.
@@ -215,22 +216,36 @@ const multiState = 4
 // Decide decides a record (SPEC §2.3–§2.4 from step 2 of the fail-closed
 // order: the caller has already refused malformed records).
 func (p *Plan) Decide(r *Record) Result {
+	p.Hash(r)
 	p.Resolve(r)
 	return p.decide(r, nil)
 }
 
 // Resolve finds each subject of a record in the view, setting Index (-1
 // for an unknown subject). DecideResolved then decides without looking
-// anything up by id. Resolving a group of records before deciding any lets
-// their memory accesses overlap: see Touch.
+// anything up by id.
+//
+// Deciding records one at a time waits on memory for every subject: with a
+// million subjects, the index and the subjects' data are cache misses. A
+// group of records goes faster in passes, each a tight loop of independent
+// accesses that the processor overlaps: Hash every record, then Prefetch,
+// Resolve and Touch every record, then DecideResolved each.
 func (p *Plan) Resolve(r *Record) {
 	for k := range r.Subjects {
 		s := &r.Subjects[k]
-		i, ok := p.view.LookupBytes(s.ID)
+		i, ok := p.view.LookupHashed(s.ID, s.hash)
 		if !ok {
 			i = -1
 		}
 		s.Index = i
+	}
+}
+
+// Hash computes the index hashes of a record's subjects for Prefetch and
+// Resolve.
+func (p *Plan) Hash(r *Record) {
+	for k := range r.Subjects {
+		r.Subjects[k].hash = p.view.Hash(r.Subjects[k].ID)
 	}
 }
 
@@ -248,12 +263,12 @@ func (p *Plan) Touch(r *Record) uint32 {
 	return x
 }
 
-// Prefetch starts fetching what Resolve will read for a record's subjects;
-// it returns a value of no meaning.
+// Prefetch starts fetching what Resolve will read for a hashed record's
+// subjects; it returns a value of no meaning.
 func (p *Plan) Prefetch(r *Record) uint32 {
 	var x uint32
 	for _, s := range r.Subjects {
-		x += p.view.Prefetch(s.ID)
+		x += p.view.Touch(s.hash)
 	}
 	return x
 }

@@ -204,7 +204,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	sink := newSink(e.o.Format, outF, outHash)
 	var rejW io.Writer
 	if rejF != nil {
-		rejW = io.MultiWriter(rejF, rejHash)
+		rejW = &hashWriter{w: &flushingFile{f: rejF}, h: rejHash}
 	}
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)

@@ -20,7 +20,7 @@ type sink interface {
 }
 
 func newSink(format string, f *os.File, h hash.Hash) sink {
-	hw := &hashWriter{w: f, h: h}
+	hw := &hashWriter{w: &flushingFile{f: f}, h: h}
 	if format == "parquet" {
 		return &parquetSink{w: parquet.NewGenericWriter[ParquetRow](hw,
 			parquet.Compression(&parquet.Snappy), parquet.CreatedBy("consentgate", "", ""))}
@@ -48,6 +48,26 @@ type ParquetRow struct {
 type parquetSink struct {
 	w    *parquet.GenericWriter[ParquetRow]
 	rows []ParquetRow
+}
+
+// flushingFile asks the kernel to start writing out every few megabytes
+// written, so that the fsync at the end of an export has little left to do.
+type flushingFile struct {
+	f       *os.File
+	written int64
+	started int64
+}
+
+const writebackEvery = 8 << 20
+
+func (ff *flushingFile) Write(p []byte) (int, error) {
+	n, err := ff.f.Write(p)
+	ff.written += int64(n)
+	if ff.written-ff.started >= writebackEvery {
+		startWriteback(ff.f, ff.started, ff.written-ff.started)
+		ff.started = ff.written
+	}
+	return n, err
 }
 
 type hashWriter struct {

@@ -97,8 +97,13 @@ func (w *worker) process(b *batch) {
 func (w *worker) flush(b *batch) {
 	group := w.group[:w.n]
 	w.n = 0
-	// Three passes over the group, each a run of independent memory
-	// accesses: the index slots, then the subjects' data, then deciding.
+	// Passes over the group, each a run of independent memory accesses
+	// (see decision.Plan.Resolve).
+	for k := range group {
+		if group[k].err == nil {
+			w.plan.Hash(&group[k].rec)
+		}
+	}
 	for k := range group {
 		if group[k].err == nil {
 			w.sink += w.plan.Prefetch(&group[k].rec)

@@ -172,3 +172,23 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRead reads typical records (about 235 bytes each).
+func BenchmarkRead(b *testing.B) {
+	lines := [][]byte{
+		[]byte(`{"id":"r0000001","kind":"user.content.public","author":"m0012345","created_at":"2023-04-05T06:07:08Z","text":"Quarterly roadmap review with the design team went well; next we ship the data pipeline","likes":123}`),
+		[]byte(`{"id":"r0000002","kind":"user.content.private.message","author":"m0012345","to":["m0054321"],"created_at":"2023-04-05T06:07:08Z","text":"Quarterly roadmap review with the design team went well; next we ship","likes":7}`),
+	}
+	r := NewReader(Fields{ID: "id", Time: "created_at", Category: "kind", Subjects: []SubjectField{
+		{Role: policy.Author, Path: "author"}, {Role: policy.RecipientRole, Path: "to"}}})
+	var rec decision.Record
+	b.SetBytes(int64(len(lines[0])+len(lines[1])) / 2)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := r.Read(lines[i&1], &rec); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
