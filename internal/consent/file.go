@@ -67,8 +67,12 @@ func decodeStrict(line []byte, v any) error {
 		switch {
 		case errors.As(err, &se):
 			return fmt.Errorf("not valid JSON: %v", se)
+		case errors.As(err, &te) && te.Field == "":
+			return fmt.Errorf("not a valid JSON object: found a JSON %s", te.Value)
 		case errors.As(err, &te):
 			return fmt.Errorf("field %q: expected %s, found a JSON %s", te.Field, te.Type, te.Value)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return fmt.Errorf("not valid JSON: the line ends in the middle of the object")
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
@@ -172,46 +176,86 @@ func requiredTime(s *string, now timestamp.Time) (timestamp.Time, error) {
 // ParseConsentLine reads one line of a consent file (SPEC §3). A missing
 // source is "import"; a missing recipient or "*" means every recipient.
 func ParseConsentLine(line []byte, now timestamp.Time) (Event, error) {
-	var raw struct {
-		Subject   *string `json:"subject"`
-		Purpose   *string `json:"purpose"`
-		Recipient *string `json:"recipient"`
-		State     *string `json:"state"`
-		At        *string `json:"at"`
-		Source    *string `json:"source"`
+	var f [6][]byte
+	var seen [6]bool
+	err := flatStrings(line, func(key, val []byte, null bool) error {
+		k := -1
+		for i, name := range consentKeys {
+			if string(key) == name {
+				k = i
+			}
+		}
+		if k < 0 {
+			return fmt.Errorf("unknown field %q", key)
+		}
+		if seen[k] {
+			return fmt.Errorf("field %q given twice", key)
+		}
+		seen[k] = true
+		if null {
+			return fmt.Errorf("field %q is null: expected a string", key)
+		}
+		f[k] = val
+		return nil
+	})
+	if err == errNotFlat {
+		// Let encoding/json say precisely what is wrong.
+		var raw map[string]json.RawMessage
+		if jerr := decodeStrict(line, &raw); jerr != nil {
+			return Event{}, jerr
+		}
+		for k, v := range raw {
+			if len(v) == 0 || v[0] != '"' {
+				return Event{}, fmt.Errorf("field %q: expected a string", k)
+			}
+		}
 	}
+	if err != nil {
+		return Event{}, err
+	}
+	str := func(k int) *string {
+		if !seen[k] {
+			return nil
+		}
+		s := string(f[k])
+		return &s
+	}
+	return consentEvent(str(0), str(1), str(2), str(3), str(4), str(5), now)
+}
+
+// consentKeys are the fields of a consent line, in consentEvent's order.
+var consentKeys = [6]string{"subject", "purpose", "recipient", "state", "at", "source"}
+
+func consentEvent(subject, purpose, recipient, state, at, source *string, now timestamp.Time) (Event, error) {
 	var e Event
-	if err := decodeStrict(line, &raw); err != nil {
-		return e, err
-	}
-	if raw.Subject == nil || *raw.Subject == "" {
+	if subject == nil || *subject == "" {
 		return e, fmt.Errorf("missing \"subject\": the subject id, a non-empty string")
 	}
-	e.Subject = *raw.Subject
-	if raw.Purpose == nil || *raw.Purpose == "" {
+	e.Subject = *subject
+	if purpose == nil || *purpose == "" {
 		return e, fmt.Errorf("missing \"purpose\"")
 	}
-	e.Purpose = *raw.Purpose
-	if raw.Recipient != nil && *raw.Recipient != "*" {
-		if *raw.Recipient == "" {
+	e.Purpose = *purpose
+	if recipient != nil && *recipient != "*" {
+		if *recipient == "" {
 			return e, fmt.Errorf("\"recipient\" is empty: omit it or give \"*\" for every recipient")
 		}
-		e.Recipient = *raw.Recipient
+		e.Recipient = *recipient
 	}
-	st, err := ParseState(raw.State)
+	st, err := ParseState(state)
 	if err != nil {
 		return e, err
 	}
 	e.State = st
-	if e.At, err = requiredTime(raw.At, now); err != nil {
+	if e.At, err = requiredTime(at, now); err != nil {
 		return e, err
 	}
 	e.Source = "import"
-	if raw.Source != nil {
-		if !ValidSource(*raw.Source) {
-			return e, fmt.Errorf("\"source\" %q is not one of %s", *raw.Source, strings.Join(Sources, ", "))
+	if source != nil {
+		if !ValidSource(*source) {
+			return e, fmt.Errorf("\"source\" %q is not one of %s", *source, strings.Join(Sources, ", "))
 		}
-		e.Source = *raw.Source
+		e.Source = *source
 	}
 	return e, nil
 }

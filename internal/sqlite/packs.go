@@ -37,22 +37,49 @@ var (
 	consentPacks = packKind{"consent_events", "consent_packs", "seq, at, state, subject, purpose, recipient, source", 4}
 )
 
-// pack writes packs for the unpacked events of a kind when there are enough.
-func pack(ctx context.Context, tx *sql.Tx, k packKind) error {
-	var last, unpacked int64
-	err := tx.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM `+k.packs).Scan(&last)
+// fresh describes rows a transaction has just inserted, in order, with
+// sequence numbers first, first+1, ...: they can be packed from memory
+// instead of read back.
+type fresh struct {
+	first int64
+	n     int
+	// encode appends row i in pack form.
+	encode func(b []byte, i int) []byte
+}
+
+func appendPacked(b []byte, seq, at int64, small byte, strs ...[]byte) []byte {
+	b = binary.AppendUvarint(b, uint64(seq))
+	b = binary.AppendVarint(b, at)
+	b = append(b, small)
+	for _, v := range strs {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+func maxSeq(ctx context.Context, tx *sql.Tx, table string) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM `+table).Scan(&n)
+	return n, err
+}
+
+// pack writes packs for the unpacked events of a kind when there are
+// enough: the older unpacked rows read back, then new (when not nil) from
+// memory.
+func pack(ctx context.Context, tx *sql.Tx, k packKind, new *fresh) error {
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(last_seq), 0) FROM `+k.packs).Scan(&last); err != nil {
+		return err
+	}
+	top, err := maxSeq(ctx, tx, k.table)
 	if err != nil {
 		return err
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+k.table+` WHERE seq > ?`, last).Scan(&unpacked); err != nil {
-		return err
-	}
-	if unpacked < packThreshold {
+	// Rows are never deleted and ignored inserts take no sequence number,
+	// so the unpacked rows are exactly last+1 … top.
+	if top-last < packThreshold {
 		return nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+k.cols+` FROM `+k.table+` WHERE seq > ? ORDER BY seq`, last)
-	if err != nil {
-		return err
 	}
 	type packed struct {
 		first, last, n int64
@@ -60,38 +87,53 @@ func pack(ctx context.Context, tx *sql.Tx, k packKind) error {
 	}
 	var out []packed
 	var cur packed
-	vals := make([]sql.RawBytes, k.strings)
-	dest := make([]any, 3+k.strings)
-	var seq, at, small int64
-	dest[0], dest[1], dest[2] = &seq, &at, &small
-	for i := range vals {
-		dest[3+i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return err
-		}
+	add := func(seq int64, enc func([]byte) []byte) {
 		if cur.n == 0 {
 			cur.first = seq
 		}
-		b := binary.AppendUvarint(cur.body, uint64(seq))
-		b = binary.AppendVarint(b, at)
-		b = append(b, byte(small))
-		for _, v := range vals {
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		}
-		cur.body, cur.last = b, seq
+		cur.body, cur.last = enc(cur.body), seq
 		cur.n++
 		if cur.n == packMaxRows {
 			out = append(out, cur)
 			cur = packed{}
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	readUpTo := top
+	if new != nil {
+		readUpTo = new.first - 1
+	}
+	if readUpTo > last {
+		rows, err := tx.QueryContext(ctx, `SELECT `+k.cols+` FROM `+k.table+` WHERE seq > ? AND seq <= ? ORDER BY seq`, last, readUpTo)
+		if err != nil {
+			return err
+		}
+		vals := make([]sql.RawBytes, k.strings)
+		dest := make([]any, 3+k.strings)
+		var seq, at, small int64
+		dest[0], dest[1], dest[2] = &seq, &at, &small
+		strs := make([][]byte, k.strings)
+		for i := range vals {
+			dest[3+i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return err
+			}
+			for i := range vals {
+				strs[i] = vals[i]
+			}
+			add(seq, func(b []byte) []byte { return appendPacked(b, seq, at, byte(small), strs...) })
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if new != nil {
+		for i := 0; i < new.n; i++ {
+			add(new.first+int64(i), func(b []byte) []byte { return new.encode(b, i) })
+		}
 	}
 	if cur.n > 0 {
 		out = append(out, cur)

@@ -141,7 +141,7 @@ func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
 	return out, rows.Err()
 }
 
-const batchRows = 100
+const batchRows = 400
 
 // insertBatched runs a multi-row INSERT OR IGNORE per batch of rows inside
 // tx and returns the number of rows inserted.
@@ -188,16 +188,33 @@ func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (
 		return 0, err
 	}
 	defer tx.Rollback()
+	before, err := maxSeq(ctx, tx, "subject_events")
+	if err != nil {
+		return 0, err
+	}
 	now := int64(timestamp.Now())
+	attrs := make([]string, len(evs))
 	added, err := insertBatched(ctx, tx, `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `, 7, len(evs),
 		func(i int, dst []any) []any {
 			e := &evs[i]
-			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, consent.EncodeAttributes(e.Attributes), now, e.Key())
+			attrs[i] = consent.EncodeAttributes(e.Attributes)
+			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, e.Key())
 		})
 	if err != nil {
 		return 0, err
 	}
-	if err := pack(ctx, tx, subjectPacks); err != nil {
+	var new *fresh
+	if added == len(evs) {
+		new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
+			e := &evs[i]
+			set := byte(0)
+			if e.RegionSet {
+				set = 1
+			}
+			return appendPacked(b, before+1+int64(i), int64(e.At), set, []byte(e.Subject), []byte(e.Region), []byte(attrs[i]))
+		}}
+	}
+	if err := pack(ctx, tx, subjectPacks, new); err != nil {
 		return 0, err
 	}
 	return added, tx.Commit()
@@ -210,6 +227,10 @@ func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, er
 		return 0, err
 	}
 	defer tx.Rollback()
+	before, err := maxSeq(ctx, tx, "consent_events")
+	if err != nil {
+		return 0, err
+	}
 	now := int64(timestamp.Now())
 	added, err := insertBatched(ctx, tx, `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `, 8, len(evs),
 		func(i int, dst []any) []any {
@@ -219,7 +240,14 @@ func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, er
 	if err != nil {
 		return 0, err
 	}
-	if err := pack(ctx, tx, consentPacks); err != nil {
+	var new *fresh
+	if added == len(evs) {
+		new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
+			e := &evs[i]
+			return appendPacked(b, before+1+int64(i), int64(e.At), byte(e.State), []byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source))
+		}}
+	}
+	if err := pack(ctx, tx, consentPacks, new); err != nil {
 		return 0, err
 	}
 	return added, tx.Commit()

@@ -17,9 +17,11 @@ CREATE TABLE subject_events (
     region      TEXT NOT NULL,         -- '' with region_set = 1 removes it
     attrs       TEXT NOT NULL,         -- JSON object of string|null, '' for none
     recorded_at INTEGER NOT NULL,
-    key         BLOB NOT NULL UNIQUE   -- content digest, for idempotent imports
+    key         BLOB NOT NULL          -- content digest, for idempotent imports
 );
-CREATE INDEX subject_events_subject ON subject_events(subject, at);
+-- One index serves both a subject's history and idempotency: the digest
+-- covers the subject and time, so it is unique within them.
+CREATE UNIQUE INDEX subject_events_subject ON subject_events(subject, at, key);
 
 -- Consent events: append-only; a change is a new event.
 CREATE TABLE consent_events (
@@ -31,9 +33,9 @@ CREATE TABLE consent_events (
     at          INTEGER NOT NULL,
     source      TEXT NOT NULL,
     recorded_at INTEGER NOT NULL,
-    key         BLOB NOT NULL UNIQUE
+    key         BLOB NOT NULL
 );
-CREATE INDEX consent_events_subject ON consent_events(subject, at);
+CREATE UNIQUE INDEX consent_events_subject ON consent_events(subject, at, key);
 
 -- Exports and their manifests.
 CREATE TABLE exports (

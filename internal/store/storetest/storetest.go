@@ -219,13 +219,20 @@ func testBulkView(t *testing.T, s store.Store) {
 		}
 	}
 	// Add in several batches so that packs and an unpacked tail both exist.
+	// Every other batch repeats a few events already stored, so that both
+	// ways of packing (from memory, and reading back) are used.
 	for lo := 0; lo < n; lo += 3000 {
 		hi := min(lo+3000, n)
-		if _, err := s.AddSubjectEvents(ctx, subs[lo:hi]); err != nil {
-			t.Fatal(err)
+		sb, cb := subs[lo:hi], cons[lo/2:hi/2]
+		if lo%6000 == 3000 {
+			sb = append(append([]consent.SubjectEvent{}, sb...), subs[:10]...)
+			cb = append(append([]consent.Event{}, cb...), cons[:10]...)
 		}
-		if _, err := s.AddConsentEvents(ctx, cons[lo/2:hi/2]); err != nil {
-			t.Fatal(err)
+		if added, err := s.AddSubjectEvents(ctx, sb); err != nil || added != hi-lo {
+			t.Fatalf("added %d of %d subject events: %v", added, hi-lo, err)
+		}
+		if added, err := s.AddConsentEvents(ctx, cb); err != nil || added != (hi-lo)/2 {
+			t.Fatalf("added %d of %d consent events: %v", added, (hi-lo)/2, err)
 		}
 	}
 	asOf := timestamp.Time(1000 + n - 100) // the last 100 subjects join later

@@ -1,0 +1,90 @@
+package consent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+var now = timestamp.FromTime(mustParse("2026-01-01T00:00:00Z"))
+
+func mustParse(s string) time.Time {
+	v, err := timestamp.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return v.Time()
+}
+
+func TestParseConsentLine(t *testing.T) {
+	e, err := ParseConsentLine([]byte(` {"subject":"u\u0031","purpose":"p","recipient":"*","state":"denied","at":"2024-09-20T10:00:00.5Z"} `), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Subject != "u1" || e.Recipient != "" || e.State != policy.Denied || e.Source != "import" || e.At.String() != "2024-09-20T10:00:00.5Z" {
+		t.Fatalf("%+v", e)
+	}
+	for line, want := range map[string]string{
+		`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z","colour":"red"}`:     `unknown field "colour"`,
+		`{"subject":"u1","subject":"u2","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z"}`:     `given twice`,
+		`{"subject":"u1","purpose":"p","state":true,"at":"2024-01-01T00:00:00Z"}`:                         `"state": expected a string`,
+		`{"subject":"u1","purpose":"p","state":"maybe","at":"2024-01-01T00:00:00Z"}`:                      `expected granted or denied`,
+		`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01"}`:                              `date alone`,
+		`{"subject":"u1","purpose":"p","state":"granted","at":"2999-01-01T00:00:00Z"}`:                    `in the future`,
+		`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z","source":"psychic"}`: `"source" "psychic"`,
+		`{"subject":"","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z"}`:                      `missing "subject"`,
+		`{"subject":"u1","state":"granted","at":"2024-01-01T00:00:00Z"}`:                                  `missing "purpose"`,
+		`{"subject":"u1","purpose":"p","recipient":"","state":"granted","at":"2024-01-01T00:00:00Z"}`:     `"recipient" is empty`,
+		`{"subject":"u1","purpose":"p","state":null,"at":"2024-01-01T00:00:00Z"}`:                         `is null`,
+		`{"subject":"u1",`: `not valid JSON`,
+		`[1]`:              `not a valid JSON object`,
+	} {
+		_, err := ParseConsentLine([]byte(line), now)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", line, err, want)
+		}
+	}
+}
+
+func TestParseSubjectLine(t *testing.T) {
+	e, err := ParseSubjectLine([]byte(`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":null,"attributes":{"tier":"premium","age":42,"verified":true,"gone":null}}`), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.RegionSet || e.Region != "" || *e.Attributes["age"] != "42" || *e.Attributes["verified"] != "true" || e.Attributes["gone"] != nil {
+		t.Fatalf("%+v", e)
+	}
+	for line, want := range map[string]string{
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":"de"}`:               `upper case`,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","attributes":{"tier":["a"]}}`: `objects and lists are not attribute values`,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","nickname":"x"}`:              `unknown field "nickname"`,
+		`{"at":"2024-01-01T00:00:00Z"}`:                                            `missing "subject"`,
+		`{"subject":"u1","region":"DE"}`:                                           `missing "at"`,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":7}`:                  `region code string`,
+	} {
+		_, err := ParseSubjectLine([]byte(line), now)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", line, err, want)
+		}
+	}
+}
+
+func TestReadFileRefusesWholeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.jsonl")
+	os.WriteFile(path, []byte("\xef\xbb\xbf"+`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z"}`+"\r\n\n"+
+		`{"subject":"u2","purpose":"p","state":"nope","at":"2024-01-01T00:00:00Z"}`+"\n"+`oops`+"\n"), 0o644)
+	_, err := ReadConsentFile(path, now, nil)
+	if err == nil || !strings.Contains(err.Error(), "c.jsonl:3:") || !strings.Contains(err.Error(), "1 more bad lines") {
+		t.Fatalf("error %v", err)
+	}
+	os.WriteFile(path, []byte("\xef\xbb\xbf"+`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z"}`+"\r\n\n"), 0o644)
+	evs, err := ReadConsentFile(path, now, nil)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%v %v", evs, err)
+	}
+}
