@@ -83,11 +83,13 @@ type Plan struct {
 	// flag for subjects whose region or attributes changed over time), then
 	// for subjects with one state its class in each version. One record
 	// check then touches one cache line per subject.
-	dense   []uint32
-	stride  int
-	catIdx  map[string]int
-	catCls  [][]int // [category][version]
-	matcher *consentMatcher
+	dense      []uint32
+	stride     int
+	catIdx     map[string]int
+	catLast    []byte // the category of the previous record, and its index
+	catLastIdx int
+	catCls     [][]int // [category][version]
+	matcher    *consentMatcher
 }
 
 // NewPlan prepares deciding for purpose and recipient as of view.AsOf. The

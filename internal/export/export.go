@@ -74,7 +74,7 @@ type batch struct {
 	leaves   []byte // 32-byte leaf hashes, in output order
 	read     int64
 	included int64
-	reasons  map[string]int64
+	reasons  reasonCounts
 	tooLong  []int // line numbers of over-long lines found by the reader
 	err      error
 }
@@ -382,8 +382,8 @@ func (e *exporter) consume(b *batch, sink sink, rejW io.Writer, tree *compact.Ra
 	c.Read += b.read
 	c.Included += b.included
 	c.Excluded += b.read - b.included
-	for r, n := range b.reasons {
-		c.ExcludedByReason[r] += n
+	for i, r := range b.reasons.names {
+		c.ExcludedByReason[r] += b.reasons.counts[i]
 	}
 	return nil
 }
@@ -519,10 +519,7 @@ func (e *exporter) readFile(fi int, path string, get func() (*batch, bool), send
 func (e *exporter) reset(b *batch) {
 	b.out, b.rejects, b.leaves = b.out[:0], b.rejects[:0], b.leaves[:0]
 	b.read, b.included, b.err = 0, 0, nil
-	if b.reasons == nil {
-		b.reasons = map[string]int64{}
-	}
-	clear(b.reasons)
+	b.reasons.reset()
 }
 
 func progress(w io.Writer, bytesIn, records int64, start time.Time, final bool) {

@@ -3,8 +3,10 @@ package export
 import (
 	"bytes"
 	"crypto/sha256"
+	"hash"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
@@ -22,6 +24,7 @@ type worker struct {
 	subjects []uint64
 	versions []bool
 	leaf     []byte
+	hasher   hash.Hash
 	// filePrefix is each input's `{"file":"NAME","line":` for rejects.
 	filePrefix   [][]byte
 	writeRejects bool
@@ -138,20 +141,32 @@ func (w *worker) flush(b *batch) {
 		}
 		b.included++
 		b.out = append(append(b.out, p.line...), '\n')
-		// records_root leaf: id ‖ 0x00 ‖ SHA-256(line).
-		sum := sha256.Sum256(p.line)
-		w.leaf = append(append(append(w.leaf[:0], p.id...), 0), sum[:]...)
-		b.leaves = append(b.leaves, rfc6962.DefaultHasher.HashLeaf(w.leaf)...)
+		b.leaves = w.appendLeafHash(b.leaves, p.id, p.line)
 		for _, s := range p.rec.Subjects {
 			w.subjects[s.Index>>6] |= 1 << (uint(s.Index) & 63)
 		}
 	}
 }
 
+// appendLeafHash appends the records_root leaf hash of an included record:
+// the RFC 6962 leaf hash (the library's leaf prefix, then the leaf) of
+// id ‖ 0x00 ‖ SHA-256(line). It is rfc6962.DefaultHasher.HashLeaf without
+// its two allocations per record (a test holds them equal).
+func (w *worker) appendLeafHash(dst, id, line []byte) []byte {
+	sum := sha256.Sum256(line)
+	w.leaf = append(append(append(append(w.leaf[:0], rfc6962.RFC6962LeafHashPrefix), id...), 0), sum[:]...)
+	if w.hasher == nil {
+		w.hasher = sha256.New()
+	}
+	w.hasher.Reset()
+	w.hasher.Write(w.leaf)
+	return w.hasher.Sum(dst)
+}
+
 // reject appends one line to the batch's rejects: file, line, id, reason,
 // and where it failed — never content.
 func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, detail string) {
-	b.reasons[res.Reason]++
+	b.reasons.add(res.Reason)
 	if !w.writeRejects {
 		return
 	}
@@ -229,4 +244,27 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 		i += size
 	}
 	return append(dst, '"')
+}
+
+// reasonCounts counts exclusions by reason. Reasons come from a handful of
+// strings (the policy tables' outcomes and the fail-closed constants), so a
+// short list compared by pointer first beats a map.
+type reasonCounts struct {
+	names  []string
+	counts []int64
+}
+
+func (rc *reasonCounts) add(r string) {
+	for i, n := range rc.names {
+		if len(n) == len(r) && (unsafe.StringData(n) == unsafe.StringData(r) || n == r) {
+			rc.counts[i]++
+			return
+		}
+	}
+	rc.names = append(rc.names, r)
+	rc.counts = append(rc.counts, 1)
+}
+
+func (rc *reasonCounts) reset() {
+	rc.names, rc.counts = rc.names[:0], rc.counts[:0]
 }
