@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"errors"
 	"crypto/sha256"
 	"hash"
 	"strconv"
@@ -32,6 +33,8 @@ type worker struct {
 	n            int
 	sink         uint32
 }
+
+var errTooLong = errors.New("line longer than 16 MiB")
 
 // groupSize is how many records are read before any is decided, so that
 // the lookups of their subjects overlap in memory (see decision.Plan.Touch).
@@ -66,7 +69,7 @@ func blank(line []byte) bool {
 func (w *worker) process(b *batch) {
 	for _, n := range b.tooLong {
 		b.read++
-		w.reject(b, n, nil, decision.Result{Reason: decision.ReasonMalformed}, "line longer than 16 MiB")
+		w.reject(b, n, nil, decision.Result{Reason: decision.ReasonMalformed}, errTooLong.Error())
 	}
 	data := b.data
 	n := b.line - 1
@@ -87,7 +90,11 @@ func (w *worker) process(b *batch) {
 		b.read++
 		p := &w.group[w.n]
 		p.line, p.n = line, n
-		p.id, p.err = w.reader.Read(line, &p.rec)
+		if len(line) > maxLine {
+			p.id, p.err = nil, errTooLong
+		} else {
+			p.id, p.err = w.reader.Read(line, &p.rec)
+		}
 		w.n++
 		if w.n == groupSize {
 			w.flush(b)
