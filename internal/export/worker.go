@@ -2,8 +2,8 @@ package export
 
 import (
 	"bytes"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"hash"
 	"strconv"
 	"unicode/utf8"
