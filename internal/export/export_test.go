@@ -187,3 +187,19 @@ func TestEmptyExportAndFailures(t *testing.T) {
 		t.Fatal("output renamed into place although recording the export failed")
 	}
 }
+
+func TestProgressLine(t *testing.T) {
+	p := testPlan(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(path, []byte(`{"id":"a","t":"2024-01-01T00:00:00Z","a":"u1"}`+"\n"), 0o644)
+	var progress bytes.Buffer
+	_, err := export.Run(context.Background(), export.Options{Plan: p, Fields: testFields, Inputs: []string{path},
+		Out: filepath.Join(dir, "o.jsonl"), Workers: 1, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(progress.String(), "\rexport: 1 records") || !strings.HasSuffix(progress.String(), "\n") {
+		t.Fatalf("progress %q", progress.String())
+	}
+}
