@@ -51,12 +51,7 @@ func cmdConsentImport(ctx context.Context, a *app, args []string) error {
 
 func (a *app) importCmd(ctx context.Context, name string, args []string,
 	fn func(context.Context, store.Store, string, timestamp.Time) (int, int, error)) error {
-	fs := a.newFlags(name)
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	file, err := oneFile(pos, "file")
+	file, err := a.oneArg(a.newFlags(name), args, "file")
 	if err != nil {
 		return err
 	}

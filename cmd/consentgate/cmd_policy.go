@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 
@@ -21,9 +22,10 @@ func (a *app) readPolicy(file string) (*policy.Table, error) {
 	if err != nil {
 		var inv *policy.InvalidError
 		if errors.As(err, &inv) && len(inv.Problems) > 1 {
-			for _, p := range inv.Problems[1:] {
+			for _, p := range inv.Problems {
 				fmt.Fprintln(a.stderr, p)
 			}
+			return nil, fmt.Errorf("%s: %d problems (listed above)", file, len(inv.Problems))
 		}
 		return nil, err
 	}
@@ -33,20 +35,21 @@ func (a *app) readPolicy(file string) (*policy.Table, error) {
 	return policy.Compile(doc)
 }
 
-func oneFile(args []string, what string) (string, error) {
-	if len(args) != 1 {
-		return "", usagef("expected one %s, got %d arguments", what, len(args))
+// oneArg parses a command's flags and its single positional argument.
+func (a *app) oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return "", err
 	}
-	return args[0], nil
+	if len(pos) != 1 {
+		return "", usagef("expected one %s, got %d arguments", what, len(pos))
+	}
+	return pos[0], nil
 }
 
 func cmdPolicyCheck(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("policy check")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	file, err := oneFile(pos, "policy file")
+	file, err := a.oneArg(fs, args, "policy file")
 	if err != nil {
 		return err
 	}
@@ -63,11 +66,7 @@ func cmdPolicyCheck(ctx context.Context, a *app, args []string) error {
 func cmdPolicyPublish(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("policy publish")
 	force := fs.Bool("force", false, "publish even when the checks of SPEC §2.5 refuse")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	file, err := oneFile(pos, "policy file")
+	file, err := a.oneArg(fs, args, "policy file")
 	if err != nil {
 		return err
 	}
@@ -162,11 +161,7 @@ func cmdPolicyList(ctx context.Context, a *app, args []string) error {
 
 func cmdPolicyShow(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("policy show")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	version, err := oneFile(pos, "version")
+	version, err := a.oneArg(fs, args, "version")
 	if err != nil {
 		return err
 	}

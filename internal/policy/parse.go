@@ -64,6 +64,7 @@ func Parse(file string, src []byte) (*Document, []Problem, error) {
 	p := &parser{file: file}
 	d := p.parse(src)
 	if len(p.problems) > 0 {
+		sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].Line < p.problems[j].Line })
 		return nil, nil, &InvalidError{Problems: p.problems}
 	}
 	return d, p.warnings, nil
