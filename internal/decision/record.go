@@ -83,12 +83,15 @@ type Plan struct {
 	// flag for subjects whose region or attributes changed over time), then
 	// for subjects with one state its class in each version. One record
 	// check then touches one cache line per subject.
-	dense      []uint32
+	dense      []uint16
 	stride     int
 	catIdx     map[string]int
-	catLast    []byte // the category of the previous record, and its index
+	catNames   []string // the as-of version's categories, by index
+	catLast    []byte   // the category of the previous record, and its index
 	catLastIdx int
 	catCls     [][]int // [category][version]
+	tables     []*policy.Table
+	base       []int // per version, the table index part of the fixed purpose and recipient
 	matcher    *consentMatcher
 }
 
@@ -129,6 +132,8 @@ func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
 		tb := vs.Table(v)
 		p.pc[v] = tb.PurposeClass(t.Purpose)
 		p.rc[v] = tb.RecipientClass(t.Recipient, t.Class)
+		p.tables = append(p.tables, tb)
+		p.base = append(p.base, tb.Partial(p.pc[v], p.rc[v]))
 		p.region[v] = make([]int, len(view.Regions))
 		for i, code := range view.Regions {
 			p.region[v][i] = tb.RegionClass(code)
@@ -152,6 +157,7 @@ func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
 	p.catIdx = map[string]int{}
 	for _, c := range vs.Table(p.asOfIdx).Doc.Categories {
 		p.catIdx[c] = len(p.catCls)
+		p.catNames = append(p.catNames, c)
 		cls := make([]int, n)
 		for v := 0; v < n; v++ {
 			cls[v] = vs.Table(v).CategoryClass(c)
@@ -159,19 +165,30 @@ func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
 		p.catCls = append(p.catCls, cls)
 	}
 	p.matcher = newConsentMatcher(vs, view, t)
-	p.stride = 1 + n
-	p.dense = make([]uint32, view.Len()*p.stride)
+	// Rows of a power-of-two size never straddle a cache line. A policy
+	// with more subject classes than a uint16 holds takes the slow path
+	// for every subject.
+	p.stride = 1
+	for p.stride < 1+n {
+		p.stride *= 2
+	}
+	small := true
+	for v := 0; v < n; v++ {
+		tb := vs.Table(v)
+		small = small && tb.NumSubjectClasses() <= 1<<16
+	}
+	p.dense = make([]uint16, view.Len()*p.stride)
 	for s := 0; s < view.Len(); s++ {
 		st, _ := p.matcher.state(view, s)
 		row := p.dense[s*p.stride : (s+1)*p.stride]
-		row[0] = uint32(st)
-		if view.NumStates(s) > 1 {
+		row[0] = uint16(st)
+		if view.NumStates(s) > 1 || !small {
 			row[0] |= multiState
 			continue
 		}
 		state := view.StateAt(s, 0)
 		for v := 0; v < n; v++ {
-			row[1+v] = uint32(p.subjectClass(v, state))
+			row[1+v] = uint16(p.subjectClass(v, state))
 		}
 	}
 	return p
@@ -210,10 +227,25 @@ func (p *Plan) check(v, cat, subj int, t timestamp.Time, role policy.Role) int {
 	} else {
 		sc = p.subjectClass(v, p.view.StateAt(subj, t))
 	}
-	return p.vs.Table(v).Decide(p.pc[v], p.catCls[cat][v], p.rc[v], sc, role, policy.State(row[0]&3))
+	return p.tables[v].DecidePartial(p.base[v], p.catCls[cat][v], sc, role, policy.State(row[0]&3))
 }
 
 const multiState = 4
+
+// category finds a category of the as-of version: a short scan beats a
+// map for the handful a policy declares.
+func (p *Plan) category(c []byte) (int, bool) {
+	if len(p.catNames) > 16 {
+		i, ok := p.catIdx[string(c)]
+		return i, ok
+	}
+	for i, n := range p.catNames {
+		if n == string(c) {
+			return i, true
+		}
+	}
+	return 0, false
+}
 
 // Decide decides a record (SPEC §2.3–§2.4 from step 2 of the fail-closed
 // order: the caller has already refused malformed records).
@@ -259,7 +291,7 @@ func (p *Plan) Touch(r *Record) uint32 {
 	var x uint32
 	for _, s := range r.Subjects {
 		if s.Index >= 0 {
-			x += p.dense[s.Index*p.stride]
+			x += uint32(p.dense[s.Index*p.stride])
 		}
 	}
 	return x
@@ -281,7 +313,7 @@ func (p *Plan) DecideResolved(r *Record) Result {
 }
 
 func (p *Plan) decide(r *Record, ex *Explanation) Result {
-	cat, ok := p.catIdx[string(r.Category)]
+	cat, ok := p.category(r.Category)
 	if !ok {
 		return Result{Reason: ReasonCategoryUnknown}
 	}

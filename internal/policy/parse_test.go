@@ -178,3 +178,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDecidePartialEqualsDecide(t *testing.T) {
+	d, _, err := Parse("p.yaml", []byte(validPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Compile(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := 0; p < tb.purpose.n(); p++ {
+		for r := 0; r < tb.recipient.n(); r++ {
+			base := tb.Partial(p, r)
+			for c := 0; c < tb.category.n(); c++ {
+				for s := 0; s < tb.NumSubjectClasses(); s++ {
+					for role := Role(0); role < numRoles; role++ {
+						for st := State(0); st < numStates; st++ {
+							if tb.DecidePartial(base, c, s, role, st) != tb.Decide(p, c, r, s, role, st) {
+								t.Fatalf("cell %d %d %d %d %d %d differs", p, c, r, s, role, st)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

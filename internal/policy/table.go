@@ -462,8 +462,21 @@ func (t *Table) Decide(p, c, r, s int, role Role, st State) int {
 	return int(t.cells[t.Index(p, c, r, s, role, st)])
 }
 
+// Partial fixes the purpose and recipient classes of repeated decisions:
+// DecidePartial(Partial(p, r), c, s, role, st) is Decide(p, c, r, s, role, st).
+func (t *Table) Partial(p, r int) int { return p*t.strideP + r*t.strideR }
+
+// DecidePartial is Decide with the purpose and recipient fixed by Partial.
+func (t *Table) DecidePartial(base, c, s int, role Role, st State) int {
+	return int(t.cells[base+c*t.strideC+s*t.strideS+t.roleOf[role]*int(numStates)+int(st)])
+}
+
 // Cells is the number of cells in the compiled table.
 func (t *Table) Cells() int { return len(t.cells) }
+
+// NumSubjectClasses is the number of subject classes (region classes ×
+// attribute combinations).
+func (t *Table) NumSubjectClasses() int { return t.regionD.n() * t.nAttr }
 
 // NumAttrCombos is the number of attribute-combination classes.
 func (t *Table) NumAttrCombos() int { return t.nAttr }
