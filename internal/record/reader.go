@@ -233,6 +233,20 @@ var strStop = func() (t [256]bool) {
 	return
 }()
 
+// scanKey is scanString for object keys, which are short: a plain loop
+// beats the eight-byte one there, and anything unusual goes to scanString.
+func scanKey(s []byte, i int) (end int, escaped bool, err error) {
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			return j + 1, false, nil
+		case c == '\\' || c < 0x20:
+			return scanString(s, i)
+		}
+	}
+	return 0, false, ErrSyntax
+}
+
 // scanString validates the string starting at s[i] == '"' and returns the
 // index just past its closing quote.
 func scanString(s []byte, i int) (end int, escaped bool, err error) {
@@ -404,7 +418,7 @@ func (r *Reader) object(s []byte, i int, n *node, depth int) (int, error) {
 		if i >= len(s) || s[i] != '"' {
 			return 0, ErrSyntax
 		}
-		kend, kesc, err := scanString(s, i)
+		kend, kesc, err := scanKey(s, i)
 		if err != nil {
 			return 0, err
 		}
@@ -432,20 +446,20 @@ func (r *Reader) object(s []byte, i int, n *node, depth int) (int, error) {
 		}
 		i = skipWS(s, i+1)
 		start := i
-		if i, err = r.value(s, i, child, depth); err != nil {
+		escaped := false
+		if i < len(s) && s[i] == '"' {
+			i, escaped, err = scanString(s, i)
+		} else {
+			i, err = r.value(s, i, child, depth)
+		}
+		if err != nil {
 			return 0, err
 		}
 		if child != nil && len(child.targets) > 0 {
 			sp := span{start: start, end: i, kind: kindOther}
 			switch s[start] {
 			case '"':
-				sp.kind = kindString
-				for k := start + 1; k < i-1; k++ {
-					if s[k] == '\\' {
-						sp.escaped = true
-						break
-					}
-				}
+				sp.kind, sp.escaped = kindString, escaped
 			case '[':
 				sp.kind = kindArray
 			case 'n':
