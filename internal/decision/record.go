@@ -83,16 +83,14 @@ type Plan struct {
 	// flag for subjects whose region or attributes changed over time), then
 	// for subjects with one state its class in each version. One record
 	// check then touches one cache line per subject.
-	dense      []uint16
-	stride     int
-	catIdx     map[string]int
-	catNames   []string // the as-of version's categories, by index
-	catLast    []byte   // the category of the previous record, and its index
-	catLastIdx int
-	catCls     [][]int // [category][version]
-	tables     []*policy.Table
-	base       []int // per version, the table index part of the fixed purpose and recipient
-	matcher    *consentMatcher
+	dense    []uint16
+	stride   int
+	catIdx   map[string]int
+	catNames []string // the as-of version's categories, by index
+	catCls   [][]int  // [category][version]
+	tables   []*policy.Table
+	base     []int // per version, the table index part of the fixed purpose and recipient
+	matcher  *consentMatcher
 }
 
 // NewPlan prepares deciding for purpose and recipient as of view.AsOf. The

@@ -63,11 +63,10 @@ const (
 
 // batch is a run of whole lines from one input file.
 type batch struct {
-	seq   int
-	file  int
-	line  int // number of the first line
-	data  []byte
-	final bool // last batch of a file carries a digest
+	seq  int
+	file int
+	line int // number of the first line
+	data []byte
 	// results, filled by a worker
 	out      []byte
 	rejects  []byte

@@ -381,50 +381,6 @@ func filter(asOf timestamp.Time, subjects []string) (string, []any) {
 	return where + ` ORDER BY seq`, args
 }
 
-func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func(*store.SubjectRow) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, subject, at, region_set, region, attrs FROM subject_events `+where, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var r store.SubjectRow
-	var subject, region, attrs sql.RawBytes
-	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&r.Seq, &subject, &at, &r.RegionSet, &region, &attrs); err != nil {
-			return err
-		}
-		r.Subject, r.At, r.Region, r.Attrs = subject, timestamp.Time(at), region, attrs
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(*store.ConsentRow) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, subject, purpose, recipient, state, at, source FROM consent_events `+where, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var r store.ConsentRow
-	var subject, purpose, recipient, source sql.RawBytes
-	for rows.Next() {
-		var at int64
-		var st int
-		if err := rows.Scan(&r.Seq, &subject, &purpose, &recipient, &st, &at, &source); err != nil {
-			return err
-		}
-		r.Subject, r.Purpose, r.Recipient, r.Source = subject, purpose, recipient, source
-		r.At, r.State = timestamp.Time(at), policy.State(st)
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // AddExport implements store.Store.
 func (s *DB) AddExport(ctx context.Context, e store.Export) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest) VALUES (?,?,?,?,?,?,?)`,
