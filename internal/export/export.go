@@ -75,7 +75,6 @@ type batch struct {
 	included int64
 	reasons  reasonCounts
 	tooLong  []int // line numbers of over-long lines found by the reader
-	err      error
 }
 
 // Run performs the export. Nothing appears at the output paths unless the
@@ -362,9 +361,6 @@ func fieldsUsed(f record.Fields) FieldsUsed {
 }
 
 func (e *exporter) consume(b *batch, sink sink, rejW io.Writer, tree *compact.Range, c *Counts) error {
-	if b.err != nil {
-		return b.err
-	}
 	if err := sink.Write(b.out); err != nil {
 		return fmt.Errorf("write %s: %w", e.o.Out, err)
 	}
@@ -517,7 +513,7 @@ func (e *exporter) readFile(fi int, path string, get func() (*batch, bool), send
 
 func (e *exporter) reset(b *batch) {
 	b.out, b.rejects, b.leaves = b.out[:0], b.rejects[:0], b.leaves[:0]
-	b.read, b.included, b.err = 0, 0, nil
+	b.read, b.included = 0, 0
 	b.reasons.reset()
 }
 
