@@ -92,6 +92,17 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 	if len(o.Inputs) == 0 {
 		return nil, fmt.Errorf("at least one --in FILE is required")
 	}
+	outs := []string{o.Out, o.ManifestPath()}
+	if o.Rejects != "" {
+		outs = append(outs, o.Rejects)
+	}
+	for i, a := range outs {
+		for _, b := range append(outs[i+1:], o.Inputs...) {
+			if sameFile(a, b) {
+				return nil, fmt.Errorf("%s is named twice among the inputs and outputs: an export never overwrites its own input or writes two outputs to one file", a)
+			}
+		}
+	}
 	for _, in := range o.Inputs {
 		if st, err := os.Stat(in); err != nil {
 			return nil, fmt.Errorf("input %s: %w", in, err)
@@ -525,6 +536,16 @@ func progress(w io.Writer, bytesIn, records int64, start time.Time, final bool) 
 		end = "\n"
 	}
 	fmt.Fprintf(w, "\rexport: %s records, %.1f MB read, %.0f MB/s%s", strconv.FormatInt(records, 10), float64(bytesIn)/1e6, rate, end)
+}
+
+// sameFile reports whether two paths name the same file (or would).
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 func syncClose(f *os.File) error {

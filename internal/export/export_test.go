@@ -178,6 +178,15 @@ func TestEmptyExportAndFailures(t *testing.T) {
 			t.Errorf("%s left behind by a failed export", e.Name())
 		}
 	}
+	for _, o := range []export.Options{
+		{Plan: p, Fields: testFields, Inputs: []string{path}, Out: path},
+		{Plan: p, Fields: testFields, Inputs: []string{path}, Out: out, Rejects: out},
+		{Plan: p, Fields: testFields, Inputs: []string{path}, Out: out, Manifest: dir + "/./in.jsonl"},
+	} {
+		if _, err := export.Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "named twice") {
+			t.Errorf("%+v: error %v", o, err)
+		}
+	}
 	failing := export.Options{Plan: p, Fields: testFields, Inputs: []string{path}, Out: out, Workers: 1,
 		BeforeRename: func(*export.Manifest, []byte) error { return fmt.Errorf("the store said no") }}
 	if _, err := export.Run(context.Background(), failing); err == nil || !strings.Contains(err.Error(), "the store said no") {
