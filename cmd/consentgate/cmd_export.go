@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"time"
 
 	"golang.org/x/term"
 
@@ -65,7 +66,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if !asOfSet {
 		req.asOf = timestamp.Now()
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) && a.stderr == os.Stderr {
+	if a.onTerminal() {
 		o.Progress = a.stderr
 	}
 	st, err := a.openStore(ctx)
@@ -141,4 +142,35 @@ func sortedReasons(m map[string]int64) []string {
 
 func emptyView(asOf timestamp.Time, vs *decision.Versions) *consent.View {
 	return consent.EmptyView(asOf, vs.Attributes())
+}
+
+// onTerminal reports whether stderr is a terminal, where progress is shown.
+func (a *app) onTerminal() bool {
+	return a.stderr == os.Stderr && term.IsTerminal(int(os.Stderr.Fd()))
+}
+
+// spinner shows what a long command is doing, with the seconds it has
+// taken, on a terminal; the returned function clears it.
+func (a *app) spinner(what string) (stop func()) {
+	if !a.onTerminal() {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(a.stderr, "\r\033[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(a.stderr, "\r%s… %.0fs", what, time.Since(start).Seconds())
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

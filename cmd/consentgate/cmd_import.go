@@ -60,7 +60,9 @@ func (a *app) importCmd(ctx context.Context, name string, args []string,
 		return err
 	}
 	defer st.Close()
+	stop := a.spinner(fmt.Sprintf("%s: importing", file))
 	read, added, err := fn(ctx, st, file, timestamp.Now())
+	stop()
 	if err != nil {
 		return err
 	}
