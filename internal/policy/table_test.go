@@ -7,80 +7,6 @@ import (
 	"testing"
 )
 
-// reference decides SPEC §2.2 by reading the document directly, with no
-// table: the oracle the compiled tables are checked against.
-func reference(d *Document, purpose, category, recipient string, class Class, region string, attrs map[string]string, role Role, c State) string {
-	matches := func(w Condition) bool {
-		if w.Purposes != nil && !anyOf(w.Purposes, func(q string) bool { return IsAncestorOrSelf(q, purpose) }) {
-			return false
-		}
-		if w.Categories != nil && !anyOf(w.Categories, func(q string) bool { return IsAncestorOrSelf(q, category) }) {
-			return false
-		}
-		if w.Recipients != nil && !anyOf(w.Recipients, func(q string) bool { return q == recipient || q == class.String() }) {
-			return false
-		}
-		if w.Regions != nil && !d.regionMatches(w.Regions, region) {
-			return false
-		}
-		if w.Roles != nil {
-			ok := false
-			for _, r := range w.Roles {
-				ok = ok || r == role
-			}
-			if !ok {
-				return false
-			}
-		}
-		for _, ac := range w.Attrs {
-			v, has := attrs[ac.Name]
-			if !has || !anyOf(ac.Values, func(x string) bool { return x == v }) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, r := range d.Rules {
-		if r.Effect == Deny && matches(r.When) {
-			return "rule:" + r.ID
-		}
-	}
-	if c == Denied {
-		return "consent.denied"
-	}
-	for _, r := range d.Rules {
-		if r.Effect == RequireConsent && matches(r.When) && c != Granted {
-			return "consent.required:" + r.ID
-		}
-	}
-	_, hasR := d.RecipientClass(recipient)
-	if !(d.DeclaresPurpose(purpose) && d.DeclaresCategory(category) && hasR) && c != Granted {
-		return "consent.required:undeclared"
-	}
-	if c == Granted {
-		return "consent.granted"
-	}
-	best, granted := -1, false
-	for _, df := range d.Defaults {
-		if IsAncestorOrSelf(df.Purpose, purpose) && len(df.Purpose) > best {
-			best, granted = len(df.Purpose), df.Granted
-		}
-	}
-	if granted {
-		return "default.granted"
-	}
-	return "default.denied"
-}
-
-func anyOf(list []string, f func(string) bool) bool {
-	for _, x := range list {
-		if f(x) {
-			return true
-		}
-	}
-	return false
-}
-
 var (
 	genPurposes   = []string{"a", "a.b", "a.b.c", "a.d", "e", "ab"}
 	genCategories = []string{"u", "u.p", "u.p.m", "u.q", "v"}
@@ -193,7 +119,8 @@ func TestTableMatchesReference(t *testing.T) {
 			role, st := Role(r.IntN(3)), State(r.IntN(3))
 			got := tb.Outcomes[tb.Decide(tb.PurposeClass(purpose), tb.CategoryClass(category), tb.RecipientClass(recipient, class),
 				tb.SubjectClass(tb.RegionClass(region), attrClasses), role, st)].Reason
-			want := reference(d, purpose, category, recipient, class, region, attrs, role, st)
+			want := d.DecideDirect(Query{Purpose: purpose, Category: category, Recipient: recipient, Class: class,
+				Region: region, Attrs: attrs, Role: role, Consent: st})
 			if got != want {
 				t.Fatalf("policy:\n%s\nquery purpose=%s category=%s recipient=%s(%s) region=%q attrs=%v role=%s consent=%s: table %s, reference %s",
 					src, purpose, category, recipient, class, region, attrs, role, st, got, want)
