@@ -170,9 +170,13 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		defer rejF.Close()
 	}
 
-	work := make(chan *batch, e.o.Workers*2)
-	done := make(chan *batch, e.o.Workers*2)
-	free := make(chan *batch, e.o.Workers*4+2)
+	// Enough batches in flight (each about 1 MiB) that the reader runs
+	// ahead of the workers, bounded so that memory does not grow with
+	// --workers on a large machine.
+	inFlight := min(e.o.Workers*12+4, 64)
+	work := make(chan *batch, inFlight/2)
+	done := make(chan *batch, inFlight/2)
+	free := make(chan *batch, inFlight)
 	for i := 0; i < cap(free); i++ {
 		free <- &batch{}
 	}
