@@ -25,7 +25,7 @@ type Builder struct {
 
 	regionIdx map[string]uint16
 	regions   []string
-	attrIdx   []map[string]uint16
+	attrIdx   []map[string]uint32
 	attrVals  [][]string
 
 	cons         []rawConsent
@@ -61,7 +61,7 @@ func NewBuilder(asOf timestamp.Time, attrNames []string, subjectHint, consentHin
 		sources: map[string]string{}}
 	for i, n := range b.attrNames {
 		b.slot[n] = i
-		b.attrIdx = append(b.attrIdx, map[string]uint16{"": 0})
+		b.attrIdx = append(b.attrIdx, map[string]uint32{"": 0})
 		b.attrVals = append(b.attrVals, []string{""})
 	}
 	return b
@@ -72,10 +72,7 @@ func (b *Builder) attrValue(slot int, v []byte) int32 {
 	if k, ok := m[string(v)]; ok {
 		return int32(k)
 	}
-	k := uint16(len(b.attrVals[slot]))
-	if int(k) != len(b.attrVals[slot]) {
-		panic("consent: more than 65535 distinct values of one attribute")
-	}
+	k := uint32(len(b.attrVals[slot]))
 	m[string(v)] = k
 	b.attrVals[slot] = append(b.attrVals[slot], string(v))
 	return int32(k)
@@ -105,6 +102,9 @@ func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, region
 	if regionSet {
 		k, ok := b.regionIdx[string(region)]
 		if !ok {
+			if len(b.regions) > 65535 {
+				panic("consent: more than 65535 distinct region codes") // validated codes: ISO 3166 has far fewer
+			}
 			k = uint16(len(b.regions))
 			b.regionIdx[string(region)] = k
 			b.regions = append(b.regions, string(region))
@@ -323,7 +323,7 @@ func (b *Builder) Finish() *View {
 	v.keyOf = make([]int32, 0, nIDs)
 	v.stateAt = make([]timestamp.Time, 0, len(b.subj))
 	v.stateRegion = make([]uint16, 0, len(b.subj))
-	v.stateAttr = make([]uint16, 0, len(b.subj)*nSlots)
+	v.stateAttr = make([]uint32, 0, len(b.subj)*nSlots)
 
 	cur := make([]int32, 1+nSlots)   // region, slots: current values
 	first := make([]int32, 1+nSlots) // earliest value set, -1 none
@@ -361,7 +361,7 @@ func (b *Builder) Finish() *View {
 				last := len(v.stateAt) - 1
 				same := v.stateRegion[last] == uint16(cur[0])
 				for f := 0; same && f < nSlots; f++ {
-					same = v.stateAttr[last*nSlots+f] == uint16(cur[f+1])
+					same = v.stateAttr[last*nSlots+f] == uint32(cur[f+1])
 				}
 				if same {
 					return
@@ -370,7 +370,7 @@ func (b *Builder) Finish() *View {
 					// Two events at the same time: the later one's result stands.
 					v.stateRegion[last] = uint16(cur[0])
 					for f := 0; f < nSlots; f++ {
-						v.stateAttr[last*nSlots+f] = uint16(cur[f+1])
+						v.stateAttr[last*nSlots+f] = uint32(cur[f+1])
 					}
 					return
 				}
@@ -378,7 +378,7 @@ func (b *Builder) Finish() *View {
 			v.stateAt = append(v.stateAt, at)
 			v.stateRegion = append(v.stateRegion, uint16(cur[0]))
 			for f := 0; f < nSlots; f++ {
-				v.stateAttr = append(v.stateAttr, uint16(cur[f+1]))
+				v.stateAttr = append(v.stateAttr, uint32(cur[f+1]))
 			}
 			entry.nState++
 		}

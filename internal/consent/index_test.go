@@ -57,3 +57,24 @@ func BenchmarkIntern(b *testing.B) {
 		}
 	}
 }
+
+// TestManyAttributeValues: a declared attribute may take more distinct
+// values in the data than a uint16 holds.
+func TestManyAttributeValues(t *testing.T) {
+	b := NewBuilder(100, []string{"employer"}, 0, 0)
+	const n = 70_000
+	for i := 0; i < n; i++ {
+		v := fmt.Sprintf("org-%d", i)
+		b.AddSubject(SubjectEvent{Subject: fmt.Sprintf("s%d", i), At: 1, RegionSet: true, Region: "US", Attributes: map[string]*string{"employer": &v}})
+	}
+	view := b.Finish()
+	for _, i := range []int{0, 65534, 65535, 65536, n - 1} {
+		k, ok := view.Lookup(fmt.Sprintf("s%d", i))
+		if !ok {
+			t.Fatalf("s%d missing", i)
+		}
+		if got := view.Attrs(view.StateAt(k, 50))["employer"]; got != fmt.Sprintf("org-%d", i) {
+			t.Fatalf("s%d employer %q", i, got)
+		}
+	}
+}

@@ -21,7 +21,7 @@ type View struct {
 
 	stateAt     []timestamp.Time
 	stateRegion []uint16 // index into Regions; 0 = no region
-	stateAttr   []uint16 // len(AttrNames) per state; index into AttrValues[slot]; 0 = absent
+	stateAttr   []uint32 // len(AttrNames) per state; index into AttrValues[slot]; 0 = absent
 
 	// Regions and AttrValues are the distinct values the view holds; index 0
 	// of each is the empty value (no region, absent attribute).
@@ -85,7 +85,7 @@ func (v *View) StateAt(i int, t timestamp.Time) int {
 func (v *View) StateRegion(state int) uint16 { return v.stateRegion[state] }
 
 // StateAttr returns the dictionary index of the attribute in slot of a state (0 absent).
-func (v *View) StateAttr(state, slot int) uint16 {
+func (v *View) StateAttr(state, slot int) uint32 {
 	return v.stateAttr[state*len(v.AttrNames)+slot]
 }
 
