@@ -23,7 +23,7 @@ type Builder struct {
 	subj    []rawSubject
 	subjVal []int32 // len(attrNames) per raw subject event: -1 unset, 0 removed, k value
 
-	regionIdx map[string]uint16
+	regionIdx map[string]uint32
 	regions   []string
 	attrIdx   []map[string]uint32
 	attrVals  [][]string
@@ -54,7 +54,7 @@ type rawConsent struct {
 func NewBuilder(asOf timestamp.Time, attrNames []string, subjectHint, consentHint int) *Builder {
 	subjectHint, consentHint = min(max(subjectHint, 0), 1<<26), min(max(consentHint, 0), 1<<26)
 	b := &Builder{asOf: asOf, attrNames: append([]string(nil), attrNames...), slot: map[string]int{},
-		ids: newIDTable(subjectHint), regionIdx: map[string]uint16{"": 0}, regions: []string{""},
+		ids: newIDTable(subjectHint), regionIdx: map[string]uint32{"": 0}, regions: []string{""},
 		subj: make([]rawSubject, 0, subjectHint), subjVal: make([]int32, 0, subjectHint*len(attrNames)),
 		cons:       make([]rawConsent, 0, consentHint),
 		purposeIdx: map[string]uint32{}, recipientIdx: map[string]uint32{"": 0}, recipients: []string{""},
@@ -102,10 +102,7 @@ func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, region
 	if regionSet {
 		k, ok := b.regionIdx[string(region)]
 		if !ok {
-			if len(b.regions) > 65535 {
-				panic("consent: more than 65535 distinct region codes") // validated codes: ISO 3166 has far fewer
-			}
-			k = uint16(len(b.regions))
+			k = uint32(len(b.regions))
 			b.regionIdx[string(region)] = k
 			b.regions = append(b.regions, string(region))
 		}
@@ -322,7 +319,7 @@ func (b *Builder) Finish() *View {
 	v.subjects = make([]subjectEntry, 0, nIDs)
 	v.keyOf = make([]int32, 0, nIDs)
 	v.stateAt = make([]timestamp.Time, 0, len(b.subj))
-	v.stateRegion = make([]uint16, 0, len(b.subj))
+	v.stateRegion = make([]uint32, 0, len(b.subj))
 	v.stateAttr = make([]uint32, 0, len(b.subj)*nSlots)
 
 	cur := make([]int32, 1+nSlots)   // region, slots: current values
@@ -359,7 +356,7 @@ func (b *Builder) Finish() *View {
 		emit := func(at timestamp.Time) {
 			if entry.nState > 0 {
 				last := len(v.stateAt) - 1
-				same := v.stateRegion[last] == uint16(cur[0])
+				same := v.stateRegion[last] == uint32(cur[0])
 				for f := 0; same && f < nSlots; f++ {
 					same = v.stateAttr[last*nSlots+f] == uint32(cur[f+1])
 				}
@@ -368,7 +365,7 @@ func (b *Builder) Finish() *View {
 				}
 				if v.stateAt[last] == at {
 					// Two events at the same time: the later one's result stands.
-					v.stateRegion[last] = uint16(cur[0])
+					v.stateRegion[last] = uint32(cur[0])
 					for f := 0; f < nSlots; f++ {
 						v.stateAttr[last*nSlots+f] = uint32(cur[f+1])
 					}
@@ -376,7 +373,7 @@ func (b *Builder) Finish() *View {
 				}
 			}
 			v.stateAt = append(v.stateAt, at)
-			v.stateRegion = append(v.stateRegion, uint16(cur[0]))
+			v.stateRegion = append(v.stateRegion, uint32(cur[0]))
 			for f := 0; f < nSlots; f++ {
 				v.stateAttr = append(v.stateAttr, uint32(cur[f+1]))
 			}

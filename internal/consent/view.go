@@ -20,7 +20,7 @@ type View struct {
 	subjects []subjectEntry
 
 	stateAt     []timestamp.Time
-	stateRegion []uint16 // index into Regions; 0 = no region
+	stateRegion []uint32 // index into Regions; 0 = no region
 	stateAttr   []uint32 // len(AttrNames) per state; index into AttrValues[slot]; 0 = absent
 
 	// Regions and AttrValues are the distinct values the view holds; index 0
@@ -82,7 +82,7 @@ func (v *View) StateAt(i int, t timestamp.Time) int {
 }
 
 // StateRegion returns the region code of a state ("" for none) by dictionary index.
-func (v *View) StateRegion(state int) uint16 { return v.stateRegion[state] }
+func (v *View) StateRegion(state int) uint32 { return v.stateRegion[state] }
 
 // StateAttr returns the dictionary index of the attribute in slot of a state (0 absent).
 func (v *View) StateAttr(state, slot int) uint32 {
