@@ -9,14 +9,10 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// importSubjects reads and stores a subjects file: all of it or none.
+// importSubjects reads and stores a subjects file: all of it or none,
+// streaming, so memory does not grow with the file.
 func importSubjects(ctx context.Context, st store.Store, file string, now timestamp.Time) (read, added int, err error) {
-	evs, err := consent.ReadSubjectsFile(file, now)
-	if err != nil {
-		return 0, 0, err
-	}
-	added, err = st.AddSubjectEvents(ctx, evs)
-	return len(evs), added, err
+	return st.ImportSubjectEvents(ctx, consent.SubjectsFile(file, now))
 }
 
 // importConsent reads and stores a consent file: all of it or none. Its
@@ -26,15 +22,10 @@ func importConsent(ctx context.Context, st store.Store, file string, now timesta
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := vs.CheckDeclared("", ""); err != nil && vs.Len() <= 1 {
-		return 0, 0, err
+	if vs.Len() <= 1 {
+		return 0, 0, vs.CheckDeclared("", "")
 	}
-	evs, err := consent.ReadConsentFile(file, now, func(e *consent.Event) error { return vs.CheckDeclared(e.Purpose, e.Recipient) })
-	if err != nil {
-		return 0, 0, err
-	}
-	added, err = st.AddConsentEvents(ctx, evs)
-	return len(evs), added, err
+	return st.ImportConsentEvents(ctx, consent.ConsentFile(file, now, func(e *consent.Event) error { return vs.CheckDeclared(e.Purpose, e.Recipient) }))
 }
 
 func importReport(read, added int) string {

@@ -7,8 +7,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -104,14 +104,25 @@ func DecodeAttributes(s []byte) (map[string]*string, error) {
 
 // Key is a digest identifying the event's content, for idempotent imports.
 func (e *SubjectEvent) Key() []byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%t\x00%s\x00%s", e.Subject, e.At, e.RegionSet, e.Region, EncodeAttributes(e.Attributes))
-	return h.Sum(nil)[:16]
+	var buf [256]byte
+	b := append(append(buf[:0], e.Subject...), 0)
+	b = append(strconv.AppendInt(b, int64(e.At), 10), 0)
+	b = append(strconv.AppendBool(b, e.RegionSet), 0)
+	b = append(append(b, e.Region...), 0)
+	b = append(b, EncodeAttributes(e.Attributes)...)
+	sum := sha256.Sum256(b)
+	return sum[:16]
 }
 
 // Key is a digest identifying the event's content, for idempotent imports.
 func (e *Event) Key() []byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%s", e.Subject, e.Purpose, e.Recipient, e.State, e.At, e.Source)
-	return h.Sum(nil)[:16]
+	var buf [256]byte
+	b := append(append(buf[:0], e.Subject...), 0)
+	b = append(append(b, e.Purpose...), 0)
+	b = append(append(b, e.Recipient...), 0)
+	b = append(strconv.AppendUint(b, uint64(e.State), 10), 0)
+	b = append(strconv.AppendInt(b, int64(e.At), 10), 0)
+	b = append(b, e.Source...)
+	sum := sha256.Sum256(b)
+	return sum[:16]
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strconv"
 	"strings"
@@ -176,6 +177,29 @@ func requiredTime(s *string, now timestamp.Time) (timestamp.Time, error) {
 // ParseConsentLine reads one line of a consent file (SPEC §3). A missing
 // source is "import"; a missing recipient or "*" means every recipient.
 func ParseConsentLine(line []byte, now timestamp.Time) (Event, error) {
+	return parseConsentLine(line, now, nil)
+}
+
+// interner returns one string per distinct value, so that the few purposes,
+// recipients and sources of a large file are not allocated once a line.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	if len(in) > 4096 {
+		return string(b)
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+func parseConsentLine(line []byte, now timestamp.Time, in interner) (Event, error) {
 	var f [6][]byte
 	var seen [6]bool
 	err := flatStrings(line, func(key, val []byte, null bool) error {
@@ -217,7 +241,12 @@ func ParseConsentLine(line []byte, now timestamp.Time) (Event, error) {
 		if !seen[k] {
 			return nil
 		}
-		s := string(f[k])
+		var s string
+		if k == 0 || k == 4 { // subject and time: many values
+			s = string(f[k])
+		} else {
+			s = in.get(f[k])
+		}
 		return &s
 	}
 	return consentEvent(str(0), str(1), str(2), str(3), str(4), str(5), now)
@@ -298,48 +327,84 @@ func (l *lineErrors) err() error {
 	return fmt.Errorf("%w; nothing was imported", l.first)
 }
 
-// readFile parses every line of a file with parse, refusing the whole file
-// if any line is bad (naming the first bad line and counting the others).
-func readFile[T any](file string, parse func([]byte) (T, error)) ([]T, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []T
-	var bad lineErrors
-	err = EachLine(file, f, func(n int, line []byte) error {
-		v, err := parse(line)
+// fileLines yields the parsed lines of a file, one at a time. At the first
+// bad line it stops yielding values but reads on to count the other bad
+// lines, then yields one error naming the first (the caller, storing in one
+// transaction, then stores nothing).
+func fileLines[T any](file string, parse func([]byte) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		f, err := os.Open(file)
 		if err != nil {
-			bad.add(&LineError{File: file, Line: n, Msg: err.Error()})
-			return nil
+			yield(zero, err)
+			return
 		}
-		out = append(out, v)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		defer f.Close()
+		var bad lineErrors
+		stopped := false
+		err = EachLine(file, f, func(n int, line []byte) error {
+			v, err := parse(line)
+			if err != nil {
+				bad.add(&LineError{File: file, Line: n, Msg: err.Error()})
+				return nil
+			}
+			if bad.first == nil && !yield(v, nil) {
+				stopped = true
+				return errStop
+			}
+			return nil
+		})
+		if stopped {
+			return
+		}
+		if err == nil {
+			err = bad.err()
+		}
+		if err != nil {
+			yield(zero, err)
+		}
 	}
-	if err := bad.err(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-// ReadSubjectsFile reads a whole subjects file (SPEC §3); one bad line
-// refuses the file with a *LineError naming it.
-func ReadSubjectsFile(file string, now timestamp.Time) ([]SubjectEvent, error) {
-	return readFile(file, func(line []byte) (SubjectEvent, error) { return ParseSubjectLine(line, now) })
+var errStop = errors.New("stopped")
+
+// SubjectsFile yields the events of a subjects file (SPEC §3); a bad line
+// ends it with a *LineError naming the line (and counting the others).
+func SubjectsFile(file string, now timestamp.Time) iter.Seq2[SubjectEvent, error] {
+	return fileLines(file, func(line []byte) (SubjectEvent, error) { return ParseSubjectLine(line, now) })
 }
 
-// ReadConsentFile reads a whole consent file; check validates each event
-// against the published policies.
-func ReadConsentFile(file string, now timestamp.Time, check func(*Event) error) ([]Event, error) {
-	return readFile(file, func(line []byte) (Event, error) {
-		e, err := ParseConsentLine(line, now)
+// ConsentFile yields the events of a consent file; check validates each
+// event against the published policies.
+func ConsentFile(file string, now timestamp.Time, check func(*Event) error) iter.Seq2[Event, error] {
+	in := interner{}
+	return fileLines(file, func(line []byte) (Event, error) {
+		e, err := parseConsentLine(line, now, in)
 		if err == nil && check != nil {
 			err = check(&e)
 		}
 		return e, err
 	})
+}
+
+// Collect gathers what a file iterator yields, or its error.
+func Collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ReadSubjectsFile reads a whole subjects file into memory.
+func ReadSubjectsFile(file string, now timestamp.Time) ([]SubjectEvent, error) {
+	return Collect(SubjectsFile(file, now))
+}
+
+// ReadConsentFile reads a whole consent file into memory.
+func ReadConsentFile(file string, now timestamp.Time, check func(*Event) error) ([]Event, error) {
+	return Collect(ConsentFile(file, now, check))
 }

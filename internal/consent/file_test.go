@@ -1,6 +1,9 @@
 package consent
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +89,23 @@ func TestReadFileRefusesWholeFile(t *testing.T) {
 	evs, err := ReadConsentFile(path, now, nil)
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("%v %v", evs, err)
+	}
+}
+
+// TestKeysAreStable: the idempotency digests keep their definition, so a
+// store imported by an older build still recognises its events.
+func TestKeysAreStable(t *testing.T) {
+	tier := "premium"
+	se := SubjectEvent{Subject: "u1", At: 42, RegionSet: true, Region: "DE", Attributes: map[string]*string{"tier": &tier, "gone": nil}}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%t\x00%s\x00%s", se.Subject, se.At, se.RegionSet, se.Region, EncodeAttributes(se.Attributes))
+	if !bytes.Equal(se.Key(), h.Sum(nil)[:16]) {
+		t.Fatal("subject event key changed")
+	}
+	ce := Event{Subject: "u1", Purpose: "p", Recipient: "third_party", State: policy.Denied, At: -7, Source: "gpc"}
+	h = sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%s", ce.Subject, ce.Purpose, ce.Recipient, ce.State, ce.At, ce.Source)
+	if !bytes.Equal(ce.Key(), h.Sum(nil)[:16]) {
+		t.Fatal("consent event key changed")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"net/url"
 	"sort"
 	"strings"
@@ -143,35 +144,48 @@ func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
 
 const batchRows = 400
 
-// insertBatched runs a multi-row INSERT OR IGNORE per batch of rows inside
-// tx and returns the number of rows inserted.
-func insertBatched(ctx context.Context, tx *sql.Tx, head string, cols, n int, args func(i int, dst []any) []any) (int, error) {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
-	stmts := map[int]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
+// inserter runs multi-row INSERT OR IGNORE statements in a transaction,
+// batchRows rows at a time, keeping its prepared statements.
+type inserter struct {
+	tx    *sql.Tx
+	head  string
+	cols  int
+	stmts map[int]*sql.Stmt
+	buf   []any
+}
+
+func newInserter(tx *sql.Tx, head string, cols int) *inserter {
+	return &inserter{tx: tx, head: head, cols: cols, stmts: map[int]*sql.Stmt{}, buf: make([]any, 0, batchRows*cols)}
+}
+
+func (in *inserter) close() {
+	for _, st := range in.stmts {
+		st.Close()
+	}
+}
+
+// insert inserts n rows whose arguments args appends, returning how many
+// were new.
+func (in *inserter) insert(ctx context.Context, n int, args func(i int, dst []any) []any) (int, error) {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", in.cols), ",") + ")"
 	added := 0
-	buf := make([]any, 0, batchRows*cols)
 	for start := 0; start < n; start += batchRows {
 		end := min(start+batchRows, n)
 		k := end - start
-		st, ok := stmts[k]
+		st, ok := in.stmts[k]
 		if !ok {
 			var err error
-			st, err = tx.PrepareContext(ctx, head+strings.TrimSuffix(strings.Repeat(row+",", k), ","))
+			st, err = in.tx.PrepareContext(ctx, in.head+strings.TrimSuffix(strings.Repeat(row+",", k), ","))
 			if err != nil {
 				return 0, err
 			}
-			stmts[k] = st
+			in.stmts[k] = st
 		}
-		buf = buf[:0]
+		in.buf = in.buf[:0]
 		for i := start; i < end; i++ {
-			buf = args(i, buf)
+			in.buf = args(i, in.buf)
 		}
-		res, err := st.ExecContext(ctx, buf...)
+		res, err := st.ExecContext(ctx, in.buf...)
 		if err != nil {
 			return 0, err
 		}
@@ -181,76 +195,114 @@ func insertBatched(ctx context.Context, tx *sql.Tx, head string, cols, n int, ar
 	return added, nil
 }
 
-// AddSubjectEvents implements store.Store.
-func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+// importChunk is how many events an import stores (and packs) at a time
+// inside its one transaction.
+const importChunk = 10_000
+
+// importEvents stores what seq yields in one transaction, chunk by chunk:
+// store inserts a chunk and packs it, given the sequence number before it.
+func importEvents[E any](ctx context.Context, db *sql.DB, table, insertHead string, cols int, seq iter.Seq2[E, error],
+	store func(tx *sql.Tx, in *inserter, chunk []E, before int64) (int, error)) (read, added int, err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer tx.Rollback()
-	before, err := maxSeq(ctx, tx, "subject_events")
-	if err != nil {
-		return 0, err
+	in := newInserter(tx, insertHead, cols)
+	defer in.close()
+	chunk := make([]E, 0, importChunk)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		before, err := maxSeq(ctx, tx, table)
+		if err != nil {
+			return err
+		}
+		n, err := store(tx, in, chunk, before)
+		added += n
+		chunk = chunk[:0]
+		return err
 	}
-	now := int64(timestamp.Now())
-	attrs := make([]string, len(evs))
-	added, err := insertBatched(ctx, tx, `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `, 7, len(evs),
-		func(i int, dst []any) []any {
-			e := &evs[i]
-			attrs[i] = consent.EncodeAttributes(e.Attributes)
-			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, e.Key())
-		})
-	if err != nil {
-		return 0, err
-	}
-	var new *fresh
-	if added == len(evs) {
-		new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
-			e := &evs[i]
-			set := byte(0)
-			if e.RegionSet {
-				set = 1
+	for e, err := range seq {
+		if err != nil {
+			return 0, 0, err
+		}
+		read++
+		if chunk = append(chunk, e); len(chunk) == importChunk {
+			if err := flush(); err != nil {
+				return 0, 0, err
 			}
-			return appendPacked(b, before+1+int64(i), int64(e.At), set, []byte(e.Subject), []byte(e.Region), []byte(attrs[i]))
-		}}
+		}
 	}
-	if err := pack(ctx, tx, subjectPacks, new); err != nil {
-		return 0, err
+	if err := flush(); err != nil {
+		return 0, 0, err
 	}
-	return added, tx.Commit()
+	return read, added, tx.Commit()
+}
+
+// ImportSubjectEvents implements store.Store.
+func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
+	now := int64(timestamp.Now())
+	attrs := make([]string, importChunk)
+	return importEvents(ctx, s.db, "subject_events", `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `, 7, evs,
+		func(tx *sql.Tx, in *inserter, evs []consent.SubjectEvent, before int64) (int, error) {
+			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
+				e := &evs[i]
+				attrs[i] = consent.EncodeAttributes(e.Attributes)
+				return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, e.Key())
+			})
+			if err != nil {
+				return 0, err
+			}
+			var new *fresh
+			if added == len(evs) {
+				new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
+					e := &evs[i]
+					set := byte(0)
+					if e.RegionSet {
+						set = 1
+					}
+					return appendPacked(b, before+1+int64(i), int64(e.At), set, []byte(e.Subject), []byte(e.Region), []byte(attrs[i]))
+				}}
+			}
+			return added, pack(ctx, tx, subjectPacks, new)
+		})
+}
+
+// ImportConsentEvents implements store.Store.
+func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
+	now := int64(timestamp.Now())
+	return importEvents(ctx, s.db, "consent_events", `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `, 8, evs,
+		func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
+			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
+				e := &evs[i]
+				return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+			})
+			if err != nil {
+				return 0, err
+			}
+			var new *fresh
+			if added == len(evs) {
+				new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
+					e := &evs[i]
+					return appendPacked(b, before+1+int64(i), int64(e.At), byte(e.State), []byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source))
+				}}
+			}
+			return added, pack(ctx, tx, consentPacks, new)
+		})
+}
+
+// AddSubjectEvents implements store.Store.
+func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (int, error) {
+	_, added, err := s.ImportSubjectEvents(ctx, store.All(evs))
+	return added, err
 }
 
 // AddConsentEvents implements store.Store.
 func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	before, err := maxSeq(ctx, tx, "consent_events")
-	if err != nil {
-		return 0, err
-	}
-	now := int64(timestamp.Now())
-	added, err := insertBatched(ctx, tx, `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `, 8, len(evs),
-		func(i int, dst []any) []any {
-			e := &evs[i]
-			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
-		})
-	if err != nil {
-		return 0, err
-	}
-	var new *fresh
-	if added == len(evs) {
-		new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
-			e := &evs[i]
-			return appendPacked(b, before+1+int64(i), int64(e.At), byte(e.State), []byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source))
-		}}
-	}
-	if err := pack(ctx, tx, consentPacks, new); err != nil {
-		return 0, err
-	}
-	return added, tx.Commit()
+	_, added, err := s.ImportConsentEvents(ctx, store.All(evs))
+	return added, err
 }
 
 // SubjectHistory implements store.Store.

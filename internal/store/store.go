@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"iter"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -81,6 +82,13 @@ type Store interface {
 	// AddConsentEvents stores consent events, skipping any already stored
 	// (same subject, purpose, recipient, state, time and source).
 	AddConsentEvents(ctx context.Context, evs []consent.Event) (added int, err error)
+	// ImportSubjectEvents stores every event a sequence yields in one
+	// transaction, taking them a chunk at a time so that memory stays flat
+	// however long the sequence. If it yields an error, nothing is stored
+	// and that error is returned. It reports how many were read and added.
+	ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (read, added int, err error)
+	// ImportConsentEvents is ImportSubjectEvents for consent events.
+	ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (read, added int, err error)
 
 	// SubjectHistory returns one subject's events in (at, seq) order.
 	SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error)
@@ -103,4 +111,15 @@ type Store interface {
 	Exports(ctx context.Context) ([]Export, error)
 
 	Close() error
+}
+
+// All yields the events of a slice, for the Import methods.
+func All[E any](evs []E) iter.Seq2[E, error] {
+	return func(yield func(E, error) bool) {
+		for _, e := range evs {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConsentEvents", func(t *testing.T) { testConsent(t, open(t)) })
 	t.Run("View", func(t *testing.T) { testView(t, open(t)) })
 	t.Run("BulkView", func(t *testing.T) { testBulkView(t, open(t)) })
+	t.Run("ImportRollsBack", func(t *testing.T) { testImportRollsBack(t, open(t)) })
 	t.Run("Exports", func(t *testing.T) { testExports(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 }
@@ -272,5 +273,43 @@ func testBulkView(t *testing.T, s store.Store) {
 				t.Fatalf("%s consent %+v", id, e)
 			}
 		}
+	}
+}
+
+// testImportRollsBack: a sequence that fails after several chunks stores
+// nothing at all.
+func testImportRollsBack(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	boom := errors.New("line 25001: bad")
+	seq := func(yield func(consent.Event, error) bool) {
+		for i := 0; i < 25_000; i++ {
+			if !yield(consent.Event{Subject: "u", Purpose: "p", State: policy.Granted, At: timestamp.Time(i), Source: "import"}, nil) {
+				return
+			}
+		}
+		yield(consent.Event{}, boom)
+	}
+	if _, _, err := s.ImportConsentEvents(ctx, seq); !errors.Is(err, boom) {
+		t.Fatalf("error %v", err)
+	}
+	h, err := s.ConsentHistory(ctx, "u")
+	if err != nil || len(h) != 0 {
+		t.Fatalf("%d events stored by a failed import (%v)", len(h), err)
+	}
+	read, added, err := s.ImportConsentEvents(ctx, func(yield func(consent.Event, error) bool) {
+		for i := 0; i < 25_000; i++ {
+			if !yield(consent.Event{Subject: "u", Purpose: "p", State: policy.Granted, At: timestamp.Time(i % 20_000), Source: "import"}, nil) {
+				return
+			}
+		}
+	})
+	if err != nil || read != 25_000 || added != 20_000 {
+		t.Fatalf("read %d added %d: %v", read, added, err)
+	}
+	// Consent of a subject with no subject event loads, and the subject
+	// stays unknown.
+	v, err := store.LoadView(ctx, s, timestamp.Time(1<<40), nil, nil)
+	if err != nil || v.Len() != 0 {
+		t.Fatalf("view of %d subjects: %v", v.Len(), err)
 	}
 }
