@@ -18,12 +18,12 @@ func cmdConsentSet(ctx context.Context, a *app, args []string) error {
 	var e consent.Event
 	var state string
 	var atSet bool
-	fs.StringVar(&e.Subject, "subject", "", "subject id")
-	fs.StringVar(&e.Purpose, "purpose", "", "purpose")
-	fs.StringVar(&e.Recipient, "recipient", "", "recipient id or class (default: every recipient)")
-	fs.StringVar(&state, "state", "", "granted or denied")
-	fs.Var(timeFlag{&e.At, &atSet}, "at", "time of the choice (default now)")
-	fs.StringVar(&e.Source, "source", "support", "where the choice came from: "+strings.Join(consent.Sources, ", "))
+	fs.StringVar(&e.Subject, "subject", "", "the `SUBJECT` id")
+	fs.StringVar(&e.Purpose, "purpose", "", "the `PURPOSE`")
+	fs.StringVar(&e.Recipient, "recipient", "", "a `RECIPIENT` id or class (default: every recipient)")
+	fs.StringVar(&state, "state", "", "`STATE`: granted or denied")
+	fs.Var(timeFlag{&e.At, &atSet}, "at", "`TIME` of the choice (default now)")
+	fs.StringVar(&e.Source, "source", "support", "`SOURCE` of the choice: "+strings.Join(consent.Sources, ", "))
 	var pos []string
 	if err := a.parse(fs, args, positionals(&pos)); err != nil {
 		return err
@@ -81,8 +81,8 @@ func cmdConsentShow(ctx context.Context, a *app, args []string) error {
 	var subject string
 	var asOf timestamp.Time
 	var asOfSet bool
-	fs.StringVar(&subject, "subject", "", "subject id")
-	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "time to show the state at (default now)")
+	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
+	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the `TIME` to show the state at (default now)")
 	var pos []string
 	if err := a.parse(fs, args, positionals(&pos)); err != nil {
 		return err

@@ -18,12 +18,12 @@ func cmdDecide(ctx context.Context, a *app, args []string) error {
 	var category, purpose, recipient string
 	var created, asOf timestamp.Time
 	var createdSet, asOfSet bool
-	fs.Var(listFlag{&subjects}, "subject", "subject id with an optional role (author, recipient, mentioned): S or S:role; repeat for each")
-	fs.StringVar(&category, "category", "", "the record's category")
-	fs.Var(timeFlag{&created, &createdSet}, "created", "the record's creation time")
-	fs.StringVar(&purpose, "purpose", "", "the use's purpose (a leaf purpose)")
-	fs.StringVar(&recipient, "recipient", "", "the recipient id")
-	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the time of the decision (default now)")
+	fs.Var(listFlag{&subjects}, "subject", "`S[:ROLE]`: a subject id with an optional role (author, recipient, mentioned); repeat for each")
+	fs.StringVar(&category, "category", "", "the record's `CATEGORY`")
+	fs.Var(timeFlag{&created, &createdSet}, "created", "the record's creation `TIME`")
+	fs.StringVar(&purpose, "purpose", "", "the use's `PURPOSE` (a leaf purpose)")
+	fs.StringVar(&recipient, "recipient", "", "the `RECIPIENT` id")
+	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the `TIME` of the decision (default now)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	var pos []string
 	if err := a.parse(fs, args, positionals(&pos)); err != nil {

@@ -21,9 +21,9 @@ import (
 
 func cmdDemo(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("demo")
-	dir := fs.String("dir", "", "directory for the demo's files and store (default: a new temporary directory)")
-	members := fs.Int("members", 5000, "members in the generated network")
-	seed := fs.Uint64("seed", 2024, "random seed of the generated world")
+	dir := fs.String("dir", "", "`DIR` for the demo's files and store (default: a new temporary directory)")
+	members := fs.Int("members", 5000, "`N` members in the generated network")
+	seed := fs.Uint64("seed", 2024, "random `SEED` of the generated world")
 	var pos []string
 	if err := a.parse(fs, args, positionals(&pos)); err != nil {
 		return err

@@ -30,20 +30,20 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	o := &req.opts
 	var asOfSet bool
 	var subjectFlags []string
-	fs.StringVar(&req.purpose, "purpose", "", "the purpose (a leaf of the policy's purpose tree)")
-	fs.StringVar(&req.recipient, "recipient", "", "the recipient id")
-	fs.Var(timeFlag{&req.asOf, &asOfSet}, "as-of", "decide as of this time (default now)")
-	fs.Var(listFlag{&o.Inputs}, "in", "input JSON Lines file; repeat, or list several after it")
-	fs.StringVar(&o.Out, "out", "", "output file")
-	fs.StringVar(&o.Rejects, "rejects", "", "rejects file (one line per excluded record)")
-	fs.StringVar(&o.Manifest, "manifest", "", "manifest file (default OUT.manifest.json)")
-	fs.StringVar(&o.Format, "format", "jsonl", "output format: jsonl or parquet")
-	fs.IntVar(&o.Workers, "workers", 0, "decision workers (default the number of CPUs)")
-	fs.StringVar(&o.Fields.ID, "id", "", "field holding the record id (dotted path)")
-	fs.StringVar(&o.Fields.Time, "time", "", "field holding the creation time (dotted path)")
-	fs.StringVar(&o.Fields.Category, "category-field", "", "field holding the category (dotted path)")
-	fs.StringVar(&o.Fields.FixedCategory, "category", "", "one category for every record")
-	fs.Var(listFlag{&subjectFlags}, "subject", "role=field: a field holding a subject id or a list of them; repeat")
+	fs.StringVar(&req.purpose, "purpose", "", "the `PURPOSE` (a leaf of the policy's purpose tree)")
+	fs.StringVar(&req.recipient, "recipient", "", "the `RECIPIENT` id")
+	fs.Var(timeFlag{&req.asOf, &asOfSet}, "as-of", "decide as of `TIME` (default now)")
+	fs.Var(listFlag{&o.Inputs}, "in", "input JSON Lines `FILE`; repeat, or list several after it")
+	fs.StringVar(&o.Out, "out", "", "output `FILE`")
+	fs.StringVar(&o.Rejects, "rejects", "", "rejects `FILE` (one line per excluded record)")
+	fs.StringVar(&o.Manifest, "manifest", "", "manifest `FILE` (default OUT.manifest.json)")
+	fs.StringVar(&o.Format, "format", "jsonl", "output `FORMAT`: jsonl or parquet")
+	fs.IntVar(&o.Workers, "workers", 0, "`N` decision workers (default the number of CPUs)")
+	fs.StringVar(&o.Fields.ID, "id", "", "`FIELD` holding the record id (dotted path)")
+	fs.StringVar(&o.Fields.Time, "time", "", "`FIELD` holding the creation time (dotted path)")
+	fs.StringVar(&o.Fields.Category, "category-field", "", "`FIELD` holding the category (dotted path)")
+	fs.StringVar(&o.Fields.FixedCategory, "category", "", "one `CATEGORY` for every record")
+	fs.Var(listFlag{&subjectFlags}, "subject", "`ROLE=FIELD`: a field holding a subject id or a list of them; repeat")
 	if err := a.parse(fs, args, positionals(&o.Inputs)); err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 func (a *app) newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("consentgate "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&a.storeDSN, "store", a.storeDSN, "store DSN (sqlite:PATH)")
-	fs.StringVar(&a.keysDir, "keys", a.keysDir, "keys directory")
+	fs.StringVar(&a.storeDSN, "store", a.storeDSN, "the store, `DSN` sqlite:PATH")
+	fs.StringVar(&a.keysDir, "keys", a.keysDir, "`DIR` for keys and secrets")
 	return fs
 }
 
@@ -25,9 +25,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string, positional func(string)) er
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
-				fs.SetOutput(a.stdout)
-				fmt.Fprintf(a.stdout, "usage of %s:\n", fs.Name())
-				fs.PrintDefaults()
+				printFlags(a.stdout, fs)
 				return err
 			}
 			return usagef("%v", err)
@@ -81,4 +79,20 @@ func (f timeFlag) Set(s string) error {
 	}
 	*f.t, *f.set = t, true
 	return nil
+}
+
+// printFlags lists a command's flags the way the docs write them (--name).
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage of %s:\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if name != "" {
+			name = " " + strings.ToUpper(name)
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  --%s%s\n      %s%s\n", f.Name, name, usage, def)
+	})
 }
