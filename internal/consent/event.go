@@ -65,31 +65,43 @@ func EncodeAttributes(m map[string]*string) string {
 	if len(m) == 0 {
 		return ""
 	}
-	keys := make([]string, 0, len(m))
+	var keysBuf [8]string
+	keys := keysBuf[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	b.WriteByte('{')
+	var buf [128]byte
+	b := append(buf[:0], '{')
 	for i, k := range keys {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		enc.Encode(k)
-		b.Truncate(b.Len() - 1)
-		b.WriteByte(':')
+		b = appendJSONString(b, k)
+		b = append(b, ':')
 		if m[k] == nil {
-			b.WriteString("null")
+			b = append(b, "null"...)
 		} else {
-			enc.Encode(*m[k])
-			b.Truncate(b.Len() - 1)
+			b = appendJSONString(b, *m[k])
 		}
 	}
-	b.WriteByte('}')
-	return b.String()
+	return string(append(b, '}'))
+}
+
+// appendJSONString appends s as encoding/json writes it without HTML
+// escaping: printable ASCII as is, anything else through encoding/json
+// itself, so that the stored form (and the digests over it) never change.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			var w bytes.Buffer
+			enc := json.NewEncoder(&w)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s)
+			return append(b, bytes.TrimSuffix(w.Bytes(), []byte("\n"))...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // DecodeAttributes reads the stored form.
@@ -104,12 +116,17 @@ func DecodeAttributes(s []byte) (map[string]*string, error) {
 
 // Key is a digest identifying the event's content, for idempotent imports.
 func (e *SubjectEvent) Key() []byte {
+	return e.keyWith(EncodeAttributes(e.Attributes))
+}
+
+// keyWith is Key given the event's encoded attributes.
+func (e *SubjectEvent) keyWith(attrs string) []byte {
 	var buf [256]byte
 	b := append(append(buf[:0], e.Subject...), 0)
 	b = append(strconv.AppendInt(b, int64(e.At), 10), 0)
 	b = append(strconv.AppendBool(b, e.RegionSet), 0)
 	b = append(append(b, e.Region...), 0)
-	b = append(b, EncodeAttributes(e.Attributes)...)
+	b = append(b, attrs...)
 	sum := sha256.Sum256(b)
 	return sum[:16]
 }
@@ -125,4 +142,11 @@ func (e *Event) Key() []byte {
 	b = append(b, e.Source...)
 	sum := sha256.Sum256(b)
 	return sum[:16]
+}
+
+// StoredForm returns the event's attributes as stored and its key, each
+// computed once.
+func (e *SubjectEvent) StoredForm() (attrs string, key []byte) {
+	attrs = EncodeAttributes(e.Attributes)
+	return attrs, e.keyWith(attrs)
 }

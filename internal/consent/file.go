@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/region"
@@ -88,15 +89,17 @@ func decodeStrict(line []byte, v any) error {
 // ParseSubjectLine reads one line of a subjects file (SPEC §3). now bounds
 // `at`: events may not be in the future.
 func ParseSubjectLine(line []byte, now timestamp.Time) (SubjectEvent, error) {
-	var raw struct {
-		Subject    *string                    `json:"subject"`
-		At         *string                    `json:"at"`
-		Region     json.RawMessage            `json:"region"`
-		Attributes map[string]json.RawMessage `json:"attributes"`
-	}
+	return parseSubjectLine(line, now, true)
+}
+
+func parseSubjectLine(line []byte, now timestamp.Time, fast bool) (SubjectEvent, error) {
+	var raw rawSubjectLine
 	var e SubjectEvent
-	if err := decodeStrict(line, &raw); err != nil {
-		return e, err
+	if !fast || !raw.scan(line) {
+		raw = rawSubjectLine{}
+		if err := decodeStrict(line, &raw); err != nil {
+			return e, err
+		}
 	}
 	if raw.Subject == nil || *raw.Subject == "" {
 		return e, fmt.Errorf("missing \"subject\": the subject id, a non-empty string")
@@ -121,7 +124,7 @@ func ParseSubjectLine(line []byte, now timestamp.Time) (SubjectEvent, error) {
 		}
 	}
 	if raw.Attributes != nil {
-		e.Attributes = map[string]*string{}
+		e.Attributes = make(map[string]*string, len(raw.Attributes))
 		for k, v := range raw.Attributes {
 			if k == "" {
 				return e, fmt.Errorf("\"attributes\": an attribute name may not be empty")
@@ -134,6 +137,153 @@ func ParseSubjectLine(line []byte, now timestamp.Time) (SubjectEvent, error) {
 		}
 	}
 	return e, nil
+}
+
+// rawSubjectLine is a subjects line before validation.
+type rawSubjectLine struct {
+	Subject    *string                    `json:"subject"`
+	At         *string                    `json:"at"`
+	Region     json.RawMessage            `json:"region"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+}
+
+// scan fills r from the common shape of a subjects line without
+// encoding/json: known keys once each, strings without escapes, attribute
+// values that are strings, numbers, booleans or null. Anything else
+// returns false, and the caller decodes the line with encoding/json, which
+// also words the errors.
+func (r *rawSubjectLine) scan(s []byte) bool {
+	if !utf8.Valid(s) {
+		return false
+	}
+	i := 0
+	ws := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+			i++
+		}
+	}
+	str := func() ([]byte, bool) { // a string without escapes, quotes included
+		if i >= len(s) || s[i] != '"' {
+			return nil, false
+		}
+		for j := i + 1; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"':
+				out := s[i : j+1]
+				i = j + 1
+				return out, true
+			case c == '\\' || c < 0x20:
+				return nil, false
+			}
+		}
+		return nil, false
+	}
+	scalar := func() ([]byte, bool) { // a string, number, true, false or null
+		if i >= len(s) {
+			return nil, false
+		}
+		if s[i] == '"' {
+			return str()
+		}
+		st := i
+		for i < len(s) && (s[i] == '-' || s[i] == '+' || s[i] == '.' || s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] == 'E') {
+			i++
+		}
+		v := s[st:i]
+		if !json.Valid(v) {
+			return nil, false
+		}
+		return v, true
+	}
+	members := func(each func(key []byte) bool) bool { // an object
+		ws()
+		if i >= len(s) || s[i] != '{' {
+			return false
+		}
+		i++
+		ws()
+		if i < len(s) && s[i] == '}' {
+			i++
+			return true
+		}
+		for {
+			ws()
+			k, ok := str()
+			if !ok {
+				return false
+			}
+			ws()
+			if i >= len(s) || s[i] != ':' {
+				return false
+			}
+			i++
+			ws()
+			if !each(k[1 : len(k)-1]) {
+				return false
+			}
+			ws()
+			if i >= len(s) {
+				return false
+			}
+			if s[i] == '}' {
+				i++
+				return true
+			}
+			if s[i] != ',' {
+				return false
+			}
+			i++
+		}
+	}
+	var seen [4]bool
+	ok := members(func(key []byte) bool {
+		switch string(key) {
+		case "subject", "at":
+			k := 0
+			if key[0] == 'a' {
+				k = 1
+			}
+			v, ok := str()
+			if !ok || seen[k] {
+				return false
+			}
+			seen[k] = true
+			t := string(v[1 : len(v)-1])
+			if k == 0 {
+				r.Subject = &t
+			} else {
+				r.At = &t
+			}
+			return true
+		case "region":
+			v, ok := scalar()
+			if !ok || seen[2] {
+				return false
+			}
+			seen[2], r.Region = true, v
+			return true
+		case "attributes":
+			if seen[3] {
+				return false
+			}
+			seen[3] = true
+			r.Attributes = map[string]json.RawMessage{}
+			return members(func(name []byte) bool {
+				v, ok := scalar()
+				if !ok {
+					return false
+				}
+				if _, dup := r.Attributes[string(name)]; dup {
+					return false
+				}
+				r.Attributes[string(name)] = v
+				return true
+			})
+		}
+		return false
+	})
+	ws()
+	return ok && i == len(s)
 }
 
 func attrValue(v json.RawMessage) (*string, error) {

@@ -3,9 +3,11 @@ package consent
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +110,69 @@ func TestKeysAreStable(t *testing.T) {
 	if !bytes.Equal(ce.Key(), h.Sum(nil)[:16]) {
 		t.Fatal("consent event key changed")
 	}
+}
+
+// FuzzSubjectLine: the fast scanner of subjects lines agrees with
+// encoding/json on every input, accepted or refused.
+func FuzzSubjectLine(f *testing.F) {
+	for _, s := range []string{
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":"DE","attributes":{"tier":"premium","handle":"@ana"}}`,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":null,"attributes":{"n":-1.5e3,"b":true,"x":null}}`,
+		` { "subject" : "u2" , "at" : "2024-01-01T00:00:00+02:00" } `,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":7}`,
+		`{"subject":"u1","subject":"u2","at":"2024-01-01T00:00:00Z"}`,
+		`{"subject":"u\u0031","at":"2024-01-01T00:00:00Z","attributes":{"a":[1]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		fast, ferr := parseSubjectLine(line, now, true)
+		slow, serr := parseSubjectLine(line, now, false)
+		if (ferr == nil) != (serr == nil) || ferr != nil && ferr.Error() != serr.Error() {
+			t.Fatalf("%q: fast error %v, slow error %v", line, ferr, serr)
+		}
+		if ferr == nil && (fast.Subject != slow.Subject || fast.At != slow.At || fast.RegionSet != slow.RegionSet ||
+			fast.Region != slow.Region || EncodeAttributes(fast.Attributes) != EncodeAttributes(slow.Attributes) ||
+			(fast.Attributes == nil) != (slow.Attributes == nil)) {
+			t.Fatalf("%q: fast %+v, slow %+v", line, fast, slow)
+		}
+	})
+}
+
+// FuzzEncodeAttributes: the stored form is exactly what encoding/json
+// writes, so digests over it stay stable.
+func FuzzEncodeAttributes(f *testing.F) {
+	f.Add("tier", "premium", "name", "Ana \"A\" <b>\u2028\x01ü\xff")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		m := map[string]*string{k1: &v1, k2: &v2, "gone": nil}
+		keys := []string{k1, k2, "gone"}
+		sort.Strings(keys)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		b.WriteByte('{')
+		seen := map[string]bool{}
+		for _, k := range keys {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			enc.Encode(k)
+			b.Truncate(b.Len() - 1)
+			b.WriteByte(':')
+			if m[k] == nil {
+				b.WriteString("null")
+			} else {
+				enc.Encode(*m[k])
+				b.Truncate(b.Len() - 1)
+			}
+		}
+		b.WriteByte('}')
+		if got := EncodeAttributes(m); got != b.String() {
+			t.Fatalf("EncodeAttributes = %s, encoding/json %s", got, b.String())
+		}
+	})
 }

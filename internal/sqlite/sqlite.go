@@ -249,8 +249,9 @@ func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.Subj
 		func(tx *sql.Tx, in *inserter, evs []consent.SubjectEvent, before int64) (int, error) {
 			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
 				e := &evs[i]
-				attrs[i] = consent.EncodeAttributes(e.Attributes)
-				return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, e.Key())
+				var key []byte
+				attrs[i], key = e.StoredForm()
+				return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, key)
 			})
 			if err != nil {
 				return 0, err
