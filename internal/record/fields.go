@@ -24,6 +24,10 @@ type Fields struct {
 	Category      string // dotted path, or "" when FixedCategory is used
 	FixedCategory string
 	Subjects      []SubjectField
+	// Scan lists text fields (dotted paths) whose string values Scanned
+	// returns after a Read, for redaction. A key on one of these paths
+	// given twice makes the record malformed, like any key the export reads.
+	Scan []string
 }
 
 // ParseSubjectFlag reads "role=path".
@@ -68,7 +72,7 @@ func (f *Fields) Validate() error {
 	if len(f.Subjects) == 0 {
 		return fmt.Errorf("at least one --subject role=field is required")
 	}
-	for _, p := range []string{f.ID, f.Time, f.Category} {
+	for _, p := range append([]string{f.ID, f.Time, f.Category}, f.Scan...) {
 		if p != "" {
 			if err := checkPath(p); err != nil {
 				return err

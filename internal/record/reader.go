@@ -113,7 +113,10 @@ func NewReader(f Fields) *Reader {
 	for k, s := range f.Subjects {
 		add(s.Path, targetSubjects+k)
 	}
-	r.spans = make([]span, targetSubjects+len(f.Subjects))
+	for k, p := range f.Scan {
+		add(p, targetSubjects+len(f.Subjects)+k)
+	}
+	r.spans = make([]span, targetSubjects+len(f.Subjects)+len(f.Scan))
 	return r
 }
 
@@ -205,6 +208,33 @@ func (r *Reader) arraySubjects(s []byte, sp span, role policy.Role, rec *decisio
 		}
 		i = skipWS(s, i+1) // ','
 	}
+}
+
+// StringValue is a JSON string token in a line: line[Start:End], quotes
+// included; Escaped when it holds a backslash escape.
+type StringValue struct {
+	Start, End int
+	Escaped    bool
+}
+
+// Scanned appends to dst the string values found at the Scan paths by the
+// last successful Read, in the order they stand in the line. Values that
+// are absent or not strings are left out.
+func (r *Reader) Scanned(dst []StringValue) []StringValue {
+	base := targetSubjects + len(r.fields.Subjects)
+	n := len(dst)
+	for k := range r.fields.Scan {
+		if sp := r.spans[base+k]; sp.kind == kindString {
+			dst = append(dst, StringValue{sp.start, sp.end, sp.escaped})
+		}
+	}
+	added := dst[n:]
+	for i := 1; i < len(added); i++ { // few values: insertion sort
+		for j := i; j > 0 && added[j].Start < added[j-1].Start; j-- {
+			added[j], added[j-1] = added[j-1], added[j]
+		}
+	}
+	return dst
 }
 
 // str returns a string span's content, unescaped when it must be.

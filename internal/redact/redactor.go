@@ -1,0 +1,125 @@
+package redact
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/consentgate/consentgate/internal/record"
+)
+
+// Counts are findings by detector.
+type Counts [numKinds]int64
+
+// Add adds other counts.
+func (c *Counts) Add(o *Counts) {
+	for i := range c {
+		c[i] += o[i]
+	}
+}
+
+// Map returns the non-zero counts by detector name.
+func (c *Counts) Map() map[string]int64 {
+	m := map[string]int64{}
+	for k, n := range c {
+		if n > 0 {
+			m[Kind(k).String()] = n
+		}
+	}
+	return m
+}
+
+// Redactor applies a configuration to lines. It is not safe for concurrent
+// use: give each goroutine its own.
+type Redactor struct {
+	cfg     *Config
+	key     []byte
+	enabled [numKinds]bool
+	spans   []Span
+	text    []byte
+	out     []byte
+}
+
+// NewRedactor prepares a configuration; key is the secret Hash uses.
+func NewRedactor(cfg *Config, key []byte) *Redactor {
+	return &Redactor{cfg: cfg, key: key, enabled: cfg.Enabled()}
+}
+
+// Line redacts the given string values of line (in increasing order). It
+// returns the line to write — line itself when nothing was found — and
+// whether a Drop detector fired, and adds what it found to counts. Only
+// the strings that held findings are rewritten; every other byte of the
+// line is kept.
+func (r *Redactor) Line(line []byte, values []record.StringValue, counts *Counts) ([]byte, bool) {
+	r.out = r.out[:0]
+	copied := 0
+	for _, v := range values {
+		raw := line[v.Start+1 : v.End-1]
+		text := string(raw)
+		if v.Escaped {
+			if err := json.Unmarshal(line[v.Start:v.End], &text); err != nil {
+				continue
+			}
+		}
+		r.spans = Detect(text, r.enabled, r.spans[:0])
+		if len(r.spans) == 0 {
+			continue
+		}
+		r.text = r.text[:0]
+		last := 0
+		for _, s := range r.spans {
+			counts[s.Kind]++
+			switch r.cfg.Operators[s.Kind] {
+			case Drop:
+				return nil, true
+			case Hash:
+				r.text = append(append(r.text, text[last:s.Start]...), hashToken(r.key, s.Kind, text[s.Start:s.End])...)
+			default:
+				r.text = append(append(r.text, text[last:s.Start]...), placeholder(s.Kind)...)
+			}
+			last = s.End
+		}
+		r.text = append(r.text, text[last:]...)
+		r.out = append(r.out, line[copied:v.Start]...)
+		r.out = appendString(r.out, r.text)
+		copied = v.End
+	}
+	if copied == 0 {
+		return line, false
+	}
+	return append(r.out, line[copied:]...), false
+}
+
+// appendString writes s as a JSON string, escaping only what JSON
+// requires: quotes, backslashes and control characters.
+func appendString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return append(dst, '"')
+}
