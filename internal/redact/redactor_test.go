@@ -75,7 +75,7 @@ func TestParseConfigRefuses(t *testing.T) {
 	for src, want := range map[string]string{
 		"fields: [text]\ndetectors:\n  mail: replace\n":  `r.yaml:3: detectors: unknown detector "mail"`,
 		"fields: [text]\ndetectors:\n  email: blur\n":    `r.yaml:3: detectors.email: operator "blur"`,
-		"fields: []\ndetectors:\n  email: replace\n":    `r.yaml:1: fields: expected a list`,
+		"fields: []\ndetectors:\n  email: replace\n":     `r.yaml:1: fields: expected a list`,
 		"detectors:\n  email: replace\n":                 `missing fields`,
 		"fields: [text]\n":                               `missing detectors`,
 		"fields: [text]\ncolour: red\n":                  `r.yaml:2: unknown key "colour"`,
