@@ -13,6 +13,7 @@ import (
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -43,6 +44,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&o.Fields.Time, "time", "", "`FIELD` holding the creation time (dotted path)")
 	fs.StringVar(&o.Fields.Category, "category-field", "", "`FIELD` holding the category (dotted path)")
 	fs.StringVar(&o.Fields.FixedCategory, "category", "", "one `CATEGORY` for every record")
+	redactFile := fs.String("redact", "", "redaction `CONFIG` (YAML): text fields to scan and what to do with what the detectors find")
 	fs.Var(listFlag{&subjectFlags}, "subject", "`ROLE=FIELD`: a field holding a subject id or a list of them; repeat")
 	if err := a.parse(fs, args, positionals(&o.Inputs)); err != nil {
 		return err
@@ -65,6 +67,18 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	}
 	if !asOfSet {
 		req.asOf = timestamp.Now()
+	}
+	if *redactFile != "" {
+		src, err := os.ReadFile(*redactFile)
+		if err != nil {
+			return err
+		}
+		if o.Redact, err = redact.ParseConfig(*redactFile, src); err != nil {
+			return err
+		}
+		if o.RedactKey, err = a.secret("redaction.key"); err != nil {
+			return err
+		}
 	}
 	if a.onTerminal() {
 		o.Progress = a.stderr

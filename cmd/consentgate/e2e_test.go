@@ -346,3 +346,64 @@ func TestDemo(t *testing.T) {
 		t.Errorf("the demo wrote the default store")
 	}
 }
+
+func TestExportRedaction(t *testing.T) {
+	dir := setupE2E(t)
+	os.WriteFile(filepath.Join(dir, "redact.yaml"), []byte("fields: [text]\ndetectors:\n  email: replace\n  phone: hash\n  card: drop\n"), 0o644)
+	recs := []string{
+		`{"id":"r1","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"mail bob@example.com now","n":1.50}`,
+		`{"id":"r2","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"card 4111 1111 1111 1111"}`,
+		`{"id":"r3","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"call +44 20 7946 0958"}`,
+		`{"id":"r4","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"nothing \u003chere\u003e","mail":"bob@example.com"}`,
+	}
+	os.WriteFile(filepath.Join(dir, "red.jsonl"), []byte(strings.Join(recs, "\n")+"\n"), 0o644)
+	args := []string{"export", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z",
+		"--in", "red.jsonl", "--out", "red-out.jsonl", "--rejects", "red-rej.jsonl", "--redact", "redact.yaml",
+		"--id", "id", "--time", "created_at", "--category-field", "kind", "--subject", "author=author"}
+	ok(t, dir, args...)
+	out, _ := os.ReadFile(filepath.Join(dir, "red-out.jsonl"))
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("output:\n%s", out)
+	}
+	if lines[0] != `{"id":"r1","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"mail <EMAIL> now","n":1.50}` {
+		t.Errorf("r1: %s", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], `{"id":"r3","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"call <PHONE:`) {
+		t.Errorf("r3: %s", lines[1])
+	}
+	if lines[2] != recs[3] {
+		t.Errorf("r4 must be unchanged (only text is scanned): %s", lines[2])
+	}
+	rej, _ := os.ReadFile(filepath.Join(dir, "red-rej.jsonl"))
+	if !strings.Contains(string(rej), `"id":"r2","reason":"redaction.drop"`) {
+		t.Errorf("rejects: %s", rej)
+	}
+	m, err := export.ReadManifest(filepath.Join(dir, "red-out.jsonl.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Redaction == nil || m.Redaction.Found["email"] != 1 || m.Redaction.Found["phone"] != 1 || m.Redaction.Found["card"] != 1 ||
+		m.Counts.ExcludedByReason["redaction.drop"] != 1 {
+		t.Fatalf("manifest redaction %+v, counts %+v", m.Redaction, m.Counts)
+	}
+	if root := recordsRoot(t, out); m.RecordsRoot != root {
+		t.Errorf("records_root %s is not over the redacted lines (%s)", m.RecordsRoot, root)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "consentgate.db.keys", "redaction.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("redaction key: %v", err)
+	}
+	// The same key gives the same tokens the next time.
+	args[10] = "red-out2.jsonl"
+	ok(t, dir, args...)
+	out2, _ := os.ReadFile(filepath.Join(dir, "red-out2.jsonl"))
+	if string(out2) != string(out) {
+		t.Fatal("a second export redacted differently")
+	}
+	// A bad configuration names its line and writes nothing.
+	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("fields: [text]\ndetectors:\n  email: blur\n"), 0o644)
+	args[10], args[14] = "never.jsonl", "bad.yaml"
+	if _, errOut, code := cg(t, dir, args...); code != 1 || !strings.Contains(errOut, "bad.yaml:3:") {
+		t.Fatalf("bad config: %d %s", code, errOut)
+	}
+}

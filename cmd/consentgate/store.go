@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/decision"
@@ -27,6 +32,68 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 		return nil, usagef("--store: empty path")
 	}
 	return sqlite.Open(ctx, dsn)
+}
+
+// keys returns the keys directory: --keys, or beside a SQLite store
+// (PATH.keys).
+func (a *app) keys() (string, error) {
+	if a.keysDir != "" {
+		return a.keysDir, nil
+	}
+	dsn := strings.TrimPrefix(strings.TrimPrefix(a.storeDSN, "sqlite://"), "sqlite:")
+	if strings.Contains(dsn, "://") {
+		return "", usagef("--keys DIR is required with this store")
+	}
+	return dsn + ".keys", nil
+}
+
+// secret returns a named 32-byte secret from the keys directory, creating
+// it (and the directory, readable by its owner only) at first use.
+func (a *app) secret(name string) ([]byte, error) {
+	dir, err := a.keys()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: expected 32 bytes, found %d", path, len(b))
+		}
+		return b, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	// Written whole under a temporary name, then linked into place, so
+	// that two processes creating it at once agree on one secret.
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return a.secret(name)
+	} else if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func redactDSN(dsn string) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -34,7 +35,12 @@ type Options struct {
 	Rejects  string // "" for none
 	Manifest string // "" for Out + ".manifest.json"
 	Format   string // "jsonl" (default) or "parquet"
-	Workers  int    // 0 for the number of CPUs
+	// Redact, when not nil, scans the configured text fields of every
+	// included record and replaces, hashes or drops what its detectors
+	// find; RedactKey is the secret its hash operator uses.
+	Redact    *redact.Config
+	RedactKey []byte
+	Workers   int // 0 for the number of CPUs
 	// Progress, when not nil, receives a progress line about four times a
 	// second (with \r, for a terminal).
 	Progress io.Writer
@@ -85,6 +91,9 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 	}
 	if o.Format != "jsonl" && o.Format != "parquet" {
 		return nil, fmt.Errorf("--format %q: expected jsonl or parquet", o.Format)
+	}
+	if o.Redact != nil {
+		o.Fields.Scan = append([]string(nil), o.Redact.Fields...)
 	}
 	if err := o.Fields.Validate(); err != nil {
 		return nil, err
@@ -196,11 +205,15 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	var wwg sync.WaitGroup
 	workerSubjects := make([][]uint64, nWorkers)
 	workerVersions := make([][]bool, nWorkers)
+	workerRedactions := make([]redact.Counts, nWorkers)
 	for w := 0; w < nWorkers; w++ {
 		wwg.Add(1)
 		go func(w int) {
 			defer wwg.Done()
 			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs, e.o.Rejects != "")
+			if e.o.Redact != nil {
+				wk.redactor = redact.NewRedactor(e.o.Redact, e.o.RedactKey)
+			}
 			for b := range work {
 				wk.process(b)
 				select {
@@ -208,7 +221,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 				case <-ctx.Done():
 				}
 			}
-			workerSubjects[w], workerVersions[w] = wk.subjects, wk.versions
+			workerSubjects[w], workerVersions[w], workerRedactions[w] = wk.subjects, wk.versions, wk.redacted
 		}(w)
 	}
 	go func() { wwg.Wait(); close(done) }()
@@ -320,6 +333,13 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	if m.Policies == nil {
 		d := e.plan.Versions().At(m.AsOf).Doc
 		m.Policies = []PolicyUsed{{Version: d.Version, SHA256: d.Digest()}}
+	}
+	if e.o.Redact != nil {
+		var total redact.Counts
+		for w := range workerRedactions {
+			total.Add(&workerRedactions[w])
+		}
+		m.Redaction = &Redaction{Config: e.o.Redact.File, SHA256: e.o.Redact.Digest(), Fields: e.o.Redact.Fields, Found: total.Map()}
 	}
 	if rejF != nil {
 		if err := syncClose(rejF); err != nil {

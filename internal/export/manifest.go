@@ -28,11 +28,21 @@ type Manifest struct {
 	Rejects        *FileDigest    `json:"rejects"`
 	Fields         FieldsUsed     `json:"fields"`
 	Counts         Counts         `json:"counts"`
+	Redaction      *Redaction     `json:"redaction,omitempty"`
 	Subjects       int            `json:"subjects_included"`
 	RecordsRoot    string         `json:"records_root"`
 	SubjectsRoot   *string        `json:"subjects_root"` // log issue
 	LogIndex       *uint64        `json:"log_index"`     // log issue
 	Signature      *string        `json:"signature"`     // log issue
+}
+
+// Redaction records how the export redacted: the configuration file and its
+// SHA-256, the fields scanned, and the findings by detector.
+type Redaction struct {
+	Config string           `json:"config"`
+	SHA256 string           `json:"sha256"`
+	Fields []string         `json:"fields"`
+	Found  map[string]int64 `json:"found"`
 }
 
 // LogState is the log's size and root at a moment.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/redact"
 )
 
 // worker decides the lines of batches. Each worker owns its reader and
@@ -29,12 +30,18 @@ type worker struct {
 	// filePrefix is each input's `{"file":"NAME","line":` for rejects.
 	filePrefix   [][]byte
 	writeRejects bool
+	redactor     *redact.Redactor
+	redacted     redact.Counts
 	group        [groupSize]pending
 	n            int
 	sink         uint32
 }
 
 var errTooLong = errors.New("line longer than 16 MiB")
+
+// ReasonRedactionDrop excludes a record in which a detector whose operator
+// is drop found something.
+const ReasonRedactionDrop = "redaction.drop"
 
 // groupSize is how many records are read before any is decided, so that
 // the lookups of their subjects overlap in memory (see decision.Plan.Touch).
@@ -46,6 +53,7 @@ type pending struct {
 	id   []byte
 	err  error
 	rec  decision.Record
+	scan []record.StringValue // the text fields to redact
 }
 
 func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects bool) *worker {
@@ -94,6 +102,9 @@ func (w *worker) process(b *batch) {
 			p.id, p.err = nil, errTooLong
 		} else {
 			p.id, p.err = w.reader.Read(line, &p.rec)
+			if p.err == nil && w.redactor != nil {
+				p.scan = w.reader.Scanned(p.scan[:0])
+			}
 		}
 		w.n++
 		if w.n == groupSize {
@@ -146,9 +157,17 @@ func (w *worker) flush(b *batch) {
 			w.reject(b, p.n, p.id, res, "")
 			continue
 		}
+		line := p.line
+		if w.redactor != nil && len(p.scan) > 0 {
+			var drop bool
+			if line, drop = w.redactor.Line(p.line, p.scan, &w.redacted); drop {
+				w.reject(b, p.n, p.id, decision.Result{Reason: ReasonRedactionDrop}, "a detector set to drop found something")
+				continue
+			}
+		}
 		b.included++
-		b.out = append(append(b.out, p.line...), '\n')
-		b.leaves = w.appendLeafHash(b.leaves, p.id, p.line)
+		b.out = append(append(b.out, line...), '\n')
+		b.leaves = w.appendLeafHash(b.leaves, p.id, line)
 		for _, s := range p.rec.Subjects {
 			w.subjects[s.Index>>6] |= 1 << (uint(s.Index) & 63)
 		}
