@@ -63,9 +63,25 @@ func (s Span) String() string { return fmt.Sprintf("%s[%d:%d]", s.Kind, s.Start,
 // order and without overlap (a longer finding wins over one it overlaps;
 // a URL over the address inside it).
 func Detect(text string, enabled [numKinds]bool, dst []Span) []Span {
+	// Most text holds no digit, no @ and no colon: skip the detectors that
+	// could not match.
+	var digit, at, colon, dot bool
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c == '@':
+			at = true
+		case c == ':':
+			colon = true
+		case c == '.':
+			dot = true
+		}
+	}
+	possible := [numKinds]bool{Email: at && dot, Phone: digit, Card: digit, IBAN: digit, IP: digit && dot || colon, URL: dot, SSN: digit}
 	start := len(dst)
 	for k := Kind(0); k < numKinds; k++ {
-		if enabled[k] {
+		if enabled[k] && possible[k] {
 			dst = detectors[k](text, dst)
 		}
 	}
@@ -156,15 +172,34 @@ func detectEmail(text string, dst []Span) []Span {
 
 // ----- URLs -----------------------------------------------------------------
 
-func detectURL(text string, dst []Span) []Span {
-	lower := strings.ToLower(text)
-	for i := 0; i < len(text); {
-		j := -1
-		for _, p := range []string{"http://", "https://", "www."} {
-			if k := strings.Index(lower[i:], p); k >= 0 && (j < 0 || i+k < j) {
-				j = i + k
+// urlStart finds the next "http://", "https://" or "www." (either case)
+// at or after i, or -1.
+func urlStart(text string, i int) int {
+	best := -1
+	if k := strings.Index(text[i:], "://"); k >= 0 {
+		j := i + k
+		switch {
+		case j-5 >= i && strings.EqualFold(text[j-5:j], "https"):
+			best = j - 5
+		case j-4 >= i && strings.EqualFold(text[j-4:j], "http"):
+			best = j - 4
+		default:
+			if next := urlStart(text, j+3); next >= 0 {
+				best = next
 			}
 		}
+	}
+	for _, w := range []string{"www.", "WWW."} {
+		if k := strings.Index(text[i:], w); k >= 0 && (best < 0 || i+k < best) {
+			best = i + k
+		}
+	}
+	return best
+}
+
+func detectURL(text string, dst []Span) []Span {
+	for i := 0; i < len(text); {
+		j := urlStart(text, i)
 		if j < 0 {
 			break
 		}
