@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -107,7 +108,15 @@ func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export
 	if _, err := decision.NewPlan(vs, emptyView(req.asOf, vs), req.purpose, req.recipient); err != nil {
 		return nil, err
 	}
-	view, err := store.LoadView(ctx, st, req.asOf, vs.Attributes(), nil)
+	attrs := vs.Attributes()
+	if o := req.opts.Redact; o != nil && o.Operators[redact.Member] != redact.Off {
+		for _, a := range export.MemberAttributes {
+			if !slices.Contains(attrs, a) {
+				attrs = append(attrs, a)
+			}
+		}
+	}
+	view, err := store.LoadView(ctx, st, req.asOf, attrs, nil)
 	if err != nil {
 		return nil, err
 	}

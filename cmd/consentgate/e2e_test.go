@@ -407,3 +407,27 @@ func TestExportRedaction(t *testing.T) {
 		t.Fatalf("bad config: %d %s", code, errOut)
 	}
 }
+
+func TestExportRedactsMembers(t *testing.T) {
+	dir := setupE2E(t)
+	os.WriteFile(filepath.Join(dir, "names.jsonl"), []byte(
+		`{"subject":"dee","at":"2023-06-01T00:00:00Z","attributes":{"handle":"@dee","name":"Dee Souza"}}`+"\n"+
+			`{"subject":"ana","at":"2023-06-01T00:00:00Z","attributes":{"name":"Ana Lima"}}`+"\n"), 0o644)
+	ok(t, dir, "subjects", "import", "names.jsonl")
+	os.WriteFile(filepath.Join(dir, "redact.yaml"), []byte("fields: [text]\ndetectors:\n  member: replace\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "m.jsonl"), []byte(
+		`{"id":"m1","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"thanks @dee, Dee Souza and @ana (Ana Lima)"}`+"\n"), 0o644)
+	ok(t, dir, "export", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z",
+		"--in", "m.jsonl", "--out", "m-out.jsonl", "--redact", "redact.yaml",
+		"--id", "id", "--time", "created_at", "--category-field", "kind", "--subject", "author=author")
+	out, _ := os.ReadFile(filepath.Join(dir, "m-out.jsonl"))
+	// dee refused third parties: both her handle and her name go; ana granted: she stays.
+	want := `{"id":"m1","kind":"user.content.public","author":"ana","created_at":"2024-10-01T00:00:00Z","text":"thanks <MEMBER>, <MEMBER> and @ana (Ana Lima)"}` + "\n"
+	if string(out) != want {
+		t.Fatalf("got %s", out)
+	}
+	m, err := export.ReadManifest(filepath.Join(dir, "m-out.jsonl.manifest.json"))
+	if err != nil || m.Redaction.Found["member"] != 2 {
+		t.Fatalf("manifest %+v %v", m.Redaction, err)
+	}
+}

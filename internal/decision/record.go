@@ -245,6 +245,22 @@ func (p *Plan) category(c []byte) (int, bool) {
 	return 0, false
 }
 
+// DeniesMention reports whether a member mentioned in a record's text (by
+// view position) does not allow this use: the record's checks for it, now
+// and at collection, as a subject with the role mentioned. A category the
+// as-of version does not declare denies.
+func (p *Plan) DeniesMention(subject int, r *Record) bool {
+	cat, ok := p.category(r.Category)
+	if !ok {
+		return true
+	}
+	if !p.vs.Table(p.asOfIdx).Outcomes[p.check(p.asOfIdx, cat, subject, p.asOf, policy.Mentioned)].Allow {
+		return true
+	}
+	v := p.vs.IndexAt(r.Created)
+	return !p.vs.Table(v).Outcomes[p.check(v, cat, subject, r.Created, policy.Mentioned)].Allow
+}
+
 // Decide decides a record (SPEC §2.3–§2.4 from step 2 of the fail-closed
 // order: the caller has already refused malformed records).
 func (p *Plan) Decide(r *Record) Result {

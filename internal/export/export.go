@@ -206,13 +206,22 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	workerSubjects := make([][]uint64, nWorkers)
 	workerVersions := make([][]bool, nWorkers)
 	workerRedactions := make([]redact.Counts, nWorkers)
+	var members *redact.Members
+	if e.o.Redact != nil && e.o.Redact.Operators[redact.Member] != redact.Off {
+		var err error
+		if members, err = membersOf(e.plan.View()); err != nil {
+			cancel()
+			wg.Wait()
+			return nil, err
+		}
+	}
 	for w := 0; w < nWorkers; w++ {
 		wwg.Add(1)
 		go func(w int) {
 			defer wwg.Done()
 			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs, e.o.Rejects != "")
 			if e.o.Redact != nil {
-				wk.redactor = redact.NewRedactor(e.o.Redact, e.o.RedactKey)
+				wk.redactor = redact.NewRedactor(e.o.Redact, e.o.RedactKey, members)
 			}
 			for b := range work {
 				wk.process(b)
@@ -560,6 +569,31 @@ func progress(w io.Writer, bytesIn, records int64, start time.Time, final bool) 
 		end = "\n"
 	}
 	fmt.Fprintf(w, "\rexport: %s records, %.1f MB read, %.0f MB/s%s", strconv.FormatInt(records, 10), float64(bytesIn)/1e6, rate, end)
+}
+
+// MemberAttributes are the subject attributes the member detector matches
+// mentions by; a view for an export that redacts members must keep them.
+var MemberAttributes = []string{"handle", "name"}
+
+// membersOf indexes every subject of a view by its handle and name as of
+// the view's time.
+func membersOf(v *consent.View) (*redact.Members, error) {
+	slot := map[string]int{}
+	for i, n := range v.AttrNames {
+		slot[n] = i
+	}
+	for _, n := range MemberAttributes {
+		if _, ok := slot[n]; !ok {
+			return nil, fmt.Errorf("the member detector needs the subject attribute %q in the view", n)
+		}
+	}
+	m := redact.NewMembers()
+	hs, ns := slot["handle"], slot["name"]
+	for i := 0; i < v.Len(); i++ {
+		st := v.StateAt(i, v.AsOf)
+		m.Add(int32(i), v.AttrValues[hs][v.StateAttr(st, hs)], v.AttrValues[ns][v.StateAttr(st, ns)])
+	}
+	return m, nil
 }
 
 // sameFile reports whether two paths name the same file (or would).

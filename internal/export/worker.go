@@ -160,7 +160,8 @@ func (w *worker) flush(b *batch) {
 		line := p.line
 		if w.redactor != nil && len(p.scan) > 0 {
 			var drop bool
-			if line, drop = w.redactor.Line(p.line, p.scan, &w.redacted); drop {
+			deny := func(s int32) bool { return w.plan.DeniesMention(int(s), &p.rec) }
+			if line, drop = w.redactor.Line(p.line, p.scan, &w.redacted, deny); drop {
 				w.reject(b, p.n, p.id, decision.Result{Reason: ReasonRedactionDrop}, "a detector set to drop found something")
 				continue
 			}

@@ -25,10 +25,11 @@ const (
 	IP
 	URL
 	SSN
+	Member // mentions of members who do not allow the export (see Members)
 	numKinds
 )
 
-var kindNames = [...]string{"email", "phone", "card", "iban", "ip", "url", "ssn"}
+var kindNames = [...]string{"email", "phone", "card", "iban", "ip", "url", "ssn", "member"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -81,13 +82,18 @@ func Detect(text string, enabled [numKinds]bool, dst []Span) []Span {
 	possible := [numKinds]bool{Email: at && dot, Phone: digit, Card: digit, IBAN: digit, IP: digit && dot || colon, URL: dot, SSN: digit}
 	start := len(dst)
 	for k := Kind(0); k < numKinds; k++ {
-		if enabled[k] && possible[k] {
+		if enabled[k] && possible[k] && detectors[k] != nil {
 			dst = detectors[k](text, dst)
 		}
 	}
-	found := dst[start:]
+	return append(dst[:start], mergeSpans(dst[start:])...)
+}
+
+// mergeSpans orders spans and removes overlaps, a longer span winning, in
+// place.
+func mergeSpans(found []Span) []Span {
 	if len(found) < 2 {
-		return dst
+		return found
 	}
 	sort.Slice(found, func(i, j int) bool {
 		if found[i].Start != found[j].Start {
@@ -105,10 +111,12 @@ func Detect(text string, enabled [numKinds]bool, dst []Span) []Span {
 		}
 		out = append(out, s)
 	}
-	return dst[:start+len(out)]
+	return out
 }
 
-var detectors = [numKinds]func(string, []Span) []Span{detectEmail, detectPhone, detectCard, detectIBAN, detectIP, detectURL, detectSSN}
+// detectors are the text-only detectors; Member needs the store and is run
+// by the Redactor.
+var detectors = [numKinds]func(string, []Span) []Span{detectEmail, detectPhone, detectCard, detectIBAN, detectIP, detectURL, detectSSN, nil}
 
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isAlpha(c byte) bool  { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

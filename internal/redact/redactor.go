@@ -34,14 +34,19 @@ type Redactor struct {
 	cfg     *Config
 	key     []byte
 	enabled [numKinds]bool
+	members *Members
 	spans   []Span
 	text    []byte
 	out     []byte
+	words   []word
+	mkey    []byte
 }
 
-// NewRedactor prepares a configuration; key is the secret Hash uses.
-func NewRedactor(cfg *Config, key []byte) *Redactor {
-	return &Redactor{cfg: cfg, key: key, enabled: cfg.Enabled()}
+// NewRedactor prepares a configuration; key is the secret Hash uses;
+// members (nil unless the member detector is on) are the platform's
+// members by handle and name.
+func NewRedactor(cfg *Config, key []byte, members *Members) *Redactor {
+	return &Redactor{cfg: cfg, key: key, enabled: cfg.Enabled(), members: members}
 }
 
 // Line redacts the given string values of line (in increasing order). It
@@ -49,7 +54,10 @@ func NewRedactor(cfg *Config, key []byte) *Redactor {
 // whether a Drop detector fired, and adds what it found to counts. Only
 // the strings that held findings are rewritten; every other byte of the
 // line is kept.
-func (r *Redactor) Line(line []byte, values []record.StringValue, counts *Counts) ([]byte, bool) {
+//
+// deny says whether a mentioned member (by view position) does not allow
+// this record's use; it is consulted only when the member detector is on.
+func (r *Redactor) Line(line []byte, values []record.StringValue, counts *Counts, deny func(subject int32) bool) ([]byte, bool) {
 	r.out = r.out[:0]
 	copied := 0
 	for _, v := range values {
@@ -61,6 +69,13 @@ func (r *Redactor) Line(line []byte, values []record.StringValue, counts *Counts
 			}
 		}
 		r.spans = Detect(text, r.enabled, r.spans[:0])
+		if r.members != nil && r.enabled[Member] && deny != nil {
+			n := len(r.spans)
+			r.spans, r.words, r.mkey = r.members.detect(text, deny, r.words, r.mkey, r.spans)
+			if len(r.spans) > n {
+				r.spans = mergeSpans(r.spans)
+			}
+		}
 		if len(r.spans) == 0 {
 			continue
 		}

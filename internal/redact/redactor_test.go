@@ -21,7 +21,7 @@ func redactLine(t *testing.T, r *Redactor, line string, c *Counts) (string, bool
 	if _, err := rd.Read([]byte(line), &rec); err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}
-	out, drop := r.Line([]byte(line), rd.Scanned(nil), c)
+	out, drop := r.Line([]byte(line), rd.Scanned(nil), c, nil)
 	return string(out), drop
 }
 
@@ -36,7 +36,7 @@ func mustConfig(t *testing.T, src string) *Config {
 
 func TestLine(t *testing.T) {
 	cfg := mustConfig(t, "fields: [text, meta.bio]\ndetectors:\n  email: replace\n  phone: hash\n  card: drop\n  url: replace\n")
-	r := NewRedactor(cfg, []byte("secret"))
+	r := NewRedactor(cfg, []byte("secret"), nil)
 	var c Counts
 	line := `{"id":"r1","t":"2024-01-01T00:00:00Z","a":"u1","text":"mail ana@example.com \u003cnow\u003e or +44 20 7946 0958","other":"\u003cana@example.com\u003e","n":1.50,"meta":{"bio":"see https://x.example.org"}}`
 	out, drop := redactLine(t, r, line, &c)
@@ -56,7 +56,7 @@ func TestLine(t *testing.T) {
 	if !strings.Contains(out2, tok) {
 		t.Fatalf("hash token %s not in %s", tok, out2)
 	}
-	out3, _ := redactLine(t, NewRedactor(cfg, []byte("other")), `{"id":"r2","t":"2024-01-01T00:00:00Z","a":"u1","text":"+44 20 7946 0958!"}`, &c)
+	out3, _ := redactLine(t, NewRedactor(cfg, []byte("other"), nil), `{"id":"r2","t":"2024-01-01T00:00:00Z","a":"u1","text":"+44 20 7946 0958!"}`, &c)
 	if strings.Contains(out3, tok) {
 		t.Fatal("the hash token does not depend on the key")
 	}
@@ -93,7 +93,7 @@ func FuzzLine(f *testing.F) {
 	f.Add("mail ana@example.com", "+44 20 7946 0958", "keep me")
 	f.Add("\x01\"\\ 4111111111111111 ü", "192.168.1.1", `\u003c`)
 	cfg, _ := ParseConfig("r.yaml", []byte("fields: [text, meta.bio]\ndetectors:\n  email: replace\n  phone: hash\n  ip: replace\n  url: replace\n  iban: replace\n  ssn: replace\n  card: replace\n"))
-	r := NewRedactor(cfg, []byte("k"))
+	r := NewRedactor(cfg, []byte("k"), nil)
 	f.Fuzz(func(t *testing.T, text, bio, other string) {
 		obj := map[string]any{"id": "x", "t": "2024-01-01T00:00:00Z", "a": "u", "text": text, "other": other, "meta": map[string]any{"bio": bio, "n": 1}}
 		line, _ := json.Marshal(obj)
@@ -103,7 +103,7 @@ func FuzzLine(f *testing.F) {
 			return
 		}
 		var c Counts
-		out, _ := r.Line(line, rd.Scanned(nil), &c)
+		out, _ := r.Line(line, rd.Scanned(nil), &c, nil)
 		var got map[string]any
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("invalid JSON %q from %q", out, line)
