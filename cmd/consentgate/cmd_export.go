@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"slices"
@@ -77,9 +79,14 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 		if o.Redact, err = redact.ParseConfig(*redactFile, src); err != nil {
 			return err
 		}
-		if o.RedactKey, err = a.secret("redaction.key"); err != nil {
+		secret, err := a.secret("redaction.key")
+		if err != nil {
 			return err
 		}
+		// The hash operator's key is derived for this use alone.
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("consentgate/redaction/hash/v1"))
+		o.RedactKey = mac.Sum(nil)
 	}
 	if a.onTerminal() {
 		o.Progress = a.stderr
