@@ -220,7 +220,7 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 	d.Cells = total
 
 	// Walk every cell; keep the changed ones as index tuples.
-	const dims = 7 // purpose, category, recipient, region, attrs (one combined), role, consent
+	const dims = 7              // purpose, category, recipient, region, attrs (one combined), role, consent
 	var changed [][dims + 1]int // last: 1 widening, 0 narrowing
 	ocls, ncls := make([]int, len(attrs)), make([]int, len(attrs))
 	var oAttrCls, nAttrCls []int
