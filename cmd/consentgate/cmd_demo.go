@@ -14,6 +14,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/demo"
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -66,18 +67,44 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(w, "   %d public posts and %d private messages, 2022–2025.\n\n", stats.Posts, stats.Messages)
 
 	fmt.Fprintf(w, "2. The policy history:\n")
+	var prev *policy.Table
+	var widening *policy.Diff
 	for _, p := range files.Policies {
 		t, err := a.readPolicy(p)
 		if err != nil {
 			return err
 		}
-		msg, err := publish(ctx, st, t, false, timestamp.Now())
+		force := false
+		if prev != nil {
+			d, err := policy.Compare(prev, t, t.Doc.EffectiveFrom)
+			if err != nil {
+				return err
+			}
+			if d.Notice.Violation {
+				// The platform published it anyway: so does the tour, and the store records it as forced.
+				force, widening = true, d
+			}
+		}
+		msg, err := publish(ctx, st, t, force, timestamp.Now())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "   %s\n", msg)
+		if force {
+			fmt.Fprintf(w, "   (policy publish refuses a notice violation; the tour publishes it with --force, as the platform did)\n")
+		}
+		prev = t
 	}
 	fmt.Fprintln(w)
+	if widening != nil {
+		fmt.Fprintf(w, "   What the %s version changed (consentgate policy diff, exact over both versions' domains):\n", widening.New)
+		var b strings.Builder
+		printDiff(&b, widening.Old, widening.New, widening)
+		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			fmt.Fprintf(w, "   %s\n", l)
+		}
+		fmt.Fprintln(w)
+	}
 
 	now := timestamp.Now()
 	read, added, err := importSubjects(ctx, st, files.Subjects, now)

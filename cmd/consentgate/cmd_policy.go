@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/consentgate/consentgate/internal/policy"
@@ -87,11 +89,11 @@ func cmdPolicyPublish(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// publish stores a compiled version after the publication checks: a label
-// already published with other content is always refused; an
-// effective_from at or before a published version's is refused unless
-// forced. (The notice check of SPEC §2.5 needs the policy diff and is added
-// with it.)
+// publish stores a compiled version after the publication checks of SPEC
+// §2.5: a label already published with other content is always refused; a
+// notice violation against the version it follows, or an effective_from
+// at or before a published version's, is refused unless forced, and a
+// forced publication is recorded as forced.
 func publish(ctx context.Context, st store.Store, t *policy.Table, force bool, now timestamp.Time) (string, error) {
 	d := t.Doc
 	existing, err := st.Policies(ctx)
@@ -99,6 +101,15 @@ func publish(ctx context.Context, st store.Store, t *policy.Table, force bool, n
 		return "", err
 	}
 	forced := false
+	if diff, prev, err := diffWithPrevious(existing, t, now); err != nil {
+		return "", err
+	} else if diff != nil && diff.Notice.Violation {
+		if !force {
+			return "", &exitError{1, fmt.Errorf("policy %s widens what %s allowed (%d cells) but takes effect at %s, before the notice it owes runs out at %s (announced %s, min_notice %s); announce it earlier, move effective_from, or --force (see consentgate policy diff %s %s)",
+				d.Version, prev, diff.Widening, d.EffectiveFrom, diff.Notice.Due, diff.Notice.AnnouncedAt, diff.Notice.MinNotice, prev, d.File)}
+		}
+		forced = true
+	}
 	for _, p := range existing {
 		if p.Version == d.Version {
 			if p.Digest == d.Digest() {
@@ -181,4 +192,135 @@ func cmdPolicyShow(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	return fmt.Errorf("policy version %q: %w (see consentgate policy list)", version, store.ErrNotFound)
+}
+
+// diffWithPrevious compares a version with the published one it follows
+// (the latest taking effect before it); nil when there is none. Without an
+// announced_at, the notice counts from now, the publication.
+func diffWithPrevious(existing []store.Policy, t *policy.Table, now timestamp.Time) (*policy.Diff, string, error) {
+	var prev *store.Policy
+	for i := range existing {
+		p := &existing[i]
+		if p.Version != t.Doc.Version && p.EffectiveFrom < t.Doc.EffectiveFrom && (prev == nil || p.EffectiveFrom >= prev.EffectiveFrom) {
+			prev = p
+		}
+	}
+	if prev == nil {
+		return nil, "", nil
+	}
+	doc, _, err := policy.Parse("policy "+prev.Version, prev.Source)
+	if err != nil {
+		return nil, "", err
+	}
+	pt, err := policy.Compile(doc)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := policy.Compare(pt, t, now)
+	return d, prev.Version, err
+}
+
+// loadPolicyArg reads a diff argument: a file when one exists at that
+// path, else a published version.
+// The second result is the publication time of a published version, and
+// the version's effective_from for a file.
+func (a *app) loadPolicyArg(ctx context.Context, arg string, st func() (store.Store, error)) (*policy.Table, timestamp.Time, error) {
+	if _, err := os.Stat(arg); err == nil {
+		t, err := a.readPolicy(arg)
+		if err != nil {
+			return nil, 0, err
+		}
+		return t, t.Doc.EffectiveFrom, nil
+	}
+	s, err := st()
+	if err != nil {
+		return nil, 0, err
+	}
+	ps, err := s.Policies(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, p := range ps {
+		if p.Version == arg {
+			doc, _, err := policy.Parse("policy "+p.Version, p.Source)
+			if err != nil {
+				return nil, 0, err
+			}
+			t, err := policy.Compile(doc)
+			return t, p.PublishedAt, err
+		}
+	}
+	return nil, 0, fmt.Errorf("%q is neither a policy file nor a published version (see consentgate policy list)", arg)
+}
+
+func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("policy diff")
+	asJSON := fs.Bool("json", false, "print the diff as JSON")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("expected OLD and NEW, each a policy file or a published version")
+	}
+	var st store.Store
+	open := func() (store.Store, error) {
+		if st == nil {
+			var err error
+			if st, err = a.openStore(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
+	}
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	oldT, _, err := a.loadPolicyArg(ctx, pos[0], open)
+	if err != nil {
+		return err
+	}
+	newT, published, err := a.loadPolicyArg(ctx, pos[1], open)
+	if err != nil {
+		return err
+	}
+	d, err := policy.Compare(oldT, newT, published)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Old, New string
+			*policy.Diff
+		}{oldT.Doc.Version, newT.Doc.Version, d}); err != nil {
+			return err
+		}
+	} else {
+		printDiff(a.stdout, oldT.Doc.Version, newT.Doc.Version, d)
+	}
+	if d.Notice.Violation {
+		return &exitError{3, fmt.Errorf("notice violation: %s widens what %s allowed and takes effect at %s, before %s", newT.Doc.Version, oldT.Doc.Version, d.Notice.EffectiveFrom, d.Notice.Due)}
+	}
+	return nil
+}
+
+// printDiff writes a diff for a person.
+func printDiff(w io.Writer, oldV, newV string, d *policy.Diff) {
+	fmt.Fprintf(w, "policy %s → %s: %d of %d cells change (%d widening, %d narrowing)\n", oldV, newV, d.Widening+d.Narrowing, d.Cells, d.Widening, d.Narrowing)
+	for _, c := range d.Changes {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	n := d.Notice
+	switch {
+	case !n.Required:
+		fmt.Fprintln(w, "  notice: nothing widens, no notice is owed")
+	case n.Violation:
+		fmt.Fprintf(w, "  NOTICE VIOLATION: widening changes take effect at %s; announced %s with min_notice %s, they may not before %s\n", n.EffectiveFrom, n.AnnouncedAt, n.MinNotice, n.Due)
+	default:
+		fmt.Fprintf(w, "  notice: announced %s, min_notice %s, due %s — effective %s is in time\n", n.AnnouncedAt, n.MinNotice, n.Due, n.EffectiveFrom)
+	}
 }

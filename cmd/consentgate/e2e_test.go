@@ -431,3 +431,45 @@ func TestExportRedactsMembers(t *testing.T) {
 		t.Fatalf("manifest %+v %v", m.Redaction, err)
 	}
 }
+
+func TestPolicyDiffAndNotice(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"2-first-party-training.yaml", "3-affiliates-and-partners.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../../internal/demo/policies", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	out, _, code := cg(t, dir, "policy", "diff", "2-first-party-training.yaml", "3-affiliates-and-partners.yaml")
+	if code != 3 || !strings.Contains(out, "NOTICE VIOLATION") || !strings.Contains(out, "partner-x (third_party) × region outside strict × consent none: deny → allow (widening)") {
+		t.Fatalf("diff exit %d:\n%s", code, out)
+	}
+	jsonOut, _, code := cg(t, dir, "policy", "diff", "--json", "2-first-party-training.yaml", "3-affiliates-and-partners.yaml")
+	var d struct {
+		Old, New       string
+		WideningCells  int `json:"widening_cells"`
+		NarrowingCells int `json:"narrowing_cells"`
+		Notice         struct{ Violation bool }
+		Changes        []struct{ Widening bool }
+	}
+	if err := json.Unmarshal([]byte(jsonOut), &d); err != nil || code != 3 || !d.Notice.Violation || d.WideningCells == 0 || d.New != "2024-09-18" || len(d.Changes) == 0 {
+		t.Fatalf("json diff %d %v: %s", code, err, jsonOut)
+	}
+	if out, _, code := cg(t, dir, "policy", "diff", "3-affiliates-and-partners.yaml", "3-affiliates-and-partners.yaml"); code != 0 || !strings.Contains(out, "0 of") {
+		t.Fatalf("self diff %d: %s", code, out)
+	}
+	// Publishing refuses the violation without --force, records it as forced with.
+	ok(t, dir, "policy", "publish", "2-first-party-training.yaml")
+	_, errOut, code := cg(t, dir, "policy", "publish", "3-affiliates-and-partners.yaml")
+	if code != 1 || !strings.Contains(errOut, "notice") || !strings.Contains(errOut, "--force") {
+		t.Fatalf("publish without --force: %d %s", code, errOut)
+	}
+	if out := ok(t, dir, "policy", "publish", "--force", "3-affiliates-and-partners.yaml"); !strings.Contains(out, "forced") {
+		t.Fatalf("forced publish: %s", out)
+	}
+	// Published versions can be named instead of files.
+	if out, _, code := cg(t, dir, "policy", "diff", "2024-08-01", "2024-09-18"); code != 3 || !strings.Contains(out, "widening") {
+		t.Fatalf("diff of published versions %d: %s", code, out)
+	}
+}

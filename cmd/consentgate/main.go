@@ -57,6 +57,7 @@ func commands() []command {
 		{"policy publish", "[--force] FILE", "publish a policy version", cmdPolicyPublish},
 		{"policy list", "", "list published versions", cmdPolicyList},
 		{"policy show", "VERSION", "print a published version", cmdPolicyShow},
+		{"policy diff", "OLD NEW [--json]", "what changes between two versions (files or published), and the notice check", cmdPolicyDiff},
 		{"subjects import", "FILE", "import subject events (JSON Lines)", cmdSubjectsImport},
 		{"consent import", "FILE", "import consent events (JSON Lines)", cmdConsentImport},
 		{"consent set", "--subject S --purpose P [--recipient R] --state granted|denied [--at T] [--source SRC]", "record one consent event", cmdConsentSet},

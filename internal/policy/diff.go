@@ -75,9 +75,7 @@ func (c Change) String() string {
 	add("", c.Category)
 	add("", c.Recipient)
 	add("region ", c.Region)
-	for _, a := range c.Attrs {
-		parts = append(parts, a)
-	}
+	parts = append(parts, c.Attrs...)
 	add("role ", c.Role)
 	add("consent ", c.Consent)
 	if len(parts) == 0 {
