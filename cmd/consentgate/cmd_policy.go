@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
+	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -290,17 +292,35 @@ func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// With a store (named, or the default one when it exists), count the
+	// subjects the change newly allows.
+	var affected *int
+	if st != nil || a.storeExists() {
+		s, err := open()
+		if err != nil {
+			return err
+		}
+		n, err := countNewlyAllowed(ctx, s, d, oldT, newT, timestamp.Now())
+		if err != nil {
+			return err
+		}
+		affected = &n
+	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
 			Old, New string
 			*policy.Diff
-		}{oldT.Doc.Version, newT.Doc.Version, d}); err != nil {
+			Subjects *int `json:"subjects_newly_allowed,omitempty"`
+		}{oldT.Doc.Version, newT.Doc.Version, d, affected}); err != nil {
 			return err
 		}
 	} else {
 		printDiff(a.stdout, oldT.Doc.Version, newT.Doc.Version, d)
+		if affected != nil {
+			fmt.Fprintf(a.stdout, "  subjects whose current region, attributes and consent fall in a widened combination: %d\n", *affected)
+		}
 	}
 	if d.Notice.Violation {
 		return &exitError{3, fmt.Errorf("notice violation: %s widens what %s allowed and takes effect at %s, before %s", newT.Doc.Version, oldT.Doc.Version, d.Notice.EffectiveFrom, d.Notice.Due)}
@@ -323,4 +343,45 @@ func printDiff(w io.Writer, oldV, newV string, d *policy.Diff) {
 	default:
 		fmt.Fprintf(w, "  notice: announced %s, min_notice %s, due %s — effective %s is in time\n", n.AnnouncedAt, n.MinNotice, n.Due, n.EffectiveFrom)
 	}
+}
+
+// countNewlyAllowed counts the subjects whose state now (region,
+// attributes, consent) falls in at least one widened combination of a diff.
+func countNewlyAllowed(ctx context.Context, st store.Store, d *policy.Diff, oldT, newT *policy.Table, now timestamp.Time) (int, error) {
+	vs, _, err := loadVersions(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	var attrs []string
+	for _, t := range []*policy.Table{oldT, newT} {
+		for _, a := range t.Doc.Attributes {
+			if !slices.Contains(attrs, a.Name) {
+				attrs = append(attrs, a.Name)
+			}
+		}
+	}
+	view, err := store.LoadView(ctx, st, now, attrs, nil)
+	if err != nil {
+		return 0, err
+	}
+	type use struct {
+		p string
+		r policy.Recipient
+	}
+	states := map[use][]policy.State{}
+	n := 0
+	for i := 0; i < view.Len(); i++ {
+		s := view.StateAt(i, now)
+		code := view.Regions[view.StateRegion(s)]
+		if d.SubjectInWidening(code, view.Attrs(s), func(p string, r policy.Recipient) policy.State {
+			u := use{p, r}
+			if states[u] == nil {
+				states[u] = decision.ConsentAll(vs, view, decision.Target{Purpose: p, Recipient: r.ID, Class: r.Class})
+			}
+			return states[u][i]
+		}) {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -105,6 +105,12 @@ func TestEndToEnd(t *testing.T) {
 	if out := ok(t, dir, "consent", "import", "consent.jsonl"); !strings.Contains(out, "0 added, 3 already present") {
 		t.Fatalf("re-import: %s", out)
 	}
+	// The diff of the two published versions counts the subjects it newly
+	// allows: only eve (now in the US, never chose); ana and cy granted,
+	// dee refused third parties, ben is in Germany.
+	if out := ok(t, dir, "policy", "diff", "2024-01-01", "2024-09-18"); !strings.Contains(out, "fall in a widened combination: 1") {
+		t.Fatalf("diff with a store:\n%s", out)
+	}
 	for _, workers := range []string{"1", "3"} {
 		args := append(append([]string{}, e2eExport...), "--out", "out-"+workers+".jsonl", "--rejects", "rej-"+workers+".jsonl", "--workers", workers)
 		ok(t, dir, args...)

@@ -34,6 +34,17 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	return sqlite.Open(ctx, dsn)
 }
 
+// storeExists reports whether the store already exists (a SQLite file), so
+// that an optional use of it does not create one.
+func (a *app) storeExists() bool {
+	dsn := strings.TrimPrefix(strings.TrimPrefix(a.storeDSN, "sqlite://"), "sqlite:")
+	if strings.Contains(dsn, "://") {
+		return true
+	}
+	_, err := os.Stat(dsn)
+	return err == nil
+}
+
 // keys returns the keys directory: --keys, or beside a SQLite store
 // (PATH.keys).
 func (a *app) keys() (string, error) {

@@ -73,3 +73,13 @@ func ConsentState(vs *Versions, v *consent.View, s int, t Target) (policy.State,
 	e := v.ConsentEvent(s, k)
 	return st, &e
 }
+
+// ConsentAll returns every subject's consent for a target, by view position.
+func ConsentAll(vs *Versions, v *consent.View, t Target) []policy.State {
+	m := newConsentMatcher(vs, v, t)
+	out := make([]policy.State, v.Len())
+	for s := range out {
+		out[s], _ = m.state(v, s)
+	}
+	return out
+}

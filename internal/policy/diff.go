@@ -108,6 +108,49 @@ type Diff struct {
 	Notice    Notice   `json:"notice"`
 
 	oldT, newT *Table
+	purposes   []string
+	recipients []Recipient // with the class the diff decides them by
+}
+
+// Purposes and Recipients are the diff's domain of uses.
+func (d *Diff) Purposes() []string { return d.purposes }
+
+// Recipients returns the recipients of the diff's domain, with the class it
+// decides each by.
+func (d *Diff) Recipients() []Recipient { return d.recipients }
+
+// SubjectInWidening reports whether a subject with this region (code, ""
+// for none), these attributes and this consent (consentOf a purpose and a
+// recipient of the domain) falls in at least one widened combination.
+func (d *Diff) SubjectInWidening(regionCode string, attrs map[string]string, consentOf func(purpose string, r Recipient) State) bool {
+	pair := [2]int{d.oldT.RegionClass(regionCode), d.newT.RegionClass(regionCode)}
+	for _, c := range d.Changes {
+		if !c.Widening || c.regionPair != nil && *c.regionPair != pair {
+			continue
+		}
+		attrsMatch := true
+		for i, v := range c.attrVals {
+			attrsMatch = attrsMatch && attrs[c.attrNames[i]] == v
+		}
+		if !attrsMatch {
+			continue
+		}
+		node, below := strings.CutSuffix(c.Purpose, " and below")
+		for _, p := range d.purposes {
+			if !(c.Purpose == Any || p == c.Purpose || below && IsAncestorOrSelf(node, p)) {
+				continue
+			}
+			for _, r := range d.recipients {
+				if c.Recipient != Any && c.Recipient != fmt.Sprintf("%s (%s)", r.ID, r.Class) {
+					continue
+				}
+				if c.Consent == Any || consentOf(p, r).String() == c.Consent {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // MaxDiffCells bounds the domain a diff walks.
@@ -123,8 +166,10 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 	o, n := oldT.Doc, newT.Doc
 	d := &Diff{Old: o.Version, New: n.Version, oldT: oldT, newT: newT}
 
+
 	purposes := union(o.Purposes, n.Purposes)
 	categories := union(o.Categories, n.Categories)
+	d.purposes = purposes
 	type recip struct {
 		id    string
 		class Class
@@ -140,6 +185,9 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 		}
 	}
 	sort.Slice(recips, func(i, j int) bool { return recips[i].id < recips[j].id })
+	for _, r := range recips {
+		d.recipients = append(d.recipients, Recipient{ID: r.id, Class: r.class})
+	}
 
 	// Region classes: the coarsest partition on which both versions agree.
 	type rclass struct {
