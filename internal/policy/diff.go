@@ -166,7 +166,6 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 	o, n := oldT.Doc, newT.Doc
 	d := &Diff{Old: o.Version, New: n.Version, oldT: oldT, newT: newT}
 
-
 	purposes := union(o.Purposes, n.Purposes)
 	categories := union(o.Categories, n.Categories)
 	d.purposes = purposes
