@@ -134,9 +134,9 @@ func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export
 	o := req.opts
 	o.Plan = plan
 	o.Now = timestamp.Now()
-	o.BeforeRename = func(m *export.Manifest, body []byte) error {
+	o.BeforeRename = func(m *export.Manifest, body []byte, subjects *export.SubjectSet) error {
 		return st.AddExport(ctx, store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose,
-			Recipient: m.Recipient, AsOf: m.AsOf, Status: "complete", Manifest: body})
+			Recipient: m.Recipient, AsOf: m.AsOf, Status: "complete", Manifest: body, Subjects: subjects.Encode()})
 	}
 	return export.Run(ctx, o)
 }

@@ -122,6 +122,24 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// Where their data went.
+	if out := ok(t, dir, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x (third_party)") || strings.Count(out, "exp-") != 2 {
+		t.Fatalf("report for ana (two exports so far):\n%s", out)
+	}
+	var rep struct {
+		Known   bool
+		Exports []struct{ Records int }
+	}
+	repJSON := ok(t, dir, "report", "subject", "--subject", "ana", "--json")
+	if err := json.Unmarshal([]byte(repJSON), &rep); err != nil || !rep.Known || len(rep.Exports) != 2 || rep.Exports[0].Records != 2 {
+		t.Fatalf("report json %v: %s", err, repJSON)
+	}
+	if out := ok(t, dir, "report", "subject", "--subject", "ben"); !strings.Contains(out, "no export included") {
+		t.Fatalf("report for ben: %s", out)
+	}
+	if out := ok(t, dir, "report", "subject", "--subject", "zed"); !strings.Contains(out, "not known") {
+		t.Fatalf("report for zed: %s", out)
+	}
 	m1, err := export.ReadManifest(filepath.Join(dir, "out-1.jsonl.manifest.json"))
 	if err != nil {
 		t.Fatal(err)

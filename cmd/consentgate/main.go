@@ -63,6 +63,7 @@ func commands() []command {
 		{"consent set", "--subject S --purpose P [--recipient R] --state granted|denied [--at T] [--source SRC]", "record one consent event", cmdConsentSet},
 		{"consent show", "--subject S [--as-of T]", "a subject's state, consent and history", cmdConsentShow},
 		{"decide", "--subject S[:role]... --category C --created T --purpose P --recipient R [--as-of T] [--json]", "decide one record and explain", cmdDecide},
+		{"report subject", "--subject S [--json]", "every export that included a subject's data", cmdReportSubject},
 		{"export", "--purpose P --recipient R [--as-of T] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] FIELDS", "build a dataset", cmdExport},
 	}
 }

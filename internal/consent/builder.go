@@ -19,6 +19,9 @@ type Builder struct {
 	slot      map[string]int
 
 	ids *idTable
+	// first is each key's smallest subject event sequence number, after
+	// the as-of time or not: the subject's stable number.
+	first []int64
 
 	subj    []rawSubject
 	subjVal []int32 // len(attrNames) per raw subject event: -1 unset, 0 removed, k value
@@ -54,7 +57,7 @@ type rawConsent struct {
 func NewBuilder(asOf timestamp.Time, attrNames []string, subjectHint, consentHint int) *Builder {
 	subjectHint, consentHint = min(max(subjectHint, 0), 1<<26), min(max(consentHint, 0), 1<<26)
 	b := &Builder{asOf: asOf, attrNames: append([]string(nil), attrNames...), slot: map[string]int{},
-		ids: newIDTable(subjectHint), regionIdx: map[string]uint32{"": 0}, regions: []string{""},
+		ids: newIDTable(subjectHint), first: make([]int64, 0, subjectHint), regionIdx: map[string]uint32{"": 0}, regions: []string{""},
 		subj: make([]rawSubject, 0, subjectHint), subjVal: make([]int32, 0, subjectHint*len(attrNames)),
 		cons:       make([]rawConsent, 0, consentHint),
 		purposeIdx: map[string]uint32{}, recipientIdx: map[string]uint32{"": 0}, recipients: []string{""},
@@ -81,6 +84,7 @@ func (b *Builder) attrValue(slot int, v []byte) int32 {
 // AddSubject adds a subject event.
 func (b *Builder) AddSubject(e SubjectEvent) {
 	if e.At > b.asOf {
+		b.number([]byte(e.Subject), e.Seq)
 		return
 	}
 	vals := b.addSubjectHead([]byte(e.Subject), e.At, e.Seq, e.RegionSet, []byte(e.Region))
@@ -97,6 +101,17 @@ func (b *Builder) AddSubject(e SubjectEvent) {
 	}
 }
 
+// number notes a subject event's sequence number for the subject's stable
+// number and returns the subject's key.
+func (b *Builder) number(id []byte, seq int64) int32 {
+	k := b.ids.intern(id)
+	for int(k) >= len(b.first) {
+		b.first = append(b.first, 1<<62)
+	}
+	b.first[k] = min(b.first[k], seq)
+	return k
+}
+
 func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, regionSet bool, region []byte) []int32 {
 	r := int32(-1)
 	if regionSet {
@@ -108,7 +123,7 @@ func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, region
 		}
 		r = int32(k)
 	}
-	b.subj = append(b.subj, rawSubject{subj: b.ids.intern(id), at: at, seq: seq, region: r})
+	b.subj = append(b.subj, rawSubject{subj: b.number(id, seq), at: at, seq: seq, region: r})
 	n := len(b.subjVal)
 	for range b.attrNames {
 		b.subjVal = append(b.subjVal, -1)
@@ -121,6 +136,7 @@ func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, region
 // decoded. The slices are not retained.
 func (b *Builder) AddSubjectRow(id []byte, at timestamp.Time, seq int64, regionSet bool, region []byte, attrs []byte) error {
 	if at > b.asOf {
+		b.number(id, seq)
 		return nil
 	}
 	vals := b.addSubjectHead(id, at, seq, regionSet, region)
@@ -352,7 +368,7 @@ func (b *Builder) Finish() *View {
 		}
 		newIdx[s] = int32(len(v.subjects))
 		v.keyOf = append(v.keyOf, int32(s))
-		entry := subjectEntry{state0: int32(len(v.stateAt))}
+		entry := subjectEntry{state0: int32(len(v.stateAt)), number: b.first[s]}
 		emit := func(at timestamp.Time) {
 			if entry.nState > 0 {
 				last := len(v.stateAt) - 1

@@ -38,6 +38,7 @@ type View struct {
 type subjectEntry struct {
 	state0, nState int32
 	cons0, nCons   int32
+	number         int64 // the sequence number of the subject's first event: stable
 }
 
 type viewEvent struct {
@@ -61,6 +62,11 @@ func (v *View) Lookup(id string) (int, bool) {
 func (v *View) LookupBytes(id []byte) (int, bool) {
 	return v.index.lookup(id, v.keyOf)
 }
+
+// Number returns subject i's stable number: the sequence number of its
+// first subject event, which never changes, so that a set of subjects can
+// be kept as numbers (an export's subjects, say).
+func (v *View) Number(i int) int64 { return v.subjects[i].number }
 
 // ID returns subject i's id.
 func (v *View) ID(i int) string { return string(v.index.key(v.keyOf[i])) }

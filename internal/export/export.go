@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,7 +50,7 @@ type Options struct {
 	// temporary name and before any is renamed into place: the hook where
 	// the export is recorded (and, with the log issue, logged). An error
 	// abandons the export and leaves no output.
-	BeforeRename func(m *Manifest, manifestJSON []byte) error
+	BeforeRename func(m *Manifest, manifestJSON []byte, subjects *SubjectSet) error
 }
 
 // ManifestPath returns where the manifest goes.
@@ -203,7 +202,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	}()
 	nWorkers := e.o.Workers
 	var wwg sync.WaitGroup
-	workerSubjects := make([][]uint64, nWorkers)
+	counts := make([]uint32, e.plan.View().Len()) // records included per subject, shared
 	workerVersions := make([][]bool, nWorkers)
 	workerRedactions := make([]redact.Counts, nWorkers)
 	var members *redact.Members
@@ -219,7 +218,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		wwg.Add(1)
 		go func(w int) {
 			defer wwg.Done()
-			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs, e.o.Rejects != "")
+			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs, e.o.Rejects != "", counts)
 			if e.o.Redact != nil {
 				wk.redactor = redact.NewRedactor(e.o.Redact, e.o.RedactKey, members)
 			}
@@ -230,7 +229,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 				case <-ctx.Done():
 				}
 			}
-			workerSubjects[w], workerVersions[w], workerRedactions[w] = wk.subjects, wk.versions, wk.redacted
+			workerVersions[w], workerRedactions[w] = wk.versions, wk.redacted
 		}(w)
 	}
 	go func() { wwg.Wait(); close(done) }()
@@ -243,7 +242,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	}
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
-	counts := Counts{ExcludedByReason: map[string]int64{}}
+	totals := Counts{ExcludedByReason: map[string]int64{}}
 	pending := map[int]*batch{}
 	next := 0
 	start := time.Now()
@@ -260,7 +259,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 			delete(pending, next)
 			next++
 			if writeErr == nil {
-				writeErr = e.consume(cur, sink, rejW, tree, &counts)
+				writeErr = e.consume(cur, sink, rejW, tree, &totals)
 				if writeErr != nil {
 					cancel()
 				}
@@ -273,7 +272,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		}
 		if e.o.Progress != nil && time.Since(lastProgress) > 250*time.Millisecond {
 			lastProgress = time.Now()
-			progress(e.o.Progress, bytesIn, counts.Read, start, false)
+			progress(e.o.Progress, bytesIn, totals.Read, start, false)
 		}
 	}
 	wg.Wait()
@@ -287,7 +286,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		return nil, err
 	}
 	if e.o.Progress != nil {
-		progress(e.o.Progress, bytesIn, counts.Read, start, true)
+		progress(e.o.Progress, bytesIn, totals.Read, start, true)
 	}
 	if err := sink.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", e.o.Out, err)
@@ -300,23 +299,22 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		}
 	}
 	// Merge what the workers saw.
-	var subjects []uint64
 	used := make([]bool, e.plan.Versions().Len())
-	for w := range workerSubjects {
-		if subjects == nil {
-			subjects = make([]uint64, len(workerSubjects[w]))
-		}
-		for i, x := range workerSubjects[w] {
-			subjects[i] |= x
-		}
+	for w := range workerVersions {
 		for v, u := range workerVersions[w] {
 			used[v] = used[v] || u
 		}
 	}
-	nSubjects := 0
-	for _, x := range subjects {
-		nSubjects += bits.OnesCount64(x)
+	view := e.plan.View()
+	subjectSet := &SubjectSet{}
+	for i, c := range counts {
+		if c > 0 {
+			subjectSet.Numbers = append(subjectSet.Numbers, view.Number(i))
+			subjectSet.Records = append(subjectSet.Records, c)
+		}
 	}
+	sortSubjectSet(subjectSet)
+	nSubjects := len(subjectSet.Numbers)
 
 	if err := syncClose(outF); err != nil {
 		return nil, err
@@ -329,7 +327,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		Inputs:      inputDigests,
 		Output:      FileDigest{File: e.o.Out, SHA256: hex.EncodeToString(outHash.Sum(nil)), Bytes: outSize, Format: e.o.Format},
 		Fields:      fieldsUsed(e.o.Fields),
-		Counts:      counts,
+		Counts:      totals,
 		Subjects:    nSubjects,
 		RecordsRoot: hex.EncodeToString(root),
 	}
@@ -373,7 +371,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		return nil, err
 	}
 	if e.o.BeforeRename != nil {
-		if err := e.o.BeforeRename(m, body); err != nil {
+		if err := e.o.BeforeRename(m, body, subjectSet); err != nil {
 			return nil, err
 		}
 	}

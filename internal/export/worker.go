@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"sync/atomic"
 	"crypto/sha256"
 	"errors"
 	"hash"
@@ -23,7 +24,7 @@ type worker struct {
 	plan     *decision.Plan
 	reader   *record.Reader
 	inputs   []string
-	subjects []uint64
+	counts   []uint32 // records included per subject, shared by the workers
 	versions []bool
 	leaf     []byte
 	hasher   hash.Hash
@@ -56,9 +57,9 @@ type pending struct {
 	scan []record.StringValue // the text fields to redact
 }
 
-func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects bool) *worker {
+func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects bool, counts []uint32) *worker {
 	w := &worker{writeRejects: writeRejects, plan: p, reader: record.NewReader(f), inputs: inputs,
-		subjects: make([]uint64, (p.View().Len()+63)/64), versions: make([]bool, p.Versions().Len())}
+		counts: counts, versions: make([]bool, p.Versions().Len())}
 	for _, in := range inputs {
 		w.filePrefix = append(w.filePrefix, append(appendJSONString([]byte(`{"file":`), in), `,"line":`...))
 	}
@@ -169,8 +170,10 @@ func (w *worker) flush(b *batch) {
 		b.included++
 		b.out = append(append(b.out, line...), '\n')
 		b.leaves = w.appendLeafHash(b.leaves, p.id, line)
-		for _, s := range p.rec.Subjects {
-			w.subjects[s.Index>>6] |= 1 << (uint(s.Index) & 63)
+		for k, s := range p.rec.Subjects {
+			if !seenBefore(p.rec.Subjects[:k], s.Index) { // a subject twice on a record counts once
+				atomic.AddUint32(&w.counts[s.Index], 1)
+			}
 		}
 	}
 }
@@ -188,6 +191,15 @@ func (w *worker) appendLeafHash(dst, id, line []byte) []byte {
 	w.hasher.Reset()
 	w.hasher.Write(w.leaf)
 	return w.hasher.Sum(dst)
+}
+
+func seenBefore(subjects []decision.SubjectRef, index int) bool {
+	for _, s := range subjects {
+		if s.Index == index {
+			return true
+		}
+	}
+	return false
 }
 
 // reject appends one line to the batch's rejects: file, line, id, reason,

@@ -30,11 +30,12 @@ type packKind struct {
 	table, packs string
 	cols         string // selected in this order when packing
 	strings      int
+	keepLater    bool // a full scan also yields events after the as-of time
 }
 
 var (
-	subjectPacks = packKind{"subject_events", "subject_packs", "seq, at, region_set, subject, region, attrs", 3}
-	consentPacks = packKind{"consent_events", "consent_packs", "seq, at, state, subject, purpose, recipient, source", 4}
+	subjectPacks = packKind{"subject_events", "subject_packs", "seq, at, region_set, subject, region, attrs", 3, true}
+	consentPacks = packKind{"consent_events", "consent_packs", "seq, at, state, subject, purpose, recipient, source", 4, false}
 )
 
 // fresh describes rows a transaction has just inserted, in order, with
@@ -191,7 +192,7 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, fn
 				strs[i] = b[n : n+int(l)]
 				b = b[n+int(l):]
 			}
-			if timestamp.Time(at) > asOf {
+			if timestamp.Time(at) > asOf && !k.keepLater {
 				continue
 			}
 			if err := fn(int64(seq), timestamp.Time(at), small, strs); err != nil {
@@ -213,7 +214,7 @@ func (s *DB) scanAllSubjects(ctx context.Context, asOf timestamp.Time, fn func(*
 		r = store.SubjectRow{Seq: seq, At: at, RegionSet: small == 1, Subject: strs[0], Region: strs[1], Attrs: strs[2]}
 		return fn(&r)
 	}, func(tx *sql.Tx, after int64) error {
-		return scanSubjectRows(ctx, tx, `WHERE seq > ? AND at <= ? ORDER BY seq`, []any{after, int64(asOf)}, fn)
+		return scanSubjectRows(ctx, tx, `WHERE seq > ? ORDER BY seq`, []any{after}, fn)
 	})
 }
 

@@ -434,16 +434,23 @@ func filter(asOf timestamp.Time, subjects []string) (string, []any) {
 	return where + ` ORDER BY seq`, args
 }
 
+// SubjectNumber implements store.Store.
+func (s *DB) SubjectNumber(ctx context.Context, subject string) (int64, bool, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT min(seq) FROM subject_events WHERE subject = ?`, subject).Scan(&n)
+	return n.Int64, n.Valid, err
+}
+
 // AddExport implements store.Store.
 func (s *DB) AddExport(ctx context.Context, e store.Export) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest) VALUES (?,?,?,?,?,?,?)`,
-		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), e.Status, e.Manifest)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES (?,?,?,?,?,?,?,?)`,
+		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), e.Status, e.Manifest, e.Subjects)
 	return err
 }
 
 // Exports implements store.Store.
 func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, purpose, recipient, as_of, status, manifest FROM exports ORDER BY created_at, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects FROM exports ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +459,7 @@ func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
 	for rows.Next() {
 		var e store.Export
 		var ca, ao int64
-		if err := rows.Scan(&e.ID, &ca, &e.Purpose, &e.Recipient, &ao, &e.Status, &e.Manifest); err != nil {
+		if err := rows.Scan(&e.ID, &ca, &e.Purpose, &e.Recipient, &ao, &e.Status, &e.Manifest, &e.Subjects); err != nil {
 			return nil, err
 		}
 		e.CreatedAt, e.AsOf = timestamp.Time(ca), timestamp.Time(ao)

@@ -42,6 +42,7 @@ type Export struct {
 	AsOf      timestamp.Time
 	Status    string // "complete" or "abandoned"
 	Manifest  []byte // the manifest JSON
+	Subjects  []byte // the subjects included (export.SubjectSet's stored form)
 }
 
 // SubjectRow is a subject event as a scan yields it: attributes are the
@@ -96,7 +97,9 @@ type Store interface {
 	ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error)
 
 	// ScanSubjects calls fn for every subject event at or before asOf (of
-	// the listed subjects only, when subjects is not nil), in any order.
+	// the listed subjects only, when subjects is not nil), in any order. A
+	// scan of every subject also yields the later events, which a
+	// consent.Builder only numbers its subjects by.
 	ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*SubjectRow) error) error
 	// ScanConsent calls fn for every consent event at or before asOf,
 	// likewise.
@@ -104,6 +107,10 @@ type Store interface {
 	// EventCounts returns upper bounds on the numbers of subject and
 	// consent events stored, to size a view before loading it.
 	EventCounts(ctx context.Context) (subjects, consent int64, err error)
+
+	// SubjectNumber returns a subject's stable number (the sequence number
+	// of its first subject event), false when the subject is unknown.
+	SubjectNumber(ctx context.Context, subject string) (int64, bool, error)
 
 	// AddExport records an export.
 	AddExport(ctx context.Context, e Export) error

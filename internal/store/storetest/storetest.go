@@ -159,7 +159,7 @@ func testView(t *testing.T, s store.Store) {
 
 func testExports(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Status: "complete", Manifest: []byte(`{"a":1}`)}
+	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Status: "complete", Manifest: []byte(`{"a":1}`), Subjects: []byte{1, 2, 3}}
 	if err := s.AddExport(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +167,17 @@ func testExports(t *testing.T, s store.Store) {
 		t.Fatal("an export id is unique")
 	}
 	es, err := s.Exports(ctx)
-	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1}` || es[0].AsOf != 4 {
+	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1}` || es[0].AsOf != 4 || string(es[0].Subjects) != "\x01\x02\x03" {
 		t.Fatalf("exports %+v %v", es, err)
+	}
+	s.AddSubjectEvents(ctx, []consent.SubjectEvent{{Subject: "late", At: 50}, {Subject: "x", At: 10}, {Subject: "late", At: 5}})
+	nx, okx, err := s.SubjectNumber(ctx, "x")
+	nl, okl, _ := s.SubjectNumber(ctx, "late")
+	if err != nil || !okx || !okl || nl >= nx {
+		t.Fatalf("subject numbers x=%d(%v) late=%d(%v): %v; a subject's number is its first stored event's", nx, okx, nl, okl, err)
+	}
+	if _, ok, err := s.SubjectNumber(ctx, "nobody"); ok || err != nil {
+		t.Fatalf("unknown subject: %v %v", ok, err)
 	}
 }
 
