@@ -2,11 +2,11 @@ package export
 
 import (
 	"bytes"
-	"sync/atomic"
 	"crypto/sha256"
 	"errors"
 	"hash"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 	"unsafe"
 
