@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -187,4 +188,55 @@ func cmdConsentShow(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(w, "    %s  %-7s purpose %s, recipient %s, source %s\n", e.At, e.State, e.Purpose, e.RecipientLabel(), e.Source)
 	}
 	return nil
+}
+
+func cmdConsentExport(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("consent export")
+	var subject, format string
+	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
+	fs.StringVar(&format, "format", "iso27560", "`FORMAT`: iso27560")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if subject == "" || len(pos) > 0 {
+		return usagef("--subject is required and there are no arguments")
+	}
+	if format != "iso27560" {
+		return usagef("--format %q: the only format is iso27560", format)
+	}
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	vs, _, err := loadVersions(ctx, s)
+	if err != nil {
+		return err
+	}
+	evs, err := s.ConsentHistory(ctx, subject)
+	if err != nil {
+		return err
+	}
+	view, err := store.LoadView(ctx, s, timestamp.Max, nil, []string{subject})
+	if err != nil {
+		return err
+	}
+	idx, known := view.Lookup(subject)
+	regionAt := func(t timestamp.Time) string {
+		if !known {
+			return ""
+		}
+		return view.Regions[view.StateRegion(view.StateAt(idx, t))]
+	}
+	noticeAt := func(t timestamp.Time) *consent.ISONotice {
+		if vs.IndexAt(t) == 0 {
+			return nil
+		}
+		d := vs.At(t).Doc
+		return &consent.ISONotice{Version: d.Version, SHA256: d.Digest()}
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(consent.ToISO27560(subject, evs, regionAt, noticeAt))
 }

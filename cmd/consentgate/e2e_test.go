@@ -345,6 +345,26 @@ func TestDecideAndConsent(t *testing.T) {
 			t.Errorf("consent show lacks %q:\n%s", want, show)
 		}
 	}
+	var iso struct {
+		Subject string
+		Records []struct {
+			State, Method, Jurisdiction string
+			Recipients                  []struct{ ID, Type string }
+			Notice                      *struct{ Version string }
+		}
+	}
+	isoOut := ok(t, dir, "consent", "export", "--subject", "dee", "--format", "iso27560")
+	if err := json.Unmarshal([]byte(isoOut), &iso); err != nil || len(iso.Records) != 1 {
+		t.Fatalf("iso export %v: %s", err, isoOut)
+	}
+	if r := iso.Records[0]; r.State != "refused" || r.Method != "Global Privacy Control signal" || r.Jurisdiction != "BR" ||
+		r.Recipients[0].Type != "class" || r.Notice == nil || r.Notice.Version != "2024-09-18" {
+		t.Fatalf("dee's record: %+v", r)
+	}
+	isoOut = ok(t, dir, "consent", "export", "--subject", "ana", "--format", "iso27560")
+	if !strings.Contains(isoOut, `"state": "given"`) || !strings.Contains(isoOut, `"state": "withdrawn"`) {
+		t.Fatalf("ana's records (a grant for every recipient, then a refusal for third parties): %s", isoOut)
+	}
 	if _, errOut, code := cg(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2999-01-01T00:00:00Z"); code != 1 || !strings.Contains(errOut, "future") {
 		t.Fatalf("future consent: %d %q", code, errOut)
 	}

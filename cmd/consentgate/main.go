@@ -61,6 +61,7 @@ func commands() []command {
 		{"subjects import", "FILE", "import subject events (JSON Lines)", cmdSubjectsImport},
 		{"consent import", "FILE", "import consent events (JSON Lines)", cmdConsentImport},
 		{"consent set", "--subject S --purpose P [--recipient R] --state granted|denied [--at T] [--source SRC]", "record one consent event", cmdConsentSet},
+		{"consent export", "--subject S --format iso27560", "a subject's consent history as ISO/IEC TS 27560-style JSON", cmdConsentExport},
 		{"consent show", "--subject S [--as-of T]", "a subject's state, consent and history", cmdConsentShow},
 		{"decide", "--subject S[:role]... --category C --created T --purpose P --recipient R [--as-of T] [--json]", "decide one record and explain", cmdDecide},
 		{"report subject", "--subject S [--json]", "every export that included a subject's data", cmdReportSubject},
