@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/lineage"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/store"
@@ -26,6 +28,8 @@ type exportRequest struct {
 	purpose, recipient string
 	asOf               timestamp.Time
 	opts               export.Options
+	lineage            lineage.Sink // nil for none
+	warn               io.Writer
 }
 
 func cmdExport(ctx context.Context, a *app, args []string) error {
@@ -47,6 +51,8 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&o.Fields.Time, "time", "", "`FIELD` holding the creation time (dotted path)")
 	fs.StringVar(&o.Fields.Category, "category-field", "", "`FIELD` holding the category (dotted path)")
 	fs.StringVar(&o.Fields.FixedCategory, "category", "", "one `CATEGORY` for every record")
+	lineageFile := fs.String("lineage", "", "append OpenLineage run events (START, COMPLETE or FAIL) to `FILE`")
+	lineageURL := fs.String("lineage-url", "", "post OpenLineage run events to `URL` (e.g. Marquez's /api/v1/lineage)")
 	redactFile := fs.String("redact", "", "redaction `CONFIG` (YAML): text fields to scan and what to do with what the detectors find")
 	fs.Var(listFlag{&subjectFlags}, "subject", "`ROLE=FIELD`: a field holding a subject id or a list of them; repeat")
 	if err := a.parse(fs, args, positionals(&o.Inputs)); err != nil {
@@ -71,6 +77,15 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if !asOfSet {
 		req.asOf = timestamp.Now()
 	}
+	switch {
+	case *lineageFile != "" && *lineageURL != "":
+		return usagef("give --lineage or --lineage-url, not both")
+	case *lineageFile != "":
+		req.lineage = lineage.FileSink{Path: *lineageFile}
+	case *lineageURL != "":
+		req.lineage = lineage.HTTPSink{URL: *lineageURL}
+	}
+	req.warn = a.stderr
 	if *redactFile != "" {
 		src, err := os.ReadFile(*redactFile)
 		if err != nil {
@@ -134,6 +149,30 @@ func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export
 	o := req.opts
 	o.Plan = plan
 	o.Now = timestamp.Now()
+	if req.lineage != nil {
+		run := &lineage.Export{RunID: lineage.NewRunID(), Purpose: req.purpose, Recipient: req.recipient, AsOf: req.asOf.Time(),
+			Inputs: o.Inputs, Output: o.Out, Rejects: o.Rejects}
+		if err := req.lineage.Emit(ctx, run.Start(o.Now.Time())); err != nil {
+			return nil, fmt.Errorf("the lineage START event could not be delivered, so nothing was exported: %w", err)
+		}
+		m, err := runPlanned(ctx, st, o)
+		var ev *lineage.Event
+		if err != nil {
+			ev = run.Fail(time.Now(), err)
+		} else {
+			ev = run.Complete(time.Now(), m)
+		}
+		if lerr := req.lineage.Emit(ctx, ev); lerr != nil {
+			fmt.Fprintf(req.warn, "warning: the lineage %s event could not be delivered: %v\n", ev.EventType, lerr)
+		}
+		return m, err
+	}
+	return runPlanned(ctx, st, o)
+}
+
+// runPlanned runs a planned export, recording it in the store before its
+// files are renamed into place.
+func runPlanned(ctx context.Context, st store.Store, o export.Options) (*export.Manifest, error) {
 	o.BeforeRename = func(m *export.Manifest, body []byte, subjects *export.SubjectSet) error {
 		return st.AddExport(ctx, store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose,
 			Recipient: m.Recipient, AsOf: m.AsOf, Status: "complete", Manifest: body, Subjects: subjects.Encode()})

@@ -7,11 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -515,5 +519,59 @@ func TestPolicyDiffAndNotice(t *testing.T) {
 	// Published versions can be named instead of files.
 	if out, _, code := cg(t, dir, "policy", "diff", "2024-08-01", "2024-09-18"); code != 3 || !strings.Contains(out, "widening") {
 		t.Fatalf("diff of published versions %d: %s", code, out)
+	}
+}
+
+func TestExportLineage(t *testing.T) {
+	dir := setupE2E(t)
+	args := append(append([]string{}, e2eExport...), "--out", "l.jsonl", "--lineage", "lineage.jsonl")
+	ok(t, dir, args...)
+	b, _ := os.ReadFile(filepath.Join(dir, "lineage.jsonl"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("lineage file:\n%s", b)
+	}
+	var start, done struct {
+		EventType string
+		Run       struct {
+			RunID  string
+			Facets map[string]json.RawMessage
+		}
+		Inputs []struct{ Name string }
+	}
+	json.Unmarshal([]byte(lines[0]), &start)
+	json.Unmarshal([]byte(lines[1]), &done)
+	if start.EventType != "START" || done.EventType != "COMPLETE" || start.Run.RunID != done.Run.RunID || len(done.Inputs) != 2 ||
+		!strings.Contains(string(done.Run.Facets["consentgate"]), `"included":4`) {
+		t.Fatalf("events:\n%s", b)
+	}
+
+	// To an HTTP endpoint.
+	var got []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(body))
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	args = append(append([]string{}, e2eExport...), "--out", "h.jsonl", "--lineage-url", srv.URL+"/api/v1/lineage")
+	ok(t, dir, args...)
+	mu.Lock()
+	if len(got) != 2 || !strings.Contains(got[0], `"eventType":"START"`) || !strings.Contains(got[1], `"eventType":"COMPLETE"`) {
+		t.Fatalf("endpoint received %v", got)
+	}
+	mu.Unlock()
+
+	// An endpoint that cannot take the START event stops the export first.
+	srv.Close()
+	args = append(append([]string{}, e2eExport...), "--out", "never.jsonl", "--lineage-url", srv.URL)
+	if _, errOut, code := cg(t, dir, args...); code != 1 || !strings.Contains(errOut, "START") {
+		t.Fatalf("unreachable endpoint: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never.jsonl")); err == nil {
+		t.Fatal("exported although the START event was not delivered")
 	}
 }
