@@ -65,7 +65,7 @@ func TestEventsValidate(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	validate(t, s, x.Start(now))
 	m := &export.Manifest{ExportID: "exp-1", Policies: []export.PolicyUsed{{Version: "v1", SHA256: "ab"}},
-		Counts: export.Counts{Read: 10, Included: 7, Excluded: 3, ExcludedByReason: map[string]int64{"consent.denied": 3}},
+		Counts:   export.Counts{Read: 10, Included: 7, Excluded: 3, ExcludedByReason: map[string]int64{"consent.denied": 3}},
 		Subjects: 4, RecordsRoot: "cd", Output: export.FileDigest{Bytes: 700}, Rejects: &export.FileDigest{Bytes: 300},
 		Redaction: &export.Redaction{Found: map[string]int64{"email": 2}}}
 	done := validate(t, s, x.Complete(now, m))
