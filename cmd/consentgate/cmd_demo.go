@@ -174,8 +174,23 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
 	}
+	fmt.Fprintf(w, "\n6. Who opted out after their data went to %s (consentgate impact):\n", m.Recipient)
+	items, err := impactItems(ctx, st, timestamp.Min)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	printImpact(&b, items, 8)
+	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		fmt.Fprintf(w, "   %s\n", l)
+	}
+	fmt.Fprintf(w, "   Each is a deletion or retraining the platform owes; operators record what they did with consentgate impact mark.\n")
+
 	fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
 	fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s policy diff 2024-08-01 2024-09-18\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s report subject --subject m00003\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s consent show --subject m00001 --as-of 2025-01-21T00:00:00Z\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
 		a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)

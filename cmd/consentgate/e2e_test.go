@@ -382,7 +382,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exit %d: %s", code, errOut.String())
 	}
 	for _, want := range []string{"A premium member's private message", "A member in a strict region",
-		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check", "Done in"} {
+		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check",
+		"NOTICE VIOLATION", "(forced)", "Who opted out after their data went to partner-x", "withdrew consent at 2025-", "Done in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
@@ -573,5 +574,48 @@ func TestExportLineage(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never.jsonl")); err == nil {
 		t.Fatal("exported although the START event was not delivered")
+	}
+}
+
+func TestImpact(t *testing.T) {
+	dir := setupE2E(t)
+	first := append(append([]string{}, e2eExport...), "--out", "first.jsonl")
+	ok(t, dir, first...)
+	if out := ok(t, dir, "impact"); !strings.Contains(out, "no subject withdrew") {
+		t.Fatalf("impact before any change:\n%s", out)
+	}
+	// After the export: ana withdraws, eve moves into a strict region.
+	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-03-01T00:00:00Z")
+	os.WriteFile(filepath.Join(dir, "move.jsonl"), []byte(`{"subject":"eve","at":"2025-02-01T00:00:00Z","region":"DE"}`+"\n"), 0o644)
+	ok(t, dir, "subjects", "import", "move.jsonl")
+	// A second export after the withdrawal: ana is not in it, so it owes her nothing.
+	second := append(append([]string{}, e2eExport...), "--out", "second.jsonl")
+	second[6] = "2025-06-01T00:00:00Z"
+	ok(t, dir, second...)
+	var items []struct {
+		ExportID                      string `json:"export_id"`
+		Subject, Change, Status, Note string
+		Records                       int
+	}
+	out := ok(t, dir, "impact", "--json")
+	if err := json.Unmarshal([]byte(out), &items); err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].Subject != "ana" || items[0].Change != "withdrew consent" || items[0].Records != 2 ||
+		items[1].Subject != "eve" || items[1].Change != "ineligible: rule:strict" || items[0].ExportID != items[1].ExportID || items[0].Status != "open" {
+		t.Fatalf("impact items: %s", out)
+	}
+	if out := ok(t, dir, "impact", "--since", "2025-02-15T00:00:00Z"); strings.Contains(out, "eve") || !strings.Contains(out, "ana") {
+		t.Fatalf("impact --since:\n%s", out)
+	}
+	ok(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ana", "--status", "retrained", "--note", "model v7")
+	if out := ok(t, dir, "impact"); !strings.Contains(out, "[retrained] — model v7") || !strings.Contains(out, "[open]") {
+		t.Fatalf("after marking:\n%s", out)
+	}
+	if _, errOut, code := cg(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ben", "--status", "waived"); code != 1 || !strings.Contains(errOut, "not an impact item") {
+		t.Fatalf("marking a non-item: %d %s", code, errOut)
+	}
+	if _, _, code := cg(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ana", "--status", "forgotten"); code != 2 {
+		t.Fatalf("bad status exit %d", code)
 	}
 }

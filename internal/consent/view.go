@@ -87,6 +87,17 @@ func (v *View) StateAt(i int, t timestamp.Time) int {
 	return lo + k - 1
 }
 
+// ChangedAfter returns the time of subject i's first change of state after
+// t, and false when it has none.
+func (v *View) ChangedAfter(i int, t timestamp.Time) (timestamp.Time, bool) {
+	st := v.StateAt(i, t)
+	s := v.subjects[i]
+	if st+1 < int(s.state0+s.nState) {
+		return v.stateAt[st+1], true
+	}
+	return 0, false
+}
+
 // StateRegion returns the region code of a state ("" for none) by dictionary index.
 func (v *View) StateRegion(state int) uint32 { return v.stateRegion[state] }
 

@@ -3,6 +3,7 @@ package decision
 import (
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // Target is what a use is for and who receives it. Class is the recipient's
@@ -82,4 +83,19 @@ func ConsentAll(vs *Versions, v *consent.View, t Target) []policy.State {
 		out[s], _ = m.state(v, s)
 	}
 	return out
+}
+
+// ConsentDecisions returns, for every subject of a view, its consent for a
+// target and the time of the event that decided it (zero when none did).
+func ConsentDecisions(vs *Versions, v *consent.View, t Target) ([]policy.State, []timestamp.Time) {
+	m := newConsentMatcher(vs, v, t)
+	states, times := make([]policy.State, v.Len()), make([]timestamp.Time, v.Len())
+	for s := range states {
+		st, k := m.state(v, s)
+		states[s] = st
+		if k >= 0 {
+			times[s], _, _, _ = v.ConsentRaw(s, k)
+		}
+	}
+	return states, times
 }

@@ -2,6 +2,7 @@ package decision
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -243,6 +244,24 @@ func (p *Plan) category(c []byte) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// RuleDenies reports whether a deny rule of the as-of version matches the
+// plan's use for a subject as it stood at t, for some category the version
+// declares and some role: the subject has become ineligible for this use
+// whatever its consent. It returns the first such rule.
+func (p *Plan) RuleDenies(subject int, t timestamp.Time) (string, bool) {
+	tb := p.vs.Table(p.asOfIdx)
+	for cat := range p.catNames {
+		for role := policy.Role(0); role <= policy.Mentioned; role++ {
+			sc := p.subjectClass(p.asOfIdx, p.view.StateAt(subject, t))
+			o := &tb.Outcomes[tb.DecidePartial(p.base[p.asOfIdx], p.catCls[cat][p.asOfIdx], sc, role, policy.None)]
+			if o.Rule != "" && !o.Allow && strings.HasPrefix(o.Reason, "rule:") {
+				return o.Rule, true
+			}
+		}
+	}
+	return "", false
 }
 
 // DeniesMention reports whether a member mentioned in a record's text (by

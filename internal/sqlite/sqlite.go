@@ -441,6 +441,33 @@ func (s *DB) SubjectNumber(ctx context.Context, subject string) (int64, bool, er
 	return n.Int64, n.Valid, err
 }
 
+// AddImpactMark implements store.Store.
+func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO impact_marks(export_id, subject, status, note, at) VALUES (?,?,?,?,?)`,
+		m.ExportID, m.Subject, m.Status, m.Note, int64(m.At))
+	return err
+}
+
+// ImpactMarks implements store.Store.
+func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT export_id, subject, status, note, at FROM impact_marks ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ImpactMark
+	for rows.Next() {
+		var m store.ImpactMark
+		var at int64
+		if err := rows.Scan(&m.ExportID, &m.Subject, &m.Status, &m.Note, &at); err != nil {
+			return nil, err
+		}
+		m.At = timestamp.Time(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // AddExport implements store.Store.
 func (s *DB) AddExport(ctx context.Context, e store.Export) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES (?,?,?,?,?,?,?,?)`,

@@ -45,6 +45,16 @@ type Export struct {
 	Subjects  []byte // the subjects included (export.SubjectSet's stored form)
 }
 
+// ImpactMark is an operator's status change of one impact item (an export
+// and a subject): open, notified, retrained or waived.
+type ImpactMark struct {
+	ExportID string
+	Subject  string
+	Status   string
+	Note     string
+	At       timestamp.Time
+}
+
 // SubjectRow is a subject event as a scan yields it: attributes are the
 // stored JSON object of string or null values. The slices are valid only
 // during the callback.
@@ -111,6 +121,11 @@ type Store interface {
 	// SubjectNumber returns a subject's stable number (the sequence number
 	// of its first subject event), false when the subject is unknown.
 	SubjectNumber(ctx context.Context, subject string) (int64, bool, error)
+
+	// AddImpactMark records an operator's status change of an impact item.
+	AddImpactMark(ctx context.Context, m ImpactMark) error
+	// ImpactMarks returns every status change, oldest first.
+	ImpactMarks(ctx context.Context) ([]ImpactMark, error)
 
 	// AddExport records an export.
 	AddExport(ctx context.Context, e Export) error

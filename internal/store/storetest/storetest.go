@@ -179,6 +179,18 @@ func testExports(t *testing.T, s store.Store) {
 	if _, ok, err := s.SubjectNumber(ctx, "nobody"); ok || err != nil {
 		t.Fatalf("unknown subject: %v %v", ok, err)
 	}
+	for _, st := range []string{"notified", "retrained"} {
+		if err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "exp-1", Subject: "x", Status: st, Note: "n", At: 9}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "no-such-export", Subject: "x", Status: "open"}); err == nil {
+		t.Fatal("a mark for an unknown export was stored")
+	}
+	marks, err := s.ImpactMarks(ctx)
+	if err != nil || len(marks) != 2 || marks[1].Status != "retrained" || marks[0].Note != "n" || marks[0].At != 9 {
+		t.Fatalf("marks %+v %v", marks, err)
+	}
 }
 
 func testConcurrent(t *testing.T, s store.Store) {
