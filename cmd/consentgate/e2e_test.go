@@ -17,11 +17,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/consentgate/consentgate/internal/demo"
 	"github.com/consentgate/consentgate/internal/export"
 )
 
@@ -617,5 +619,44 @@ func TestImpact(t *testing.T) {
 	}
 	if _, _, code := cg(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ana", "--status", "forgotten"); code != 2 {
 		t.Fatalf("bad status exit %d", code)
+	}
+}
+
+// TestExportKilled: an export killed (SIGKILL) while it runs leaves
+// nothing that looks complete — no output, rejects or manifest under their
+// names — and no export in the store.
+func TestExportKilled(t *testing.T) {
+	dir := setupE2E(t)
+	files, err := demo.GenerateScale(dir, 2000, 400_000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "export", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z",
+		"--in", files.Records, "--out", "big.jsonl", "--rejects", "big.rej", "--workers", "1",
+		"--id", "id", "--time", "created_at", "--category-field", "kind", "--subject", "author=author", "--subject", "recipient=to")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until it is writing, then kill it.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m, _ := filepath.Glob(filepath.Join(dir, ".big.jsonl.tmp-*")); len(m) > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if m, _ := filepath.Glob(filepath.Join(dir, ".big.jsonl.tmp-*")); len(m) == 0 {
+		t.Fatal("the export was not killed while running (no temporary output left)")
+	}
+	for _, f := range []string{"big.jsonl", "big.rej", "big.jsonl.manifest.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s exists after the export was killed", f)
+		}
+	}
+	if out := ok(t, dir, "report", "subject", "--subject", "ana"); strings.Contains(out, "exp-") {
+		t.Errorf("the killed export is in the store:\n%s", out)
 	}
 }
