@@ -19,6 +19,11 @@ type Builder struct {
 	slot      map[string]int
 
 	ids *idTable
+	// Subject rows wait here for their keys, a batch at a time, so that
+	// the index slots of a batch are fetched from memory together.
+	pendingID  []byte
+	pendingEnd []int32 // end of each pending id in pendingID
+	pendingRow []int32 // the rawSubject each waits for
 	// first is each key's smallest subject event sequence number, after
 	// the as-of time or not: the subject's stable number.
 	first []int64
@@ -37,6 +42,7 @@ type Builder struct {
 	recipientIdx map[string]uint32
 	recipients   []string
 	sources      map[string]string
+	sink         uint32 // keeps flushPending's touches from being optimised away
 }
 
 type rawSubject struct {
@@ -101,6 +107,43 @@ func (b *Builder) AddSubject(e SubjectEvent) {
 	}
 }
 
+// internBatch is how many subject rows wait for their keys at a time.
+const internBatch = 64
+
+// flushPending gives the waiting subject rows their keys: every id hashed,
+// every slot touched, then each interned.
+func (b *Builder) flushPending() {
+	n := len(b.pendingRow)
+	if n == 0 {
+		return
+	}
+	var hashes [internBatch]uint64
+	var x uint32
+	start := int32(0)
+	for i := 0; i < n; i++ {
+		id := b.pendingID[start:b.pendingEnd[i]]
+		hashes[i] = b.ids.hash(id)
+		start = b.pendingEnd[i]
+	}
+	for i := 0; i < n; i++ {
+		x += b.ids.touch(hashes[i])
+	}
+	b.sink += x
+	start = 0
+	for i := 0; i < n; i++ {
+		id := b.pendingID[start:b.pendingEnd[i]]
+		start = b.pendingEnd[i]
+		k := b.ids.internHashed(id, hashes[i])
+		for int(k) >= len(b.first) {
+			b.first = append(b.first, 1<<62)
+		}
+		r := &b.subj[b.pendingRow[i]]
+		b.first[k] = min(b.first[k], r.seq)
+		r.subj = k
+	}
+	b.pendingID, b.pendingEnd, b.pendingRow = b.pendingID[:0], b.pendingEnd[:0], b.pendingRow[:0]
+}
+
 // number notes a subject event's sequence number for the subject's stable
 // number and returns the subject's key.
 func (b *Builder) number(id []byte, seq int64) int32 {
@@ -123,7 +166,13 @@ func (b *Builder) addSubjectHead(id []byte, at timestamp.Time, seq int64, region
 		}
 		r = int32(k)
 	}
-	b.subj = append(b.subj, rawSubject{subj: b.number(id, seq), at: at, seq: seq, region: r})
+	b.pendingID = append(b.pendingID, id...)
+	b.pendingEnd = append(b.pendingEnd, int32(len(b.pendingID)))
+	b.pendingRow = append(b.pendingRow, int32(len(b.subj)))
+	b.subj = append(b.subj, rawSubject{subj: -1, at: at, seq: seq, region: r})
+	if len(b.pendingRow) == internBatch {
+		b.flushPending()
+	}
 	n := len(b.subjVal)
 	for range b.attrNames {
 		b.subjVal = append(b.subjVal, -1)
@@ -244,6 +293,7 @@ func (b *Builder) AddConsentRow(id, purpose, recipient []byte, st policy.State, 
 	if at > b.asOf {
 		return
 	}
+	b.flushPending()
 	p, ok := b.purposeIdx[string(purpose)]
 	if !ok {
 		p = uint32(len(b.purposes))
@@ -311,6 +361,7 @@ func (b *Builder) AddConsentRows(c *ConsentRows) {
 // as-of time are not in it (they are unknown), even if they have consent.
 // The Builder must not be used afterwards.
 func (b *Builder) Finish() *View {
+	b.flushPending()
 	nIDs := b.ids.len()
 	nSlots := len(b.attrNames)
 	// Group raw subject events by subject with a counting sort that keeps

@@ -68,7 +68,11 @@ func (t *idTable) key(k int32) []byte { return t.arena[t.off[k]:t.off[k+1]] }
 
 // intern returns id's key, adding it if it is new.
 func (t *idTable) intern(id []byte) int32 {
-	h := maphash.Bytes(t.seed, id)
+	return t.internHashed(id, maphash.Bytes(t.seed, id))
+}
+
+// internHashed is intern with the id's hash computed already.
+func (t *idTable) internHashed(id []byte, h uint64) int32 {
 	hi := uint32(h >> 32)
 	i := h & t.mask
 	for ; t.slots[i].n != 0; i = (i + 1) & t.mask {
