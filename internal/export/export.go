@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,6 +93,17 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, fmt.Errorf("--format %q: expected jsonl or parquet", o.Format)
 	}
 	if o.Redact != nil {
+		read := []string{o.Fields.ID, o.Fields.Time, o.Fields.Category}
+		for _, s := range o.Fields.Subjects {
+			read = append(read, s.Path)
+		}
+		for _, f := range o.Redact.Fields {
+			for _, r := range read {
+				if r != "" && (f == r || strings.HasPrefix(r, f+".") || strings.HasPrefix(f, r+".")) {
+					return nil, fmt.Errorf("%s: field %s is read by the export (%s) and cannot be redacted: records_root and the decisions depend on it", o.Redact.File, f, r)
+				}
+			}
+		}
 		o.Fields.Scan = append([]string(nil), o.Redact.Fields...)
 	}
 	if err := o.Fields.Validate(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -210,5 +211,23 @@ func TestProgressLine(t *testing.T) {
 	}
 	if !strings.HasPrefix(progress.String(), "\rexport: 1 records") || !strings.HasSuffix(progress.String(), "\n") {
 		t.Fatalf("progress %q", progress.String())
+	}
+}
+
+func TestRedactionRefusesReadFields(t *testing.T) {
+	p := testPlan(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(path, []byte(`{"id":"a","t":"2024-01-01T00:00:00Z","a":"u1"}`+"\n"), 0o644)
+	for _, f := range []string{"id", "a", "t"} {
+		cfg, err := redact.ParseConfig("r.yaml", []byte("fields: ["+f+"]\ndetectors:\n  email: replace\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = export.Run(context.Background(), export.Options{Plan: p, Fields: testFields, Inputs: []string{path},
+			Out: filepath.Join(dir, "o.jsonl"), Workers: 1, Redact: cfg})
+		if err == nil || !strings.Contains(err.Error(), "cannot be redacted") {
+			t.Errorf("redacting %s: %v", f, err)
+		}
 	}
 }
