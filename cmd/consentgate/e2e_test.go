@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -658,5 +660,48 @@ func TestExportKilled(t *testing.T) {
 	}
 	if out := ok(t, dir, "report", "subject", "--subject", "ana"); strings.Contains(out, "exp-") {
 		t.Errorf("the killed export is in the store:\n%s", out)
+	}
+}
+
+// TestPostgresStore runs the same flow against the PostgreSQL on this
+// machine, in a schema of its own.
+func TestPostgresStore(t *testing.T) {
+	ctx := context.Background()
+	base := os.Getenv("CONSENTGATE_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://127.0.0.1:5432/test?sslmode=disable"
+	}
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v (.ci/run starts it)", base, err)
+	}
+	schema := fmt.Sprintf("cg_e2e_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close(context.Background())
+	}()
+	pg := "--store=" + base + "&search_path=" + schema
+	dir := e2eDir(t)
+	ok(t, dir, pg, "policy", "publish", "policy-1.yaml")
+	ok(t, dir, pg, "policy", "publish", "policy-2.yaml")
+	ok(t, dir, pg, "subjects", "import", "subjects.jsonl")
+	ok(t, dir, pg, "consent", "import", "consent.jsonl")
+	if out := ok(t, dir, pg, "consent", "import", "consent.jsonl"); !strings.Contains(out, "0 added") {
+		t.Fatalf("re-import: %s", out)
+	}
+	args := append(append([]string{pg}, e2eExport...), "--out", "pg.jsonl", "--rejects", "pg.rej")
+	ok(t, dir, args...)
+	for got, want := range map[string]string{"pg.jsonl": "expected.jsonl", "pg.rej": "expected.rejects.jsonl"} {
+		g, _ := os.ReadFile(filepath.Join(dir, got))
+		w, _ := os.ReadFile(filepath.Join(dir, want))
+		if !bytes.Equal(g, w) {
+			t.Errorf("%s differs from %s with the PostgreSQL store:\n%s", got, want, g)
+		}
+	}
+	if out := ok(t, dir, pg, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
+		t.Fatalf("report: %s", out)
 	}
 }

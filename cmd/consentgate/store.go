@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
 )
@@ -20,13 +21,17 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	dsn := a.storeDSN
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("--store %s: this build has no PostgreSQL store yet; use sqlite:PATH", redactDSN(dsn))
+		st, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("--store %s: %w", redactDSN(dsn), err)
+		}
+		return st, nil
 	case strings.HasPrefix(dsn, "sqlite://"):
 		dsn = strings.TrimPrefix(dsn, "sqlite://")
 	case strings.HasPrefix(dsn, "sqlite:"):
 		dsn = strings.TrimPrefix(dsn, "sqlite:")
 	case strings.Contains(dsn, "://"):
-		return nil, usagef("--store %q: expected sqlite:PATH", dsn)
+		return nil, usagef("--store %q: expected sqlite:PATH or postgres://…", dsn)
 	}
 	if dsn == "" {
 		return nil, usagef("--store: empty path")

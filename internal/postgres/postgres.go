@@ -1,0 +1,359 @@
+// Package postgres implements the storage contract on PostgreSQL (pgx), for
+// platforms whose consent store outgrows one file: the same behaviour as
+// the SQLite store, proven by the same contract suite, with bulk imports
+// through COPY.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a consentgate store in PostgreSQL.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to a postgres:// DSN and brings the schema up to date
+// (migrations run under an advisory lock, so several processes may start
+// at once).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return db, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7261943)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+			return err
+		}
+		names, _ := fs.Glob(migrations, "migrations/*.sql")
+		sort.Strings(names)
+		for _, name := range names {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, name).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, _ := migrations.ReadFile(name)
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations(version) VALUES ($1)`, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the pool.
+func (s *DB) Close() error { s.pool.Close(); return nil }
+
+// PublishPolicy implements store.Store.
+func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (added bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var digest string
+		err := tx.QueryRow(ctx, `SELECT digest FROM policies WHERE version = $1 FOR UPDATE`, p.Version).Scan(&digest)
+		switch {
+		case err == nil && digest == p.Digest:
+			return nil
+		case err == nil:
+			return fmt.Errorf("policy version %q: %w with different content (published versions are immutable; give the new one its own version label)", p.Version, store.ErrExists)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO policies(version, effective_from, source, digest, published_at, forced) VALUES ($1,$2,$3,$4,$5,$6)`,
+			p.Version, int64(p.EffectiveFrom), p.Source, p.Digest, int64(p.PublishedAt), p.Forced)
+		added = err == nil
+		return err
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // published meanwhile by another process
+		return s.PublishPolicy(ctx, p)
+	}
+	return added, err
+}
+
+// Policies implements store.Store.
+func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version, effective_from, source, digest, published_at, forced FROM policies ORDER BY effective_from, published_at, version`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Policy, error) {
+		var p store.Policy
+		var ef, pa int64
+		err := r.Scan(&p.Version, &ef, &p.Source, &p.Digest, &pa, &p.Forced)
+		p.EffectiveFrom, p.PublishedAt = timestamp.Time(ef), timestamp.Time(pa)
+		return p, err
+	})
+}
+
+const importChunk = 10_000
+
+// importEvents copies what seq yields into a temporary table a chunk at a
+// time and moves new rows into table in order, all in one transaction.
+func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, seq iter.Seq2[E, error],
+	row func(e *E, ord int) []any) (read, added int, err error) {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tmp := "import_" + table
+		colList := ""
+		for i, c := range cols {
+			if i > 0 {
+				colList += ", "
+			}
+			colList += c
+		}
+		// The same columns, no constraints, no defaults (so no sequence
+		// numbers are taken), and the order of the input.
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` ON COMMIT DROP AS SELECT `+colList+`, 0::bigint AS ord FROM `+table+` WITH NO DATA`); err != nil {
+			return err
+		}
+		chunk := make([][]any, 0, importChunk)
+		flush := func() error {
+			if len(chunk) == 0 {
+				return nil
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, append(append([]string{}, cols...), "ord"), pgx.CopyFromRows(chunk)); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO `+table+` (`+colList+`) SELECT `+colList+` FROM `+tmp+` ORDER BY ord ON CONFLICT DO NOTHING`)
+			if err != nil {
+				return err
+			}
+			added += int(tag.RowsAffected())
+			if _, err := tx.Exec(ctx, `TRUNCATE `+tmp); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+			return nil
+		}
+		for e, err := range seq {
+			if err != nil {
+				return err
+			}
+			chunk = append(chunk, append(row(&e, read), int64(read)))
+			read++
+			if len(chunk) == importChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return read, added, nil
+}
+
+// ImportSubjectEvents implements store.Store.
+func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
+	now := int64(timestamp.Now())
+	return importEvents(ctx, s.pool, "subject_events", []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, evs,
+		func(e *consent.SubjectEvent, _ int) []any {
+			attrs, key := e.StoredForm()
+			return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
+		})
+}
+
+// ImportConsentEvents implements store.Store.
+func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
+	now := int64(timestamp.Now())
+	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, evs,
+		func(e *consent.Event, _ int) []any {
+			return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
+		})
+}
+
+// AddSubjectEvents implements store.Store.
+func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (int, error) {
+	_, added, err := s.ImportSubjectEvents(ctx, store.All(evs))
+	return added, err
+}
+
+// AddConsentEvents implements store.Store.
+func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, error) {
+	_, added, err := s.ImportConsentEvents(ctx, store.All(evs))
+	return added, err
+}
+
+// SubjectHistory implements store.Store.
+func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error) {
+	var out []consent.SubjectEvent
+	err := s.scanSubjects(ctx, `WHERE subject = $1 ORDER BY at, seq`, []any{subject}, func(r *store.SubjectRow) error {
+		attrs, err := consent.DecodeAttributes(r.Attrs)
+		if err != nil {
+			return err
+		}
+		out = append(out, consent.SubjectEvent{Seq: r.Seq, Subject: string(r.Subject), At: r.At, RegionSet: r.RegionSet, Region: string(r.Region), Attributes: attrs})
+		return nil
+	})
+	return out, err
+}
+
+// ConsentHistory implements store.Store.
+func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error) {
+	var out []consent.Event
+	err := s.scanConsent(ctx, `WHERE subject = $1 ORDER BY at, seq`, []any{subject}, func(r *store.ConsentRow) error {
+		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
+			State: r.State, At: r.At, Source: string(r.Source)})
+		return nil
+	})
+	return out, err
+}
+
+// ScanSubjects implements store.Store.
+func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.SubjectRow) error) error {
+	if subjects == nil {
+		return s.scanSubjects(ctx, `ORDER BY seq`, nil, fn)
+	}
+	return s.scanSubjects(ctx, `WHERE at <= $1 AND subject = ANY($2) ORDER BY seq`, []any{int64(asOf), subjects}, fn)
+}
+
+// ScanConsent implements store.Store.
+func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.ConsentRow) error) error {
+	if subjects == nil {
+		return s.scanConsent(ctx, `WHERE at <= $1 ORDER BY seq`, []any{int64(asOf)}, fn)
+	}
+	return s.scanConsent(ctx, `WHERE at <= $1 AND subject = ANY($2) ORDER BY seq`, []any{int64(asOf), subjects}, fn)
+}
+
+func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func(*store.SubjectRow) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT seq, subject, at, region_set, region, attrs FROM subject_events `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r store.SubjectRow
+	var at int64
+	for rows.Next() {
+		if err := rows.Scan(&r.Seq, &r.Subject, &at, &r.RegionSet, &r.Region, &r.Attrs); err != nil {
+			return err
+		}
+		r.At = timestamp.Time(at)
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(*store.ConsentRow) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT seq, subject, purpose, recipient, state, at, source FROM consent_events `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r store.ConsentRow
+	var at int64
+	var st int16
+	for rows.Next() {
+		if err := rows.Scan(&r.Seq, &r.Subject, &r.Purpose, &r.Recipient, &st, &at, &r.Source); err != nil {
+			return err
+		}
+		r.At, r.State = timestamp.Time(at), policy.State(st)
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// EventCounts implements store.Store.
+func (s *DB) EventCounts(ctx context.Context) (subjects, consent int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT coalesce((SELECT max(seq) FROM subject_events), 0), coalesce((SELECT max(seq) FROM consent_events), 0)`).Scan(&subjects, &consent)
+	return subjects, consent, err
+}
+
+// SubjectNumber implements store.Store.
+func (s *DB) SubjectNumber(ctx context.Context, subject string) (int64, bool, error) {
+	var n *int64
+	err := s.pool.QueryRow(ctx, `SELECT min(seq) FROM subject_events WHERE subject = $1`, subject).Scan(&n)
+	if err != nil || n == nil {
+		return 0, false, err
+	}
+	return *n, true, nil
+}
+
+// AddImpactMark implements store.Store.
+func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO impact_marks(export_id, subject, status, note, at) VALUES ($1,$2,$3,$4,$5)`,
+		m.ExportID, m.Subject, m.Status, m.Note, int64(m.At))
+	return err
+}
+
+// ImpactMarks implements store.Store.
+func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
+	rows, err := s.pool.Query(ctx, `SELECT export_id, subject, status, note, at FROM impact_marks ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ImpactMark, error) {
+		var m store.ImpactMark
+		var at int64
+		err := r.Scan(&m.ExportID, &m.Subject, &m.Status, &m.Note, &at)
+		m.At = timestamp.Time(at)
+		return m, err
+	})
+}
+
+// AddExport implements store.Store.
+func (s *DB) AddExport(ctx context.Context, e store.Export) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), e.Status, e.Manifest, e.Subjects)
+	return err
+}
+
+// Exports implements store.Store.
+func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects FROM exports ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Export, error) {
+		var e store.Export
+		var ca, ao int64
+		err := r.Scan(&e.ID, &ca, &e.Purpose, &e.Recipient, &ao, &e.Status, &e.Manifest, &e.Subjects)
+		e.CreatedAt, e.AsOf = timestamp.Time(ca), timestamp.Time(ao)
+		return e, err
+	})
+}
