@@ -126,7 +126,7 @@ func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
 	})
 }
 
-const importChunk = 10_000
+const importChunk = 50_000
 
 // importEvents copies what seq yields into a temporary table a chunk at a
 // time and moves new rows into table in order, all in one transaction.

@@ -24,7 +24,7 @@ func dsn() string {
 }
 
 // fresh opens a store in a schema of its own, dropped after the test.
-func fresh(t *testing.T) store.Store {
+func fresh(t testing.TB) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, dsn())
@@ -50,5 +50,5 @@ func fresh(t *testing.T) store.Store {
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, fresh)
+	storetest.Run(t, func(t *testing.T) store.Store { return fresh(t) })
 }
