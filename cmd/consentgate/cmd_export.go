@@ -19,6 +19,7 @@ import (
 	"github.com/consentgate/consentgate/internal/lineage"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
+	"github.com/consentgate/consentgate/internal/snapshot"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -27,6 +28,8 @@ import (
 type exportRequest struct {
 	purpose, recipient string
 	asOf               timestamp.Time
+	asOfSet            bool
+	snapshot           string // "" to read the store
 	opts               export.Options
 	lineage            lineage.Sink // nil for none
 	warn               io.Writer
@@ -36,11 +39,11 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("export")
 	var req exportRequest
 	o := &req.opts
-	var asOfSet bool
 	var subjectFlags []string
 	fs.StringVar(&req.purpose, "purpose", "", "the `PURPOSE` (a leaf of the policy's purpose tree)")
 	fs.StringVar(&req.recipient, "recipient", "", "the `RECIPIENT` id")
-	fs.Var(timeFlag{&req.asOf, &asOfSet}, "as-of", "decide as of `TIME` (default now)")
+	fs.Var(timeFlag{&req.asOf, &req.asOfSet}, "as-of", "decide as of `TIME` (default now, or the snapshot's)")
+	fs.StringVar(&req.snapshot, "snapshot", "", "read the policy versions and the view from a snapshot `FILE` instead of the store")
 	fs.Var(listFlag{&o.Inputs}, "in", "input JSON Lines `FILE`; repeat, or list several after it")
 	fs.StringVar(&o.Out, "out", "", "output `FILE`")
 	fs.StringVar(&o.Rejects, "rejects", "", "rejects `FILE` (one line per excluded record)")
@@ -74,7 +77,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if len(o.Inputs) == 0 {
 		return usagef("at least one --in FILE is required")
 	}
-	if !asOfSet {
+	if !req.asOfSet && req.snapshot == "" {
 		req.asOf = timestamp.Now()
 	}
 	switch {
@@ -122,7 +125,23 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 // runExport loads the view, plans and runs the export, and records it in
 // the store before its files are renamed into place.
 func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export.Manifest, error) {
-	vs, _, err := loadVersions(ctx, st)
+	var snap *snapshot.File
+	var vs *decision.Versions
+	var err error
+	if req.snapshot != "" {
+		if snap, err = snapshot.Open(req.snapshot); err != nil {
+			return nil, err
+		}
+		defer snap.Close()
+		if !req.asOfSet {
+			req.asOf = snap.AsOf
+		} else if req.asOf != snap.AsOf {
+			return nil, usagef("--as-of %s differs from the snapshot's as-of time %s", req.asOf, snap.AsOf)
+		}
+		vs, err = snap.Versions()
+	} else {
+		vs, _, err = loadVersions(ctx, st)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +157,12 @@ func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export
 			}
 		}
 	}
-	view, err := store.LoadView(ctx, st, req.asOf, attrs, nil)
+	var view *consent.View
+	if snap != nil {
+		view, _, err = snap.LoadView(attrs)
+	} else {
+		view, err = store.LoadView(ctx, st, req.asOf, attrs, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

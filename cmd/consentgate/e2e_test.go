@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -701,7 +702,80 @@ func TestPostgresStore(t *testing.T) {
 			t.Errorf("%s differs from %s with the PostgreSQL store:\n%s", got, want, g)
 		}
 	}
+	// A snapshot of the PostgreSQL store exports the same bytes.
+	ok(t, dir, pg, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", "pg.cgs")
+	snapArgs := append(append([]string{pg}, e2eExport...), "--snapshot", "pg.cgs", "--out", "pgsnap.jsonl")
+	ok(t, dir, snapArgs...)
+	if g, w := readFile(t, dir, "pgsnap.jsonl"), readFile(t, dir, "expected.jsonl"); g != w {
+		t.Errorf("export from a snapshot of the PostgreSQL store:\n%s", g)
+	}
 	if out := ok(t, dir, pg, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
 		t.Fatalf("report: %s", out)
 	}
+}
+
+// TestSnapshotExport writes a snapshot, verifies it, and exports from it
+// away from the store's events: the same bytes as the store's export.
+func TestSnapshotExport(t *testing.T) {
+	dir := setupE2E(t)
+	out := ok(t, dir, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", "snap.cgs")
+	if !strings.Contains(out, "wrote snap.cgs: as of 2025-01-01T00:00:00Z, 2 policy versions") {
+		t.Fatalf("snapshot: %s", out)
+	}
+	var sum struct {
+		SubjectEvents int    `json:"subject_events"`
+		ConsentEvents int    `json:"consent_events"`
+		SHA256        string `json:"sha256"`
+	}
+	if err := json.Unmarshal([]byte(ok(t, dir, "snapshot", "verify", "snap.cgs", "--json")), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.SubjectEvents == 0 || sum.ConsentEvents != 3 || len(sum.SHA256) != 64 {
+		t.Fatalf("verify: %+v", sum)
+	}
+	// The export reads the snapshot's policies and view; its as-of time is
+	// the snapshot's. It still records the export in the store.
+	args := append(slices.Clone(e2eExport), "--snapshot", "snap.cgs", "--out", "snap.jsonl", "--rejects", "snap.rej")
+	args = slices.Delete(args, 5, 7) // no --as-of
+	ok(t, dir, args...)
+	for got, want := range map[string]string{"snap.jsonl": "expected.jsonl", "snap.rej": "expected.rejects.jsonl"} {
+		g, _ := os.ReadFile(filepath.Join(dir, got))
+		w, _ := os.ReadFile(filepath.Join(dir, want))
+		if !bytes.Equal(g, w) {
+			t.Errorf("%s differs from %s:\n%s", got, want, g)
+		}
+	}
+	if out := ok(t, dir, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
+		t.Fatalf("the export from a snapshot was not recorded: %s", out)
+	}
+	// A different --as-of is a usage error.
+	bad := append(slices.Clone(e2eExport), "--snapshot", "snap.cgs", "--out", "x.jsonl")
+	bad[6] = "2025-02-01T00:00:00Z"
+	if _, errOut, code := cg(t, dir, bad...); code != 2 || !strings.Contains(errOut, "differs from the snapshot's as-of time") {
+		t.Fatalf("as-of mismatch: %d %s", code, errOut)
+	}
+	// A damaged snapshot exports nothing.
+	b, _ := os.ReadFile(filepath.Join(dir, "snap.cgs"))
+	b[len(b)-5] ^= 1
+	os.WriteFile(filepath.Join(dir, "damaged.cgs"), b, 0o600)
+	if _, errOut, code := cg(t, dir, "snapshot", "verify", "damaged.cgs"); code != 1 || !strings.Contains(errOut, "damaged.cgs: checksum mismatch") {
+		t.Fatalf("verify damaged: %d %s", code, errOut)
+	}
+	args = append(slices.Clone(e2eExport[:5]), e2eExport[7:]...)
+	args = append(args, "--snapshot", "damaged.cgs", "--out", "damaged.jsonl")
+	if _, errOut, code := cg(t, dir, args...); code != 1 || !strings.Contains(errOut, "checksum mismatch") {
+		t.Fatalf("export from a damaged snapshot: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "damaged.jsonl")); err == nil {
+		t.Fatal("an export from a damaged snapshot left its output")
+	}
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

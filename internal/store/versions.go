@@ -14,18 +14,24 @@ func LoadVersions(ctx context.Context, s Store) (*decision.Versions, []Policy, e
 	if err != nil {
 		return nil, nil, err
 	}
+	vs, err := CompileVersions(ps)
+	return vs, ps, err
+}
+
+// CompileVersions compiles published policy versions, ordered by
+// effective_from, into the tables decisions use.
+func CompileVersions(ps []Policy) (*decision.Versions, error) {
 	var tables []*policy.Table
 	for _, p := range ps {
 		doc, _, err := policy.Parse("policy "+p.Version, p.Source)
 		if err != nil {
-			return nil, nil, fmt.Errorf("stored policy %s no longer parses: %w", p.Version, err)
+			return nil, fmt.Errorf("stored policy %s no longer parses: %w", p.Version, err)
 		}
 		t, err := policy.Compile(doc)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		tables = append(tables, t)
 	}
-	vs, err := decision.NewVersions(tables)
-	return vs, ps, err
+	return decision.NewVersions(tables)
 }

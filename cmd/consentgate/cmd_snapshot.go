@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/consentgate/consentgate/internal/snapshot"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+func cmdSnapshot(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("snapshot")
+	var asOf timestamp.Time
+	var asOfSet bool
+	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the view as of `TIME` (default now)")
+	out := fs.String("out", "", "snapshot `FILE` to write")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	if !asOfSet {
+		asOf = timestamp.Now()
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sum, err := snapshot.Write(ctx, st, asOf, timestamp.Now(), *out)
+	if err != nil {
+		return err
+	}
+	return a.printSnapshot(sum, *out, "wrote", *asJSON)
+}
+
+func cmdSnapshotVerify(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("snapshot verify")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("expected one snapshot FILE")
+	}
+	sum, err := snapshot.Verify(pos[0])
+	if err != nil {
+		return err
+	}
+	return a.printSnapshot(sum, pos[0], "verified", *asJSON)
+}
+
+func (a *app) printSnapshot(sum *snapshot.Summary, path, verb string, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	fmt.Fprintf(a.stdout, "%s %s: as of %s, %d policy versions, %d subject events (+%d later, kept as ids), %d consent events, %d bytes\nsha256 %s\n",
+		verb, path, sum.AsOf, len(sum.Policies), sum.SubjectEvents, sum.LaterSubjects, sum.ConsentEvents, sum.Bytes, sum.SHA256)
+	return nil
+}

@@ -1,0 +1,556 @@
+// Package snapshot writes and reads the point-in-time view an export needs —
+// every policy version, each subject's history and its consent events at
+// or before an as-of time — as one compact, versioned, checksummed file,
+// so that an export can run away from the store (SPEC §8: the Beam
+// pipeline's side input).
+//
+// Layout (version 1):
+//
+//	"CGSNAP\x00\x01"                 magic and format version, 8 bytes
+//	gzip stream of
+//	  uvarint n, header JSON        as-of, creation time, policy metadata
+//	  per policy: uvarint n, source the YAML as published
+//	  subject rows, then 0xFF       see writeSubject
+//	  consent rows, then 0xFF       see writeConsent
+//	  uvarint subject rows, uvarint consent rows
+//	SHA-256 of every byte above     32 bytes
+//
+// Subject events after the as-of time are kept as their subject id and
+// sequence number only: the view numbers subjects by their first event,
+// whenever it happened, and nothing else about a later event is needed or
+// carried.
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Version is the format version this package writes and reads.
+const Version = 1
+
+var magic = [8]byte{'C', 'G', 'S', 'N', 'A', 'P', 0, Version}
+
+const (
+	rowFull   = 0
+	rowNumber = 1 // a subject event after the as-of time: id and seq only
+	rowEnd    = 0xFF
+)
+
+// Header describes a snapshot.
+type Header struct {
+	Format    string         `json:"format"` // "consentgate-snapshot"
+	Version   int            `json:"version"`
+	AsOf      timestamp.Time `json:"as_of"`
+	CreatedAt timestamp.Time `json:"created_at"`
+	Policies  []PolicyInfo   `json:"policies"`
+}
+
+// PolicyInfo is a policy version's metadata; its source follows the header.
+type PolicyInfo struct {
+	Version       string         `json:"version"`
+	EffectiveFrom timestamp.Time `json:"effective_from"`
+	SHA256        string         `json:"sha256"`
+	PublishedAt   timestamp.Time `json:"published_at"`
+	Forced        bool           `json:"forced,omitempty"`
+}
+
+// Counts are the rows a snapshot holds.
+type Counts struct {
+	SubjectEvents int64 `json:"subject_events"` // at or before the as-of time
+	LaterSubjects int64 `json:"later_subject_events"`
+	ConsentEvents int64 `json:"consent_events"`
+}
+
+// Summary is what Write and Verify report.
+type Summary struct {
+	Header
+	Counts
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"` // the file's checksum (its last 32 bytes)
+}
+
+// Write reads the store as it stood at asOf and writes the snapshot to
+// path atomically: nothing appears there unless the whole file is written
+// and synced.
+func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path string) (*Summary, error) {
+	ps, err := st.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, errors.New("no policy is published: a snapshot needs at least one version")
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	sum := &Summary{Header: Header{Format: "consentgate-snapshot", Version: Version, AsOf: asOf, CreatedAt: now}}
+	for _, p := range ps {
+		sum.Policies = append(sum.Policies, PolicyInfo{Version: p.Version, EffectiveFrom: p.EffectiveFrom,
+			SHA256: p.Digest, PublishedAt: p.PublishedAt, Forced: p.Forced})
+	}
+	h := sha256.New()
+	fw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	fw.Write(magic[:])
+	zw, _ := gzip.NewWriterLevel(fw, gzip.BestSpeed)
+	w := &encoder{w: bufio.NewWriterSize(zw, 1<<20)}
+	hdr, _ := json.Marshal(sum.Header)
+	w.bytes(hdr)
+	for _, p := range ps {
+		w.bytes(p.Source)
+	}
+	err = st.ScanSubjects(ctx, asOf, nil, func(r *store.SubjectRow) error {
+		if r.At > asOf {
+			sum.LaterSubjects++
+			w.byte(rowNumber)
+			w.delta(&w.seq, r.Seq)
+			w.bytes(r.Subject)
+			return nil
+		}
+		sum.SubjectEvents++
+		w.byte(rowFull)
+		w.delta(&w.seq, r.Seq)
+		w.bytes(r.Subject)
+		w.delta(&w.at, int64(r.At))
+		if r.RegionSet {
+			w.byte(1)
+		} else {
+			w.byte(0)
+		}
+		w.bytes(r.Region)
+		w.bytes(r.Attrs)
+		return w.err
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.byte(rowEnd)
+	w.seq, w.at = 0, 0
+	err = st.ScanConsent(ctx, asOf, nil, func(r *store.ConsentRow) error {
+		sum.ConsentEvents++
+		w.byte(rowFull)
+		w.delta(&w.seq, r.Seq)
+		w.bytes(r.Subject)
+		w.bytes(r.Purpose)
+		w.bytes(r.Recipient)
+		w.byte(byte(r.State))
+		w.delta(&w.at, int64(r.At))
+		w.bytes(r.Source)
+		return w.err
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.byte(rowEnd)
+	w.uvarint(uint64(sum.SubjectEvents + sum.LaterSubjects))
+	w.uvarint(uint64(sum.ConsentEvents))
+	if w.err == nil {
+		w.err = w.w.Flush()
+	}
+	if w.err == nil {
+		w.err = zw.Close()
+	}
+	if w.err == nil {
+		w.err = fw.Flush()
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	digest := h.Sum(nil)
+	if _, err := f.Write(digest); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	st2, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	sum.Bytes = st2.Size()
+	sum.SHA256 = hex.EncodeToString(digest)
+	return sum, nil
+}
+
+type encoder struct {
+	w       *bufio.Writer
+	buf     [binary.MaxVarintLen64]byte
+	seq, at int64
+	err     error
+}
+
+func (e *encoder) byte(b byte) {
+	if e.err == nil {
+		e.err = e.w.WriteByte(b)
+	}
+}
+
+func (e *encoder) uvarint(v uint64) {
+	if e.err == nil {
+		_, e.err = e.w.Write(binary.AppendUvarint(e.buf[:0], v))
+	}
+}
+
+// delta writes v as a signed difference from *prev: rows come mostly in
+// order, so the differences are small.
+func (e *encoder) delta(prev *int64, v int64) {
+	if e.err == nil {
+		_, e.err = e.w.Write(binary.AppendVarint(e.buf[:0], v-*prev))
+	}
+	*prev = v
+}
+
+func (e *encoder) bytes(b []byte) {
+	e.uvarint(uint64(len(b)))
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+
+// File is an open snapshot whose header and policies have been read.
+type File struct {
+	Header
+	Policies []store.Policy
+
+	path string
+	f    *os.File
+	size int64
+	h    hash.Hash
+	raw  *bufio.Reader // the compressed body
+	r    *bufio.Reader
+	seq  int64
+	at   int64
+	read bool
+}
+
+// Open reads a snapshot's header and policy versions, checking each
+// policy's digest; the rows are read by LoadView or Verify, which also
+// check the file's checksum.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &File{path: path, f: f, h: sha256.New()}
+	if err := s.open(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *File) open() error {
+	st, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	s.size = st.Size()
+	if s.size < int64(len(magic))+sha256.Size {
+		return fmt.Errorf("%d bytes: too short to be a snapshot", s.size)
+	}
+	body := io.TeeReader(io.LimitReader(s.f, s.size-sha256.Size), s.h)
+	var m [8]byte
+	if _, err := io.ReadFull(body, m[:]); err != nil {
+		return err
+	}
+	if !bytes.Equal(m[:7], magic[:7]) {
+		return errors.New("not a consentgate snapshot (expected the bytes CGSNAP at the start)")
+	}
+	if m[7] != Version {
+		return fmt.Errorf("format version %d; this consentgate reads version %d", m[7], Version)
+	}
+	s.raw = bufio.NewReaderSize(body, 1<<20)
+	zr, err := gzip.NewReader(s.raw)
+	if err != nil {
+		return fmt.Errorf("corrupt: %w", err)
+	}
+	zr.Multistream(false)
+	s.r = bufio.NewReaderSize(zr, 1<<20)
+	hdr, err := s.bytes()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(hdr, &s.Header); err != nil {
+		return fmt.Errorf("corrupt header: %w", err)
+	}
+	if s.Format != "consentgate-snapshot" || s.Header.Version != Version {
+		return fmt.Errorf("header names format %q version %d; expected consentgate-snapshot version %d", s.Format, s.Header.Version, Version)
+	}
+	if len(s.Header.Policies) == 0 {
+		return errors.New("holds no policy version")
+	}
+	for _, pi := range s.Header.Policies {
+		src, err := s.bytes()
+		if err != nil {
+			return err
+		}
+		d := sha256.Sum256(src)
+		if hex.EncodeToString(d[:]) != pi.SHA256 {
+			return fmt.Errorf("policy %s: its source does not match its sha256 %s", pi.Version, pi.SHA256)
+		}
+		s.Policies = append(s.Policies, store.Policy{Version: pi.Version, EffectiveFrom: pi.EffectiveFrom,
+			Source: bytes.Clone(src), Digest: pi.SHA256, PublishedAt: pi.PublishedAt, Forced: pi.Forced})
+	}
+	return nil
+}
+
+// Close releases the file.
+func (s *File) Close() error { return s.f.Close() }
+
+// Versions compiles the snapshot's policy versions.
+func (s *File) Versions() (*decision.Versions, error) {
+	vs, err := store.CompileVersions(s.Policies)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", s.path, err)
+	}
+	return vs, nil
+}
+
+// LoadView reads the rows into the view an export needs, keeping the named
+// attributes. It fails, returning no view, if the file's checksum or row
+// counts do not match. It may be called once.
+func (s *File) LoadView(attrs []string) (*consent.View, Counts, error) {
+	b := consent.NewBuilder(s.AsOf, attrs, 0, 0)
+	c, err := s.rows(b)
+	if err != nil {
+		return nil, c, fmt.Errorf("snapshot %s: %w", s.path, err)
+	}
+	return b.Finish(), c, nil
+}
+
+// Verify reads a whole snapshot and checks its policy digests, row counts
+// and checksum.
+func Verify(path string) (*Summary, error) {
+	s, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	c, err := s.rows(nil)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	var tail [sha256.Size]byte
+	if _, err := s.f.ReadAt(tail[:], s.size-sha256.Size); err != nil {
+		return nil, err
+	}
+	return &Summary{Header: s.Header, Counts: c, Bytes: s.size, SHA256: hex.EncodeToString(tail[:])}, nil
+}
+
+// rows reads the subject and consent rows, into b when not nil, then the
+// counts and the checksum.
+func (s *File) rows(b *consent.Builder) (Counts, error) {
+	var c Counts
+	if s.read {
+		return c, errors.New("rows already read")
+	}
+	s.read = true
+	for {
+		kind, err := s.r.ReadByte()
+		if err != nil {
+			return c, truncated(err)
+		}
+		if kind == rowEnd {
+			break
+		}
+		if kind != rowFull && kind != rowNumber {
+			return c, fmt.Errorf("corrupt subject row %d: kind %d", c.SubjectEvents+c.LaterSubjects+1, kind)
+		}
+		seq, err := s.delta(&s.seq)
+		if err != nil {
+			return c, err
+		}
+		id, err := s.bytes()
+		if err != nil {
+			return c, err
+		}
+		if kind == rowNumber {
+			c.LaterSubjects++
+			if b != nil {
+				b.AddSubjectRow(id, s.AsOf+1, seq, false, nil, nil)
+			}
+			continue
+		}
+		c.SubjectEvents++
+		at, err := s.delta(&s.at)
+		if err != nil {
+			return c, err
+		}
+		regionSet, err := s.r.ReadByte()
+		if err != nil {
+			return c, truncated(err)
+		}
+		region, err := s.bytes()
+		if err != nil {
+			return c, err
+		}
+		attrs, err := s.bytes()
+		if err != nil {
+			return c, err
+		}
+		if timestamp.Time(at) > s.AsOf {
+			return c, fmt.Errorf("corrupt subject row %d: at %s is after the as-of time", c.SubjectEvents+c.LaterSubjects, timestamp.Time(at))
+		}
+		if b != nil {
+			if err := b.AddSubjectRow(id, timestamp.Time(at), seq, regionSet == 1, region, attrs); err != nil {
+				return c, err
+			}
+		}
+	}
+	s.seq, s.at = 0, 0
+	var cons *consent.ConsentRows
+	if b != nil {
+		cons = &consent.ConsentRows{}
+	}
+	for {
+		kind, err := s.r.ReadByte()
+		if err != nil {
+			return c, truncated(err)
+		}
+		if kind == rowEnd {
+			break
+		}
+		if kind != rowFull {
+			return c, fmt.Errorf("corrupt consent row %d: kind %d", c.ConsentEvents+1, kind)
+		}
+		c.ConsentEvents++
+		seq, err := s.delta(&s.seq)
+		if err != nil {
+			return c, err
+		}
+		var f [3][]byte
+		for i := range f {
+			if f[i], err = s.bytes(); err != nil {
+				return c, err
+			}
+		}
+		state, err := s.r.ReadByte()
+		if err != nil {
+			return c, truncated(err)
+		}
+		at, err := s.delta(&s.at)
+		if err != nil {
+			return c, err
+		}
+		source, err := s.bytes()
+		if err != nil {
+			return c, err
+		}
+		st := policy.State(state)
+		if st != policy.Granted && st != policy.Denied || timestamp.Time(at) > s.AsOf {
+			return c, fmt.Errorf("corrupt consent row %d", c.ConsentEvents)
+		}
+		if cons != nil {
+			cons.Add(f[0], f[1], f[2], st, timestamp.Time(at), seq, source)
+		}
+	}
+	nSubj, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return c, truncated(err)
+	}
+	nCons, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return c, truncated(err)
+	}
+	if int64(nSubj) != c.SubjectEvents+c.LaterSubjects || int64(nCons) != c.ConsentEvents {
+		return c, fmt.Errorf("holds %d subject and %d consent rows; its count says %d and %d", c.SubjectEvents+c.LaterSubjects, c.ConsentEvents, nSubj, nCons)
+	}
+	// Read to the end of the gzip stream (which checks its CRC) and of the
+	// body, then compare the checksum.
+	if n, err := io.Copy(io.Discard, s.r); err != nil {
+		return c, truncated(err)
+	} else if n != 0 {
+		return c, fmt.Errorf("corrupt: %d bytes after the counts", n)
+	}
+	if n, err := io.Copy(io.Discard, s.raw); err != nil {
+		return c, err
+	} else if n != 0 {
+		return c, fmt.Errorf("corrupt: %d bytes after the compressed body", n)
+	}
+	var tail [sha256.Size]byte
+	if _, err := s.f.ReadAt(tail[:], s.size-sha256.Size); err != nil {
+		return c, err
+	}
+	if !bytes.Equal(tail[:], s.h.Sum(nil)) {
+		return c, errors.New("checksum mismatch: the file was changed or damaged after it was written")
+	}
+	if cons != nil {
+		b.AddConsentRows(cons)
+	}
+	return c, nil
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("truncated: the file ends before the snapshot does")
+	}
+	return fmt.Errorf("corrupt: %w", err)
+}
+
+func (s *File) delta(prev *int64) (int64, error) {
+	d, err := binary.ReadVarint(s.r)
+	if err != nil {
+		return 0, truncated(err)
+	}
+	*prev += d
+	return *prev, nil
+}
+
+const maxField = 64 << 20
+
+func (s *File) bytes() ([]byte, error) {
+	n, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return nil, truncated(err)
+	}
+	if n > maxField {
+		return nil, fmt.Errorf("corrupt: a field of %d bytes", n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(s.r, buf); err != nil {
+		return nil, truncated(err)
+	}
+	return buf, nil
+}
