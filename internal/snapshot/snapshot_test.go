@@ -186,7 +186,7 @@ func TestDamageIsCaught(t *testing.T) {
 		edit func([]byte) []byte
 		want string
 	}{
-		"a flipped byte in the body": {func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }, ""},
+		"a flipped byte in the body":     {func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }, ""},
 		"a flipped byte in the checksum": {func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, "checksum mismatch"},
 		"truncated":                      {func(b []byte) []byte { return b[:len(b)-100] }, ""},
 		"only the start":                 {func(b []byte) []byte { return b[:20] }, ""},
