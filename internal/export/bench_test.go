@@ -19,6 +19,7 @@ import (
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/sqlite"
+	"github.com/consentgate/consentgate/internal/snapshot"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -141,6 +142,39 @@ func BenchmarkLoadView(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSnapshot writes the snapshot of the 1 M-subject world and loads
+// the view back from it (issue 6; the view from a snapshot should load as
+// fast as from the store).
+func BenchmarkSnapshot(b *testing.B) {
+	w := openWorld(b, 1_000_000, 2_000_000)
+	path := filepath.Join(b.TempDir(), "snap.cgs")
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			sum, err := snapshot.Write(context.Background(), w.st, benchAsOf, timestamp.Now(), path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(sum.Bytes)/1e6, "MB")
+		}
+	})
+	b.Run("load", func(b *testing.B) {
+		for b.Loop() {
+			f, err := snapshot.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v, _, err := f.LoadView(w.vs.Attributes())
+			f.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v.Len() != 1_000_000 {
+				b.Fatalf("view has %d subjects", v.Len())
+			}
+		}
+	})
 }
 
 // BenchmarkExport: the export's records pass over a generated world, on 2

@@ -62,6 +62,10 @@ type Header struct {
 	AsOf      timestamp.Time `json:"as_of"`
 	CreatedAt timestamp.Time `json:"created_at"`
 	Policies  []PolicyInfo   `json:"policies"`
+	// Upper bounds on the rows that follow, to size the view before it is
+	// read.
+	SubjectHint int64 `json:"subject_rows_hint"`
+	ConsentHint int64 `json:"consent_rows_hint"`
 }
 
 // PolicyInfo is a policy version's metadata; its source follows the header.
@@ -115,7 +119,12 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 			os.Remove(tmp)
 		}
 	}()
-	sum := &Summary{Header: Header{Format: "consentgate-snapshot", Version: Version, AsOf: asOf, CreatedAt: now}}
+	nSubj, nCons, err := st.EventCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Header: Header{Format: "consentgate-snapshot", Version: Version, AsOf: asOf, CreatedAt: now,
+		SubjectHint: nSubj, ConsentHint: nCons}}
 	for _, p := range ps {
 		sum.Policies = append(sum.Policies, PolicyInfo{Version: p.Version, EffectiveFrom: p.EffectiveFrom,
 			SHA256: p.Digest, PublishedAt: p.PublishedAt, Forced: p.Forced})
@@ -259,10 +268,12 @@ type File struct {
 	size int64
 	h    hash.Hash
 	raw  *bufio.Reader // the compressed body
+	pipe *io.PipeReader
 	r    *bufio.Reader
 	seq  int64
 	at   int64
 	read bool
+	buf  [5][]byte // scratch for the fields of one row
 }
 
 // Open reads a snapshot's header and policy versions, checking each
@@ -307,7 +318,14 @@ func (s *File) open() error {
 		return fmt.Errorf("corrupt: %w", err)
 	}
 	zr.Multistream(false)
-	s.r = bufio.NewReaderSize(zr, 1<<20)
+	// Decompress on a goroutine of its own, a chunk ahead of the parser.
+	pr, pw := io.Pipe()
+	s.pipe = pr
+	go func() {
+		_, err := io.CopyBuffer(pw, zr, make([]byte, 1<<20))
+		pw.CloseWithError(err)
+	}()
+	s.r = bufio.NewReaderSize(pr, 1<<20)
 	hdr, err := s.bytes()
 	if err != nil {
 		return err
@@ -337,7 +355,12 @@ func (s *File) open() error {
 }
 
 // Close releases the file.
-func (s *File) Close() error { return s.f.Close() }
+func (s *File) Close() error {
+	if s.pipe != nil {
+		s.pipe.Close()
+	}
+	return s.f.Close()
+}
 
 // Versions compiles the snapshot's policy versions.
 func (s *File) Versions() (*decision.Versions, error) {
@@ -352,7 +375,7 @@ func (s *File) Versions() (*decision.Versions, error) {
 // attributes. It fails, returning no view, if the file's checksum or row
 // counts do not match. It may be called once.
 func (s *File) LoadView(attrs []string) (*consent.View, Counts, error) {
-	b := consent.NewBuilder(s.AsOf, attrs, 0, 0)
+	b := consent.NewBuilder(s.AsOf, attrs, int(min(max(s.SubjectHint, 0), 1<<26)), int(min(max(s.ConsentHint, 0), 1<<26)))
 	c, err := s.rows(b)
 	if err != nil {
 		return nil, c, fmt.Errorf("snapshot %s: %w", s.path, err)
@@ -402,7 +425,7 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 		if err != nil {
 			return c, err
 		}
-		id, err := s.bytes()
+		id, err := s.field(0)
 		if err != nil {
 			return c, err
 		}
@@ -422,11 +445,11 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 		if err != nil {
 			return c, truncated(err)
 		}
-		region, err := s.bytes()
+		region, err := s.field(1)
 		if err != nil {
 			return c, err
 		}
-		attrs, err := s.bytes()
+		attrs, err := s.field(2)
 		if err != nil {
 			return c, err
 		}
@@ -443,6 +466,7 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 	var cons *consent.ConsentRows
 	if b != nil {
 		cons = &consent.ConsentRows{}
+		cons.Grow(int(min(max(s.ConsentHint, 0), 1<<26)))
 	}
 	for {
 		kind, err := s.r.ReadByte()
@@ -462,7 +486,7 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 		}
 		var f [3][]byte
 		for i := range f {
-			if f[i], err = s.bytes(); err != nil {
+			if f[i], err = s.field(i); err != nil {
 				return c, err
 			}
 		}
@@ -474,7 +498,7 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 		if err != nil {
 			return c, err
 		}
-		source, err := s.bytes()
+		source, err := s.field(3)
 		if err != nil {
 			return c, err
 		}
@@ -539,6 +563,26 @@ func (s *File) delta(prev *int64) (int64, error) {
 }
 
 const maxField = 64 << 20
+
+// field reads a length-prefixed field into scratch buffer i; the result is
+// valid until the next read into the same buffer.
+func (s *File) field(i int) ([]byte, error) {
+	n, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return nil, truncated(err)
+	}
+	if n > maxField {
+		return nil, fmt.Errorf("corrupt: a field of %d bytes", n)
+	}
+	if uint64(cap(s.buf[i])) < n {
+		s.buf[i] = make([]byte, n, max(n, 256))
+	}
+	b := s.buf[i][:n]
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		return nil, truncated(err)
+	}
+	return b, nil
+}
 
 func (s *File) bytes() ([]byte, error) {
 	n, err := binary.ReadUvarint(s.r)
