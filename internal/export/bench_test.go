@@ -18,8 +18,8 @@ import (
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
-	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/snapshot"
+	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
