@@ -80,7 +80,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.help)
 	}
 	fmt.Fprintln(w, "\nglobal flags (anywhere on the line):")
-	fmt.Fprintln(w, "  --store DSN   sqlite:PATH (default sqlite:consentgate.db)")
+	fmt.Fprintln(w, "  --store DSN   sqlite:PATH (default sqlite:consentgate.db) or postgres://HOST:PORT/DB?…")
 	fmt.Fprintln(w, "  --keys DIR    where keys and secrets live (default beside a SQLite store)")
 	fmt.Fprintln(w, "\n'consentgate COMMAND --help' shows a command's flags.")
 }
