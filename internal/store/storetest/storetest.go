@@ -39,6 +39,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("ImportRollsBack", func(t *testing.T) { testImportRollsBack(t, open(t)) })
 	t.Run("Exports", func(t *testing.T) { testExports(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
+	t.Run("ConsistentReads", func(t *testing.T) { testConsistentReads(t, open(t)) })
 }
 
 func testPolicies(t *testing.T, s store.Store) {
@@ -333,4 +334,70 @@ func testImportRollsBack(t *testing.T, s store.Store) {
 	if err != nil || v.Len() != 0 {
 		t.Fatalf("view of %d subjects: %v", v.Len(), err)
 	}
+}
+
+// testConsistentReads loads views while a writer stores batches that each
+// give every subject one more consent event: a view sees whole batches
+// only (each subject the same number of events), never part of one, and
+// never an event twice — also while the store reorganises what it holds
+// (the SQLite store's packs).
+func testConsistentReads(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const subjects, batches = 400, 25
+	var subs []consent.SubjectEvent
+	for i := range subjects {
+		subs = append(subs, consent.SubjectEvent{Subject: fmt.Sprintf("c%03d", i), At: 1, RegionSet: true, Region: "DE"})
+	}
+	if _, err := s.AddSubjectEvents(ctx, subs); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for b := range batches {
+			var evs []consent.Event
+			for i := range subjects {
+				evs = append(evs, consent.Event{Subject: fmt.Sprintf("c%03d", i), Purpose: "p", State: policy.State(1 + b%2),
+					At: timestamp.Time(10 + b), Source: "api"})
+			}
+			if _, err := s.AddConsentEvents(ctx, evs); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	views, seen := 0, map[int]bool{}
+	for finished := false; !finished; views++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+		v, err := store.LoadView(ctx, s, 1_000_000, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Len() != subjects {
+			t.Fatalf("view %d: %d subjects", views, v.Len())
+		}
+		n := v.NumConsent(0)
+		for i := range v.Len() {
+			if v.NumConsent(i) != n {
+				t.Fatalf("view %d: subject %s has %d consent events, subject %s %d: part of a batch was seen", views, v.ID(i), v.NumConsent(i), v.ID(0), n)
+			}
+			for k := range v.NumConsent(i) {
+				if e := v.ConsentEvent(i, k); e.At != timestamp.Time(10+k) {
+					t.Fatalf("view %d: subject %s event %d at %d: events out of order or seen twice", views, v.ID(i), k, e.At)
+				}
+			}
+		}
+		seen[n] = true
+	}
+	if !seen[batches] {
+		t.Fatalf("the last view did not see every batch: %v", seen)
+	}
+	t.Logf("%d views, %d distinct states seen", views, len(seen))
 }
