@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -245,4 +246,48 @@ func TestWriteIsAtomic(t *testing.T) {
 			t.Fatalf("left %s behind", e.Name())
 		}
 	}
+}
+
+// FuzzVerify: any damage to a snapshot is reported as an error naming the
+// file, never a panic, and nothing but the file as written verifies.
+func FuzzVerify(f *testing.F) {
+	ctx := context.Background()
+	dir := f.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	names, srcs := demo.PolicyFiles()
+	doc, _, err := policy.Parse(names[0], srcs[names[0]])
+	if err != nil {
+		f.Fatal(err)
+	}
+	st.PublishPolicy(ctx, store.Policy{Version: doc.Version, EffectiveFrom: doc.EffectiveFrom, Source: doc.Source, Digest: doc.Digest(), PublishedAt: 1})
+	st.AddSubjectEvents(ctx, []consent.SubjectEvent{{Subject: "a", At: 5, RegionSet: true, Region: "DE"}, {Subject: "b", At: asOf + 9}})
+	st.AddConsentEvents(ctx, []consent.Event{{Subject: "a", Purpose: "p", State: policy.Denied, At: 7, Source: "api"}})
+	good := filepath.Join(dir, "good.cgs")
+	if _, err := snapshot.Write(ctx, st, asOf, 1, good); err != nil {
+		f.Fatal(err)
+	}
+	st.Close()
+	want, _ := os.ReadFile(good)
+	f.Add(want)
+	f.Add(want[:len(want)/2])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "f.cgs")
+		os.WriteFile(p, b, 0o600)
+		_, err := snapshot.Verify(p)
+		if bytes.Equal(b, want) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("a changed file verified (%d bytes)", len(b))
+		}
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("error without the file name: %v", err)
+		}
+	})
 }
