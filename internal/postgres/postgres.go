@@ -146,6 +146,15 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` ON COMMIT DROP AS SELECT `+colList+`, 0::bigint AS ord FROM `+table+` WITH NO DATA`); err != nil {
 			return err
 		}
+		if table == "consent_events" {
+			// Consent events are the outbox: writers take their sequence
+			// numbers one transaction at a time, so that they are committed
+			// in order and a reader's cursor never passes a number that a
+			// slower transaction has yet to commit.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7261944)`); err != nil {
+				return err
+			}
+		}
 		chunk := make([][]any, 0, importChunk)
 		flush := func() error {
 			if len(chunk) == 0 {
@@ -214,6 +223,35 @@ func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (
 func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, error) {
 	_, added, err := s.ImportConsentEvents(ctx, store.All(evs))
 	return added, err
+}
+
+// ConsentAfter implements store.Store.
+func (s *DB) ConsentAfter(ctx context.Context, after int64, limit int) ([]consent.Event, error) {
+	var out []consent.Event
+	err := s.scanConsent(ctx, `WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{after, limit}, func(r *store.ConsentRow) error {
+		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
+			State: r.State, At: r.At, Source: string(r.Source)})
+		return nil
+	})
+	return out, err
+}
+
+// Delivered implements store.Store.
+func (s *DB) Delivered(ctx context.Context, destination string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT delivered FROM deliveries WHERE destination = $1`, destination).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// SetDelivered implements store.Store.
+func (s *DB) SetDelivered(ctx context.Context, destination string, seq int64) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO deliveries(destination, delivered, updated_at) VALUES ($1,$2,$3)
+		ON CONFLICT(destination) DO UPDATE SET delivered = GREATEST(deliveries.delivered, excluded.delivered), updated_at = excluded.updated_at`,
+		destination, seq, int64(timestamp.Now()))
+	return err
 }
 
 // SubjectHistory implements store.Store.

@@ -468,6 +468,36 @@ func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
 	return out, rows.Err()
 }
 
+// ConsentAfter implements store.Store. SQLite has one writer at a time, so
+// sequence numbers are committed in order.
+func (s *DB) ConsentAfter(ctx context.Context, after int64, limit int) ([]consent.Event, error) {
+	var out []consent.Event
+	err := scanConsentRows(ctx, s.db, `WHERE seq > ? ORDER BY seq LIMIT ?`, []any{after, limit}, func(r *store.ConsentRow) error {
+		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
+			State: r.State, At: r.At, Source: string(r.Source)})
+		return nil
+	})
+	return out, err
+}
+
+// Delivered implements store.Store.
+func (s *DB) Delivered(ctx context.Context, destination string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT delivered FROM deliveries WHERE destination = ?`, destination).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// SetDelivered implements store.Store.
+func (s *DB) SetDelivered(ctx context.Context, destination string, seq int64) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO deliveries(destination, delivered, updated_at) VALUES (?,?,?)
+		ON CONFLICT(destination) DO UPDATE SET delivered = max(delivered, excluded.delivered), updated_at = excluded.updated_at`,
+		destination, seq, int64(timestamp.Now()))
+	return err
+}
+
 // AddExport implements store.Store.
 func (s *DB) AddExport(ctx context.Context, e store.Export) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES (?,?,?,?,?,?,?,?)`,

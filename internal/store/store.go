@@ -127,6 +127,16 @@ type Store interface {
 	// ImpactMarks returns every status change, oldest first.
 	ImpactMarks(ctx context.Context) ([]ImpactMark, error)
 
+	// ConsentAfter returns up to limit consent events with a sequence
+	// number above after, in sequence order, which is the order they were
+	// committed in: the outbox that consent changes are delivered from.
+	ConsentAfter(ctx context.Context, after int64, limit int) ([]consent.Event, error)
+	// Delivered returns the sequence number a destination has acknowledged
+	// up to (0 for a new destination).
+	Delivered(ctx context.Context, destination string) (int64, error)
+	// SetDelivered records a destination's progress; it never moves back.
+	SetDelivered(ctx context.Context, destination string, seq int64) error
+
 	// AddExport records an export.
 	AddExport(ctx context.Context, e Export) error
 	// Exports lists the recorded exports, oldest first.

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Exports", func(t *testing.T) { testExports(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("ConsistentReads", func(t *testing.T) { testConsistentReads(t, open(t)) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 }
 
 func testPolicies(t *testing.T, s store.Store) {
@@ -400,4 +401,87 @@ func testConsistentReads(t *testing.T, s store.Store) {
 		t.Fatalf("the last view did not see every batch: %v", seen)
 	}
 	t.Logf("%d views, %d distinct states seen", views, len(seen))
+}
+
+// testOutbox follows the consent events by sequence number while several
+// writers store them: the follower sees every event exactly once, in
+// increasing order, never passing one that commits later. Delivery cursors
+// persist and never move back.
+func testOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const writers, batches, per = 4, 10, 50
+	done := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for b := range batches {
+				var evs []consent.Event
+				for i := range per {
+					evs = append(evs, consent.Event{Subject: fmt.Sprintf("w%d", w), Purpose: "p", State: policy.State(1 + i%2),
+						At: timestamp.Time(b*per + i), Source: "api"})
+				}
+				if _, err := s.AddConsentEvents(ctx, evs); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	var cursor int64
+	got := map[string][]timestamp.Time{}
+	follow := func() {
+		for {
+			evs, err := s.ConsentAfter(ctx, cursor, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 {
+				return
+			}
+			for _, e := range evs {
+				if e.Seq <= cursor {
+					t.Fatalf("seq %d after %d", e.Seq, cursor)
+				}
+				cursor = e.Seq
+				got[e.Subject] = append(got[e.Subject], e.At)
+			}
+		}
+	}
+	for finished := 0; finished < writers; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished++
+		default:
+			follow()
+		}
+	}
+	follow()
+	for w := range writers {
+		ats := got[fmt.Sprintf("w%d", w)]
+		if len(ats) != batches*per {
+			t.Fatalf("writer %d: followed %d of %d events: the cursor passed events committed later", w, len(ats), batches*per)
+		}
+		for i, at := range ats {
+			if at != timestamp.Time(i) {
+				t.Fatalf("writer %d: event %d has time %d: out of order", w, i, at)
+			}
+		}
+	}
+	if n, err := s.Delivered(ctx, "webhook:x"); err != nil || n != 0 {
+		t.Fatalf("new destination: %d %v", n, err)
+	}
+	for _, seq := range []int64{5, 9, 7} {
+		if err := s.SetDelivered(ctx, "webhook:x", seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := s.Delivered(ctx, "webhook:x"); n != 9 {
+		t.Fatalf("delivered %d, want 9 (never back)", n)
+	}
+	if n, _ := s.Delivered(ctx, "nats:y"); n != 0 {
+		t.Fatalf("another destination: %d", n)
+	}
 }
