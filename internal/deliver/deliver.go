@@ -77,6 +77,9 @@ func Run(ctx context.Context, st store.Store, sink Sink, o Options) error {
 	}
 	for {
 		evs, err := st.ConsentAfter(ctx, cursor, o.Batch)
+		if ctx.Err() != nil {
+			return nil // stopped
+		}
 		if err != nil {
 			return err
 		}
@@ -110,7 +113,8 @@ func Run(ctx context.Context, st store.Store, sink Sink, o Options) error {
 			wait = min(2*wait, o.MaxBackoff)
 		}
 		cursor = msgs[len(msgs)-1].Seq
-		if err := st.SetDelivered(ctx, dest, cursor); err != nil {
+		// Saved even when stopping: the batch was acknowledged.
+		if err := st.SetDelivered(context.WithoutCancel(ctx), dest, cursor); err != nil {
 			return err
 		}
 		logf(o.Log, "%s: delivered seq %d–%d (%d events)\n", dest, msgs[0].Seq, cursor, len(msgs))

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/deliver"
+)
+
+func cmdDeliver(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("deliver")
+	var hooks []string
+	fs.Var(listFlag{&hooks}, "webhook", "POST consent changes to `URL` (repeat for several)")
+	natsURL := fs.String("nats", "", "publish consent changes to the NATS JetStream server at `URL` (nats://…)")
+	natsSubject := fs.String("nats-subject", "consentgate.consent", "the NATS `SUBJECT`")
+	natsStream := fs.String("nats-stream", "CONSENTGATE", "the JetStream `STREAM` (created with the subject when missing)")
+	once := fs.Bool("once", false, "stop when every stored change is delivered")
+	poll := fs.Duration("poll", 200*time.Millisecond, "look for new changes every `DURATION`")
+	batch := fs.Int("batch", 500, "`N` changes per request")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	if len(hooks) == 0 && *natsURL == "" {
+		return usagef("give at least one --webhook URL or --nats URL")
+	}
+	if *poll <= 0 || *batch <= 0 {
+		return usagef("--poll and --batch must be positive")
+	}
+	var sinks []deliver.Sink
+	if len(hooks) > 0 {
+		key, err := a.secret("webhook.key")
+		if err != nil {
+			return err
+		}
+		for _, u := range hooks {
+			sinks = append(sinks, &deliver.Webhook{URL: u, Key: key})
+		}
+	}
+	if *natsURL != "" {
+		n := &deliver.NATS{URL: *natsURL, Subject: *natsSubject, Stream: *natsStream}
+		if err := n.Connect(ctx); err != nil {
+			return err
+		}
+		defer n.Close()
+		sinks = append(sinks, n)
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(sinks))
+	for _, s := range sinks {
+		go func() {
+			errs <- deliver.Run(ctx, st, s, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
+		}()
+	}
+	var first error
+	for range sinks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
