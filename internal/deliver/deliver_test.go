@@ -24,7 +24,7 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-func openStore(t *testing.T, n int) store.Store {
+func openStore(t testing.TB, n int) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
@@ -45,7 +45,7 @@ func openStore(t *testing.T, n int) store.Store {
 
 // checkOrder requires every subject's events to arrive in time order with
 // none missing (they were stored in that order), duplicates allowed.
-func checkOrder(t *testing.T, got []deliver.Message, n int) {
+func checkOrder(t testing.TB, got []deliver.Message, n int) {
 	t.Helper()
 	last := map[string]timestamp.Time{}
 	seen := map[int64]bool{}
