@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/deliver"
@@ -29,6 +30,11 @@ func cmdDeliver(ctx context.Context, a *app, args []string) error {
 	}
 	if *poll <= 0 || *batch <= 0 {
 		return usagef("--poll and --batch must be positive")
+	}
+	for _, h := range hooks {
+		if u, err := url.Parse(h); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--webhook %q: expected an http:// or https:// URL", h)
+		}
 	}
 	var sinks []deliver.Sink
 	if len(hooks) > 0 {

@@ -145,6 +145,9 @@ func TestDeliverSurvivesKill(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	if _, errOut, code := cg(t, dir, "deliver", "--webhook", "example.com/hook"); code != 2 || !strings.Contains(errOut, "expected an http:// or https:// URL") {
+		t.Fatalf("a bad URL: %d %s", code, errOut)
+	}
 	follow.Process.Signal(syscall.SIGTERM)
 	if err := follow.Wait(); err != nil {
 		t.Fatalf("deliver on SIGTERM: %v", err)
