@@ -4,14 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/deliver"
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/store/storetest"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // dsn is the PostgreSQL the tests use: CONSENTGATE_TEST_POSTGRES, or the
@@ -51,4 +61,71 @@ func fresh(t testing.TB) store.Store {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return fresh(t) })
+}
+
+// TestDeliverFollowsConcurrentWriters runs the deliverer against
+// PostgreSQL while four writers store consent events: every event reaches
+// the webhook once the writers stop, in order per subject.
+func TestDeliverFollowsConcurrentWriters(t *testing.T) {
+	s := fresh(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var got []deliver.Message
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b deliver.Body
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		got = append(got, b.Events...)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- deliver.Run(ctx, s, &deliver.Webhook{URL: srv.URL, Key: []byte("k")}, deliver.Options{Batch: 37, Poll: 10 * time.Millisecond})
+	}()
+	const writers, batches, per = 4, 20, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				var evs []consent.Event
+				for i := range per {
+					evs = append(evs, consent.Event{Subject: fmt.Sprintf("w%d", w), Purpose: "p", State: policy.State(1 + i%2),
+						At: timestamp.Time(b*per + i), Source: "api"})
+				}
+				if _, err := s.AddConsentEvents(context.Background(), evs); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= writers*batches*per || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]timestamp.Time{}
+	for _, m := range got {
+		if m.At != next[m.Subject] {
+			t.Fatalf("subject %s: event at %d, expected %d: out of order or missing", m.Subject, m.At, next[m.Subject])
+		}
+		next[m.Subject]++
+	}
+	if len(got) != writers*batches*per {
+		t.Fatalf("%d of %d events delivered", len(got), writers*batches*per)
+	}
 }
