@@ -7,13 +7,17 @@
 // Layout (version 1):
 //
 //	"CGSNAP\x00\x01"                 magic and format version, 8 bytes
-//	gzip stream of
+//	gzip member A
 //	  uvarint n, header JSON        as-of, creation time, policy metadata
 //	  per policy: uvarint n, source the YAML as published
-//	  subject rows, then 0xFF       see writeSubject
-//	  consent rows, then 0xFF       see writeConsent
-//	  uvarint subject rows, uvarint consent rows
+//	  subject rows, 0xFF, uvarint   see Write; then their count
+//	gzip member B
+//	  consent rows, 0xFF, uvarint   then their count
+//	uint64 big-endian               the offset of member B
 //	SHA-256 of every byte above     32 bytes
+//
+// The two members are decoded side by side, and the checksum computed
+// beside them, when a view is loaded.
 //
 // Subject events after the as-of time are kept as their subject id and
 // sequence number only: the view numbers subjects by their first event,
@@ -32,7 +36,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -132,7 +135,8 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	h := sha256.New()
 	fw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	fw.Write(magic[:])
-	zw, _ := gzip.NewWriterLevel(fw, gzip.BestSpeed)
+	cw := &counter{w: fw, n: int64(len(magic))}
+	zw, _ := gzip.NewWriterLevel(cw, gzip.BestSpeed)
 	w := &encoder{w: bufio.NewWriterSize(zw, 1<<20)}
 	hdr, _ := json.Marshal(sum.Header)
 	w.bytes(hdr)
@@ -165,6 +169,16 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 		return nil, err
 	}
 	w.byte(rowEnd)
+	w.uvarint(uint64(sum.SubjectEvents + sum.LaterSubjects))
+	if w.err == nil {
+		w.err = w.w.Flush()
+	}
+	if w.err == nil {
+		w.err = zw.Close()
+	}
+	offB := cw.n
+	zw, _ = gzip.NewWriterLevel(cw, gzip.BestSpeed)
+	w.w.Reset(zw)
 	w.seq, w.at = 0, 0
 	err = st.ScanConsent(ctx, asOf, nil, func(r *store.ConsentRow) error {
 		sum.ConsentEvents++
@@ -182,13 +196,15 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 		return nil, err
 	}
 	w.byte(rowEnd)
-	w.uvarint(uint64(sum.SubjectEvents + sum.LaterSubjects))
 	w.uvarint(uint64(sum.ConsentEvents))
 	if w.err == nil {
 		w.err = w.w.Flush()
 	}
 	if w.err == nil {
 		w.err = zw.Close()
+	}
+	if w.err == nil {
+		_, w.err = fw.Write(binary.BigEndian.AppendUint64(nil, uint64(offB)))
 	}
 	if w.err == nil {
 		w.err = fw.Flush()
@@ -221,6 +237,17 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	sum.Bytes = st2.Size()
 	sum.SHA256 = hex.EncodeToString(digest)
 	return sum, nil
+}
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
 }
 
 type encoder struct {
@@ -266,15 +293,45 @@ type File struct {
 	path string
 	f    *os.File
 	size int64
-	h    hash.Hash
-	raw  *bufio.Reader // the compressed body
-	pipe *io.PipeReader
-	r    *bufio.Reader
-	seq  int64
-	at   int64
+	offB int64 // where member B starts
+	a    *decoder
 	read bool
-	buf  [5][]byte // scratch for the fields of one row
 }
+
+// decoder reads one gzip member, decompressed on a goroutine of its own a
+// chunk ahead of the parser.
+type decoder struct {
+	r       *bufio.Reader
+	pipe    *io.PipeReader
+	seq, at int64
+	buf     [4][]byte // scratch for the fields of one row
+}
+
+func newDecoder(r io.Reader) (*decoder, error) {
+	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("corrupt: %w", err)
+	}
+	zr.Multistream(false)
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.CopyBuffer(pw, zr, make([]byte, 1<<20))
+		pw.CloseWithError(err)
+	}()
+	return &decoder{r: bufio.NewReaderSize(pr, 1<<20), pipe: pr}, nil
+}
+
+// end requires the member to end here (which checks gzip's CRC).
+func (d *decoder) end() error {
+	if n, err := io.Copy(io.Discard, d.r); err != nil {
+		return truncated(err)
+	} else if n != 0 {
+		return fmt.Errorf("corrupt: %d bytes after the counts", n)
+	}
+	return nil
+}
+
+func (d *decoder) close() { d.pipe.Close() }
 
 // Open reads a snapshot's header and policy versions, checking each
 // policy's digest; the rows are read by LoadView or Verify, which also
@@ -284,13 +341,15 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &File{path: path, f: f, h: sha256.New()}
+	s := &File{path: path, f: f}
 	if err := s.open(); err != nil {
-		f.Close()
+		s.Close()
 		return nil, fmt.Errorf("snapshot %s: %w", path, err)
 	}
 	return s, nil
 }
+
+const trailer = 8 + sha256.Size
 
 func (s *File) open() error {
 	st, err := s.f.Stat()
@@ -298,35 +357,31 @@ func (s *File) open() error {
 		return err
 	}
 	s.size = st.Size()
-	if s.size < int64(len(magic))+sha256.Size {
-		return fmt.Errorf("%d bytes: too short to be a snapshot", s.size)
-	}
-	body := io.TeeReader(io.LimitReader(s.f, s.size-sha256.Size), s.h)
 	var m [8]byte
-	if _, err := io.ReadFull(body, m[:]); err != nil {
+	if _, err := s.f.ReadAt(m[:], 0); err != nil && s.size >= 8 {
 		return err
 	}
-	if !bytes.Equal(m[:7], magic[:7]) {
+	if s.size >= 8 && !bytes.Equal(m[:7], magic[:7]) {
 		return errors.New("not a consentgate snapshot (expected the bytes CGSNAP at the start)")
 	}
-	if m[7] != Version {
+	if s.size >= 8 && m[7] != Version {
 		return fmt.Errorf("format version %d; this consentgate reads version %d", m[7], Version)
 	}
-	s.raw = bufio.NewReaderSize(body, 1<<20)
-	zr, err := gzip.NewReader(s.raw)
-	if err != nil {
-		return fmt.Errorf("corrupt: %w", err)
+	if s.size < int64(len(magic))+trailer {
+		return fmt.Errorf("%d bytes: too short to be a snapshot", s.size)
 	}
-	zr.Multistream(false)
-	// Decompress on a goroutine of its own, a chunk ahead of the parser.
-	pr, pw := io.Pipe()
-	s.pipe = pr
-	go func() {
-		_, err := io.CopyBuffer(pw, zr, make([]byte, 1<<20))
-		pw.CloseWithError(err)
-	}()
-	s.r = bufio.NewReaderSize(pr, 1<<20)
-	hdr, err := s.bytes()
+	var off [8]byte
+	if _, err := s.f.ReadAt(off[:], s.size-trailer); err != nil {
+		return err
+	}
+	s.offB = int64(binary.BigEndian.Uint64(off[:]))
+	if s.offB < int64(len(magic)) || s.offB > s.size-trailer {
+		return errors.New("corrupt or truncated: the offset of the consent rows points outside the file")
+	}
+	if s.a, err = newDecoder(io.NewSectionReader(s.f, int64(len(magic)), s.offB-int64(len(magic)))); err != nil {
+		return err
+	}
+	hdr, err := s.a.field(0)
 	if err != nil {
 		return err
 	}
@@ -340,7 +395,7 @@ func (s *File) open() error {
 		return errors.New("holds no policy version")
 	}
 	for _, pi := range s.Header.Policies {
-		src, err := s.bytes()
+		src, err := s.a.field(0)
 		if err != nil {
 			return err
 		}
@@ -356,8 +411,8 @@ func (s *File) open() error {
 
 // Close releases the file.
 func (s *File) Close() error {
-	if s.pipe != nil {
-		s.pipe.Close()
+	if s.a != nil {
+		s.a.close()
 	}
 	return s.f.Close()
 }
@@ -375,13 +430,15 @@ func (s *File) Versions() (*decision.Versions, error) {
 // attributes. It fails, returning no view, if the file's checksum or row
 // counts do not match. It may be called once.
 func (s *File) LoadView(attrs []string) (*consent.View, Counts, error) {
-	b := consent.NewBuilder(s.AsOf, attrs, int(min(max(s.SubjectHint, 0), 1<<26)), int(min(max(s.ConsentHint, 0), 1<<26)))
+	b := consent.NewBuilder(s.AsOf, attrs, hint(s.SubjectHint), hint(s.ConsentHint))
 	c, err := s.rows(b)
 	if err != nil {
 		return nil, c, fmt.Errorf("snapshot %s: %w", s.path, err)
 	}
 	return b.Finish(), c, nil
 }
+
+func hint(n int64) int { return int(min(max(n, 0), 1<<26)) }
 
 // Verify reads a whole snapshot and checks its policy digests, row counts
 // and checksum.
@@ -402,32 +459,86 @@ func Verify(path string) (*Summary, error) {
 	return &Summary{Header: s.Header, Counts: c, Bytes: s.size, SHA256: hex.EncodeToString(tail[:])}, nil
 }
 
-// rows reads the subject and consent rows, into b when not nil, then the
-// counts and the checksum.
+// rows reads the subject rows here and, side by side, the consent rows and
+// the checksum; into b when not nil.
 func (s *File) rows(b *consent.Builder) (Counts, error) {
 	var c Counts
 	if s.read {
 		return c, errors.New("rows already read")
 	}
 	s.read = true
-	for {
-		kind, err := s.r.ReadByte()
+	sumDone := make(chan []byte, 1)
+	go func() {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(s.f, 0, s.size-sha256.Size)); err != nil {
+			sumDone <- nil
+			return
+		}
+		sumDone <- h.Sum(nil)
+	}()
+	var cons *consent.ConsentRows
+	if b != nil {
+		cons = &consent.ConsentRows{}
+		cons.Grow(hint(s.ConsentHint))
+	}
+	type result struct {
+		n   int64
+		err error
+	}
+	consDone := make(chan result, 1)
+	go func() {
+		d, err := newDecoder(io.NewSectionReader(s.f, s.offB, s.size-trailer-s.offB))
 		if err != nil {
-			return c, truncated(err)
+			consDone <- result{0, err}
+			return
+		}
+		defer d.close()
+		n, err := d.consentRows(cons, s.AsOf)
+		consDone <- result{n, err}
+	}()
+	err := s.subjectRows(b, &c)
+	cr := <-consDone
+	sum := <-sumDone
+	if err != nil {
+		return c, err
+	}
+	if cr.err != nil {
+		return c, cr.err
+	}
+	c.ConsentEvents = cr.n
+	var tail [sha256.Size]byte
+	if _, err := s.f.ReadAt(tail[:], s.size-sha256.Size); err != nil {
+		return c, err
+	}
+	if sum == nil || !bytes.Equal(tail[:], sum) {
+		return c, errors.New("checksum mismatch: the file was changed or damaged after it was written")
+	}
+	if cons != nil {
+		b.AddConsentRows(cons)
+	}
+	return c, nil
+}
+
+func (s *File) subjectRows(b *consent.Builder, c *Counts) error {
+	d := s.a
+	for {
+		kind, err := d.r.ReadByte()
+		if err != nil {
+			return truncated(err)
 		}
 		if kind == rowEnd {
 			break
 		}
 		if kind != rowFull && kind != rowNumber {
-			return c, fmt.Errorf("corrupt subject row %d: kind %d", c.SubjectEvents+c.LaterSubjects+1, kind)
+			return fmt.Errorf("corrupt subject row %d: kind %d", c.SubjectEvents+c.LaterSubjects+1, kind)
 		}
-		seq, err := s.delta(&s.seq)
+		seq, err := d.delta(&d.seq)
 		if err != nil {
-			return c, err
+			return err
 		}
-		id, err := s.field(0)
+		id, err := d.field(0)
 		if err != nil {
-			return c, err
+			return err
 		}
 		if kind == rowNumber {
 			c.LaterSubjects++
@@ -437,113 +548,95 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 			continue
 		}
 		c.SubjectEvents++
-		at, err := s.delta(&s.at)
+		at, err := d.delta(&d.at)
 		if err != nil {
-			return c, err
+			return err
 		}
-		regionSet, err := s.r.ReadByte()
+		regionSet, err := d.r.ReadByte()
 		if err != nil {
-			return c, truncated(err)
+			return truncated(err)
 		}
-		region, err := s.field(1)
+		region, err := d.field(1)
 		if err != nil {
-			return c, err
+			return err
 		}
-		attrs, err := s.field(2)
+		attrs, err := d.field(2)
 		if err != nil {
-			return c, err
+			return err
 		}
 		if timestamp.Time(at) > s.AsOf {
-			return c, fmt.Errorf("corrupt subject row %d: at %s is after the as-of time", c.SubjectEvents+c.LaterSubjects, timestamp.Time(at))
+			return fmt.Errorf("corrupt subject row %d: at %s is after the as-of time", c.SubjectEvents+c.LaterSubjects, timestamp.Time(at))
 		}
 		if b != nil {
 			if err := b.AddSubjectRow(id, timestamp.Time(at), seq, regionSet == 1, region, attrs); err != nil {
-				return c, err
+				return err
 			}
 		}
 	}
-	s.seq, s.at = 0, 0
-	var cons *consent.ConsentRows
-	if b != nil {
-		cons = &consent.ConsentRows{}
-		cons.Grow(int(min(max(s.ConsentHint, 0), 1<<26)))
+	n, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		return truncated(err)
 	}
+	if int64(n) != c.SubjectEvents+c.LaterSubjects {
+		return fmt.Errorf("holds %d subject rows; its count says %d", c.SubjectEvents+c.LaterSubjects, n)
+	}
+	return d.end()
+}
+
+// consentRows reads member B into cons (when not nil) and returns the
+// number of rows.
+func (d *decoder) consentRows(cons *consent.ConsentRows, asOf timestamp.Time) (int64, error) {
+	var n int64
 	for {
-		kind, err := s.r.ReadByte()
+		kind, err := d.r.ReadByte()
 		if err != nil {
-			return c, truncated(err)
+			return n, truncated(err)
 		}
 		if kind == rowEnd {
 			break
 		}
 		if kind != rowFull {
-			return c, fmt.Errorf("corrupt consent row %d: kind %d", c.ConsentEvents+1, kind)
+			return n, fmt.Errorf("corrupt consent row %d: kind %d", n+1, kind)
 		}
-		c.ConsentEvents++
-		seq, err := s.delta(&s.seq)
+		n++
+		seq, err := d.delta(&d.seq)
 		if err != nil {
-			return c, err
+			return n, err
 		}
 		var f [3][]byte
 		for i := range f {
-			if f[i], err = s.field(i); err != nil {
-				return c, err
+			if f[i], err = d.field(i); err != nil {
+				return n, err
 			}
 		}
-		state, err := s.r.ReadByte()
+		state, err := d.r.ReadByte()
 		if err != nil {
-			return c, truncated(err)
+			return n, truncated(err)
 		}
-		at, err := s.delta(&s.at)
+		at, err := d.delta(&d.at)
 		if err != nil {
-			return c, err
+			return n, err
 		}
-		source, err := s.field(3)
+		source, err := d.field(3)
 		if err != nil {
-			return c, err
+			return n, err
 		}
 		st := policy.State(state)
-		if st != policy.Granted && st != policy.Denied || timestamp.Time(at) > s.AsOf {
-			return c, fmt.Errorf("corrupt consent row %d", c.ConsentEvents)
+		if st != policy.Granted && st != policy.Denied || timestamp.Time(at) > asOf {
+			return n, fmt.Errorf("corrupt consent row %d", n)
 		}
 		if cons != nil {
 			cons.Add(f[0], f[1], f[2], st, timestamp.Time(at), seq, source)
 		}
 	}
-	nSubj, err := binary.ReadUvarint(s.r)
+	count, err := binary.ReadUvarint(d.r)
 	if err != nil {
-		return c, truncated(err)
+		return n, truncated(err)
 	}
-	nCons, err := binary.ReadUvarint(s.r)
-	if err != nil {
-		return c, truncated(err)
+	if int64(count) != n {
+		return n, fmt.Errorf("holds %d consent rows; its count says %d", n, count)
 	}
-	if int64(nSubj) != c.SubjectEvents+c.LaterSubjects || int64(nCons) != c.ConsentEvents {
-		return c, fmt.Errorf("holds %d subject and %d consent rows; its count says %d and %d", c.SubjectEvents+c.LaterSubjects, c.ConsentEvents, nSubj, nCons)
-	}
-	// Read to the end of the gzip stream (which checks its CRC) and of the
-	// body, then compare the checksum.
-	if n, err := io.Copy(io.Discard, s.r); err != nil {
-		return c, truncated(err)
-	} else if n != 0 {
-		return c, fmt.Errorf("corrupt: %d bytes after the counts", n)
-	}
-	if n, err := io.Copy(io.Discard, s.raw); err != nil {
-		return c, err
-	} else if n != 0 {
-		return c, fmt.Errorf("corrupt: %d bytes after the compressed body", n)
-	}
-	var tail [sha256.Size]byte
-	if _, err := s.f.ReadAt(tail[:], s.size-sha256.Size); err != nil {
-		return c, err
-	}
-	if !bytes.Equal(tail[:], s.h.Sum(nil)) {
-		return c, errors.New("checksum mismatch: the file was changed or damaged after it was written")
-	}
-	if cons != nil {
-		b.AddConsentRows(cons)
-	}
-	return c, nil
+	return n, d.end()
 }
 
 func truncated(err error) error {
@@ -553,12 +646,12 @@ func truncated(err error) error {
 	return fmt.Errorf("corrupt: %w", err)
 }
 
-func (s *File) delta(prev *int64) (int64, error) {
-	d, err := binary.ReadVarint(s.r)
+func (d *decoder) delta(prev *int64) (int64, error) {
+	v, err := binary.ReadVarint(d.r)
 	if err != nil {
 		return 0, truncated(err)
 	}
-	*prev += d
+	*prev += v
 	return *prev, nil
 }
 
@@ -566,35 +659,20 @@ const maxField = 64 << 20
 
 // field reads a length-prefixed field into scratch buffer i; the result is
 // valid until the next read into the same buffer.
-func (s *File) field(i int) ([]byte, error) {
-	n, err := binary.ReadUvarint(s.r)
+func (d *decoder) field(i int) ([]byte, error) {
+	n, err := binary.ReadUvarint(d.r)
 	if err != nil {
 		return nil, truncated(err)
 	}
 	if n > maxField {
 		return nil, fmt.Errorf("corrupt: a field of %d bytes", n)
 	}
-	if uint64(cap(s.buf[i])) < n {
-		s.buf[i] = make([]byte, n, max(n, 256))
+	if uint64(cap(d.buf[i])) < n {
+		d.buf[i] = make([]byte, n, max(n, 256))
 	}
-	b := s.buf[i][:n]
-	if _, err := io.ReadFull(s.r, b); err != nil {
+	b := d.buf[i][:n]
+	if _, err := io.ReadFull(d.r, b); err != nil {
 		return nil, truncated(err)
 	}
 	return b, nil
-}
-
-func (s *File) bytes() ([]byte, error) {
-	n, err := binary.ReadUvarint(s.r)
-	if err != nil {
-		return nil, truncated(err)
-	}
-	if n > maxField {
-		return nil, fmt.Errorf("corrupt: a field of %d bytes", n)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(s.r, buf); err != nil {
-		return nil, truncated(err)
-	}
-	return buf, nil
 }
