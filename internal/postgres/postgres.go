@@ -229,8 +229,7 @@ func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, er
 func (s *DB) ConsentAfter(ctx context.Context, after int64, limit int) ([]consent.Event, error) {
 	var out []consent.Event
 	err := s.scanConsent(ctx, `WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{after, limit}, func(r *store.ConsentRow) error {
-		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
-			State: r.State, At: r.At, Source: string(r.Source)})
+		out = append(out, r.Event())
 		return nil
 	})
 	return out, err
@@ -258,12 +257,9 @@ func (s *DB) SetDelivered(ctx context.Context, destination string, seq int64) er
 func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error) {
 	var out []consent.SubjectEvent
 	err := s.scanSubjects(ctx, `WHERE subject = $1 ORDER BY at, seq`, []any{subject}, func(r *store.SubjectRow) error {
-		attrs, err := consent.DecodeAttributes(r.Attrs)
-		if err != nil {
-			return err
-		}
-		out = append(out, consent.SubjectEvent{Seq: r.Seq, Subject: string(r.Subject), At: r.At, RegionSet: r.RegionSet, Region: string(r.Region), Attributes: attrs})
-		return nil
+		e, err := r.Event()
+		out = append(out, e)
+		return err
 	})
 	return out, err
 }
@@ -272,8 +268,7 @@ func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.Subj
 func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error) {
 	var out []consent.Event
 	err := s.scanConsent(ctx, `WHERE subject = $1 ORDER BY at, seq`, []any{subject}, func(r *store.ConsentRow) error {
-		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
-			State: r.State, At: r.At, Source: string(r.Source)})
+		out = append(out, r.Event())
 		return nil
 	})
 	return out, err

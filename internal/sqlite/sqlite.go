@@ -310,12 +310,9 @@ func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, er
 func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.SubjectEvent, error) {
 	var out []consent.SubjectEvent
 	err := scanSubjectRows(ctx, s.db, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.SubjectRow) error {
-		attrs, err := consent.DecodeAttributes(r.Attrs)
-		if err != nil {
-			return err
-		}
-		out = append(out, consent.SubjectEvent{Seq: r.Seq, Subject: string(r.Subject), At: r.At, RegionSet: r.RegionSet, Region: string(r.Region), Attributes: attrs})
-		return nil
+		e, err := r.Event()
+		out = append(out, e)
+		return err
 	})
 	return out, err
 }
@@ -324,8 +321,7 @@ func (s *DB) SubjectHistory(ctx context.Context, subject string) ([]consent.Subj
 func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Event, error) {
 	var out []consent.Event
 	err := scanConsentRows(ctx, s.db, `WHERE subject = ? ORDER BY at, seq`, []any{subject}, func(r *store.ConsentRow) error {
-		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
-			State: r.State, At: r.At, Source: string(r.Source)})
+		out = append(out, r.Event())
 		return nil
 	})
 	return out, err
@@ -473,8 +469,7 @@ func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
 func (s *DB) ConsentAfter(ctx context.Context, after int64, limit int) ([]consent.Event, error) {
 	var out []consent.Event
 	err := scanConsentRows(ctx, s.db, `WHERE seq > ? ORDER BY seq LIMIT ?`, []any{after, limit}, func(r *store.ConsentRow) error {
-		out = append(out, consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
-			State: r.State, At: r.At, Source: string(r.Source)})
+		out = append(out, r.Event())
 		return nil
 	})
 	return out, err

@@ -77,6 +77,18 @@ type ConsentRow struct {
 	Source                      []byte
 }
 
+// Event copies a scanned subject row into a subject event.
+func (r *SubjectRow) Event() (consent.SubjectEvent, error) {
+	attrs, err := consent.DecodeAttributes(r.Attrs)
+	return consent.SubjectEvent{Seq: r.Seq, Subject: string(r.Subject), At: r.At, RegionSet: r.RegionSet, Region: string(r.Region), Attributes: attrs}, err
+}
+
+// Event copies a scanned consent row into a consent event.
+func (r *ConsentRow) Event() consent.Event {
+	return consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
+		State: r.State, At: r.At, Source: string(r.Source)}
+}
+
 // Store is the storage contract. Every method is safe for concurrent use.
 // Writes are atomic: a batch is stored whole or not at all.
 type Store interface {
