@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/deliver"
+	"github.com/consentgate/consentgate/internal/store"
 )
 
 func cmdDeliver(ctx context.Context, a *app, args []string) error {
@@ -75,4 +78,41 @@ func cmdDeliver(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	return first
+}
+
+func cmdDeliverStatus(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlags("deliver status")
+	asJSON := fs.Bool("json", false, "print the destinations as JSON")
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ds, err := st.Deliveries(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if ds == nil {
+			ds = []store.Delivery{}
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ds)
+	}
+	if len(ds) == 0 {
+		fmt.Fprintln(a.stdout, "no destination has received consent changes yet")
+		return nil
+	}
+	for _, d := range ds {
+		fmt.Fprintf(a.stdout, "%s: delivered up to seq %d, %d pending (last progress %s)\n", d.Destination, d.Delivered, d.Pending, d.UpdatedAt)
+	}
+	return nil
 }

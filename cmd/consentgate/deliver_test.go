@@ -118,6 +118,9 @@ func TestDeliverSurvivesKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d events delivered, %d of them twice (the batch in flight at the kill)", len(seen), dups)
+	if out := ok(t, dir, "deliver", "status"); !strings.Contains(out, fmt.Sprintf("webhook:%s: delivered up to seq %d, 0 pending", srv.URL, total)) {
+		t.Fatalf("deliver status: %s", out)
+	}
 
 	// Following the store: an opt-out arrives while deliver runs.
 	follow := exec.Command(binary, "deliver", "--webhook", srv.URL)

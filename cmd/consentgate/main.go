@@ -68,6 +68,7 @@ func commands() []command {
 		{"impact mark", "--export E --subject S --status open|notified|retrained|waived [--note TEXT]", "record what was done about an impact item", cmdImpactMark},
 		{"impact", "[--since T] [--json]", "subjects who withdrew or became ineligible after an export used their data", cmdImpact},
 		{"export", "--purpose P --recipient R [--as-of T] [--snapshot FILE] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] [--redact CONFIG] [--lineage FILE|--lineage-url URL] FIELDS", "build a dataset", cmdExport},
+		{"deliver status", "[--json]", "each delivery destination's progress and how many changes it has yet to receive", cmdDeliverStatus},
 		{"deliver", "[--webhook URL]... [--nats URL [--nats-subject S] [--nats-stream NAME]] [--once] [--poll DUR] [--batch N]", "send consent changes to webhooks and NATS JetStream, at least once, in order", cmdDeliver},
 		{"snapshot verify", "FILE [--json]", "check a snapshot file's checksum and contents", cmdSnapshotVerify},
 		{"snapshot", "--out FILE [--as-of T] [--json]", "write the point-in-time view an export needs to one file", cmdSnapshot},

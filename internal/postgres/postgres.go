@@ -245,6 +245,26 @@ func (s *DB) Delivered(ctx context.Context, destination string) (int64, error) {
 	return n, err
 }
 
+// Deliveries implements store.Store.
+func (s *DB) Deliveries(ctx context.Context) ([]store.Delivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		var d store.Delivery
+		var at int64
+		if err := rows.Scan(&d.Destination, &d.Delivered, &d.Pending, &at); err != nil {
+			return nil, err
+		}
+		d.UpdatedAt = timestamp.Time(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // SetDelivered implements store.Store.
 func (s *DB) SetDelivered(ctx context.Context, destination string, seq int64) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO deliveries(destination, delivered, updated_at) VALUES ($1,$2,$3)

@@ -77,6 +77,14 @@ type ConsentRow struct {
 	Source                      []byte
 }
 
+// Delivery is a destination's progress through the consent events.
+type Delivery struct {
+	Destination string         `json:"destination"`
+	Delivered   int64          `json:"delivered"` // the last sequence number acknowledged
+	Pending     int64          `json:"pending"`   // consent events stored after it
+	UpdatedAt   timestamp.Time `json:"updated_at"`
+}
+
 // Event copies a scanned subject row into a subject event.
 func (r *SubjectRow) Event() (consent.SubjectEvent, error) {
 	attrs, err := consent.DecodeAttributes(r.Attrs)
@@ -148,6 +156,8 @@ type Store interface {
 	Delivered(ctx context.Context, destination string) (int64, error)
 	// SetDelivered records a destination's progress; it never moves back.
 	SetDelivered(ctx context.Context, destination string, seq int64) error
+	// Deliveries returns every destination's progress, by name.
+	Deliveries(ctx context.Context) ([]Delivery, error)
 
 	// AddExport records an export.
 	AddExport(ctx context.Context, e Export) error

@@ -484,4 +484,11 @@ func testOutbox(t *testing.T, s store.Store) {
 	if n, _ := s.Delivered(ctx, "nats:y"); n != 0 {
 		t.Fatalf("another destination: %d", n)
 	}
+	ds, err := s.Deliveries(ctx)
+	if err != nil || len(ds) != 1 || ds[0].Destination != "webhook:x" || ds[0].Delivered != 9 || ds[0].UpdatedAt == 0 {
+		t.Fatalf("deliveries %+v %v", ds, err)
+	}
+	if after, _ := s.ConsentAfter(ctx, 9, 1_000_000); ds[0].Pending != int64(len(after)) {
+		t.Fatalf("pending %d, want %d", ds[0].Pending, len(after))
+	}
 }
