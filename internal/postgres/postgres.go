@@ -113,17 +113,7 @@ func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (added bool, err
 
 // Policies implements store.Store.
 func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
-	rows, err := s.pool.Query(ctx, `SELECT version, effective_from, source, digest, published_at, forced FROM policies ORDER BY effective_from, published_at, version`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Policy, error) {
-		var p store.Policy
-		var ef, pa int64
-		err := r.Scan(&p.Version, &ef, &p.Source, &p.Digest, &pa, &p.Forced)
-		p.EffectiveFrom, p.PublishedAt = timestamp.Time(ef), timestamp.Time(pa)
-		return p, err
-	})
+	return list(ctx, s.pool, store.PolicyList)
 }
 
 const importChunk = 50_000
@@ -247,22 +237,7 @@ func (s *DB) Delivered(ctx context.Context, destination string) (int64, error) {
 
 // Deliveries implements store.Store.
 func (s *DB) Deliveries(ctx context.Context) ([]store.Delivery, error) {
-	rows, err := s.pool.Query(ctx, `SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Delivery
-	for rows.Next() {
-		var d store.Delivery
-		var at int64
-		if err := rows.Scan(&d.Destination, &d.Delivered, &d.Pending, &at); err != nil {
-			return nil, err
-		}
-		d.UpdatedAt = timestamp.Time(at)
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return list(ctx, s.pool, store.DeliveryList)
 }
 
 // SetDelivered implements store.Store.
@@ -376,17 +351,7 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 
 // ImpactMarks implements store.Store.
 func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
-	rows, err := s.pool.Query(ctx, `SELECT export_id, subject, status, note, at FROM impact_marks ORDER BY seq`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ImpactMark, error) {
-		var m store.ImpactMark
-		var at int64
-		err := r.Scan(&m.ExportID, &m.Subject, &m.Status, &m.Note, &at)
-		m.At = timestamp.Time(at)
-		return m, err
-	})
+	return list(ctx, s.pool, store.ImpactMarkList)
 }
 
 // AddExport implements store.Store.
@@ -398,15 +363,15 @@ func (s *DB) AddExport(ctx context.Context, e store.Export) error {
 
 // Exports implements store.Store.
 func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects FROM exports ORDER BY created_at, id`)
+	return list(ctx, s.pool, store.ExportList)
+}
+
+// list runs one of the store's listings.
+func list[T any](ctx context.Context, pool *pgxpool.Pool, l store.List[T]) ([]T, error) {
+	rows, err := pool.Query(ctx, l.Query)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Export, error) {
-		var e store.Export
-		var ca, ao int64
-		err := r.Scan(&e.ID, &ca, &e.Purpose, &e.Recipient, &ao, &e.Status, &e.Manifest, &e.Subjects)
-		e.CreatedAt, e.AsOf = timestamp.Time(ca), timestamp.Time(ao)
-		return e, err
-	})
+	defer rows.Close()
+	return l.Collect(rows)
 }

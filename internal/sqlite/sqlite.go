@@ -124,22 +124,7 @@ func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (bool, error) {
 
 // Policies implements store.Store.
 func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT version, effective_from, source, digest, published_at, forced FROM policies ORDER BY effective_from, published_at, version`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Policy
-	for rows.Next() {
-		var p store.Policy
-		var ef, pa int64
-		if err := rows.Scan(&p.Version, &ef, &p.Source, &p.Digest, &pa, &p.Forced); err != nil {
-			return nil, err
-		}
-		p.EffectiveFrom, p.PublishedAt = timestamp.Time(ef), timestamp.Time(pa)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return list(ctx, s.db, store.PolicyList)
 }
 
 const batchRows = 400
@@ -446,22 +431,7 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 
 // ImpactMarks implements store.Store.
 func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT export_id, subject, status, note, at FROM impact_marks ORDER BY seq`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.ImpactMark
-	for rows.Next() {
-		var m store.ImpactMark
-		var at int64
-		if err := rows.Scan(&m.ExportID, &m.Subject, &m.Status, &m.Note, &at); err != nil {
-			return nil, err
-		}
-		m.At = timestamp.Time(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return list(ctx, s.db, store.ImpactMarkList)
 }
 
 // ConsentAfter implements store.Store. SQLite has one writer at a time, so
@@ -487,22 +457,7 @@ func (s *DB) Delivered(ctx context.Context, destination string) (int64, error) {
 
 // Deliveries implements store.Store.
 func (s *DB) Deliveries(ctx context.Context) ([]store.Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Delivery
-	for rows.Next() {
-		var d store.Delivery
-		var at int64
-		if err := rows.Scan(&d.Destination, &d.Delivered, &d.Pending, &at); err != nil {
-			return nil, err
-		}
-		d.UpdatedAt = timestamp.Time(at)
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return list(ctx, s.db, store.DeliveryList)
 }
 
 // SetDelivered implements store.Store.
@@ -522,20 +477,15 @@ func (s *DB) AddExport(ctx context.Context, e store.Export) error {
 
 // Exports implements store.Store.
 func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects FROM exports ORDER BY created_at, id`)
+	return list(ctx, s.db, store.ExportList)
+}
+
+// list runs one of the store's listings.
+func list[T any](ctx context.Context, db *sql.DB, l store.List[T]) ([]T, error) {
+	rows, err := db.QueryContext(ctx, l.Query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Export
-	for rows.Next() {
-		var e store.Export
-		var ca, ao int64
-		if err := rows.Scan(&e.ID, &ca, &e.Purpose, &e.Recipient, &ao, &e.Status, &e.Manifest, &e.Subjects); err != nil {
-			return nil, err
-		}
-		e.CreatedAt, e.AsOf = timestamp.Time(ca), timestamp.Time(ao)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return l.Collect(rows)
 }

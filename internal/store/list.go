@@ -1,0 +1,52 @@
+package store
+
+// Rows is what database/sql's and pgx's query results both offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// A List is a query without parameters that the SQL stores run as it is,
+// with the scan of one row: one definition of each listing for both.
+type List[T any] struct {
+	Query string
+	scan  func(r Rows, v *T) error
+}
+
+// Collect scans every row.
+func (l List[T]) Collect(rows Rows) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := l.scan(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// The listings of the storage contract.
+var (
+	PolicyList = List[Policy]{
+		`SELECT version, effective_from, source, digest, published_at, forced FROM policies ORDER BY effective_from, published_at, version`,
+		func(r Rows, p *Policy) error {
+			return r.Scan(&p.Version, (*int64)(&p.EffectiveFrom), &p.Source, &p.Digest, (*int64)(&p.PublishedAt), &p.Forced)
+		}}
+	ExportList = List[Export]{
+		`SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects FROM exports ORDER BY created_at, id`,
+		func(r Rows, e *Export) error {
+			return r.Scan(&e.ID, (*int64)(&e.CreatedAt), &e.Purpose, &e.Recipient, (*int64)(&e.AsOf), &e.Status, &e.Manifest, &e.Subjects)
+		}}
+	ImpactMarkList = List[ImpactMark]{
+		`SELECT export_id, subject, status, note, at FROM impact_marks ORDER BY seq`,
+		func(r Rows, m *ImpactMark) error {
+			return r.Scan(&m.ExportID, &m.Subject, &m.Status, &m.Note, (*int64)(&m.At))
+		}}
+	DeliveryList = List[Delivery]{
+		`SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`,
+		func(r Rows, d *Delivery) error {
+			return r.Scan(&d.Destination, &d.Delivered, &d.Pending, (*int64)(&d.UpdatedAt))
+		}}
+)
