@@ -118,9 +118,16 @@ func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
 
 const importChunk = 50_000
 
+// consentOrderLock is the advisory lock consent writers hold for their
+// transaction. Consent events are the outbox: taking their sequence
+// numbers one transaction at a time commits them in order, so a reader's
+// cursor never passes a number that a slower transaction has yet to commit.
+const consentOrderLock = 7261944
+
 // importEvents copies what seq yields into a temporary table a chunk at a
-// time and moves new rows into table in order, all in one transaction.
-func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, seq iter.Seq2[E, error],
+// time and moves new rows into table in order, all in one transaction;
+// inOrder takes consentOrderLock first.
+func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, inOrder bool, cols []string, seq iter.Seq2[E, error],
 	row func(e *E, ord int) []any) (read, added int, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tmp := "import_" + table
@@ -136,12 +143,8 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` ON COMMIT DROP AS SELECT `+colList+`, 0::bigint AS ord FROM `+table+` WITH NO DATA`); err != nil {
 			return err
 		}
-		if table == "consent_events" {
-			// Consent events are the outbox: writers take their sequence
-			// numbers one transaction at a time, so that they are committed
-			// in order and a reader's cursor never passes a number that a
-			// slower transaction has yet to commit.
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7261944)`); err != nil {
+		if inOrder {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(consentOrderLock)); err != nil {
 				return err
 			}
 		}
@@ -187,7 +190,7 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 // ImportSubjectEvents implements store.Store.
 func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "subject_events", []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, evs,
+	return importEvents(ctx, s.pool, "subject_events", false, []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, evs,
 		func(e *consent.SubjectEvent, _ int) []any {
 			attrs, key := e.StoredForm()
 			return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
@@ -197,7 +200,7 @@ func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.Subj
 // ImportConsentEvents implements store.Store.
 func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, evs,
+	return importEvents(ctx, s.pool, "consent_events", true, []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, evs,
 		func(e *consent.Event, _ int) []any {
 			return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
 		})
