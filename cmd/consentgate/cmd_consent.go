@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -236,7 +235,5 @@ func cmdConsentExport(ctx context.Context, a *app, args []string) error {
 		d := vs.At(t).Doc
 		return &consent.ISONotice{Version: d.Version, SHA256: d.Digest()}
 	}
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(consent.ToISO27560(subject, evs, regionAt, noticeAt))
+	return a.printJSON(consent.ToISO27560(subject, evs, regionAt, noticeAt))
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -75,9 +74,7 @@ func cmdDecide(ctx context.Context, a *app, args []string) error {
 	}
 	ex := plan.Explain(rec)
 	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(explanationJSON(ex))
+		return a.printJSON(explanationJSON(ex))
 	}
 	fmt.Fprint(a.stdout, ex.Text())
 	return nil

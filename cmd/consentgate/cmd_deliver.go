@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/deliver"
-	"github.com/consentgate/consentgate/internal/store"
 )
 
 func cmdDeliver(ctx context.Context, a *app, args []string) error {
@@ -100,12 +98,7 @@ func cmdDeliverStatus(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if ds == nil {
-			ds = []store.Delivery{}
-		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ds)
+		return a.printJSON(ds)
 	}
 	if len(ds) == 0 {
 		fmt.Fprintln(a.stdout, "no destination has received consent changes yet")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -55,12 +54,7 @@ func cmdImpact(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if items == nil {
-			items = []impact.Item{}
-		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(items)
+		return a.printJSON(items)
 	}
 	printImpact(a.stdout, items, 0)
 	return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -307,9 +306,7 @@ func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
 		affected = &n
 	}
 	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		if err := a.printJSON(struct {
 			Old, New string
 			*policy.Diff
 			Subjects *int `json:"subjects_newly_allowed,omitempty"`

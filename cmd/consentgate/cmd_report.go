@@ -72,9 +72,7 @@ func cmdReportSubject(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return a.printJSON(struct {
 			Subject string        `json:"subject"`
 			Known   bool          `json:"known"`
 			Exports []reportEntry `json:"exports"`

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/consentgate/consentgate/internal/snapshot"
@@ -60,9 +59,7 @@ func cmdSnapshotVerify(ctx context.Context, a *app, args []string) error {
 
 func (a *app) printSnapshot(sum *snapshot.Summary, path, verb string, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return a.printJSON(sum)
 	}
 	fmt.Fprintf(a.stdout, "%s %s: as of %s, %d policy versions, %d subject events (+%d later, kept as ids), %d consent events, %d bytes\nsha256 %s\n",
 		verb, path, sum.AsOf, len(sum.Policies), sum.SubjectEvents, sum.LaterSubjects, sum.ConsentEvents, sum.Bytes, sum.SHA256)

@@ -72,6 +72,12 @@ func TestDeliverSurvivesKill(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "bulk.jsonl"), lines.Bytes(), 0o644)
 	ok(t, dir, "consent", "import", "bulk.jsonl")
 	total := n + 3 // and the three of setupE2E
+	// Before any delivery, the lists are empty lists, not null.
+	for _, args := range [][]string{{"deliver", "status", "--json"}, {"impact", "--json"}} {
+		if out := ok(t, dir, args...); strings.TrimSpace(out) != "[]" {
+			t.Fatalf("%v: %q", args, out)
+		}
+	}
 
 	rcv := &receiver{t: t, keyPath: filepath.Join(dir, "consentgate.db.keys", "webhook.key"), delay: 5 * time.Millisecond}
 	srv := httptest.NewServer(rcv)

@@ -5,12 +5,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 )
@@ -43,6 +45,17 @@ type app struct {
 	stdout, stderr io.Writer
 	storeDSN       string
 	keysDir        string
+}
+
+// printJSON writes v to stdout as indented JSON; a nil slice as [] (a
+// list with nothing in it, not null).
+func (a *app) printJSON(v any) error {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		v = []any{}
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 type command struct {
