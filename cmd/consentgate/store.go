@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/sqlite"
@@ -88,7 +89,7 @@ func (a *app) secret(name string) ([]byte, error) {
 	}
 	// Written whole under a temporary name, then linked into place, so
 	// that two processes creating it at once agree on one secret.
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	f, err := atomicfile.Temp(path)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +98,7 @@ func (a *app) secret(name string) ([]byte, error) {
 		f.Close()
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.SyncClose(f); err != nil {
 		return nil, err
 	}
 	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {

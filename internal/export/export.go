@@ -19,6 +19,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/record"
@@ -150,11 +151,7 @@ type exporter struct {
 }
 
 func (e *exporter) tempFile(final string) (*os.File, error) {
-	dir, base := filepath.Split(final)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := atomicfile.Temp(final)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +325,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	sortSubjectSet(subjectSet)
 	nSubjects := len(subjectSet.Numbers)
 
-	if err := syncClose(outF); err != nil {
+	if err := atomicfile.SyncClose(outF); err != nil {
 		return nil, err
 	}
 	outSize, _ := fileSize(outF.Name())
@@ -361,7 +358,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		m.Redaction = &Redaction{Config: e.o.Redact.File, SHA256: e.o.Redact.Digest(), Fields: e.o.Redact.Fields, Found: total.Map()}
 	}
 	if rejF != nil {
-		if err := syncClose(rejF); err != nil {
+		if err := atomicfile.SyncClose(rejF); err != nil {
 			return nil, err
 		}
 		size, _ := fileSize(rejF.Name())
@@ -379,7 +376,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		manF.Close()
 		return nil, err
 	}
-	if err := syncClose(manF); err != nil {
+	if err := atomicfile.SyncClose(manF); err != nil {
 		return nil, err
 	}
 	if e.o.BeforeRename != nil {
@@ -399,7 +396,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		}
 	}
 	e.tmps = nil
-	syncDir(filepath.Dir(e.o.Out))
+	atomicfile.SyncDir(filepath.Dir(e.o.Out))
 	return m, nil
 }
 
@@ -614,21 +611,6 @@ func sameFile(a, b string) bool {
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
-}
-
-func syncClose(f *os.File) error {
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 func fileSize(path string) (int64, error) {

@@ -40,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -106,11 +107,7 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	if len(ps) == 0 {
 		return nil, errors.New("no policy is published: a snapshot needs at least one version")
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := atomicfile.Temp(path)
 	if err != nil {
 		return nil, err
 	}
@@ -216,24 +213,18 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	if _, err := f.Write(digest); err != nil {
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		return nil, err
-	}
 	st2, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.SyncClose(f); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, err
 	}
 	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	atomicfile.SyncDir(filepath.Dir(path))
 	sum.Bytes = st2.Size()
 	sum.SHA256 = hex.EncodeToString(digest)
 	return sum, nil
