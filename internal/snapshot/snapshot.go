@@ -281,12 +281,13 @@ type File struct {
 	Header
 	Policies []store.Policy
 
-	path string
-	f    *os.File
-	size int64
-	offB int64 // where member B starts
-	a    *decoder
-	read bool
+	path   string
+	f      *os.File
+	size   int64
+	offB   int64 // where member B starts
+	a      *decoder
+	read   bool
+	digest []byte // the checksum, once the rows have been read and it matched
 }
 
 // decoder reads one gzip member, decompressed on a goroutine of its own a
@@ -443,11 +444,7 @@ func Verify(path string) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", path, err)
 	}
-	var tail [sha256.Size]byte
-	if _, err := s.f.ReadAt(tail[:], s.size-sha256.Size); err != nil {
-		return nil, err
-	}
-	return &Summary{Header: s.Header, Counts: c, Bytes: s.size, SHA256: hex.EncodeToString(tail[:])}, nil
+	return &Summary{Header: s.Header, Counts: c, Bytes: s.size, SHA256: hex.EncodeToString(s.digest)}, nil
 }
 
 // rows reads the subject rows here and, side by side, the consent rows and
@@ -504,6 +501,7 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 	if sum == nil || !bytes.Equal(tail[:], sum) {
 		return c, errors.New("checksum mismatch: the file was changed or damaged after it was written")
 	}
+	s.digest = sum
 	if cons != nil {
 		b.AddConsentRows(cons)
 	}
