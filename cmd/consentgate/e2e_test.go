@@ -257,6 +257,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "badc.jsonl:2:") || !strings.Contains(errOut, "sell_data") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
+	// An undeclared recipient is refused the same way (SPEC §3).
+	os.WriteFile(filepath.Join(dir, "badr.jsonl"), []byte(
+		`{"subject":"ana","purpose":"train_ai_system","state":"denied","at":"2024-12-01T00:00:00Z"}`+"\n"+
+			`{"subject":"ana","purpose":"train_ai_system","recipient":"nobody-corp","state":"denied","at":"2024-12-01T00:00:00Z"}`+"\n"), 0o644)
+	_, errOut, code = cg(t, dir, "consent", "import", "badr.jsonl")
+	if code != 1 || !strings.Contains(errOut, "badr.jsonl:2:") || !strings.Contains(errOut, "nobody-corp") {
+		t.Fatalf("undeclared recipient: exit %d, stderr %q", code, errOut)
+	}
 	// ana's denial on line 1 must not have been stored: p1 is still exported.
 	args := append(append([]string{}, e2eExport...), "--out", "after.jsonl")
 	ok(t, dir, args...)
