@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ import (
 type receiver struct {
 	t       *testing.T
 	keyPath string
-	delay   time.Duration
+	delay   atomic.Int64 // nanoseconds each request takes; set while requests are served
 
 	mu  sync.Mutex
 	got []deliver.Message
@@ -46,7 +47,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		r.t.Errorf("body: %v", err)
 	}
-	time.Sleep(r.delay)
+	time.Sleep(time.Duration(r.delay.Load()))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, b.Events...)
@@ -79,7 +80,8 @@ func TestDeliverSurvivesKill(t *testing.T) {
 		}
 	}
 
-	rcv := &receiver{t: t, keyPath: filepath.Join(dir, "consentgate.db.keys", "webhook.key"), delay: 5 * time.Millisecond}
+	rcv := &receiver{t: t, keyPath: filepath.Join(dir, "consentgate.db.keys", "webhook.key")}
+	rcv.delay.Store(int64(5 * time.Millisecond))
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 
@@ -102,7 +104,7 @@ func TestDeliverSurvivesKill(t *testing.T) {
 	t.Logf("killed after %d of %d events", rcv.count(), total)
 
 	// Restarted, it resumes at its cursor and drains the outbox.
-	rcv.delay = 0
+	rcv.delay.Store(0)
 	if out, errs, code := cg(t, dir, "deliver", "--webhook", srv.URL, "--once"); code != 0 {
 		t.Fatalf("deliver --once: %d %s %s", code, out, errs)
 	}
