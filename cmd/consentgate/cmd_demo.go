@@ -128,7 +128,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	req.opts.Fields = fields
-	m, err := runExport(ctx, st, req)
+	m, err := runExport(ctx, a, st, req)
 	if err != nil {
 		return err
 	}

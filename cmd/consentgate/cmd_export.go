@@ -114,7 +114,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	m, err := runExport(ctx, st, &req)
+	m, err := runExport(ctx, a, st, &req)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 
 // runExport loads the view, plans and runs the export, and records it in
 // the store before its files are renamed into place.
-func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export.Manifest, error) {
+func runExport(ctx context.Context, a *app, st *cmdStore, req *exportRequest) (*export.Manifest, error) {
 	var snap *snapshot.File
 	var vs *decision.Versions
 	var err error
@@ -179,7 +179,7 @@ func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export
 		if err := req.lineage.Emit(ctx, run.Start(o.Now.Time())); err != nil {
 			return nil, fmt.Errorf("the lineage START event could not be delivered, so nothing was exported: %w", err)
 		}
-		m, err := runPlanned(ctx, st, o)
+		m, err := runPlanned(ctx, a, st, o)
 		var ev *lineage.Event
 		if err != nil {
 			ev = run.Fail(time.Now(), err)
@@ -191,17 +191,26 @@ func runExport(ctx context.Context, st store.Store, req *exportRequest) (*export
 		}
 		return m, err
 	}
-	return runPlanned(ctx, st, o)
+	return runPlanned(ctx, a, st, o)
 }
 
-// runPlanned runs a planned export, recording it in the store before its
-// files are renamed into place.
-func runPlanned(ctx context.Context, st store.Store, o export.Options) (*export.Manifest, error) {
-	o.BeforeRename = func(m *export.Manifest, body []byte, subjects *export.SubjectSet) error {
-		return st.AddExport(ctx, store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose,
-			Recipient: m.Recipient, AsOf: m.AsOf, Status: "complete", Manifest: body, Subjects: subjects.Encode()})
+// runPlanned runs a planned export: its manifest is appended to the log
+// and the export recorded before its files are renamed into place, and
+// marked complete after.
+func runPlanned(ctx context.Context, a *app, st *cmdStore, o export.Options) (*export.Manifest, error) {
+	signer, err := a.signer()
+	if err != nil {
+		return nil, err
 	}
-	return export.Run(ctx, o)
+	if o.Log, err = logState(ctx, st); err != nil {
+		return nil, err
+	}
+	o.BeforeRename = a.logExport(ctx, st, signer)
+	m, err := export.Run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return m, st.SetExportStatus(ctx, m.ExportID, store.ExportComplete)
 }
 
 func printExportSummary(a *app, m *export.Manifest, o *export.Options) {

@@ -692,16 +692,19 @@ func TestPostgresStore(t *testing.T) {
 		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 		admin.Close(context.Background())
 	}()
-	pg := "--store=" + base + "&search_path=" + schema
 	dir := e2eDir(t)
-	ok(t, dir, pg, "policy", "publish", "policy-1.yaml")
-	ok(t, dir, pg, "policy", "publish", "policy-2.yaml")
-	ok(t, dir, pg, "subjects", "import", "subjects.jsonl")
-	ok(t, dir, pg, "consent", "import", "consent.jsonl")
-	if out := ok(t, dir, pg, "consent", "import", "consent.jsonl"); !strings.Contains(out, "0 added") {
+	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
+	if _, errOut, code := cg(t, dir, pg, "policy", "list"); code != 2 || !strings.Contains(errOut, "--keys DIR is required") {
+		t.Fatalf("PostgreSQL without --keys: exit %d\n%s", code, errOut)
+	}
+	ok(t, dir, pg, kk, "policy", "publish", "policy-1.yaml")
+	ok(t, dir, pg, kk, "policy", "publish", "policy-2.yaml")
+	ok(t, dir, pg, kk, "subjects", "import", "subjects.jsonl")
+	ok(t, dir, pg, kk, "consent", "import", "consent.jsonl")
+	if out := ok(t, dir, pg, kk, "consent", "import", "consent.jsonl"); !strings.Contains(out, "0 added") {
 		t.Fatalf("re-import: %s", out)
 	}
-	args := append(append([]string{pg}, e2eExport...), "--out", "pg.jsonl", "--rejects", "pg.rej")
+	args := append(append([]string{pg, kk}, e2eExport...), "--out", "pg.jsonl", "--rejects", "pg.rej")
 	ok(t, dir, args...)
 	for got, want := range map[string]string{"pg.jsonl": "expected.jsonl", "pg.rej": "expected.rejects.jsonl"} {
 		g, _ := os.ReadFile(filepath.Join(dir, got))
@@ -711,14 +714,20 @@ func TestPostgresStore(t *testing.T) {
 		}
 	}
 	// A snapshot of the PostgreSQL store exports the same bytes.
-	ok(t, dir, pg, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", "pg.cgs")
-	snapArgs := append(append([]string{pg}, e2eExport...), "--snapshot", "pg.cgs", "--out", "pgsnap.jsonl")
+	ok(t, dir, pg, kk, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", "pg.cgs")
+	snapArgs := append(append([]string{pg, kk}, e2eExport...), "--snapshot", "pg.cgs", "--out", "pgsnap.jsonl")
 	ok(t, dir, snapArgs...)
 	if g, w := readFile(t, dir, "pgsnap.jsonl"), readFile(t, dir, "expected.jsonl"); g != w {
 		t.Errorf("export from a snapshot of the PostgreSQL store:\n%s", g)
 	}
-	if out := ok(t, dir, pg, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
+	if out := ok(t, dir, pg, kk, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
 		t.Fatalf("report: %s", out)
+	}
+	if out := ok(t, dir, pg, kk, "log", "verify"); !strings.Contains(out, "log verified") {
+		t.Fatalf("log verify on PostgreSQL: %s", out)
+	}
+	if out := ok(t, dir, pg, kk, "manifest", "verify", "pg.jsonl.manifest.json"); strings.Contains(out, "FAIL") {
+		t.Fatalf("manifest verify on PostgreSQL: %s", out)
 	}
 }
 

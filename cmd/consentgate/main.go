@@ -45,6 +45,7 @@ type app struct {
 	stdout, stderr io.Writer
 	storeDSN       string
 	keysDir        string
+	closeErr       error // a failure found as the store closed (a checkpoint not issued)
 }
 
 // printJSON writes v to stdout as indented JSON; a nil slice as [] (a
@@ -83,6 +84,14 @@ func commands() []command {
 		{"export", "--purpose P --recipient R [--as-of T] [--snapshot FILE] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] [--redact CONFIG] [--lineage FILE|--lineage-url URL] FIELDS", "build a dataset", cmdExport},
 		{"deliver status", "[--json]", "each delivery destination's progress and how many changes it has yet to receive", cmdDeliverStatus},
 		{"deliver", "[--webhook URL]... [--nats URL [--nats-subject S] [--nats-stream NAME]] [--once] [--poll DUR] [--batch N]", "send consent changes to webhooks and NATS JetStream, at least once, in order", cmdDeliver},
+		{"log checkpoint", "", "print the latest signed checkpoint (C2SP tlog-checkpoint), issuing one if the log grew", cmdLogCheckpoint},
+		{"log verify", "[--checkpoint FILE] [--json]", "re-derive every leaf from its row, recompute the tree, check every checkpoint", cmdLogVerify},
+		{"log prove inclusion", "--index N [--size M] [--json]", "an RFC 6962 inclusion proof of a leaf", cmdLogProveInclusion},
+		{"log prove consistency", "--from A [--to B] [--json]", "an RFC 6962 consistency proof between two tree sizes", cmdLogProveConsistency},
+		{"log open", "--subject S [--json]", "give a subject the salts of their log entries and export pseudonyms", cmdLogOpen},
+		{"log erase", "--subject S", "erase a subject's log key: their entries become unlinkable", cmdLogErase},
+		{"log tiles", "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", cmdLogTiles},
+		{"manifest verify", "FILE [--json]", "check an export manifest's signature, file digests and log inclusion", cmdManifestVerify},
 		{"snapshot verify", "FILE [--json]", "check a snapshot file's checksum and contents", cmdSnapshotVerify},
 		{"snapshot", "--out FILE [--as-of T] [--json]", "write the point-in-time view an export needs to one file", cmdSnapshot},
 	}
@@ -151,6 +160,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := cmd.run(ctx, a, args)
+	if err == nil {
+		err = a.closeErr
+	}
 	if err == nil {
 		return 0
 	}

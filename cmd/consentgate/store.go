@@ -15,14 +15,44 @@ import (
 	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
-// openStore opens the store the --store flag names.
-func (a *app) openStore(ctx context.Context) (store.Store, error) {
+// openStore opens the store the --store flag names, with the subject keys
+// of its log from the keys directory. Closing it issues a signed checkpoint
+// when the command appended to the log (SPEC §6).
+func (a *app) openStore(ctx context.Context) (*cmdStore, error) {
+	dir, err := a.keys()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := translog.OpenKeys(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--keys %s: %w", dir, err)
+	}
+	st, err := a.openBackend(ctx, keys)
+	if err != nil {
+		keys.Close()
+		return nil, err
+	}
+	c := &cmdStore{Store: st, keys: keys, a: a, ctx: ctx}
+	if c.start, err = st.LogSize(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := a.reconcileExports(ctx, st); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// openBackend opens the store the --store flag names.
+func (a *app) openBackend(ctx context.Context, keys store.Keys) (store.Store, error) {
 	dsn := a.storeDSN
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		st, err := postgres.Open(ctx, dsn)
+		st, err := postgres.Open(ctx, dsn, keys)
 		if err != nil {
 			return nil, fmt.Errorf("--store %s: %w", redactDSN(dsn), err)
 		}
@@ -37,7 +67,7 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	if dsn == "" {
 		return nil, usagef("--store: empty path")
 	}
-	return sqlite.Open(ctx, dsn)
+	return sqlite.OpenWithKeys(ctx, dsn, keys)
 }
 
 // storeExists reports whether the store already exists (a SQLite file), so

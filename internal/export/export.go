@@ -48,11 +48,15 @@ type Options struct {
 	// Now is the export's creation time; ID its id ("" to generate one).
 	Now timestamp.Time
 	ID  string
-	// BeforeRename runs after every output is complete on disk under its
-	// temporary name and before any is renamed into place: the hook where
-	// the export is recorded (and, with the log issue, logged). An error
-	// abandons the export and leaves no output.
-	BeforeRename func(m *Manifest, manifestJSON []byte, subjects *SubjectSet) error
+	// Log is the log's size and root as the export starts (the manifest's
+	// "log").
+	Log *LogState
+	// BeforeRename runs after the outputs are complete on disk under their
+	// temporary names and before any is renamed into place: the hook where
+	// the export is appended to the log and recorded. It may complete the
+	// manifest (subjects_root, log_index, signature); the manifest file is
+	// written after it. An error abandons the export and leaves no output.
+	BeforeRename func(m *Manifest, subjects *SubjectSet) error
 }
 
 // ManifestPath returns where the manifest goes.
@@ -320,6 +324,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		if c > 0 {
 			subjectSet.Numbers = append(subjectSet.Numbers, view.Number(i))
 			subjectSet.Records = append(subjectSet.Records, c)
+			subjectSet.IDs = append(subjectSet.IDs, view.ID(i))
 		}
 	}
 	sortSubjectSet(subjectSet)
@@ -332,7 +337,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	t := e.plan.Target()
 	m = &Manifest{
 		ExportID: e.o.ID, CreatedAt: e.o.Now, Purpose: t.Purpose, Recipient: t.Recipient,
-		RecipientClass: t.Class.String(), AsOf: e.plan.View().AsOf,
+		RecipientClass: t.Class.String(), AsOf: e.plan.View().AsOf, Log: e.o.Log,
 		Inputs:      inputDigests,
 		Output:      FileDigest{File: e.o.Out, SHA256: hex.EncodeToString(outHash.Sum(nil)), Bytes: outSize, Format: e.o.Format},
 		Fields:      fieldsUsed(e.o.Fields),
@@ -364,7 +369,12 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		size, _ := fileSize(rejF.Name())
 		m.Rejects = &FileDigest{File: e.o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
 	}
-	body, err := marshalManifest(m)
+	if e.o.BeforeRename != nil {
+		if err := e.o.BeforeRename(m, subjectSet); err != nil {
+			return nil, err
+		}
+	}
+	body, err := MarshalManifest(m)
 	if err != nil {
 		return nil, err
 	}
@@ -378,11 +388,6 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	}
 	if err := atomicfile.SyncClose(manF); err != nil {
 		return nil, err
-	}
-	if e.o.BeforeRename != nil {
-		if err := e.o.BeforeRename(m, body, subjectSet); err != nil {
-			return nil, err
-		}
 	}
 	// Outputs first, the manifest last.
 	finals := []string{e.o.Out}

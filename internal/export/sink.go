@@ -93,8 +93,8 @@ func (s *parquetSink) Write(lines []byte) error {
 
 func (s *parquetSink) Close() error { return s.w.Close() }
 
-// marshalManifest renders a manifest as indented JSON with a final newline.
-func marshalManifest(m *Manifest) ([]byte, error) {
+// MarshalManifest renders a manifest as indented JSON with a final newline.
+func MarshalManifest(m *Manifest) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

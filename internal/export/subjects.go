@@ -18,6 +18,9 @@ import (
 type SubjectSet struct {
 	Numbers []int64  // ascending
 	Records []uint32 // per number
+	// IDs are the included subjects' ids, in no particular order, for the
+	// manifest's subjects_root; they are not part of the stored form.
+	IDs []string
 }
 
 const subjectSetMagic = "cgsubjects1\n"

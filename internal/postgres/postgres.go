@@ -21,6 +21,7 @@ import (
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
 //go:embed migrations/*.sql
@@ -29,14 +30,16 @@ var migrations embed.FS
 // DB is a consentgate store in PostgreSQL.
 type DB struct {
 	pool *pgxpool.Pool
+	keys store.Keys
 }
 
 var _ store.Store = (*DB)(nil)
 
 // Open connects to a postgres:// DSN and brings the schema up to date
 // (migrations run under an advisory lock, so several processes may start
-// at once).
-func Open(ctx context.Context, dsn string) (*DB, error) {
+// at once); keys gives subjects the keys their log entries' salts derive
+// from.
+func Open(ctx context.Context, dsn string, keys store.Keys) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -45,7 +48,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, keys: keys}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -101,8 +104,17 @@ func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (added bool, err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO policies(version, effective_from, source, digest, published_at, forced) VALUES ($1,$2,$3,$4,$5,$6)`,
 			p.Version, int64(p.EffectiveFrom), p.Source, p.Digest, int64(p.PublishedAt), p.Forced)
-		added = err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		if err := lockLog(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := appendLog(ctx, tx, [][]byte{translog.PolicyLeaf(&p)}); err != nil {
+			return err
+		}
+		added = true
+		return nil
 	})
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // published meanwhile by another process
@@ -118,17 +130,26 @@ func (s *DB) Policies(ctx context.Context) ([]store.Policy, error) {
 
 const importChunk = 50_000
 
-// consentOrderLock is the advisory lock consent writers hold for their
-// transaction. Consent events are the outbox: taking their sequence
-// numbers one transaction at a time commits them in order, so a reader's
-// cursor never passes a number that a slower transaction has yet to commit.
-const consentOrderLock = 7261944
+// logLock is the advisory lock every writer that appends to the log holds
+// for its transaction (every write of subject events, consent events,
+// policies, manifests and impact marks). Leaves are appended one
+// transaction at a time, and sequence numbers are taken one transaction at
+// a time, so they commit in order: consent events are the outbox, and a
+// reader's cursor never passes a number a slower transaction has yet to
+// commit.
+const logLock = 7261944
+
+func lockLog(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(logLock))
+	return err
+}
 
 // importEvents copies what seq yields into a temporary table a chunk at a
-// time and moves new rows into table in order, all in one transaction;
-// inOrder takes consentOrderLock first.
-func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, inOrder bool, cols []string, seq iter.Seq2[E, error],
-	row func(e *E, ord int) []any) (read, added int, err error) {
+// time and moves new rows into table in order, all in one transaction
+// under logLock; logRows is given the rows each chunk added (returning
+// selects them) and appends their leaves.
+func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, returning string, seq iter.Seq2[E, error],
+	row func(e *E, ord int) []any, logRows func(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error) (read, added int, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tmp := "import_" + table
 		colList := ""
@@ -143,10 +164,8 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` ON COMMIT DROP AS SELECT `+colList+`, 0::bigint AS ord FROM `+table+` WITH NO DATA`); err != nil {
 			return err
 		}
-		if inOrder {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(consentOrderLock)); err != nil {
-				return err
-			}
+		if err := lockLog(ctx, tx); err != nil {
+			return err
 		}
 		chunk := make([][]any, 0, importChunk)
 		flush := func() error {
@@ -156,11 +175,14 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, append(append([]string{}, cols...), "ord"), pgx.CopyFromRows(chunk)); err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO `+table+` (`+colList+`) SELECT `+colList+` FROM `+tmp+` ORDER BY ord ON CONFLICT DO NOTHING`)
+			rows, err := tx.Query(ctx, `INSERT INTO `+table+` (`+colList+`) SELECT `+colList+` FROM `+tmp+` ORDER BY ord ON CONFLICT DO NOTHING RETURNING `+returning)
 			if err != nil {
 				return err
 			}
-			added += int(tag.RowsAffected())
+			if err := logRows(ctx, tx, rows); err != nil {
+				return err
+			}
+			added += int(rows.CommandTag().RowsAffected())
 			if _, err := tx.Exec(ctx, `TRUNCATE `+tmp); err != nil {
 				return err
 			}
@@ -190,20 +212,20 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 // ImportSubjectEvents implements store.Store.
 func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "subject_events", false, []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, evs,
+	return importEvents(ctx, s.pool, "subject_events", []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, subjectCols, evs,
 		func(e *consent.SubjectEvent, _ int) []any {
 			attrs, key := e.StoredForm()
 			return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
-		})
+		}, s.logSubjects)
 }
 
 // ImportConsentEvents implements store.Store.
 func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "consent_events", true, []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, evs,
+	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, consentCols, evs,
 		func(e *consent.Event, _ int) []any {
 			return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
-		})
+		}, s.logConsent)
 }
 
 // AddSubjectEvents implements store.Store.
@@ -289,10 +311,17 @@ func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []st
 }
 
 func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func(*store.SubjectRow) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT seq, subject, at, region_set, region, attrs FROM subject_events `+where, args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+subjectCols+` FROM subject_events `+where, args...)
 	if err != nil {
 		return err
 	}
+	return eachSubject(rows, fn)
+}
+
+// subjectCols are the columns eachSubject scans.
+const subjectCols = `seq, subject, at, region_set, region, attrs`
+
+func eachSubject(rows pgx.Rows, fn func(*store.SubjectRow) error) error {
 	defer rows.Close()
 	var r store.SubjectRow
 	var at int64
@@ -309,10 +338,17 @@ func (s *DB) scanSubjects(ctx context.Context, where string, args []any, fn func
 }
 
 func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(*store.ConsentRow) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT seq, subject, purpose, recipient, state, at, source FROM consent_events `+where, args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+consentCols+` FROM consent_events `+where, args...)
 	if err != nil {
 		return err
 	}
+	return eachConsent(rows, fn)
+}
+
+// consentCols are the columns eachConsent scans.
+const consentCols = `seq, subject, purpose, recipient, state, at, source`
+
+func eachConsent(rows pgx.Rows, fn func(*store.ConsentRow) error) error {
 	defer rows.Close()
 	var r store.ConsentRow
 	var at int64
@@ -345,23 +381,9 @@ func (s *DB) SubjectNumber(ctx context.Context, subject string) (int64, bool, er
 	return *n, true, nil
 }
 
-// AddImpactMark implements store.Store.
-func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO impact_marks(export_id, subject, status, note, at) VALUES ($1,$2,$3,$4,$5)`,
-		m.ExportID, m.Subject, m.Status, m.Note, int64(m.At))
-	return err
-}
-
 // ImpactMarks implements store.Store.
 func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
 	return list(ctx, s.pool, store.ImpactMarkList)
-}
-
-// AddExport implements store.Store.
-func (s *DB) AddExport(ctx context.Context, e store.Export) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), e.Status, e.Manifest, e.Subjects)
-	return err
 }
 
 // Exports implements store.Store.

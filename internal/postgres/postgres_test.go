@@ -22,6 +22,7 @@ import (
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/store/storetest"
 	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
 // dsn is the PostgreSQL the tests use: CONSENTGATE_TEST_POSTGRES, or the
@@ -33,8 +34,19 @@ func dsn() string {
 	return "postgres://127.0.0.1:5432/test?sslmode=disable"
 }
 
-// fresh opens a store in a schema of its own, dropped after the test.
+// fresh opens a store in a schema of its own, dropped after the test, with
+// a key store of its own.
 func fresh(t testing.TB) store.Store {
+	t.Helper()
+	ks, err := translog.OpenKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	return freshWith(t, ks)
+}
+
+func freshWith(t testing.TB, keys store.Keys) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, dsn())
@@ -51,7 +63,7 @@ func fresh(t testing.TB) store.Store {
 		admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
 		admin.Close(context.Background())
 	})
-	s, err := postgres.Open(ctx, dsn()+"&search_path="+schema)
+	s, err := postgres.Open(ctx, dsn()+"&search_path="+schema, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +72,7 @@ func fresh(t testing.TB) store.Store {
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return fresh(t) })
+	storetest.Run(t, func(t *testing.T, keys store.Keys) store.Store { return freshWith(t, keys) })
 }
 
 // TestDeliverFollowsConcurrentWriters runs the deliverer against

@@ -22,6 +22,7 @@ import (
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
 //go:embed migrations/*.sql
@@ -29,15 +30,34 @@ var migrations embed.FS
 
 // DB is a consentgate store in one SQLite file.
 type DB struct {
-	db   *sql.DB
-	Path string
+	db      *sql.DB
+	Path    string
+	keys    store.Keys
+	ownKeys *translog.KeyStore // opened by Open, closed by Close
 }
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the store at path and brings its schema
-// up to date.
+// Open opens (creating if needed) the store at path, with the subject keys
+// of its log in the default keys directory beside it (PATH.keys).
 func Open(ctx context.Context, path string) (*DB, error) {
+	ks, err := translog.OpenKeys(path + ".keys")
+	if err != nil {
+		return nil, err
+	}
+	s, err := OpenWithKeys(ctx, path, ks)
+	if err != nil {
+		ks.Close()
+		return nil, err
+	}
+	s.ownKeys = ks
+	return s, nil
+}
+
+// OpenWithKeys opens (creating if needed) the store at path and brings its
+// schema up to date; keys gives subjects the keys their log entries' salts
+// derive from.
+func OpenWithKeys(ctx context.Context, path string, keys store.Keys) (*DB, error) {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -47,7 +67,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &DB{db: db, Path: path}
+	s := &DB{db: db, Path: path, keys: keys}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -95,7 +115,12 @@ func (s *DB) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	if s.ownKeys != nil {
+		s.ownKeys.Close()
+	}
+	return s.db.Close()
+}
 
 // PublishPolicy implements store.Store.
 func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (bool, error) {
@@ -117,6 +142,9 @@ func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (bool, error) {
 	_, err = tx.ExecContext(ctx, `INSERT INTO policies(version, effective_from, source, digest, published_at, forced) VALUES (?,?,?,?,?,?)`,
 		p.Version, int64(p.EffectiveFrom), p.Source, p.Digest, int64(p.PublishedAt), p.Forced)
 	if err != nil {
+		return false, err
+	}
+	if _, err := appendLog(ctx, tx, [][]byte{translog.PolicyLeaf(&p)}); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()
@@ -241,6 +269,9 @@ func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.Subj
 			if err != nil {
 				return 0, err
 			}
+			if err := logSubjects(ctx, tx, s.keys, evs, attrs, before, added); err != nil {
+				return 0, err
+			}
 			var new *fresh
 			if added == len(evs) {
 				new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
@@ -266,6 +297,9 @@ func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Even
 				return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
 			})
 			if err != nil {
+				return 0, err
+			}
+			if err := logConsent(ctx, tx, s.keys, evs, before, added); err != nil {
 				return 0, err
 			}
 			var new *fresh
@@ -422,13 +456,6 @@ func (s *DB) SubjectNumber(ctx context.Context, subject string) (int64, bool, er
 	return n.Int64, n.Valid, err
 }
 
-// AddImpactMark implements store.Store.
-func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO impact_marks(export_id, subject, status, note, at) VALUES (?,?,?,?,?)`,
-		m.ExportID, m.Subject, m.Status, m.Note, int64(m.At))
-	return err
-}
-
 // ImpactMarks implements store.Store.
 func (s *DB) ImpactMarks(ctx context.Context) ([]store.ImpactMark, error) {
 	return list(ctx, s.db, store.ImpactMarkList)
@@ -465,13 +492,6 @@ func (s *DB) SetDelivered(ctx context.Context, destination string, seq int64) er
 	_, err := s.db.ExecContext(ctx, `INSERT INTO deliveries(destination, delivered, updated_at) VALUES (?,?,?)
 		ON CONFLICT(destination) DO UPDATE SET delivered = max(delivered, excluded.delivered), updated_at = excluded.updated_at`,
 		destination, seq, int64(timestamp.Now()))
-	return err
-}
-
-// AddExport implements store.Store.
-func (s *DB) AddExport(ctx context.Context, e store.Export) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES (?,?,?,?,?,?,?,?)`,
-		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), e.Status, e.Manifest, e.Subjects)
 	return err
 }
 

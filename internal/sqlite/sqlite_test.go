@@ -11,8 +11,8 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "store.db"))
+	storetest.Run(t, func(t *testing.T, keys store.Keys) store.Store {
+		s, err := sqlite.OpenWithKeys(context.Background(), filepath.Join(t.TempDir(), "store.db"), keys)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,9 +40,14 @@ var (
 			return r.Scan(&e.ID, (*int64)(&e.CreatedAt), &e.Purpose, &e.Recipient, (*int64)(&e.AsOf), &e.Status, &e.Manifest, &e.Subjects)
 		}}
 	ImpactMarkList = List[ImpactMark]{
-		`SELECT export_id, subject, status, note, at FROM impact_marks ORDER BY seq`,
+		`SELECT seq, export_id, subject, status, note, at FROM impact_marks ORDER BY seq`,
 		func(r Rows, m *ImpactMark) error {
-			return r.Scan(&m.ExportID, &m.Subject, &m.Status, &m.Note, (*int64)(&m.At))
+			return r.Scan(&m.Seq, &m.ExportID, &m.Subject, &m.Status, &m.Note, (*int64)(&m.At))
+		}}
+	CheckpointList = List[Checkpoint]{
+		`SELECT size, note, at FROM checkpoints ORDER BY size`,
+		func(r Rows, c *Checkpoint) error {
+			return r.Scan(&c.Size, &c.Note, (*int64)(&c.At))
 		}}
 	DeliveryList = List[Delivery]{
 		`SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`,

@@ -48,12 +48,35 @@ type Export struct {
 // ImpactMark is an operator's status change of one impact item (an export
 // and a subject): open, notified, retrained or waived.
 type ImpactMark struct {
+	Seq      int64 // assigned by the store
 	ExportID string
 	Subject  string
 	Status   string
 	Note     string
 	At       timestamp.Time
 }
+
+// Checkpoint is a signed checkpoint of the transparency log as issued.
+type Checkpoint struct {
+	Size int64
+	Note []byte // the signed note (C2SP tlog-checkpoint)
+	At   timestamp.Time
+}
+
+// Keys gives each subject the key its log entries' salts derive from
+// (SPEC §6). translog.KeyStore implements it over a file under --keys.
+type Keys interface {
+	// SubjectKeys returns the keys of the subjects that have one; with
+	// create it first gives each subject without one a new key, durably.
+	SubjectKeys(ctx context.Context, subjects []string, create bool) (map[string][]byte, error)
+}
+
+// Export statuses.
+const (
+	ExportLogged    = "logged"    // its manifest is in the log; its files are being renamed into place
+	ExportComplete  = "complete"  // its files are in place
+	ExportAbandoned = "abandoned" // logged, but its files never appeared
+)
 
 // SubjectRow is a subject event as a scan yields it: attributes are the
 // stored JSON object of string or null values. The slices are valid only
@@ -159,10 +182,30 @@ type Store interface {
 	// Deliveries returns every destination's progress, by name.
 	Deliveries(ctx context.Context) ([]Delivery, error)
 
-	// AddExport records an export.
-	AddExport(ctx context.Context, e Export) error
+	// LogExport records an export and appends its manifest to the log in
+	// one transaction, with status ExportLogged: finish is given the log
+	// index the manifest gets and returns the manifest to store (now
+	// carrying its index and signature).
+	LogExport(ctx context.Context, e Export, finish func(index int64) (manifest []byte, err error)) error
+	// SetExportStatus changes an export's status.
+	SetExportStatus(ctx context.Context, id, status string) error
 	// Exports lists the recorded exports, oldest first.
 	Exports(ctx context.Context) ([]Export, error)
+
+	// The transparency log (SPEC §6): every write above appends its leaves
+	// in its own transaction. These read it (translog.Reader).
+	LogSize(ctx context.Context) (int64, error)
+	LogLeaves(ctx context.Context, from, to int64, fn func(index int64, data []byte) error) error
+	LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, error)
+	// AddCheckpoint keeps a signed checkpoint (one per size).
+	AddCheckpoint(ctx context.Context, c Checkpoint) error
+	// Checkpoints returns every kept checkpoint, by size.
+	Checkpoints(ctx context.Context) ([]Checkpoint, error)
+	// SubjectRows and ConsentRows call fn for the event rows with
+	// lo <= seq <= hi in sequence order, read from the rows themselves
+	// (never a derived copy): what log verification re-derives leaves from.
+	SubjectRows(ctx context.Context, lo, hi int64, fn func(*SubjectRow) error) error
+	ConsentRows(ctx context.Context, lo, hi int64, fn func(*ConsentRow) error) error
 
 	Close() error
 }

@@ -13,10 +13,23 @@ import (
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
-// Open returns a new, empty store for one test.
-type Open func(t *testing.T) store.Store
+// Open returns a new, empty store for one test, whose log takes subject
+// keys from keys.
+type Open func(t *testing.T, keys store.Keys) store.Store
+
+// keyStore opens a key store for one test.
+func keyStore(t *testing.T) *translog.KeyStore {
+	t.Helper()
+	ks, err := translog.OpenKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	return ks
+}
 
 func str(s string) *string { return &s }
 
@@ -30,7 +43,8 @@ func ts(t *testing.T, s string) timestamp.Time {
 }
 
 // Run runs the contract suite.
-func Run(t *testing.T, open Open) {
+func Run(t *testing.T, openWith Open) {
+	open := func(t *testing.T) store.Store { return openWith(t, keyStore(t)) }
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
 	t.Run("SubjectEvents", func(t *testing.T) { testSubjects(t, open(t)) })
 	t.Run("ConsentEvents", func(t *testing.T) { testConsent(t, open(t)) })
@@ -41,6 +55,10 @@ func Run(t *testing.T, open Open) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("ConsistentReads", func(t *testing.T) { testConsistentReads(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
+	t.Run("Log", func(t *testing.T) {
+		ks := keyStore(t)
+		testLog(t, openWith(t, ks), ks)
+	})
 }
 
 func testPolicies(t *testing.T, s store.Store) {
@@ -161,16 +179,26 @@ func testView(t *testing.T, s store.Store) {
 
 func testExports(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Status: "complete", Manifest: []byte(`{"a":1}`), Subjects: []byte{1, 2, 3}}
-	if err := s.AddExport(ctx, e); err != nil {
+	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Manifest: []byte(`{"a":1}`), Subjects: []byte{1, 2, 3}}
+	finish := func(i int64) ([]byte, error) { return fmt.Appendf(nil, `{"a":1,"log_index":%d}`, i), nil }
+	if err := s.LogExport(ctx, e, finish); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddExport(ctx, e); err == nil {
+	if err := s.LogExport(ctx, e, finish); err == nil {
 		t.Fatal("an export id is unique")
 	}
+	if n, err := s.LogSize(ctx); err != nil || n != 1 {
+		t.Fatalf("log size %d %v: the failed export left a leaf", n, err)
+	}
 	es, err := s.Exports(ctx)
-	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1}` || es[0].AsOf != 4 || string(es[0].Subjects) != "\x01\x02\x03" {
+	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1,"log_index":0}` || es[0].AsOf != 4 || string(es[0].Subjects) != "\x01\x02\x03" || es[0].Status != store.ExportLogged {
 		t.Fatalf("exports %+v %v", es, err)
+	}
+	if err := s.SetExportStatus(ctx, "exp-1", store.ExportComplete); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetExportStatus(ctx, "nope", store.ExportComplete); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("status of an unknown export: %v", err)
 	}
 	s.AddSubjectEvents(ctx, []consent.SubjectEvent{{Subject: "late", At: 50}, {Subject: "x", At: 10}, {Subject: "late", At: 5}})
 	nx, okx, err := s.SubjectNumber(ctx, "x")

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// cmdStore is the store a command works on, with the key store its log
+// uses. Closing it issues a checkpoint when the command appended.
+type cmdStore struct {
+	store.Store
+	keys  *translog.KeyStore
+	a     *app
+	ctx   context.Context
+	start int64 // the log's size when opened
+}
+
+// Close issues a checkpoint if the log grew, then closes the store. A
+// failure to issue it is the command's failure (app.closeErr).
+func (c *cmdStore) Close() error {
+	if c.Store == nil {
+		return nil
+	}
+	if size, err := c.LogSize(c.ctx); err == nil && size > c.start {
+		if _, err := c.a.checkpoint(c.ctx, c); err != nil {
+			c.a.closeErr = fmt.Errorf("the log grew to %d leaves but no checkpoint was issued: %w", size, err)
+		}
+	}
+	err := c.Store.Close()
+	c.keys.Close()
+	c.Store = nil
+	return err
+}
+
+// deployment names this deployment in the log's origin,
+// consentgate/<deployment>: $CONSENTGATE_DEPLOYMENT, else the host name.
+// It is fixed when the signing key is created.
+func deployment() string {
+	if d := os.Getenv("CONSENTGATE_DEPLOYMENT"); d != "" {
+		return d
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "default"
+}
+
+// signer loads (creating at first use) the log's signing key.
+func (a *app) signer() (*translog.Signer, error) {
+	dir, err := a.keys()
+	if err != nil {
+		return nil, err
+	}
+	return translog.LoadSigner(dir, deployment())
+}
+
+// checkpoint returns the signed checkpoint of the log as it is, issuing
+// and keeping a new one when the latest kept is older.
+func (a *app) checkpoint(ctx context.Context, st store.Store) ([]byte, error) {
+	signer, err := a.signer()
+	if err != nil {
+		return nil, err
+	}
+	size, err := st.LogSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := st.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(cps); n > 0 && cps[n-1].Size == size {
+		return cps[n-1].Note, nil
+	}
+	root, err := translog.Root(ctx, st, size)
+	if err != nil {
+		return nil, err
+	}
+	note, err := signer.Sign(size, root)
+	if err != nil {
+		return nil, err
+	}
+	return note, st.AddCheckpoint(ctx, store.Checkpoint{Size: size, Note: note, At: timestamp.Now()})
+}
+
+// logState is the log's size and root now, for a manifest.
+func logState(ctx context.Context, st store.Store) (*export.LogState, error) {
+	size, err := st.LogSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	root, err := translog.Root(ctx, st, size)
+	if err != nil {
+		return nil, err
+	}
+	return &export.LogState{Size: uint64(size), Root: hex.EncodeToString(root)}, nil
+}
+
+// reconcileExports marks exports logged without their files abandoned
+// (SPEC §5): a crash between the log append and the renames. An export
+// whose output and manifest are in place with the logged sizes completed
+// its renames and is marked complete.
+func (a *app) reconcileExports(ctx context.Context, st store.Store) error {
+	es, err := st.Exports(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Status != store.ExportLogged {
+			continue
+		}
+		status := store.ExportAbandoned
+		var m export.Manifest
+		if json.Unmarshal(e.Manifest, &m) == nil && m.Output.File != "" {
+			if fi, err := os.Stat(m.Output.File); err == nil && fi.Size() == m.Output.Bytes {
+				status = store.ExportComplete
+			}
+		}
+		if err := st.SetExportStatus(ctx, e.ID, status); err != nil {
+			return err
+		}
+		if status == store.ExportAbandoned {
+			fmt.Fprintf(a.stderr, "consentgate: export %s was logged but its files never appeared (a crash?): marked abandoned\n", e.ID)
+		}
+	}
+	return nil
+}
+
+// subjectsRoot is the RFC 6962 root over the included subjects' pseudonyms
+// for this export, sorted (SPEC §5).
+func subjectsRoot(ctx context.Context, keys store.Keys, exportID string, ids []string) ([]byte, error) {
+	ks, err := keys.SubjectKeys(ctx, ids, true)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([][32]byte, len(ids))
+	for i, id := range ids {
+		ps[i] = translog.Pseudonym(translog.ExportSalt(ks[id], exportID), []byte(id))
+	}
+	slices.SortFunc(ps, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	for i := range ps {
+		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(ps[i][:]), nil); err != nil {
+			return nil, err
+		}
+	}
+	if len(ps) == 0 {
+		return rfc6962.DefaultHasher.EmptyRoot(), nil
+	}
+	return r.GetRootHash(nil)
+}
+
+// logExport is the export's BeforeRename hook: subjects_root, then the
+// manifest appended to the log and the export recorded in one transaction,
+// then its log index and signature.
+func (a *app) logExport(ctx context.Context, st *cmdStore, signer *translog.Signer) func(*export.Manifest, *export.SubjectSet) error {
+	return func(m *export.Manifest, subjects *export.SubjectSet) error {
+		root, err := subjectsRoot(ctx, st.keys, m.ExportID, subjects.IDs)
+		if err != nil {
+			return err
+		}
+		r := hex.EncodeToString(root)
+		m.SubjectsRoot, m.LogIndex, m.Signature = &r, nil, nil
+		body, err := export.MarshalManifest(m)
+		if err != nil {
+			return err
+		}
+		e := store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose, Recipient: m.Recipient, AsOf: m.AsOf,
+			Manifest: body, Subjects: subjects.Encode()}
+		return st.LogExport(ctx, e, func(index int64) ([]byte, error) {
+			i := uint64(index)
+			m.LogIndex = &i
+			body, err := export.MarshalManifest(m)
+			if err != nil {
+				return nil, err
+			}
+			sig, err := signer.SignManifest(body)
+			if err != nil {
+				return nil, err
+			}
+			m.Signature = &sig
+			return export.MarshalManifest(m)
+		})
+	}
+}

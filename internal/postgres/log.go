@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// pgq is a pool or a transaction.
+type pgq interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// logQ reads (and, in a transaction holding logLock, writes) the log.
+type logQ struct {
+	q  pgq
+	tx pgx.Tx
+}
+
+var _ translog.Writer = (*logQ)(nil)
+
+func (l *logQ) LogSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.q.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log`).Scan(&n)
+	return n, err
+}
+
+func (l *logQ) LogLeaves(ctx context.Context, from, to int64, fn func(int64, []byte) error) error {
+	rows, err := l.q.Query(ctx, `SELECT idx, data FROM log WHERE idx >= $1 AND idx < $2 ORDER BY idx`, from, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var data []byte
+		if err := rows.Scan(&i, &data); err != nil {
+			return err
+		}
+		if err := fn(i, data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (l *logQ) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, error) {
+	rows, err := l.q.Query(ctx, `SELECT hash FROM log_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, tl, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (l *logQ) InsertLeaves(ctx context.Context, first int64, data [][]byte) error {
+	if len(data) < 16 {
+		for i, d := range data {
+			if _, err := l.tx.Exec(ctx, `INSERT INTO log(idx, data) VALUES ($1, $2)`, first+int64(i), d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	i := 0
+	_, err := l.tx.CopyFrom(ctx, pgx.Identifier{"log"}, []string{"idx", "data"}, pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(data) {
+			return nil, nil
+		}
+		i++
+		return []any{first + int64(i-1), data[i-1]}, nil
+	}))
+	return err
+}
+
+func (l *logQ) InsertNode(ctx context.Context, tl int, i int64, hash []byte) error {
+	_, err := l.tx.Exec(ctx, `INSERT INTO log_nodes(level, idx, hash) VALUES ($1,$2,$3)`, tl, i, hash)
+	return err
+}
+
+// appendLog appends leaves inside tx, which holds logLock.
+func appendLog(ctx context.Context, tx pgx.Tx, leaves [][]byte) (int64, error) {
+	return translog.Append(ctx, &logQ{q: tx, tx: tx}, leaves)
+}
+
+// LogSize implements store.Store.
+func (s *DB) LogSize(ctx context.Context) (int64, error) { return (&logQ{q: s.pool}).LogSize(ctx) }
+
+// LogLeaves implements store.Store.
+func (s *DB) LogLeaves(ctx context.Context, from, to int64, fn func(int64, []byte) error) error {
+	return (&logQ{q: s.pool}).LogLeaves(ctx, from, to, fn)
+}
+
+// LogNodes implements store.Store.
+func (s *DB) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, error) {
+	return (&logQ{q: s.pool}).LogNodes(ctx, tl, from, to)
+}
+
+// AddCheckpoint implements store.Store.
+func (s *DB) AddCheckpoint(ctx context.Context, c store.Checkpoint) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO checkpoints(size, note, at) VALUES ($1,$2,$3) ON CONFLICT (size) DO NOTHING`, c.Size, c.Note, int64(c.At))
+	return err
+}
+
+// Checkpoints implements store.Store.
+func (s *DB) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	return list(ctx, s.pool, store.CheckpointList)
+}
+
+// SubjectRows implements store.Store.
+func (s *DB) SubjectRows(ctx context.Context, lo, hi int64, fn func(*store.SubjectRow) error) error {
+	return s.scanSubjects(ctx, `WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, []any{lo, hi}, fn)
+}
+
+// ConsentRows implements store.Store.
+func (s *DB) ConsentRows(ctx context.Context, lo, hi int64, fn func(*store.ConsentRow) error) error {
+	return s.scanConsent(ctx, `WHERE seq >= $1 AND seq <= $2 ORDER BY seq`, []any{lo, hi}, fn)
+}
+
+func (s *DB) subjectKeys(ctx context.Context, subjects []string) (map[string][]byte, error) {
+	if s.keys == nil {
+		return nil, errors.New("the store was opened without subject keys (--keys)")
+	}
+	return s.keys.SubjectKeys(ctx, subjects, true)
+}
+
+func distinct(n int, subject func(i int) string) []string {
+	seen := make(map[string]struct{}, n)
+	var out []string
+	for i := 0; i < n; i++ {
+		if s := subject(i); !has(seen, s) {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// logConsent appends the leaves of the consent rows an import chunk added.
+func (s *DB) logConsent(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error {
+	var got []store.ConsentRow
+	err := eachConsent(rows, func(r *store.ConsentRow) error {
+		got = append(got, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
+			Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source)})
+		return nil
+	})
+	if err != nil || len(got) == 0 {
+		return err
+	}
+	slices.SortFunc(got, func(a, b store.ConsentRow) int { return int(a.Seq - b.Seq) })
+	ks, err := s.subjectKeys(ctx, distinct(len(got), func(i int) string { return string(got[i].Subject) }))
+	if err != nil {
+		return err
+	}
+	leaves := make([][]byte, len(got))
+	for i := range got {
+		leaves[i] = translog.ConsentLeaf(nil, ks[string(got[i].Subject)], &got[i])
+	}
+	_, err = appendLog(ctx, tx, leaves)
+	return err
+}
+
+// logSubjects appends the leaves of the subject rows an import chunk added.
+func (s *DB) logSubjects(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error {
+	var got []store.SubjectRow
+	var names [][]string
+	err := eachSubject(rows, func(r *store.SubjectRow) error {
+		e, err := r.Event()
+		if err != nil {
+			return err
+		}
+		var ns []string
+		for k := range e.Attributes {
+			ns = append(ns, k)
+		}
+		got = append(got, store.SubjectRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
+			Region: slices.Clone(r.Region), Attrs: slices.Clone(r.Attrs)})
+		names = append(names, ns)
+		return nil
+	})
+	if err != nil || len(got) == 0 {
+		return err
+	}
+	order := make([]int, len(got))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return int(got[a].Seq - got[b].Seq) })
+	ks, err := s.subjectKeys(ctx, distinct(len(got), func(i int) string { return string(got[i].Subject) }))
+	if err != nil {
+		return err
+	}
+	leaves := make([][]byte, len(got))
+	for j, i := range order {
+		leaves[j] = translog.SubjectLeaf(nil, ks[string(got[i].Subject)], &got[i], names[i])
+	}
+	_, err = appendLog(ctx, tx, leaves)
+	return err
+}
+
+// LogExport implements store.Store.
+func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index int64) ([]byte, error)) error {
+	leaf, err := translog.ManifestLeaf(e.ID, e.Manifest)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockLog(ctx, tx); err != nil {
+			return err
+		}
+		index, err := appendLog(ctx, tx, [][]byte{leaf})
+		if err != nil {
+			return err
+		}
+		manifest, err := finish(index)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+			e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, manifest, e.Subjects)
+		return err
+	})
+}
+
+// SetExportStatus implements store.Store.
+func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE exports SET status = $1 WHERE id = $2`, status, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddImpactMark implements store.Store: the mark and its leaf in one
+// transaction.
+func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
+	ks, err := s.subjectKeys(ctx, []string{m.Subject})
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockLog(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO impact_marks(export_id, subject, status, note, at) VALUES ($1,$2,$3,$4,$5) RETURNING seq`,
+			m.ExportID, m.Subject, m.Status, m.Note, int64(m.At)).Scan(&m.Seq); err != nil {
+			return err
+		}
+		_, err := appendLog(ctx, tx, [][]byte{translog.ImpactLeaf(ks[m.Subject], m.Seq, &m)})
+		return err
+	})
+}
+
+func has(m map[string]struct{}, s string) bool { _, ok := m[s]; return ok }

@@ -1,0 +1,18 @@
+-- The transparency log (see the SQLite migration 0006). Writers that
+-- append hold the advisory lock logLock for their transaction, so leaves
+-- are appended one transaction at a time, in commit order.
+CREATE TABLE log (
+    idx  BIGINT PRIMARY KEY,
+    data BYTEA NOT NULL
+);
+CREATE TABLE log_nodes (
+    level INTEGER NOT NULL,
+    idx   BIGINT NOT NULL,
+    hash  BYTEA NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE checkpoints (
+    size BIGINT PRIMARY KEY,
+    note BYTEA NOT NULL,
+    at   BIGINT NOT NULL
+);

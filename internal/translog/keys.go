@@ -1,0 +1,158 @@
+package translog
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // the driver
+)
+
+// SubjectKeysFile is the name of the per-subject key file under --keys.
+const SubjectKeysFile = "subject-keys.db"
+
+// KeyStore keeps one random 32-byte key per subject in a SQLite file under
+// the keys directory, apart from the store: whoever holds the store (or the
+// public log) without it cannot link log entries to subjects. Erasing a
+// subject deletes its key (with SQLite's secure_delete, so the bytes are
+// overwritten): the log still verifies, but nobody can link its entries to
+// the subject any more.
+type KeyStore struct {
+	db   *sql.DB
+	Path string
+}
+
+// OpenKeys opens (creating if needed) the key store in dir.
+func OpenKeys(dir string) (*KeyStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, SubjectKeysFile)
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "secure_delete(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, key BLOB NOT NULL) WITHOUT ROWID`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	os.Chmod(path, 0o600)
+	return &KeyStore{db: db, Path: path}, nil
+}
+
+// Close closes the key store.
+func (k *KeyStore) Close() error { return k.db.Close() }
+
+const keyBatch = 500
+
+// SubjectKeys returns the keys of the subjects that have one; with create,
+// it first gives a new key to each that has none, durably, so that a leaf
+// derived from a key never outlives it.
+func (k *KeyStore) SubjectKeys(ctx context.Context, subjects []string, create bool) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(subjects))
+	if err := k.lookup(ctx, k.db, subjects, out); err != nil {
+		return nil, err
+	}
+	if !create || len(out) == len(subjects) {
+		return out, nil
+	}
+	tx, err := k.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO subject_keys(subject, key) VALUES (?, ?) ON CONFLICT(subject) DO NOTHING`)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var missing []string
+	for _, s := range subjects {
+		if _, ok := out[s]; ok {
+			continue
+		}
+		key := make([]byte, 32)
+		rand.Read(key)
+		if _, err := st.ExecContext(ctx, s, key); err != nil {
+			return nil, err
+		}
+		missing = append(missing, s)
+		out[s] = nil
+	}
+	// Read back: another process may have created some first.
+	if err := k.lookup(ctx, tx, missing, out); err != nil {
+		return nil, err
+	}
+	return out, tx.Commit()
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (k *KeyStore) lookup(ctx context.Context, q querier, subjects []string, out map[string][]byte) error {
+	for start := 0; start < len(subjects); start += keyBatch {
+		part := subjects[start:min(start+keyBatch, len(subjects))]
+		args := make([]any, len(part))
+		for i, s := range part {
+			args[i] = s
+		}
+		rows, err := q.QueryContext(ctx, `SELECT subject, key FROM subject_keys WHERE subject IN (`+strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s string
+			var key []byte
+			if err := rows.Scan(&s, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			out[s] = key
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// All returns every subject's key.
+func (k *KeyStore) All(ctx context.Context) (map[string][]byte, error) {
+	rows, err := k.db.QueryContext(ctx, `SELECT subject, key FROM subject_keys`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var s string
+		var key []byte
+		if err := rows.Scan(&s, &key); err != nil {
+			return nil, err
+		}
+		out[s] = key
+	}
+	return out, rows.Err()
+}
+
+// Erase deletes a subject's key, reporting whether it had one.
+func (k *KeyStore) Erase(ctx context.Context, subject string) (bool, error) {
+	res, err := k.db.ExecContext(ctx, `DELETE FROM subject_keys WHERE subject = ?`, subject)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}

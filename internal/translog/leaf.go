@@ -1,0 +1,271 @@
+// Package translog is consentgate's transparency log (SPEC §6): an
+// append-only Merkle tree with RFC 6962 hashing over leaves that record
+// consent events, subject changes, policy publications, export manifests
+// and impact status changes, without content or raw subject ids; signed
+// checkpoints in the C2SP tlog-checkpoint format; inclusion and consistency
+// proofs; C2SP tlog-tiles; and the verification that re-derives every leaf
+// from the stored row it records.
+//
+// A leaf is binary:
+//
+//	version (1 byte, 1) ‖ kind (1 byte) ‖ uvarint len ‖ ref
+//	‖ pseudonym (32 bytes, kinds that name a subject)
+//	‖ digest (32 bytes)
+//	‖ uvarint len ‖ attribute names, comma-separated (subject changes only)
+//
+// ref is the row's key: the sequence number in decimal of a consent event,
+// subject event or impact mark, a policy's version label, an export's id.
+// The pseudonym is SHA-256(salt ‖ subject id) and the digest SHA-256(salt ‖
+// the row's canonical encoding), with salt = HMAC-SHA256(subject key,
+// "consentgate/log/salt/v1" ‖ kind ‖ ref): fresh per entry, derivable only
+// with the subject's key. Policies and manifests carry no subject: their
+// digest is SHA-256 of the row's canonical encoding.
+package translog
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/consentgate/consentgate/internal/store"
+)
+
+// Kind is what a leaf records.
+type Kind byte
+
+// The kinds of leaf.
+const (
+	KindConsent  Kind = 1
+	KindSubject  Kind = 2
+	KindPolicy   Kind = 3
+	KindManifest Kind = 4
+	KindImpact   Kind = 5
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindConsent:
+		return "consent"
+	case KindSubject:
+		return "subject"
+	case KindPolicy:
+		return "policy"
+	case KindManifest:
+		return "manifest"
+	case KindImpact:
+		return "impact"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// hasSubject reports whether leaves of the kind carry a pseudonym.
+func (k Kind) hasSubject() bool { return k == KindConsent || k == KindSubject || k == KindImpact }
+
+const leafVersion = 1
+
+// Salt derives the salt of one entry from the subject's key.
+func Salt(key []byte, kind Kind, ref string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("consentgate/log/salt/v1"))
+	m.Write([]byte{byte(kind)})
+	m.Write([]byte(ref))
+	return m.Sum(nil)
+}
+
+// ExportSalt derives the salt of a subject's pseudonym in one export's
+// subjects_root.
+func ExportSalt(key []byte, exportID string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("consentgate/log/export/v1"))
+	m.Write([]byte(exportID))
+	return m.Sum(nil)
+}
+
+// Pseudonym is SHA-256(salt ‖ subject).
+func Pseudonym(salt []byte, subject []byte) [32]byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write(subject)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Leaf is a decoded leaf.
+type Leaf struct {
+	Kind      Kind
+	Ref       string
+	Pseudonym []byte // nil for kinds without a subject
+	Digest    []byte
+	Names     []string // attribute names of a subject change
+}
+
+// Encode appends the leaf's bytes to b.
+func (l *Leaf) Encode(b []byte) []byte {
+	b = append(b, leafVersion, byte(l.Kind))
+	b = binary.AppendUvarint(b, uint64(len(l.Ref)))
+	b = append(b, l.Ref...)
+	if l.Kind.hasSubject() {
+		b = append(b, l.Pseudonym...)
+	}
+	b = append(b, l.Digest...)
+	if l.Kind == KindSubject {
+		names := strings.Join(l.Names, ",")
+		b = binary.AppendUvarint(b, uint64(len(names)))
+		b = append(b, names...)
+	}
+	return b
+}
+
+// ErrBadLeaf: stored leaf bytes that do not decode.
+var ErrBadLeaf = errors.New("malformed leaf")
+
+// DecodeLeaf parses a leaf's bytes.
+func DecodeLeaf(b []byte) (*Leaf, error) {
+	if len(b) < 3 || b[0] != leafVersion {
+		return nil, ErrBadLeaf
+	}
+	l := &Leaf{Kind: Kind(b[1])}
+	n, w := binary.Uvarint(b[2:])
+	if w <= 0 || uint64(len(b)-2-w) < n {
+		return nil, ErrBadLeaf
+	}
+	rest := b[2+w:]
+	l.Ref, rest = string(rest[:n]), rest[n:]
+	if l.Kind.hasSubject() {
+		if len(rest) < 32 {
+			return nil, ErrBadLeaf
+		}
+		l.Pseudonym, rest = rest[:32], rest[32:]
+	}
+	if len(rest) < 32 {
+		return nil, ErrBadLeaf
+	}
+	l.Digest, rest = rest[:32], rest[32:]
+	if l.Kind == KindSubject {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return nil, ErrBadLeaf
+		}
+		if n > 0 {
+			l.Names = strings.Split(string(rest[w:w+int(n)]), ",")
+		}
+		rest = rest[w+int(n):]
+	}
+	if len(rest) != 0 || l.Kind < KindConsent || l.Kind > KindImpact {
+		return nil, ErrBadLeaf
+	}
+	return l, nil
+}
+
+// row accumulates a canonical row encoding: each field length-prefixed.
+type row struct{ b []byte }
+
+func (r *row) str(s []byte) {
+	r.b = binary.AppendUvarint(r.b, uint64(len(s)))
+	r.b = append(r.b, s...)
+}
+
+func (r *row) int(v int64) { r.b = binary.BigEndian.AppendUint64(r.b, uint64(v)) }
+
+func saltedDigest(salt []byte, body []byte) []byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// ConsentLeaf derives the leaf of a stored consent row.
+func ConsentLeaf(dst []byte, key []byte, r *store.ConsentRow) []byte {
+	ref := strconv.FormatInt(r.Seq, 10)
+	salt := Salt(key, KindConsent, ref)
+	var w row
+	w.int(r.Seq)
+	w.str(r.Subject)
+	w.str(r.Purpose)
+	w.str(r.Recipient)
+	w.int(int64(r.State))
+	w.int(int64(r.At))
+	w.str(r.Source)
+	p := Pseudonym(salt, r.Subject)
+	l := Leaf{Kind: KindConsent, Ref: ref, Pseudonym: p[:], Digest: saltedDigest(salt, w.b)}
+	return l.Encode(dst)
+}
+
+// SubjectLeaf derives the leaf of a stored subject change; names are the
+// names of the attributes it sets or removes (any order).
+func SubjectLeaf(dst []byte, key []byte, r *store.SubjectRow, names []string) []byte {
+	ref := strconv.FormatInt(r.Seq, 10)
+	salt := Salt(key, KindSubject, ref)
+	var w row
+	w.int(r.Seq)
+	w.str(r.Subject)
+	w.int(int64(r.At))
+	if r.RegionSet {
+		w.int(1)
+	} else {
+		w.int(0)
+	}
+	w.str(r.Region)
+	w.str(r.Attrs)
+	p := Pseudonym(salt, r.Subject)
+	names = slices.Clone(names)
+	if r.RegionSet {
+		names = append(names, "region")
+	}
+	slices.Sort(names)
+	l := Leaf{Kind: KindSubject, Ref: ref, Pseudonym: p[:], Digest: saltedDigest(salt, w.b), Names: names}
+	return l.Encode(dst)
+}
+
+// PolicyLeaf derives the leaf of a published policy version.
+func PolicyLeaf(p *store.Policy) []byte {
+	var w row
+	w.str([]byte(p.Version))
+	w.int(int64(p.EffectiveFrom))
+	w.str([]byte(p.Digest))
+	w.int(int64(p.PublishedAt))
+	if p.Forced {
+		w.int(1)
+	} else {
+		w.int(0)
+	}
+	w.str(p.Source)
+	d := sha256.Sum256(w.b)
+	l := Leaf{Kind: KindPolicy, Ref: p.Version, Digest: d[:]}
+	return l.Encode(nil)
+}
+
+// ManifestLeaf derives the leaf of an export manifest from its JSON: the
+// digest is over the RFC 8785 canonical form without log_index and
+// signature, which are only known once the leaf is appended.
+func ManifestLeaf(exportID string, manifest []byte) ([]byte, error) {
+	body, err := CanonicalManifest(manifest, "log_index", "signature")
+	if err != nil {
+		return nil, fmt.Errorf("manifest of export %s: %w", exportID, err)
+	}
+	d := sha256.Sum256(body)
+	l := Leaf{Kind: KindManifest, Ref: exportID, Digest: d[:]}
+	return l.Encode(nil), nil
+}
+
+// ImpactLeaf derives the leaf of an impact status change.
+func ImpactLeaf(key []byte, seq int64, m *store.ImpactMark) []byte {
+	ref := strconv.FormatInt(seq, 10)
+	salt := Salt(key, KindImpact, ref)
+	var w row
+	w.int(seq)
+	w.str([]byte(m.ExportID))
+	w.str([]byte(m.Subject))
+	w.str([]byte(m.Status))
+	w.str([]byte(m.Note))
+	w.int(int64(m.At))
+	p := Pseudonym(salt, []byte(m.Subject))
+	l := Leaf{Kind: KindImpact, Ref: ref, Pseudonym: p[:], Digest: saltedDigest(salt, w.b)}
+	return l.Encode(nil)
+}

@@ -1,0 +1,461 @@
+package translog
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/store"
+)
+
+// VerifyError is what log verification found wrong first: the log index
+// (or the checkpoint's size) and the evidence.
+type VerifyError struct {
+	Index      int64  // the first bad leaf index; -1 when the problem is a checkpoint
+	Checkpoint int64  // the checkpoint's size, when it is one
+	Kind       Kind   // what the leaf records, when known
+	Ref        string // the row's key, when known
+	Problem    string
+	Stored     string // hex of what is stored, when it is a mismatch
+	Derived    string // hex of what the row gives
+}
+
+func (e *VerifyError) Error() string {
+	var where string
+	if e.Index >= 0 {
+		where = "log index " + strconv.FormatInt(e.Index, 10)
+		if e.Ref != "" {
+			where += " (" + e.Kind.String() + " " + e.Ref + ")"
+		}
+	} else {
+		where = "checkpoint of size " + strconv.FormatInt(e.Checkpoint, 10)
+	}
+	msg := where + ": " + e.Problem
+	if e.Stored != "" || e.Derived != "" {
+		msg += " (stored " + e.Stored + ", derived from the row " + e.Derived + ")"
+	}
+	return msg
+}
+
+// Report is what a successful verification checked.
+type Report struct {
+	Size        int64          `json:"size"`
+	Root        string         `json:"root"` // hex
+	Checkpoints int            `json:"checkpoints"`
+	External    bool           `json:"external_checkpoint"`
+	Leaves      map[string]int `json:"leaves"` // by kind
+	// Erased counts the entries whose subject's key was erased: the tree
+	// covers them and their rows exist, but nobody can re-derive them.
+	Erased int `json:"erased"`
+}
+
+// Verify re-derives every leaf from the stored row it records, checks that
+// every row is logged, recomputes the tree and its stored node hashes, and
+// checks every kept checkpoint, and external (a signed checkpoint from
+// outside the store) when not nil. keys holds every subject key. The first
+// problem is returned as a *VerifyError.
+func Verify(ctx context.Context, st store.Store, keys map[string][]byte, verifierKey string, external []byte) (*Report, error) {
+	size, err := st.LogSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := verifier{ctx: ctx, st: st, keys: keys, rep: &Report{Size: size, Leaves: map[string]int{}}}
+	if err := v.load(); err != nil {
+		return nil, err
+	}
+	cps, err := st.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type want struct {
+		size int64
+		root []byte
+		cp   int64 // the kept checkpoint's size, -1 for the external one
+	}
+	var wants []want
+	for _, c := range cps {
+		cp, err := OpenCheckpoint(c.Note, verifierKey)
+		if err != nil {
+			return nil, &VerifyError{Index: -1, Checkpoint: c.Size, Problem: err.Error()}
+		}
+		if cp.Size != c.Size {
+			return nil, &VerifyError{Index: -1, Checkpoint: c.Size, Problem: fmt.Sprintf("kept as size %d but signed for size %d", c.Size, cp.Size)}
+		}
+		if cp.Size > size {
+			return nil, &VerifyError{Index: -1, Checkpoint: c.Size, Problem: fmt.Sprintf("the log has only %d leaves", size)}
+		}
+		wants = append(wants, want{cp.Size, cp.Root, c.Size})
+	}
+	v.rep.Checkpoints = len(cps)
+	if external != nil {
+		cp, err := OpenCheckpoint(external, verifierKey)
+		if err != nil {
+			return nil, &VerifyError{Index: -1, Checkpoint: -1, Problem: "--checkpoint: " + err.Error()}
+		}
+		if cp.Size > size {
+			return nil, &VerifyError{Index: -1, Checkpoint: cp.Size, Problem: fmt.Sprintf("--checkpoint: the log has only %d leaves: it was truncated", size)}
+		}
+		wants = append(wants, want{cp.Size, cp.Root, -1})
+		v.rep.External = true
+	}
+	slices.SortStableFunc(wants, func(a, b want) int { return int(a.size - b.size) })
+
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	tree := rf.NewEmptyRange(0)
+	nodes := map[int][][]byte{} // computed hashes of tile levels ≥ 1
+	visit := func(id compact.NodeID, h []byte) {
+		if id.Level > 0 && id.Level%tileHeight == 0 {
+			tl := int(id.Level / tileHeight)
+			nodes[tl] = append(nodes[tl], h)
+		}
+	}
+	checkRoots := func() error {
+		for len(wants) > 0 && wants[0].size == int64(tree.End()) {
+			w := wants[0]
+			wants = wants[1:]
+			root := rfc6962.DefaultHasher.EmptyRoot()
+			if w.size > 0 {
+				if root, err = tree.GetRootHash(nil); err != nil {
+					return err
+				}
+			}
+			if !bytes.Equal(root, w.root) {
+				p := "its root is not the root of the log's first leaves: the log was changed after it was issued"
+				if w.cp < 0 {
+					p = "--checkpoint: " + p
+				}
+				return &VerifyError{Index: -1, Checkpoint: w.size, Problem: p, Stored: hex.EncodeToString(w.root), Derived: hex.EncodeToString(root)}
+			}
+		}
+		return nil
+	}
+	if err := checkRoots(); err != nil {
+		return nil, err
+	}
+	const chunk = 8192
+	for from := int64(0); from < size; from += chunk {
+		to := min(from+chunk, size)
+		var idx []int64
+		var datas [][]byte
+		err := st.LogLeaves(ctx, from, to, func(i int64, d []byte) error {
+			idx = append(idx, i)
+			datas = append(datas, bytes.Clone(d))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			if i != from+int64(k) {
+				return nil, &VerifyError{Index: from + int64(k), Problem: "the leaf is missing from the log"}
+			}
+		}
+		if int64(len(idx)) != to-from {
+			return nil, &VerifyError{Index: from + int64(len(idx)), Problem: "the leaf is missing from the log"}
+		}
+		if err := v.chunk(from, datas); err != nil {
+			return nil, err
+		}
+		for _, d := range datas {
+			if err := tree.Append(LeafHash(d), visit); err != nil {
+				return nil, err
+			}
+			if err := checkRoots(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := v.finish(size); err != nil {
+		return nil, err
+	}
+	// The stored node hashes that proofs and tiles are built from.
+	for tl := 1; ; tl++ {
+		want := nodes[tl]
+		if len(want) == 0 {
+			break
+		}
+		got, err := st.LogNodes(ctx, tl, 0, int64(len(want)))
+		if err != nil {
+			return nil, err
+		}
+		for i := range want {
+			if i >= len(got) || !bytes.Equal(got[i], want[i]) {
+				var g string
+				if i < len(got) {
+					g = hex.EncodeToString(got[i])
+				}
+				first := int64(i) << (tileHeight * tl)
+				return nil, &VerifyError{Index: first, Problem: fmt.Sprintf("the stored hash of the subtree of leaves %d..%d is wrong", first, first+int64(1)<<(tileHeight*tl)-1),
+					Stored: g, Derived: hex.EncodeToString(want[i])}
+			}
+		}
+	}
+	root := rfc6962.DefaultHasher.EmptyRoot()
+	if size > 0 {
+		if root, err = tree.GetRootHash(nil); err != nil {
+			return nil, err
+		}
+	}
+	v.rep.Root = hex.EncodeToString(root)
+	return v.rep, nil
+}
+
+type verifier struct {
+	ctx  context.Context
+	st   store.Store
+	keys map[string][]byte
+	rep  *Report
+
+	policies map[string]*store.Policy
+	exports  map[string]*store.Export
+	impacts  map[int64]*store.ImpactMark
+	seen     map[Kind]map[string]bool // policies, exports, impact marks logged
+
+	lastConsent, lastSubject int64 // the last sequence number checked
+}
+
+func (v *verifier) load() error {
+	ps, err := v.st.Policies(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.policies = map[string]*store.Policy{}
+	for i := range ps {
+		v.policies[ps[i].Version] = &ps[i]
+	}
+	es, err := v.st.Exports(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.exports = map[string]*store.Export{}
+	for i := range es {
+		v.exports[es[i].ID] = &es[i]
+	}
+	ms, err := v.st.ImpactMarks(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.impacts = map[int64]*store.ImpactMark{}
+	for i := range ms {
+		v.impacts[ms[i].Seq] = &ms[i]
+	}
+	v.seen = map[Kind]map[string]bool{KindPolicy: {}, KindManifest: {}, KindImpact: {}}
+	return nil
+}
+
+func mismatch(i int64, l *Leaf, stored, derived []byte) *VerifyError {
+	return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the leaf does not match the row it records",
+		Stored: hex.EncodeToString(stored), Derived: hex.EncodeToString(derived)}
+}
+
+// chunk checks the leaves at first, first+1, … against their rows.
+func (v *verifier) chunk(first int64, datas [][]byte) error {
+	leaves := make([]*Leaf, len(datas))
+	var maxConsent, maxSubject int64
+	for k, d := range datas {
+		l, err := DecodeLeaf(d)
+		if err != nil {
+			return &VerifyError{Index: first + int64(k), Problem: "the leaf does not decode", Stored: hex.EncodeToString(d)}
+		}
+		leaves[k] = l
+		if l.Kind == KindConsent || l.Kind == KindSubject {
+			seq, err := strconv.ParseInt(l.Ref, 10, 64)
+			if err != nil {
+				return &VerifyError{Index: first + int64(k), Kind: l.Kind, Ref: l.Ref, Problem: "the leaf names no sequence number"}
+			}
+			if l.Kind == KindConsent {
+				maxConsent = max(maxConsent, seq)
+			} else {
+				maxSubject = max(maxSubject, seq)
+			}
+		}
+	}
+	consentRows := map[int64]store.ConsentRow{}
+	var consentSeqs []int64
+	if maxConsent > v.lastConsent {
+		err := v.st.ConsentRows(v.ctx, v.lastConsent+1, maxConsent, func(r *store.ConsentRow) error {
+			consentRows[r.Seq] = store.ConsentRow{Seq: r.Seq, Subject: bytes.Clone(r.Subject), Purpose: bytes.Clone(r.Purpose),
+				Recipient: bytes.Clone(r.Recipient), State: r.State, At: r.At, Source: bytes.Clone(r.Source)}
+			consentSeqs = append(consentSeqs, r.Seq)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	subjectRows := map[int64]store.SubjectRow{}
+	var subjectSeqs []int64
+	if maxSubject > v.lastSubject {
+		err := v.st.SubjectRows(v.ctx, v.lastSubject+1, maxSubject, func(r *store.SubjectRow) error {
+			subjectRows[r.Seq] = store.SubjectRow{Seq: r.Seq, Subject: bytes.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
+				Region: bytes.Clone(r.Region), Attrs: bytes.Clone(r.Attrs)}
+			subjectSeqs = append(subjectSeqs, r.Seq)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var ci, si int // next unconsumed row of each kind
+	for k, l := range leaves {
+		i := first + int64(k)
+		d := datas[k]
+		switch l.Kind {
+		case KindConsent, KindSubject:
+			seq, _ := strconv.ParseInt(l.Ref, 10, 64)
+			seqs, next, last := consentSeqs, &ci, &v.lastConsent
+			if l.Kind == KindSubject {
+				seqs, next, last = subjectSeqs, &si, &v.lastSubject
+			}
+			if seq <= *last {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: fmt.Sprintf("the row is logged out of order (after %d) or twice", *last)}
+			}
+			if *next < len(seqs) && seqs[*next] < seq {
+				return &VerifyError{Index: i, Kind: l.Kind, Problem: fmt.Sprintf("%s row %d is not in the log (it appears before this leaf, which records %s)", l.Kind, seqs[*next], l.Ref)}
+			}
+			if *next >= len(seqs) || seqs[*next] != seq {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the row it records is missing from the store"}
+			}
+			*next++
+			*last = seq
+			var subject []byte
+			var derive func(key []byte) []byte
+			if l.Kind == KindConsent {
+				r := consentRows[seq]
+				subject = r.Subject
+				derive = func(key []byte) []byte { return ConsentLeaf(nil, key, &r) }
+			} else {
+				r := subjectRows[seq]
+				subject = r.Subject
+				derive = func(key []byte) []byte {
+					attrs, err := consent.DecodeAttributes(r.Attrs)
+					if err != nil {
+						return nil
+					}
+					names := make([]string, 0, len(attrs))
+					for n := range attrs {
+						names = append(names, n)
+					}
+					return SubjectLeaf(nil, key, &r, names)
+				}
+			}
+			key, ok := v.keys[string(subject)]
+			if !ok {
+				v.rep.Erased++
+				break
+			}
+			if want := derive(key); !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+		case KindPolicy:
+			p, ok := v.policies[l.Ref]
+			if !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the policy version it records is missing from the store"}
+			}
+			if v.seen[KindPolicy][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the policy version is logged twice"}
+			}
+			v.seen[KindPolicy][l.Ref] = true
+			if want := PolicyLeaf(p); !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+		case KindManifest:
+			e, ok := v.exports[l.Ref]
+			if !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the export it records is missing from the store"}
+			}
+			if v.seen[KindManifest][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the export is logged twice"}
+			}
+			v.seen[KindManifest][l.Ref] = true
+			want, err := ManifestLeaf(e.ID, e.Manifest)
+			if err != nil {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored manifest does not parse: " + err.Error()}
+			}
+			if !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+			var m struct {
+				LogIndex *int64 `json:"log_index"`
+			}
+			json.Unmarshal(e.Manifest, &m)
+			if m.LogIndex == nil || *m.LogIndex != i {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored manifest does not carry this log index"}
+			}
+		case KindImpact:
+			seq, err := strconv.ParseInt(l.Ref, 10, 64)
+			m, ok := v.impacts[seq]
+			if err != nil || !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the impact status change it records is missing from the store"}
+			}
+			if v.seen[KindImpact][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the impact status change is logged twice"}
+			}
+			v.seen[KindImpact][l.Ref] = true
+			key, ok := v.keys[m.Subject]
+			if !ok {
+				v.rep.Erased++
+				break
+			}
+			if want := ImpactLeaf(key, seq, m); !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+		}
+		v.rep.Leaves[l.Kind.String()]++
+	}
+	if ci < len(consentSeqs) {
+		return &VerifyError{Index: first + int64(len(datas)), Kind: KindConsent, Problem: fmt.Sprintf("consent row %d is not in the log", consentSeqs[ci])}
+	}
+	if si < len(subjectSeqs) {
+		return &VerifyError{Index: first + int64(len(datas)), Kind: KindSubject, Problem: fmt.Sprintf("subject row %d is not in the log", subjectSeqs[si])}
+	}
+	return nil
+}
+
+// finish checks that no row was stored without its leaf.
+func (v *verifier) finish(size int64) error {
+	var extra error
+	err := v.st.ConsentRows(v.ctx, v.lastConsent+1, math.MaxInt64, func(r *store.ConsentRow) error {
+		extra = &VerifyError{Index: size, Kind: KindConsent, Problem: fmt.Sprintf("consent row %d is not in the log", r.Seq)}
+		return extra
+	})
+	if extra != nil {
+		return extra
+	} else if err != nil {
+		return err
+	}
+	err = v.st.SubjectRows(v.ctx, v.lastSubject+1, math.MaxInt64, func(r *store.SubjectRow) error {
+		extra = &VerifyError{Index: size, Kind: KindSubject, Problem: fmt.Sprintf("subject row %d is not in the log", r.Seq)}
+		return extra
+	})
+	if extra != nil {
+		return extra
+	} else if err != nil {
+		return err
+	}
+	for version := range v.policies {
+		if !v.seen[KindPolicy][version] {
+			return &VerifyError{Index: size, Kind: KindPolicy, Problem: fmt.Sprintf("policy version %s is not in the log", version)}
+		}
+	}
+	for id := range v.exports {
+		if !v.seen[KindManifest][id] {
+			return &VerifyError{Index: size, Kind: KindManifest, Problem: fmt.Sprintf("export %s is not in the log", id)}
+		}
+	}
+	for seq := range v.impacts {
+		if !v.seen[KindImpact][strconv.FormatInt(seq, 10)] {
+			return &VerifyError{Index: size, Kind: KindImpact, Problem: fmt.Sprintf("impact status change %d is not in the log", seq)}
+		}
+	}
+	return nil
+}
