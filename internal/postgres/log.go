@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,29 +30,45 @@ type logQ struct {
 
 var _ translog.Writer = (*logQ)(nil)
 
-func (l *logQ) LogSize(ctx context.Context) (int64, error) {
-	var n int64
-	err := l.q.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log`).Scan(&n)
-	return n, err
-}
+func (l *logQ) LogSize(ctx context.Context) (int64, error) { return translog.BundledSize(ctx, l) }
 
 func (l *logQ) LogLeaves(ctx context.Context, from, to int64, fn func(int64, []byte) error) error {
-	rows, err := l.q.Query(ctx, `SELECT idx, data FROM log WHERE idx >= $1 AND idx < $2 ORDER BY idx`, from, to)
+	return translog.BundledLeaves(ctx, l, from, to, fn)
+}
+
+func (l *logQ) Bundles(ctx context.Context, from, to int64, fn func(int64, int, []byte) error) error {
+	rows, err := l.q.Query(ctx, `SELECT bundle, n, data FROM log WHERE bundle >= $1 AND bundle < $2 ORDER BY bundle`, from, to)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var i int64
+		var n int
 		var data []byte
-		if err := rows.Scan(&i, &data); err != nil {
+		if err := rows.Scan(&i, &n, &data); err != nil {
 			return err
 		}
-		if err := fn(i, data); err != nil {
+		if err := fn(i, n, data); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+func (l *logQ) LastBundle(ctx context.Context) (int64, int, error) {
+	var i int64
+	var n int
+	err := l.q.QueryRow(ctx, `SELECT bundle, n FROM log ORDER BY bundle DESC LIMIT 1`).Scan(&i, &n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return -1, 0, nil
+	}
+	return i, n, err
+}
+
+func (l *logQ) PutBundle(ctx context.Context, i int64, n int, data []byte) error {
+	_, err := l.q.Exec(ctx, `INSERT INTO log(bundle, n, data) VALUES ($1,$2,$3) ON CONFLICT (bundle) DO UPDATE SET n = excluded.n, data = excluded.data`, i, n, data)
+	return err
 }
 
 func (l *logQ) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, error) {
@@ -71,23 +89,7 @@ func (l *logQ) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, 
 }
 
 func (l *logQ) InsertLeaves(ctx context.Context, first int64, data [][]byte) error {
-	if len(data) < 16 {
-		for i, d := range data {
-			if _, err := l.tx.Exec(ctx, `INSERT INTO log(idx, data) VALUES ($1, $2)`, first+int64(i), d); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	i := 0
-	_, err := l.tx.CopyFrom(ctx, pgx.Identifier{"log"}, []string{"idx", "data"}, pgx.CopyFromFunc(func() ([]any, error) {
-		if i == len(data) {
-			return nil, nil
-		}
-		i++
-		return []any{first + int64(i-1), data[i-1]}, nil
-	}))
-	return err
+	return translog.BundleLeaves(ctx, l, first, data)
 }
 
 func (l *logQ) InsertNode(ctx context.Context, tl int, i int64, hash []byte) error {
@@ -141,20 +143,24 @@ func (s *DB) subjectKeys(ctx context.Context, subjects []string) (map[string][]b
 	return s.keys.SubjectKeys(ctx, subjects, true)
 }
 
-func distinct(n int, subject func(i int) string) []string {
-	seen := make(map[string]struct{}, n)
-	var out []string
-	for i := 0; i < n; i++ {
-		if s := subject(i); !has(seen, s) {
-			seen[s] = struct{}{}
-			out = append(out, s)
-		}
+// parallel runs f(0…n-1) on every core.
+func parallel(n int, f func(i int)) {
+	w := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for k := range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k * n / w; i < (k+1)*n/w; i++ {
+				f(i)
+			}
+		}()
 	}
-	return out
+	wg.Wait()
 }
 
 // logConsent appends the leaves of the consent rows an import chunk added.
-func (s *DB) logConsent(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error {
+func (s *DB) logConsent(ctx context.Context, tx pgx.Tx, rows pgx.Rows, ks map[string][]byte) error {
 	var got []store.ConsentRow
 	err := eachConsent(rows, func(r *store.ConsentRow) error {
 		got = append(got, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
@@ -165,20 +171,14 @@ func (s *DB) logConsent(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error {
 		return err
 	}
 	slices.SortFunc(got, func(a, b store.ConsentRow) int { return int(a.Seq - b.Seq) })
-	ks, err := s.subjectKeys(ctx, distinct(len(got), func(i int) string { return string(got[i].Subject) }))
-	if err != nil {
-		return err
-	}
 	leaves := make([][]byte, len(got))
-	for i := range got {
-		leaves[i] = translog.ConsentLeaf(nil, ks[string(got[i].Subject)], &got[i])
-	}
+	parallel(len(got), func(i int) { leaves[i] = translog.ConsentLeaf(nil, ks[string(got[i].Subject)], &got[i]) })
 	_, err = appendLog(ctx, tx, leaves)
 	return err
 }
 
 // logSubjects appends the leaves of the subject rows an import chunk added.
-func (s *DB) logSubjects(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error {
+func (s *DB) logSubjects(ctx context.Context, tx pgx.Tx, rows pgx.Rows, ks map[string][]byte) error {
 	var got []store.SubjectRow
 	var names [][]string
 	err := eachSubject(rows, func(r *store.SubjectRow) error {
@@ -203,14 +203,11 @@ func (s *DB) logSubjects(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return int(got[a].Seq - got[b].Seq) })
-	ks, err := s.subjectKeys(ctx, distinct(len(got), func(i int) string { return string(got[i].Subject) }))
-	if err != nil {
-		return err
-	}
 	leaves := make([][]byte, len(got))
-	for j, i := range order {
+	parallel(len(got), func(j int) {
+		i := order[j]
 		leaves[j] = translog.SubjectLeaf(nil, ks[string(got[i].Subject)], &got[i], names[i])
-	}
+	})
 	_, err = appendLog(ctx, tx, leaves)
 	return err
 }
@@ -271,4 +268,3 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 	})
 }
 
-func has(m map[string]struct{}, s string) bool { _, ok := m[s]; return ok }

@@ -149,7 +149,7 @@ func lockLog(ctx context.Context, tx pgx.Tx) error {
 // under logLock; logRows is given the rows each chunk added (returning
 // selects them) and appends their leaves.
 func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, returning string, seq iter.Seq2[E, error],
-	row func(e *E, ord int) []any, logRows func(ctx context.Context, tx pgx.Tx, rows pgx.Rows) error) (read, added int, err error) {
+	row func(e *E, ord int) []any, keys store.Keys, logRows func(ctx context.Context, tx pgx.Tx, rows pgx.Rows, keys map[string][]byte) error) (read, added int, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tmp := "import_" + table
 		colList := ""
@@ -172,14 +172,44 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 			if len(chunk) == 0 {
 				return nil
 			}
+			// The subjects' log keys are fetched (or created) on another
+			// core while the rows are copied and inserted.
+			subjects := make([]string, 0, len(chunk))
+			seen := make(map[string]bool, len(chunk))
+			for _, r := range chunk {
+				if s := r[0].(string); !seen[s] {
+					seen[s] = true
+					subjects = append(subjects, s)
+				}
+			}
+			type fetched struct {
+				keys map[string][]byte
+				err  error
+			}
+			keysCh := make(chan fetched, 1)
+			go func() {
+				if keys == nil {
+					keysCh <- fetched{nil, errors.New("the store was opened without subject keys (--keys)")}
+					return
+				}
+				k, err := keys.SubjectKeys(ctx, subjects, true)
+				keysCh <- fetched{k, err}
+			}()
+			ks := func() (map[string][]byte, error) { f := <-keysCh; return f.keys, f.err }
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, append(append([]string{}, cols...), "ord"), pgx.CopyFromRows(chunk)); err != nil {
+				ks()
 				return err
 			}
 			rows, err := tx.Query(ctx, `INSERT INTO `+table+` (`+colList+`) SELECT `+colList+` FROM `+tmp+` ORDER BY ord ON CONFLICT DO NOTHING RETURNING `+returning)
+			keyMap, kerr := ks()
 			if err != nil {
 				return err
 			}
-			if err := logRows(ctx, tx, rows); err != nil {
+			if kerr != nil {
+				rows.Close()
+				return kerr
+			}
+			if err := logRows(ctx, tx, rows, keyMap); err != nil {
 				return err
 			}
 			added += int(rows.CommandTag().RowsAffected())
@@ -216,7 +246,7 @@ func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.Subj
 		func(e *consent.SubjectEvent, _ int) []any {
 			attrs, key := e.StoredForm()
 			return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
-		}, s.logSubjects)
+		}, s.keys, s.logSubjects)
 }
 
 // ImportConsentEvents implements store.Store.
@@ -225,7 +255,7 @@ func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Even
 	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, consentCols, evs,
 		func(e *consent.Event, _ int) []any {
 			return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
-		}, s.logConsent)
+		}, s.keys, s.logConsent)
 }
 
 // AddSubjectEvents implements store.Store.

@@ -21,19 +21,18 @@ type logQ struct {
 		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	}
-	in *inserter // for leaves, in a transaction
 }
 
 var _ translog.Writer = (*logQ)(nil)
 
-func (l *logQ) LogSize(ctx context.Context) (int64, error) {
-	var n int64
-	err := l.q.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM log`).Scan(&n)
-	return n, err
-}
+func (l *logQ) LogSize(ctx context.Context) (int64, error) { return translog.BundledSize(ctx, l) }
 
 func (l *logQ) LogLeaves(ctx context.Context, from, to int64, fn func(int64, []byte) error) error {
-	rows, err := l.q.QueryContext(ctx, `SELECT idx, data FROM log WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
+	return translog.BundledLeaves(ctx, l, from, to, fn)
+}
+
+func (l *logQ) Bundles(ctx context.Context, from, to int64, fn func(int64, int, []byte) error) error {
+	rows, err := l.q.QueryContext(ctx, `SELECT bundle, n, data FROM log WHERE bundle >= ? AND bundle < ? ORDER BY bundle`, from, to)
 	if err != nil {
 		return err
 	}
@@ -41,14 +40,30 @@ func (l *logQ) LogLeaves(ctx context.Context, from, to int64, fn func(int64, []b
 	var data sql.RawBytes
 	for rows.Next() {
 		var i int64
-		if err := rows.Scan(&i, &data); err != nil {
+		var n int
+		if err := rows.Scan(&i, &n, &data); err != nil {
 			return err
 		}
-		if err := fn(i, data); err != nil {
+		if err := fn(i, n, data); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+func (l *logQ) LastBundle(ctx context.Context) (int64, int, error) {
+	var i int64
+	var n int
+	err := l.q.QueryRowContext(ctx, `SELECT bundle, n FROM log ORDER BY bundle DESC LIMIT 1`).Scan(&i, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return -1, 0, nil
+	}
+	return i, n, err
+}
+
+func (l *logQ) PutBundle(ctx context.Context, i int64, n int, data []byte) error {
+	_, err := l.q.ExecContext(ctx, `INSERT INTO log(bundle, n, data) VALUES (?,?,?) ON CONFLICT(bundle) DO UPDATE SET n = excluded.n, data = excluded.data`, i, n, data)
+	return err
 }
 
 func (l *logQ) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, error) {
@@ -69,13 +84,7 @@ func (l *logQ) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, 
 }
 
 func (l *logQ) InsertLeaves(ctx context.Context, first int64, data [][]byte) error {
-	n, err := l.in.insert(ctx, len(data), func(i int, dst []any) []any {
-		return append(dst, first+int64(i), data[i])
-	})
-	if err == nil && n != len(data) {
-		err = fmt.Errorf("log: %d of %d leaves stored", n, len(data))
-	}
-	return err
+	return translog.BundleLeaves(ctx, l, first, data)
 }
 
 func (l *logQ) InsertNode(ctx context.Context, tl int, i int64, hash []byte) error {
@@ -85,9 +94,7 @@ func (l *logQ) InsertNode(ctx context.Context, tl int, i int64, hash []byte) err
 
 // appendLog appends leaves inside tx.
 func appendLog(ctx context.Context, tx *sql.Tx, leaves [][]byte) (int64, error) {
-	in := newInserter(tx, `INSERT INTO log(idx, data) VALUES `, 2)
-	defer in.close()
-	return translog.Append(ctx, &logQ{q: tx, in: in}, leaves)
+	return translog.Append(ctx, &logQ{q: tx}, leaves)
 }
 
 // LogSize implements store.Store.
@@ -146,34 +153,84 @@ func keysFor(ctx context.Context, keys store.Keys, subjects []string) (map[strin
 	return keys.SubjectKeys(ctx, subjects, true)
 }
 
-// logConsent appends the leaves of the consent rows a chunk inserted: the
-// events themselves when all were new (sequence numbers before+1…), else
+// derived is the leaves of a chunk's rows, with their hashing done ahead.
+type derived struct {
+	leaves [][]byte
+	pre    *translog.Prepared
+}
+
+// derive runs f, and the hashing of what it returns for appending at the
+// log's present size, on another goroutine; the function returned waits
+// for it.
+func derive(ctx context.Context, tx *sql.Tx, f func() ([][]byte, error)) func() (derived, error) {
+	type result struct {
+		d   derived
+		err error
+	}
+	size, serr := (&logQ{q: tx}).LogSize(ctx)
+	ch := make(chan result, 1)
+	go func() {
+		l, err := f()
+		var pre *translog.Prepared
+		if err == nil && serr == nil {
+			pre = translog.Prepare(size, l)
+		}
+		ch <- result{derived{l, pre}, err}
+	}()
+	return func() (derived, error) {
+		r := <-ch
+		return r.d, r.err
+	}
+}
+
+// logRows appends the leaves of the rows a chunk inserted: those derived
+// from the events (rows before+1…) when every event was new, else those of
 // the rows read back.
-func logConsent(ctx context.Context, tx *sql.Tx, keys store.Keys, evs []consent.Event, before int64, added int) error {
-	if added == 0 {
+func logRows(ctx context.Context, tx *sql.Tx, allNew bool, d derived, derr error, readBack func() ([][]byte, error)) error {
+	if !allNew {
+		d.pre = nil
+		d.leaves, derr = readBack()
+	}
+	if derr != nil {
+		return derr
+	}
+	if len(d.leaves) == 0 {
 		return nil
 	}
-	var rows []store.ConsentRow
-	if added == len(evs) {
-		rows = make([]store.ConsentRow, len(evs))
-		for i := range evs {
-			e := &evs[i]
-			rows[i] = store.ConsentRow{Seq: before + 1 + int64(i), Subject: []byte(e.Subject), Purpose: []byte(e.Purpose),
-				Recipient: []byte(e.Recipient), State: e.State, At: e.At, Source: []byte(e.Source)}
-		}
-	} else {
-		err := scanConsentRows(ctx, tx, `WHERE seq > ? ORDER BY seq`, []any{before}, func(r *store.ConsentRow) error {
-			rows = append(rows, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
-				Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source)})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	_, err := translog.AppendPrepared(ctx, &logQ{q: tx}, d.leaves, d.pre)
+	return err
+}
+
+// freshConsent is the rows evs become if all are new.
+func freshConsent(evs []consent.Event, before int64) []store.ConsentRow {
+	rows := make([]store.ConsentRow, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		rows[i] = store.ConsentRow{Seq: before + 1 + int64(i), Subject: []byte(e.Subject), Purpose: []byte(e.Purpose),
+			Recipient: []byte(e.Recipient), State: e.State, At: e.At, Source: []byte(e.Source)}
 	}
+	return rows
+}
+
+func readBackConsent(ctx context.Context, tx *sql.Tx, keys store.Keys, before int64) ([][]byte, error) {
+	var rows []store.ConsentRow
+	err := scanConsentRows(ctx, tx, `WHERE seq > ? ORDER BY seq`, []any{before}, func(r *store.ConsentRow) error {
+		rows = append(rows, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
+			Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return consentLeaves(ctx, keys, rows)
+}
+
+// consentLeaves derives the leaves of consent rows, creating the keys of
+// subjects that have none.
+func consentLeaves(ctx context.Context, keys store.Keys, rows []store.ConsentRow) ([][]byte, error) {
 	ks, err := keysFor(ctx, keys, subjectsOf(rows, func(r *store.ConsentRow) string { return string(r.Subject) }))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	leaves := make([][]byte, len(rows))
 	buf := make([]byte, 0, len(rows)*96)
@@ -182,52 +239,55 @@ func logConsent(ctx context.Context, tx *sql.Tx, keys store.Keys, evs []consent.
 		buf = translog.ConsentLeaf(buf, ks[string(rows[i].Subject)], &rows[i])
 		leaves[i] = buf[start:len(buf):len(buf)]
 	}
-	_, err = appendLog(ctx, tx, leaves)
-	return err
+	return leaves, nil
 }
 
-// logSubjects appends the leaves of the subject rows a chunk inserted, as
-// logConsent does; attrs are the events' stored attributes.
-func logSubjects(ctx context.Context, tx *sql.Tx, keys store.Keys, evs []consent.SubjectEvent, attrs []string, before int64, added int) error {
-	if added == 0 {
-		return nil
+// subjectItem is a subject row with its attribute names.
+type subjectItem struct {
+	row   store.SubjectRow
+	names []string
+}
+
+// freshSubjects is the rows evs become if all are new.
+func freshSubjects(evs []consent.SubjectEvent, attrs []string, before int64) []subjectItem {
+	items := make([]subjectItem, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		items[i] = subjectItem{store.SubjectRow{Seq: before + 1 + int64(i), Subject: []byte(e.Subject), At: e.At, RegionSet: e.RegionSet,
+			Region: []byte(e.Region), Attrs: []byte(attrs[i])}, attributeNames(e.Attributes)}
 	}
-	type item struct {
-		row   store.SubjectRow
-		names []string
-	}
-	var items []item
-	if added == len(evs) {
-		items = make([]item, len(evs))
-		for i := range evs {
-			e := &evs[i]
-			items[i] = item{store.SubjectRow{Seq: before + 1 + int64(i), Subject: []byte(e.Subject), At: e.At, RegionSet: e.RegionSet,
-				Region: []byte(e.Region), Attrs: []byte(attrs[i])}, attributeNames(e.Attributes)}
-		}
-	} else {
-		err := scanSubjectRows(ctx, tx, `WHERE seq > ? ORDER BY seq`, []any{before}, func(r *store.SubjectRow) error {
-			e, err := r.Event()
-			if err != nil {
-				return err
-			}
-			items = append(items, item{store.SubjectRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
-				Region: slices.Clone(r.Region), Attrs: slices.Clone(r.Attrs)}, attributeNames(e.Attributes)})
-			return nil
-		})
+	return items
+}
+
+func readBackSubjects(ctx context.Context, tx *sql.Tx, keys store.Keys, before int64) ([][]byte, error) {
+	var items []subjectItem
+	err := scanSubjectRows(ctx, tx, `WHERE seq > ? ORDER BY seq`, []any{before}, func(r *store.SubjectRow) error {
+		e, err := r.Event()
 		if err != nil {
 			return err
 		}
-	}
-	ks, err := keysFor(ctx, keys, subjectsOf(items, func(it *item) string { return string(it.row.Subject) }))
+		items = append(items, subjectItem{store.SubjectRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
+			Region: slices.Clone(r.Region), Attrs: slices.Clone(r.Attrs)}, attributeNames(e.Attributes)})
+		return nil
+	})
 	if err != nil {
-		return err
+		return nil, err
+	}
+	return subjectLeaves(ctx, keys, items)
+}
+
+// subjectLeaves derives the leaves of subject rows, creating the keys of
+// subjects that have none.
+func subjectLeaves(ctx context.Context, keys store.Keys, items []subjectItem) ([][]byte, error) {
+	ks, err := keysFor(ctx, keys, subjectsOf(items, func(it *subjectItem) string { return string(it.row.Subject) }))
+	if err != nil {
+		return nil, err
 	}
 	leaves := make([][]byte, len(items))
 	for i := range items {
 		leaves[i] = translog.SubjectLeaf(nil, ks[string(items[i].row.Subject)], &items[i].row, items[i].names)
 	}
-	_, err = appendLog(ctx, tx, leaves)
-	return err
+	return leaves, nil
 }
 
 func attributeNames(m map[string]*string) []string {

@@ -260,16 +260,22 @@ func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.Subj
 	attrs := make([]string, importChunk)
 	return importEvents(ctx, s.db, "subject_events", `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `, 7, evs,
 		func(tx *sql.Tx, in *inserter, evs []consent.SubjectEvent, before int64) (int, error) {
+			keys := make([][]byte, len(evs))
+			for i := range evs {
+				attrs[i], keys[i] = evs[i].StoredForm()
+			}
+			// The leaves, for rows before+1… should all be new, are
+			// derived on another core while the rows are inserted.
+			pre := derive(ctx, tx, func() ([][]byte, error) { return subjectLeaves(ctx, s.keys, freshSubjects(evs, attrs, before)) })
 			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
 				e := &evs[i]
-				var key []byte
-				attrs[i], key = e.StoredForm()
-				return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, key)
+				return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, keys[i])
 			})
+			leaves, derr := pre()
 			if err != nil {
 				return 0, err
 			}
-			if err := logSubjects(ctx, tx, s.keys, evs, attrs, before, added); err != nil {
+			if err := logRows(ctx, tx, added == len(evs), leaves, derr, func() ([][]byte, error) { return readBackSubjects(ctx, tx, s.keys, before) }); err != nil {
 				return 0, err
 			}
 			var new *fresh
@@ -292,14 +298,16 @@ func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Even
 	now := int64(timestamp.Now())
 	return importEvents(ctx, s.db, "consent_events", `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `, 8, evs,
 		func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
+			pre := derive(ctx, tx, func() ([][]byte, error) { return consentLeaves(ctx, s.keys, freshConsent(evs, before)) })
 			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
 				e := &evs[i]
 				return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
 			})
+			leaves, derr := pre()
 			if err != nil {
 				return 0, err
 			}
-			if err := logConsent(ctx, tx, s.keys, evs, before, added); err != nil {
+			if err := logRows(ctx, tx, added == len(evs), leaves, derr, func() ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }); err != nil {
 				return 0, err
 			}
 			var new *fresh

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -66,32 +67,55 @@ func (k *KeyStore) SubjectKeys(ctx context.Context, subjects []string, create bo
 	if !create || len(out) == len(subjects) {
 		return out, nil
 	}
+	var missing []string
+	for _, s := range subjects {
+		if _, ok := out[s]; !ok {
+			missing = append(missing, s)
+		}
+	}
 	tx, err := k.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO subject_keys(subject, key) VALUES (?, ?) ON CONFLICT(subject) DO NOTHING`)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	var missing []string
-	for _, s := range subjects {
-		if _, ok := out[s]; ok {
-			continue
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
 		}
-		key := make([]byte, 32)
-		rand.Read(key)
-		if _, err := st.ExecContext(ctx, s, key); err != nil {
+	}()
+	keys := make([]byte, 32*len(missing))
+	rand.Read(keys)
+	args := make([]any, 0, 2*keyBatch)
+	for start := 0; start < len(missing); start += keyBatch {
+		part := missing[start:min(start+keyBatch, len(missing))]
+		st, ok := stmts[len(part)]
+		if !ok {
+			st, err = tx.PrepareContext(ctx, `INSERT INTO subject_keys(subject, key) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?,?),", len(part)), ",")+` ON CONFLICT(subject) DO NOTHING`)
+			if err != nil {
+				return nil, err
+			}
+			stmts[len(part)] = st
+		}
+		args = args[:0]
+		for i, s := range part {
+			args = append(args, s, keys[32*(start+i):32*(start+i+1)])
+		}
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
 			return nil, err
 		}
-		missing = append(missing, s)
-		out[s] = nil
-	}
-	// Read back: another process may have created some first.
-	if err := k.lookup(ctx, tx, missing, out); err != nil {
-		return nil, err
+		if n, _ := res.RowsAffected(); int(n) == len(part) {
+			for i, s := range part {
+				out[s] = keys[32*(start+i) : 32*(start+i+1)]
+			}
+			continue
+		}
+		// Another process created some first: theirs stand.
+		if err := k.lookup(ctx, tx, part, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, tx.Commit()
 }
@@ -101,13 +125,17 @@ type querier interface {
 }
 
 func (k *KeyStore) lookup(ctx context.Context, q querier, subjects []string, out map[string][]byte) error {
+	args := make([]any, 0, keyBatch)
 	for start := 0; start < len(subjects); start += keyBatch {
 		part := subjects[start:min(start+keyBatch, len(subjects))]
-		args := make([]any, len(part))
-		for i, s := range part {
-			args[i] = s
+		args = args[:0]
+		for _, s := range part {
+			args = append(args, s)
 		}
-		rows, err := q.QueryContext(ctx, `SELECT subject, key FROM subject_keys WHERE subject IN (`+strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")+`)`, args...)
+		// The subjects as one JSON array: one parameter, one statement
+		// text, however many subjects.
+		list, _ := json.Marshal(part)
+		rows, err := q.QueryContext(ctx, `SELECT subject, key FROM subject_keys WHERE subject IN (SELECT value FROM json_each(?))`, string(list))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package translog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -49,12 +50,44 @@ func LeafHash(data []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(data) 
 // complete, returning the index of the first. The caller holds the store's
 // write transaction (and, where writers run at once, the log's lock).
 func Append(ctx context.Context, w Writer, leaves [][]byte) (int64, error) {
+	return AppendPrepared(ctx, w, leaves, nil)
+}
+
+// Prepared is the hashing work of an append done ahead (on another core,
+// while the rows are written): the leaves' hashes and the complete level-1
+// nodes they make, assuming the log's size is First.
+type Prepared struct {
+	First int64
+	nodes map[int64][]byte // level-1 nodes wholly within the leaves
+}
+
+// Prepare hashes leaves to be appended at first.
+func Prepare(first int64, leaves [][]byte) *Prepared {
+	p := &Prepared{First: first, nodes: map[int64][]byte{}}
+	start := (first + tileWidth - 1) / tileWidth * tileWidth // the first tile boundary
+	hs := make([][]byte, 0, tileWidth)
+	for from := start; from+tileWidth <= first+int64(len(leaves)); from += tileWidth {
+		hs = hs[:0]
+		for _, d := range leaves[from-first : from-first+tileWidth] {
+			hs = append(hs, LeafHash(d))
+		}
+		p.nodes[from/tileWidth] = fold(hs)
+	}
+	return p
+}
+
+// AppendPrepared is Append with the hashing done ahead by Prepare (nil, or
+// prepared for another size, and it is done here).
+func AppendPrepared(ctx context.Context, w Writer, leaves [][]byte, pre *Prepared) (int64, error) {
 	if len(leaves) == 0 {
 		return 0, nil
 	}
 	size, err := w.LogSize(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if pre != nil && pre.First != size {
+		pre = nil
 	}
 	if err := w.InsertLeaves(ctx, size, leaves); err != nil {
 		return 0, err
@@ -68,6 +101,12 @@ func Append(ctx context.Context, w Writer, leaves [][]byte) (int64, error) {
 			break
 		}
 		for i := first; i < last; i++ {
+			if tl == 1 && pre != nil && pre.nodes[i] != nil {
+				if err := w.InsertNode(ctx, tl, i, pre.nodes[i]); err != nil {
+					return 0, err
+				}
+				continue
+			}
 			var hashes [][]byte
 			if tl == 1 {
 				from := i * tileWidth
@@ -202,4 +241,104 @@ func fetch(ctx context.Context, r Reader, ns proof.Nodes) ([][]byte, error) {
 		hs[i] = h
 	}
 	return ns.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+}
+
+// Leaves are stored 256 to a row, as C2SP tlog-tiles entry bundles: each
+// leaf a big-endian uint16 length and its bytes. Row i holds leaves
+// 256·i … 256·i+n-1; only the last row is ever partial, and an append
+// rewrites it. One row per 256 leaves keeps the log's cost in a write
+// transaction small beside the rows it records.
+
+// BundleStore is how a store keeps the leaf bundles.
+type BundleStore interface {
+	// Bundles calls fn for the bundles with index in [from, to), in order.
+	Bundles(ctx context.Context, from, to int64, fn func(i int64, n int, data []byte) error) error
+	// LastBundle returns the last bundle's index and leaf count (-1, 0
+	// when there is none).
+	LastBundle(ctx context.Context) (int64, int, error)
+	// PutBundle stores bundle i, replacing it if it exists.
+	PutBundle(ctx context.Context, i int64, n int, data []byte) error
+}
+
+// BundledSize returns the log's size.
+func BundledSize(ctx context.Context, bs BundleStore) (int64, error) {
+	i, n, err := bs.LastBundle(ctx)
+	if err != nil || i < 0 {
+		return 0, err
+	}
+	return i*tileWidth + int64(n), nil
+}
+
+// BundledLeaves calls fn for the leaves with index in [from, to).
+func BundledLeaves(ctx context.Context, bs BundleStore, from, to int64, fn func(int64, []byte) error) error {
+	if from >= to {
+		return nil
+	}
+	return bs.Bundles(ctx, from/tileWidth, (to-1)/tileWidth+1, func(b int64, n int, data []byte) error {
+		leaves, err := SplitBundle(data)
+		if err != nil || len(leaves) != n {
+			return fmt.Errorf("log: bundle %d: %w", b, ErrBadLeaf)
+		}
+		for k, l := range leaves {
+			if i := b*tileWidth + int64(k); i >= from && i < to {
+				if err := fn(i, l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// BundleLeaves stores leaves at first, first+1, … (first is the log's size).
+func BundleLeaves(ctx context.Context, bs BundleStore, first int64, leaves [][]byte) error {
+	b := first / tileWidth
+	var data []byte
+	n := int(first % tileWidth)
+	if n > 0 {
+		err := bs.Bundles(ctx, b, b+1, func(_ int64, m int, d []byte) error {
+			if m != n {
+				return fmt.Errorf("log: bundle %d holds %d leaves, expected %d", b, m, n)
+			}
+			data = append(data, d...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, l := range leaves {
+		if len(l) > 0xffff {
+			return fmt.Errorf("log: a leaf of %d bytes", len(l))
+		}
+		data = binary.BigEndian.AppendUint16(data, uint16(len(l)))
+		data = append(data, l...)
+		if n++; n == tileWidth {
+			if err := bs.PutBundle(ctx, b, n, data); err != nil {
+				return err
+			}
+			b, n, data = b+1, 0, data[:0]
+		}
+	}
+	if n > 0 {
+		return bs.PutBundle(ctx, b, n, data)
+	}
+	return nil
+}
+
+// SplitBundle parses an entry bundle.
+func SplitBundle(data []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(data) > 0 {
+		if len(data) < 2 {
+			return nil, ErrBadLeaf
+		}
+		n := int(binary.BigEndian.Uint16(data))
+		if len(data) < 2+n {
+			return nil, ErrBadLeaf
+		}
+		out = append(out, data[2:2+n:2+n])
+		data = data[2+n:]
+	}
+	return out, nil
 }

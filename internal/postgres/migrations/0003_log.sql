@@ -2,8 +2,9 @@
 -- append hold the advisory lock logLock for their transaction, so leaves
 -- are appended one transaction at a time, in commit order.
 CREATE TABLE log (
-    idx  BIGINT PRIMARY KEY,
-    data BYTEA NOT NULL
+    bundle BIGINT PRIMARY KEY,
+    n      INTEGER NOT NULL,
+    data   BYTEA NOT NULL
 );
 CREATE TABLE log_nodes (
     level INTEGER NOT NULL,

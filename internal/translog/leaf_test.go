@@ -1,0 +1,50 @@
+package translog
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"strings"
+	"testing"
+
+	"github.com/consentgate/consentgate/internal/store"
+)
+
+func TestSaltIsHMAC(t *testing.T) {
+	for _, key := range [][]byte{bytes.Repeat([]byte{7}, 32), {}, bytes.Repeat([]byte{1}, 64), bytes.Repeat([]byte{2}, 65)} {
+		for _, ref := range []string{"1", "123456789", strings.Repeat("r", 200)} {
+			m := hmac.New(sha256.New, key)
+			m.Write([]byte("consentgate/log/salt/v1"))
+			m.Write([]byte{byte(KindConsent)})
+			m.Write([]byte(ref))
+			if got, want := Salt(key, KindConsent, ref), m.Sum(nil); !bytes.Equal(got, want) {
+				t.Fatalf("key %d bytes, ref %d bytes: %x, crypto/hmac %x", len(key), len(ref), got, want)
+			}
+		}
+	}
+}
+
+func TestLeafRoundTrip(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	r := store.SubjectRow{Seq: 42, Subject: []byte("u1"), At: 7, RegionSet: true, Region: []byte("DE"), Attrs: []byte(`{"tier":"premium"}`)}
+	d := SubjectLeaf(nil, key, &r, []string{"tier"})
+	l, err := DecodeLeaf(d)
+	if err != nil || l.Kind != KindSubject || l.Ref != "42" || strings.Join(l.Names, ",") != "region,tier" {
+		t.Fatalf("%+v %v", l, err)
+	}
+	if bytes.Contains(d, []byte("u1")) || bytes.Contains(d, []byte("premium")) {
+		t.Fatal("the leaf holds the subject id or an attribute value in clear")
+	}
+	p := Pseudonym(Salt(key, KindSubject, "42"), []byte("u1"))
+	if !bytes.Equal(l.Pseudonym, p[:]) {
+		t.Fatal("pseudonym is not SHA-256(salt ‖ id)")
+	}
+	if again := (&Leaf{Kind: l.Kind, Ref: l.Ref, Pseudonym: l.Pseudonym, Digest: l.Digest, Names: l.Names}).Encode(nil); !bytes.Equal(again, d) {
+		t.Fatal("re-encoding differs")
+	}
+	for i := range d {
+		if _, err := DecodeLeaf(d[:i]); err == nil {
+			t.Fatalf("a truncated leaf (%d of %d bytes) decodes", i, len(d))
+		}
+	}
+}
