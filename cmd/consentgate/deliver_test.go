@@ -32,7 +32,10 @@ type receiver struct {
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
+	body, err := io.ReadAll(req.Body)
+	if err != nil || int64(len(body)) != req.ContentLength {
+		return // the deliverer was killed mid-request: nothing arrived
+	}
 	key, err := os.ReadFile(r.keyPath)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -267,4 +267,3 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 		return err
 	})
 }
-
