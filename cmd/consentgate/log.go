@@ -181,6 +181,7 @@ func (a *app) logExport(ctx context.Context, st *cmdStore, signer *translog.Sign
 		}
 		e := store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose, Recipient: m.Recipient, AsOf: m.AsOf,
 			Manifest: body, Subjects: subjects.Encode()}
+		defer crashPoint("after-log")
 		return st.LogExport(ctx, e, func(index int64) ([]byte, error) {
 			i := uint64(index)
 			m.LogIndex = &i
@@ -195,5 +196,14 @@ func (a *app) logExport(ctx context.Context, st *cmdStore, signer *translog.Sign
 			m.Signature = &sig
 			return export.MarshalManifest(m)
 		})
+	}
+}
+
+// crashPoint ends the process at once, as a crash would, when
+// $CONSENTGATE_TEST_CRASH names this point: fault injection for the crash
+// tests, which cannot time a kill between two steps microseconds apart.
+func crashPoint(name string) {
+	if os.Getenv("CONSENTGATE_TEST_CRASH") == name {
+		os.Exit(137)
 	}
 }

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	logfmt "github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/consentgate/consentgate/internal/sqlite"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// logged sets up the e2e store with an export, an impact mark and a few
+// single consent changes, so that every kind of leaf and several
+// checkpoints exist.
+func logged(t *testing.T) string {
+	t.Helper()
+	dir := setupE2E(t)
+	ok(t, dir, append(append([]string{}, e2eExport...), "--out", "out.jsonl", "--rejects", "out.rej")...)
+	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-02-01T00:00:00Z")
+	var m struct{ ExportID string `json:"export_id"` }
+	json.Unmarshal([]byte(readFile(t, dir, "out.jsonl.manifest.json")), &m)
+	ok(t, dir, "impact", "mark", "--export", m.ExportID, "--subject", "ana", "--status", "notified", "--note", "mailed")
+	return dir
+}
+
+// leafIndex finds the log index of the leaf recording (kind, ref).
+func leafIndex(t *testing.T, dir string, kind translog.Kind, ref string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "consentgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	size, _ := st.LogSize(ctx)
+	found := int64(-1)
+	st.LogLeaves(ctx, 0, size, func(i int64, d []byte) error {
+		if l, err := translog.DecodeLeaf(d); err == nil && l.Kind == kind && l.Ref == ref && found < 0 {
+			found = i
+		}
+		return nil
+	})
+	if found < 0 {
+		t.Fatalf("no leaf records %s %s", kind, ref)
+	}
+	return found
+}
+
+// tamper copies the store, runs SQL on the copy and returns its dir.
+func tamper(t *testing.T, dir string, stmts ...string) string {
+	t.Helper()
+	cp := t.TempDir()
+	out, err := exec.Command("cp", "-a", dir+"/.", cp).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(cp, "consentgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return cp
+}
+
+type verifyOut struct {
+	OK         bool   `json:"ok"`
+	Index      int64  `json:"index"`
+	Checkpoint int64  `json:"checkpoint"`
+	Problem    string `json:"problem"`
+	Error      string `json:"error"`
+}
+
+func verifyJSON(t *testing.T, dir string, args ...string) (verifyOut, int) {
+	t.Helper()
+	out, errOut, code := cg(t, dir, append([]string{"log", "verify", "--json"}, args...)...)
+	var v verifyOut
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("log verify --json: %v\n%s%s", err, out, errOut)
+	}
+	return v, code
+}
+
+// TestLogTampering edits the store under the log in each way an insider
+// might and requires log verify to fail naming the first bad index.
+func TestLogTampering(t *testing.T) {
+	dir := logged(t)
+	if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
+		t.Fatalf("the untouched store does not verify: %+v (exit %d)", v, code)
+	}
+	consent2 := leafIndex(t, dir, translog.KindConsent, "2")
+	consent1 := leafIndex(t, dir, translog.KindConsent, "1")
+	consent3 := leafIndex(t, dir, translog.KindConsent, "3")
+	policy := leafIndex(t, dir, translog.KindPolicy, "2024-09-18")
+	subject4 := leafIndex(t, dir, translog.KindSubject, "4")
+	// A byte of leaf 5 inside the first bundle: each leaf is a 2-byte
+	// length and its bytes.
+	var off int
+	{
+		st, _ := sqlite.Open(context.Background(), filepath.Join(dir, "consentgate.db"))
+		st.LogLeaves(context.Background(), 0, 5, func(_ int64, d []byte) error { off += 2 + len(d); return nil })
+		st.Close()
+	}
+	flip := fmt.Sprintf(`UPDATE log SET data = substr(data, 1, %d) || (CASE WHEN substr(data, %d, 1) = X'00' THEN X'01' ELSE X'00' END) || substr(data, %d) WHERE bundle = 0`,
+		off+10, off+11, off+12)
+
+	var manifestID string
+	{
+		var m struct{ ExportID string `json:"export_id"` }
+		json.Unmarshal([]byte(readFile(t, dir, "out.jsonl.manifest.json")), &m)
+		manifestID = m.ExportID
+	}
+	manifest := leafIndex(t, dir, translog.KindManifest, manifestID)
+	impact := leafIndex(t, dir, translog.KindImpact, "1")
+
+	cases := []struct {
+		name  string
+		sql   []string
+		index int64
+		says  string
+	}{
+		{"a byte of a leaf", []string{flip}, 5, "does not match"},
+		{"a consent row edited", []string{`UPDATE consent_events SET state = 3 - state WHERE seq = 2`}, consent2, "does not match"},
+		{"a consent row's time edited", []string{`UPDATE consent_events SET at = at - 1 WHERE seq = 3`}, consent3, "does not match"},
+		{"a consent row deleted", []string{`DELETE FROM consent_events WHERE seq = 3`}, consent3, "missing from the store"},
+		{"consent rows reordered", []string{`UPDATE consent_events SET seq = -1 WHERE seq = 1`, `UPDATE consent_events SET seq = 1 WHERE seq = 2`, `UPDATE consent_events SET seq = 2 WHERE seq = -1`}, consent1, "does not match"},
+		{"a subject row edited", []string{`UPDATE subject_events SET region = 'US' WHERE seq = 4`}, subject4, "does not match"},
+		{"a policy's source edited", []string{`UPDATE policies SET source = source || ' ' WHERE version = '2024-09-18'`}, policy, "does not match"},
+		{"a manifest edited in the store", []string{`UPDATE exports SET manifest = replace(manifest, '"included": ', '"included": 1')`}, manifest, "does not match"},
+		{"an impact mark edited", []string{`UPDATE impact_marks SET status = 'waived'`}, impact, "does not match"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, code := verifyJSON(t, tamper(t, dir, c.sql...))
+			if code != 1 || v.OK || v.Index != c.index || !strings.Contains(v.Problem, c.says) {
+				t.Fatalf("want index %d (%q), got exit %d %+v", c.index, c.says, code, v)
+			}
+		})
+	}
+	t.Run("a consent row added without its leaf", func(t *testing.T) {
+		v, code := verifyJSON(t, tamper(t, dir, `INSERT INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES ('eve','train_ai_system','',1,0,'x',0,X'00')`))
+		if code != 1 || v.OK || !strings.Contains(v.Problem, "is not in the log") {
+			t.Fatalf("got exit %d %+v", code, v)
+		}
+	})
+	t.Run("checkpoints swapped", func(t *testing.T) {
+		v, code := verifyJSON(t, tamper(t, dir,
+			`CREATE TABLE c AS SELECT * FROM checkpoints`,
+			`UPDATE checkpoints SET note = (SELECT note FROM c WHERE c.size = (SELECT max(size) FROM c)) WHERE size = (SELECT min(size) FROM c)`,
+			`UPDATE checkpoints SET note = (SELECT note FROM c WHERE c.size = (SELECT min(size) FROM c)) WHERE size = (SELECT max(size) FROM c)`))
+		if code != 1 || v.OK || v.Index != -1 || !strings.Contains(v.Problem, "signed for size") {
+			t.Fatalf("got exit %d %+v", code, v)
+		}
+	})
+	t.Run("a checkpoint's root re-signed by another key", func(t *testing.T) {
+		skey, _, _ := note.GenerateKey(nil, "consentgate/evil")
+		signer, _ := note.NewSigner(skey)
+		forged, _ := note.Sign(&note.Note{Text: "consentgate/evil\n1\n" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\n"}, signer)
+		v, code := verifyJSON(t, tamper(t, dir, fmt.Sprintf(`UPDATE checkpoints SET note = X'%x' WHERE size = (SELECT min(size) FROM checkpoints)`, forged)))
+		if code != 1 || v.OK || v.Index != -1 || !strings.Contains(v.Problem, "signature") {
+			t.Fatalf("got exit %d %+v", code, v)
+		}
+	})
+	t.Run("the log truncated, caught by a checkpoint kept outside", func(t *testing.T) {
+		ok(t, dir, "log", "checkpoint")
+		os.WriteFile(filepath.Join(dir, "outside.checkpoint"), []byte(ok(t, dir, "log", "checkpoint")), 0o644)
+		cp := tamper(t, dir, `DELETE FROM checkpoints`, `UPDATE log SET n = n - 1 WHERE bundle = (SELECT max(bundle) FROM log)`)
+		v, code := verifyJSON(t, cp, "--checkpoint", "outside.checkpoint")
+		if code != 1 || v.OK || !strings.Contains(v.Problem, "--checkpoint") {
+			t.Fatalf("got exit %d %+v", code, v)
+		}
+	})
+	if v, code := verifyJSON(t, dir, "--checkpoint", "outside.checkpoint"); code != 0 || !v.OK {
+		t.Fatalf("the untouched store with its outside checkpoint: %+v", v)
+	}
+}
+
+// TestLogAuditor checks the checkpoint, tiles and proofs as an outside
+// auditor would: with the libraries' own verification functions, from the
+// files and command output alone.
+func TestLogAuditor(t *testing.T) {
+	dir := logged(t)
+	// Enough leaves for full and partial tiles on two levels.
+	var lines bytes.Buffer
+	for i := range 700 {
+		fmt.Fprintf(&lines, `{"subject":"a%03d","purpose":"train_ai_system","state":"denied","at":"2024-02-01T00:00:00Z","source":"settings"}`+"\n", i)
+	}
+	os.WriteFile(filepath.Join(dir, "more.jsonl"), lines.Bytes(), 0o644)
+	ok(t, dir, "consent", "import", "more.jsonl")
+	ok(t, dir, "log", "tiles", "--out", "tiles")
+	vkey := strings.TrimSpace(readFile(t, dir, "consentgate.db.keys/log.pub"))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpText := []byte(readFile(t, dir, "tiles/checkpoint"))
+	cp, _, _, err := logfmt.ParseCheckpoint(cpText, verifier.Name(), verifier)
+	if err != nil {
+		t.Fatalf("checkpoint: %v\n%s", err, cpText)
+	}
+	if !strings.HasPrefix(cp.Origin, "consentgate/") || cp.Size < 700 {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+	size := int64(cp.Size)
+	var root tlog.Hash
+	copy(root[:], cp.Hash)
+	// Go's tlog reads C2SP tiles: the same layout without the height in
+	// the path.
+	tr := tileDir{filepath.Join(dir, "tiles")}
+	hr := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tr)
+	entries := readBundles(t, filepath.Join(dir, "tiles"), size)
+	for _, i := range []int64{0, 1, 255, 256, 511, size / 2, size - 1} {
+		p, err := tlog.ProveRecord(size, i, hr)
+		if err != nil {
+			t.Fatalf("prove %d: %v", i, err)
+		}
+		if err := tlog.CheckRecord(p, size, root, i, tlog.RecordHash(entries[i])); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	for _, old := range []int64{1, 7, 256, 300, size - 1} {
+		oldHash, err := tlog.TreeHash(old, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := tlog.ProveTree(size, old, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckTree(p, size, root, old, oldHash); err != nil {
+			t.Fatalf("tree %d → %d: %v", old, size, err)
+		}
+	}
+	// The command line proofs, checked with transparency-dev/merkle.
+	var inc struct {
+		Index    uint64   `json:"index"`
+		Size     uint64   `json:"size"`
+		Leaf     []byte   `json:"leaf"`
+		LeafHash []byte   `json:"leaf_hash"`
+		Root     []byte   `json:"root"`
+		Proof    []string `json:"proof"`
+	}
+	json.Unmarshal([]byte(ok(t, dir, "log", "prove", "inclusion", "--index", "3", "--json")), &inc)
+	if !bytes.Equal(inc.Root, cp.Hash) || inc.Size != cp.Size || !bytes.Equal(inc.Leaf, entries[3]) {
+		t.Fatalf("inclusion proof against another tree: %+v", inc)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, inc.Index, inc.Size, rfc6962.DefaultHasher.HashLeaf(inc.Leaf), unb64(t, inc.Proof), cp.Hash); err != nil {
+		t.Fatalf("inclusion: %v", err)
+	}
+	var cons struct {
+		From, To         uint64
+		FromRoot, ToRoot []byte `json:"-"`
+		FR               []byte `json:"from_root"`
+		TR               []byte `json:"to_root"`
+		Proof            []string
+	}
+	json.Unmarshal([]byte(ok(t, dir, "log", "prove", "consistency", "--from", "5", "--json")), &cons)
+	oldRoot, _ := tlog.TreeHash(5, hr)
+	if !bytes.Equal(cons.FR, oldRoot[:]) || !bytes.Equal(cons.TR, cp.Hash) {
+		t.Fatalf("consistency roots: %+v", cons)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 5, cons.To, unb64(t, cons.Proof), cons.FR, cons.TR); err != nil {
+		t.Fatalf("consistency: %v", err)
+	}
+	// The manifest verifies; edited, it does not.
+	if out := ok(t, dir, "manifest", "verify", "out.jsonl.manifest.json"); strings.Count(out, "ok  ") < 4 {
+		t.Fatalf("manifest verify:\n%s", out)
+	}
+	m := readFile(t, dir, "out.jsonl.manifest.json")
+	os.WriteFile(filepath.Join(dir, "edited.json"), []byte(strings.Replace(m, `"purpose": "`, `"purpose": "x`, 1)), 0o644)
+	if out, _, code := cg(t, dir, "manifest", "verify", "edited.json"); code != 1 || !strings.Contains(out, "FAIL signature") || !strings.Contains(out, "FAIL log inclusion") {
+		t.Fatalf("an edited manifest: exit %d\n%s", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "out.jsonl"), []byte("{}\n"), 0o644)
+	if out, _, code := cg(t, dir, "manifest", "verify", "out.jsonl.manifest.json"); code != 1 || !strings.Contains(out, "FAIL output") {
+		t.Fatalf("an edited output: exit %d\n%s", code, out)
+	}
+}
+
+func unb64(t *testing.T, ss []string) [][]byte {
+	var out [][]byte
+	for _, s := range ss {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// tileDir reads C2SP tlog-tiles from a folder for Go's tlog package.
+type tileDir struct{ dir string }
+
+func (d tileDir) Height() int { return 8 }
+
+func (d tileDir) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		b, err := os.ReadFile(filepath.Join(d.dir, strings.Replace(t.Path(), "tile/8/", "tile/", 1)))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (d tileDir) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// readBundles reads every entry from the entry bundles.
+func readBundles(t *testing.T, dir string, size int64) [][]byte {
+	var out [][]byte
+	for _, tile := range tlog.NewTiles(8, 0, size) {
+		if tile.L != 0 {
+			continue
+		}
+		tile.L = -1
+		b, err := os.ReadFile(filepath.Join(dir, strings.Replace(strings.Replace(tile.Path(), "tile/8/", "tile/", 1), "tile/data/", "tile/entries/", 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := translog.SplitBundle(b)
+		if err != nil || len(es) != tile.W {
+			t.Fatalf("bundle %s: %d entries, %v", tile.Path(), len(es), err)
+		}
+		out = append(out, es...)
+	}
+	return out
+}
+
+// TestLogCrash kills the process in the middle of a large import and
+// between an export's log append and its renames: every acknowledged event
+// is in the store and the log, the log verifies, and no output looks
+// complete.
+func TestLogCrash(t *testing.T) {
+	dir := setupE2E(t)
+	// Acknowledged one at a time.
+	for i := range 5 {
+		ok(t, dir, "consent", "set", "--subject", "ben", "--purpose", "train_ai_system", "--state", []string{"granted", "denied"}[i%2],
+			"--at", fmt.Sprintf("2025-03-0%dT00:00:00Z", i+1))
+	}
+	f, _ := os.Create(filepath.Join(dir, "big.jsonl"))
+	w := bufio.NewWriter(f)
+	for i := range 400_000 {
+		fmt.Fprintf(w, `{"subject":"k%06d","purpose":"train_ai_system","state":"granted","at":"2024-01-01T00:00:00Z","source":"settings"}`+"\n", i)
+	}
+	w.Flush()
+	f.Close()
+	cmd := exec.Command(binary, "consent", "import", "big.jsonl")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // well inside an import of 400,000 events
+	cmd.Process.Kill()
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatal("the import finished before it was killed; make it larger")
+	}
+	v, code := verifyJSON(t, dir)
+	if code != 0 || !v.OK {
+		t.Fatalf("after a kill mid-import: %+v", v)
+	}
+	if out := ok(t, dir, "consent", "show", "--subject", "ben"); len(regexp.MustCompile(`2025-03-0\dT00:00:00Z  (granted|denied)`).FindAllString(out, -1)) != 5 {
+		t.Fatalf("acknowledged events lost:\n%s", out)
+	}
+	// The import was one transaction, not acknowledged: none of it stays.
+	if out := ok(t, dir, "consent", "show", "--subject", "k000001"); !strings.Contains(out, "(no consent events)") {
+		t.Fatalf("part of the killed import is in the store:\n%s", out)
+	}
+
+	// Killed between the log append and the renames.
+	args := append(append([]string{}, e2eExport...), "--out", "crash.jsonl", "--rejects", "crash.rej")
+	c := exec.Command(binary, args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "CONSENTGATE_TEST_CRASH=after-log")
+	if out, err := c.CombinedOutput(); err == nil {
+		t.Fatalf("the crash point was not reached:\n%s", out)
+	}
+	for _, f := range []string{"crash.jsonl", "crash.rej", "crash.jsonl.manifest.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s looks complete after the crash", f)
+		}
+	}
+	_, errOut, _ := cg(t, dir, "log", "verify")
+	if !strings.Contains(errOut, "marked abandoned") {
+		t.Errorf("the logged export without files was not marked abandoned on open: %q", errOut)
+	}
+	if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
+		t.Fatalf("after a crash mid-export: %+v", v)
+	}
+	if out := ok(t, dir, "report", "subject", "--subject", "ana", "--json"); !strings.Contains(out, `"status": "abandoned"`) {
+		t.Errorf("report does not show the abandoned export:\n%s", out)
+	}
+}
