@@ -34,7 +34,9 @@ func logged(t *testing.T) string {
 	dir := setupE2E(t)
 	ok(t, dir, append(append([]string{}, e2eExport...), "--out", "out.jsonl", "--rejects", "out.rej")...)
 	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-02-01T00:00:00Z")
-	var m struct{ ExportID string `json:"export_id"` }
+	var m struct {
+		ExportID string `json:"export_id"`
+	}
 	json.Unmarshal([]byte(readFile(t, dir, "out.jsonl.manifest.json")), &m)
 	ok(t, dir, "impact", "mark", "--export", m.ExportID, "--subject", "ana", "--status", "notified", "--note", "mailed")
 	return dir
@@ -127,7 +129,9 @@ func TestLogTampering(t *testing.T) {
 
 	var manifestID string
 	{
-		var m struct{ ExportID string `json:"export_id"` }
+		var m struct {
+			ExportID string `json:"export_id"`
+		}
 		json.Unmarshal([]byte(readFile(t, dir, "out.jsonl.manifest.json")), &m)
 		manifestID = m.ExportID
 	}
