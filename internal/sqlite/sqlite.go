@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"iter"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,6 +35,9 @@ type DB struct {
 	Path    string
 	keys    store.Keys
 	ownKeys *translog.KeyStore // opened by Open, closed by Close
+
+	subjectGroup store.Group[consent.SubjectEvent]
+	consentGroup store.Group[consent.Event]
 }
 
 var _ store.Store = (*DB)(nil)
@@ -68,6 +72,19 @@ func OpenWithKeys(ctx context.Context, path string, keys store.Keys) (*DB, error
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &DB{db: db, Path: path, keys: keys}
+	s.subjectGroup.Commit = func(ctx context.Context, b [][]consent.SubjectEvent) ([]int, error) {
+		now := int64(timestamp.Now())
+		return importBatches(ctx, s.db, "subject_events", subjectInsert, 7, b, func(e *consent.SubjectEvent, dst []any) []any {
+			attrs, key := e.StoredForm()
+			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key)
+		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackSubjects(ctx, tx, s.keys, before) }, subjectPacks)
+	}
+	s.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
+		now := int64(timestamp.Now())
+		return importBatches(ctx, s.db, "consent_events", consentInsert, 8, b, func(e *consent.Event, dst []any) []any {
+			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }, consentPacks)
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -116,6 +133,8 @@ func (s *DB) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *DB) Close() error {
+	s.subjectGroup.Close()
+	s.consentGroup.Close()
 	if s.ownKeys != nil {
 		s.ownKeys.Close()
 	}
@@ -254,83 +273,137 @@ func importEvents[E any](ctx context.Context, db *sql.DB, table, insertHead stri
 	return read, added, tx.Commit()
 }
 
+const (
+	subjectInsert = `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `
+	consentInsert = `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `
+)
+
 // ImportSubjectEvents implements store.Store.
 func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
+	return importEvents(ctx, s.db, "subject_events", subjectInsert, 7, evs, s.subjectChunk(ctx))
+}
+
+// subjectChunk stores a chunk of subject events in tx: the rows, their log
+// leaves (derived on another core meanwhile) and packs.
+func (s *DB) subjectChunk(ctx context.Context) func(tx *sql.Tx, in *inserter, evs []consent.SubjectEvent, before int64) (int, error) {
 	now := int64(timestamp.Now())
-	attrs := make([]string, importChunk)
-	return importEvents(ctx, s.db, "subject_events", `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `, 7, evs,
-		func(tx *sql.Tx, in *inserter, evs []consent.SubjectEvent, before int64) (int, error) {
-			keys := make([][]byte, len(evs))
-			for i := range evs {
-				attrs[i], keys[i] = evs[i].StoredForm()
-			}
-			// The leaves, for rows before+1… should all be new, are
-			// derived on another core while the rows are inserted.
-			pre := derive(ctx, tx, func() ([][]byte, error) { return subjectLeaves(ctx, s.keys, freshSubjects(evs, attrs, before)) })
-			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
-				e := &evs[i]
-				return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, keys[i])
-			})
-			leaves, derr := pre()
-			if err != nil {
-				return 0, err
-			}
-			if err := logRows(ctx, tx, added == len(evs), leaves, derr, func() ([][]byte, error) { return readBackSubjects(ctx, tx, s.keys, before) }); err != nil {
-				return 0, err
-			}
-			var new *fresh
-			if added == len(evs) {
-				new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
-					e := &evs[i]
-					set := byte(0)
-					if e.RegionSet {
-						set = 1
-					}
-					return appendPacked(b, before+1+int64(i), int64(e.At), set, []byte(e.Subject), []byte(e.Region), []byte(attrs[i]))
-				}}
-			}
-			return added, pack(ctx, tx, subjectPacks, new)
+	var attrs []string
+	return func(tx *sql.Tx, in *inserter, evs []consent.SubjectEvent, before int64) (int, error) {
+		attrs = slices.Grow(attrs[:0], len(evs))[:len(evs)]
+		keys := make([][]byte, len(evs))
+		for i := range evs {
+			attrs[i], keys[i] = evs[i].StoredForm()
+		}
+		// The leaves, for rows before+1… should all be new, are
+		// derived on another core while the rows are inserted.
+		pre := derive(ctx, tx, func() ([][]byte, error) { return subjectLeaves(ctx, s.keys, freshSubjects(evs, attrs, before)) })
+		added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
+			e := &evs[i]
+			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs[i], now, keys[i])
 		})
+		leaves, derr := pre()
+		if err != nil {
+			return 0, err
+		}
+		if err := logRows(ctx, tx, added == len(evs), leaves, derr, func() ([][]byte, error) { return readBackSubjects(ctx, tx, s.keys, before) }); err != nil {
+			return 0, err
+		}
+		var new *fresh
+		if added == len(evs) {
+			new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
+				e := &evs[i]
+				set := byte(0)
+				if e.RegionSet {
+					set = 1
+				}
+				return appendPacked(b, before+1+int64(i), int64(e.At), set, []byte(e.Subject), []byte(e.Region), []byte(attrs[i]))
+			}}
+		}
+		return added, pack(ctx, tx, subjectPacks, new)
+	}
 }
 
 // ImportConsentEvents implements store.Store.
 func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
+	return importEvents(ctx, s.db, "consent_events", consentInsert, 8, evs, s.consentChunk(ctx))
+}
+
+// consentChunk stores a chunk of consent events in tx, as subjectChunk.
+func (s *DB) consentChunk(ctx context.Context) func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.db, "consent_events", `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `, 8, evs,
-		func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
-			pre := derive(ctx, tx, func() ([][]byte, error) { return consentLeaves(ctx, s.keys, freshConsent(evs, before)) })
-			added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
-				e := &evs[i]
-				return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
-			})
-			leaves, derr := pre()
-			if err != nil {
-				return 0, err
-			}
-			if err := logRows(ctx, tx, added == len(evs), leaves, derr, func() ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }); err != nil {
-				return 0, err
-			}
-			var new *fresh
-			if added == len(evs) {
-				new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
-					e := &evs[i]
-					return appendPacked(b, before+1+int64(i), int64(e.At), byte(e.State), []byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source))
-				}}
-			}
-			return added, pack(ctx, tx, consentPacks, new)
+	return func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
+		pre := derive(ctx, tx, func() ([][]byte, error) { return consentLeaves(ctx, s.keys, freshConsent(evs, before)) })
+		added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
+			e := &evs[i]
+			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
 		})
+		leaves, derr := pre()
+		if err != nil {
+			return 0, err
+		}
+		if err := logRows(ctx, tx, added == len(evs), leaves, derr, func() ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }); err != nil {
+			return 0, err
+		}
+		var new *fresh
+		if added == len(evs) {
+			new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
+				e := &evs[i]
+				return appendPacked(b, before+1+int64(i), int64(e.At), byte(e.State), []byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source))
+			}}
+		}
+		return added, pack(ctx, tx, consentPacks, new)
+	}
 }
 
-// AddSubjectEvents implements store.Store.
+// importBatches stores batches in one transaction and returns how many of
+// each were new: the group commit of many writers' small writes. The rows
+// are inserted batch by batch (for the counts), then logged and packed
+// together.
+func importBatches[E any](ctx context.Context, db *sql.DB, table, insertHead string, cols int, batches [][]E,
+	args func(e *E, dst []any) []any, readBack func(tx *sql.Tx, before int64) ([][]byte, error), pk packKind) ([]int, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	in := newInserter(tx, insertHead, cols)
+	defer in.close()
+	before, err := maxSeq(ctx, tx, table)
+	if err != nil {
+		return nil, err
+	}
+	added := make([]int, len(batches))
+	total := 0
+	for i, b := range batches {
+		if added[i], err = in.insert(ctx, len(b), func(k int, dst []any) []any { return args(&b[k], dst) }); err != nil {
+			return nil, err
+		}
+		total += added[i]
+	}
+	if total > 0 {
+		leaves, err := readBack(tx, before)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := appendLog(ctx, tx, leaves); err != nil {
+			return nil, err
+		}
+		if err := pack(ctx, tx, pk, nil); err != nil {
+			return nil, err
+		}
+	}
+	return added, tx.Commit()
+}
+
+// AddSubjectEvents implements store.Store: concurrent callers' events are
+// committed together (store.Group).
 func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (int, error) {
-	_, added, err := s.ImportSubjectEvents(ctx, store.All(evs))
-	return added, err
+	return s.subjectGroup.Add(ctx, evs)
 }
 
-// AddConsentEvents implements store.Store.
+// AddConsentEvents implements store.Store, as AddSubjectEvents.
 func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, error) {
-	_, added, err := s.ImportConsentEvents(ctx, store.All(evs))
-	return added, err
+	return s.consentGroup.Add(ctx, evs)
 }
 
 // SubjectHistory implements store.Store.

@@ -21,6 +21,8 @@ var (
 	// ErrExists: a policy version with that label is already published
 	// with different content; published versions are immutable.
 	ErrExists = errors.New("already exists")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("the store is closed")
 )
 
 // Policy is a published policy version as stored.
