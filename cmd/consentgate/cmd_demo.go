@@ -18,6 +18,7 @@ import (
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
 func cmdDemo(ctx context.Context, a *app, args []string) error {
@@ -186,10 +187,42 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(w, "   Each is a deletion or retraining the platform owes; operators record what they did with consentgate impact mark.\n")
 
+	fmt.Fprintf(w, "\n7. The transparency log (consentgate log verify): every policy, subject change, consent change and the\n")
+	fmt.Fprintf(w, "   export's manifest is a leaf, appended in the same transaction; no subject id or content is in it.\n")
+	note, err := a.checkpoint(ctx, st)
+	if err != nil {
+		return err
+	}
+	vkey, err := a.verifierKey()
+	if err != nil {
+		return err
+	}
+	keys, err := st.keys.All(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := translog.Verify(ctx, st, keys, vkey, nil)
+	if err != nil {
+		return fmt.Errorf("the demo's own log does not verify: %w", err)
+	}
+	fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest),\n",
+		rep.Size, rep.Leaves["policy"], rep.Leaves["subject"], rep.Leaves["consent"], rep.Leaves["manifest"])
+	fmt.Fprintf(w, "   the tree recomputed, and the signed checkpoint (C2SP tlog-checkpoint):\n")
+	for _, l := range strings.Split(strings.TrimRight(string(note), "\n"), "\n") {
+		fmt.Fprintln(w, strings.TrimRight("     "+l, " "))
+	}
+	fmt.Fprintf(w, "   The manifest carries log index %d and an Ed25519 signature (consentgate manifest verify %s).\n", *m.LogIndex, req.opts.ManifestPath())
+	reported := "m00003"
+	if len(items) > 0 {
+		reported = items[0].Subject
+	}
+
 	fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
 	fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s policy diff 2024-08-01 2024-09-18\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s report subject --subject m00003\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s report subject --subject %s\n", a.storeDSN, reported)
+	fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
+	fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s consent show --subject m00001 --as-of 2025-01-21T00:00:00Z\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",

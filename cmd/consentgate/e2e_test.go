@@ -396,7 +396,8 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{"A premium member's private message", "A member in a strict region",
 		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check",
-		"NOTICE VIOLATION", "(forced)", "Who opted out after their data went to partner-x", "withdrew consent at 2025-", "Done in"} {
+		"NOTICE VIOLATION", "(forced)", "Who opted out after their data went to partner-x", "withdrew consent at 2025-",
+		"The transparency log", "leaves re-derived from the rows", "— consentgate/", "The manifest carries log index", "Done in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
