@@ -110,6 +110,12 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(a.stdout, "  %8d  %s leaves re-derived from their rows\n", rep.Leaves[k], k)
 		}
 	}
+	if rep.SubjectSets > 0 {
+		fmt.Fprintf(a.stdout, "  %8d  exports' stored subject sets match their subjects_root\n", rep.SubjectSets)
+	}
+	if rep.SubjectSetsSkipped > 0 {
+		fmt.Fprintf(a.stdout, "  %8d  exports' subject sets not re-derivable (a subject erased, or without subject events)\n", rep.SubjectSetsSkipped)
+	}
 	if rep.Erased > 0 {
 		fmt.Fprintf(a.stdout, "  %8d  entries of erased subjects (their keys are gone: in the tree, not re-derivable)\n", rep.Erased)
 	}
@@ -292,6 +298,12 @@ type openedExport struct {
 	LogIndex  *int64 `json:"log_index"`
 	Salt      string `json:"salt"`
 	Pseudonym string `json:"pseudonym"`
+	// The pseudonym's place in the export's subjects_root and the RFC 6962
+	// inclusion proof (base64), when every included subject's key is kept.
+	SubjectsRoot  string   `json:"subjects_root"`
+	SubjectsIndex *int     `json:"subjects_index"`
+	SubjectsSize  int      `json:"subjects_size"`
+	Proof         []string `json:"proof"`
 }
 
 func cmdLogOpen(ctx context.Context, a *app, args []string) error {
@@ -356,12 +368,24 @@ func cmdLogOpen(ctx context.Context, a *app, args []string) error {
 				continue
 			}
 			var m struct {
-				LogIndex *int64 `json:"log_index"`
+				LogIndex     *int64  `json:"log_index"`
+				SubjectsRoot *string `json:"subjects_root"`
 			}
 			json.Unmarshal(e.Manifest, &m)
 			salt := translog.ExportSalt(key, e.ID)
 			p := translog.Pseudonym(salt, []byte(subject))
-			exports = append(exports, openedExport{ExportID: e.ID, LogIndex: m.LogIndex, Salt: hex.EncodeToString(salt), Pseudonym: hex.EncodeToString(p[:])})
+			oe := openedExport{ExportID: e.ID, LogIndex: m.LogIndex, Salt: hex.EncodeToString(salt), Pseudonym: hex.EncodeToString(p[:]), Proof: []string{}}
+			if m.SubjectsRoot != nil {
+				oe.SubjectsRoot = *m.SubjectsRoot
+				if tree, err := exportSubjects(ctx, st, e.ID, set.Numbers); err != nil {
+					return err
+				} else if tree != nil {
+					if i, pr, ok := tree.Prove(p); ok {
+						oe.SubjectsIndex, oe.SubjectsSize, oe.Proof = &i, len(tree.Leaves), b64s(pr)
+					}
+				}
+			}
+			exports = append(exports, oe)
 		}
 	}
 	if *asJSON {
@@ -379,6 +403,9 @@ func cmdLogOpen(ctx context.Context, a *app, args []string) error {
 				idx = strconv.FormatInt(*e.LogIndex, 10)
 			}
 			fmt.Fprintf(a.stdout, "  %s  log index %s  salt %s  pseudonym %s\n", e.ExportID, idx, e.Salt, e.Pseudonym)
+			if e.SubjectsIndex != nil {
+				fmt.Fprintf(a.stdout, "    leaf %d of %d under subjects_root %s; proof (--json) has %d hashes\n", *e.SubjectsIndex, e.SubjectsSize, e.SubjectsRoot, len(e.Proof))
+			}
 		}
 	}
 	return nil
@@ -667,4 +694,27 @@ func fileSHA256(path string) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// exportSubjects rebuilds an export's subjects_root tree from the subject
+// set the store keeps; nil when a subject's key was erased or a number
+// names no subject event.
+func exportSubjects(ctx context.Context, st *cmdStore, exportID string, numbers []int64) (*translog.SubjectsTree, error) {
+	byNumber, err := st.SubjectsByNumber(ctx, numbers)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(numbers))
+	for _, n := range numbers {
+		id, ok := byNumber[n]
+		if !ok {
+			return nil, nil
+		}
+		ids = append(ids, id)
+	}
+	keys, err := st.keys.SubjectKeys(ctx, ids, false)
+	if err != nil || len(keys) != len(ids) {
+		return nil, err
+	}
+	return translog.NewSubjectsTree(exportID, ids, keys), nil
 }

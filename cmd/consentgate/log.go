@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
-
-	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/store"
@@ -139,29 +134,14 @@ func (a *app) reconcileExports(ctx context.Context, st store.Store) error {
 	return nil
 }
 
-// subjectsRoot is the RFC 6962 root over the included subjects' pseudonyms
-// for this export, sorted (SPEC §5).
+// subjectsRoot is the RFC 6962 root over the included subjects'
+// pseudonyms for this export, sorted (SPEC §5).
 func subjectsRoot(ctx context.Context, keys store.Keys, exportID string, ids []string) ([]byte, error) {
 	ks, err := keys.SubjectKeys(ctx, ids, true)
 	if err != nil {
 		return nil, err
 	}
-	ps := make([][32]byte, len(ids))
-	for i, id := range ids {
-		ps[i] = translog.Pseudonym(translog.ExportSalt(ks[id], exportID), []byte(id))
-	}
-	slices.SortFunc(ps, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	r := rf.NewEmptyRange(0)
-	for i := range ps {
-		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(ps[i][:]), nil); err != nil {
-			return nil, err
-		}
-	}
-	if len(ps) == 0 {
-		return rfc6962.DefaultHasher.EmptyRoot(), nil
-	}
-	return r.GetRootHash(nil)
+	return translog.NewSubjectsTree(exportID, ids, ks).Root(), nil
 }
 
 // logExport is the export's BeforeRename hook: subjects_root, then the

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -153,6 +156,7 @@ func TestLogTampering(t *testing.T) {
 		{"a policy's source edited", []string{`UPDATE policies SET source = source || ' ' WHERE version = '2024-09-18'`}, policy, "does not match"},
 		{"a manifest edited in the store", []string{`UPDATE exports SET manifest = replace(manifest, '"included": ', '"included": 1')`}, manifest, "does not match"},
 		{"an impact mark edited", []string{`UPDATE impact_marks SET status = 'waived'`}, impact, "does not match"},
+		{"an export's subject set edited", []string{fmt.Sprintf(`UPDATE exports SET subjects = X'%x'`, (&export.SubjectSet{Numbers: []int64{1}, Records: []uint32{1}}).Encode())}, manifest, "subject set"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -287,6 +291,58 @@ func TestLogAuditor(t *testing.T) {
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 5, cons.To, unb64(t, cons.Proof), cons.FR, cons.TR); err != nil {
 		t.Fatalf("consistency: %v", err)
 	}
+	// A member opens their entries: each salt gives the pseudonym in the
+	// leaf, and the export's pseudonym is proven in its subjects_root.
+	var opened struct {
+		Entries []struct {
+			Index     int64
+			Kind      string
+			Salt      string
+			Pseudonym string
+		}
+		Exports []struct {
+			Pseudonym     string
+			SubjectsRoot  string `json:"subjects_root"`
+			SubjectsIndex *int   `json:"subjects_index"`
+			SubjectsSize  int    `json:"subjects_size"`
+			Proof         []string
+		}
+	}
+	json.Unmarshal([]byte(ok(t, dir, "log", "open", "--subject", "ana", "--json")), &opened)
+	if len(opened.Entries) < 3 || len(opened.Exports) != 1 {
+		t.Fatalf("log open: %+v", opened)
+	}
+	for _, e := range opened.Entries {
+		l, err := translog.DecodeLeaf(entries[e.Index])
+		salt, _ := hex.DecodeString(e.Salt)
+		p := sha256.Sum256(append(salt, "ana"...))
+		if err != nil || !bytes.Equal(l.Pseudonym, p[:]) || hex.EncodeToString(p[:]) != e.Pseudonym {
+			t.Fatalf("entry %+v: the salt does not give the leaf's pseudonym", e)
+		}
+	}
+	ex := opened.Exports[0]
+	pseud, _ := hex.DecodeString(ex.Pseudonym)
+	sroot, _ := hex.DecodeString(ex.SubjectsRoot)
+	if ex.SubjectsIndex == nil || !strings.Contains(m0(t, dir), ex.SubjectsRoot) {
+		t.Fatalf("export pseudonym: %+v", ex)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(*ex.SubjectsIndex), uint64(ex.SubjectsSize), rfc6962.DefaultHasher.HashLeaf(pseud), unb64(t, ex.Proof), sroot); err != nil {
+		t.Fatalf("the member's pseudonym is not proven in subjects_root: %v", err)
+	}
+	// Erasure: the key goes, the log still verifies, nobody can open it.
+	ok(t, dir, "log", "erase", "--subject", "ana")
+	if _, errOut, code := cg(t, dir, "log", "open", "--subject", "ana"); code != 1 || !strings.Contains(errOut, "erased") {
+		t.Fatalf("log open after erasure: exit %d %s", code, errOut)
+	}
+	var rep struct {
+		OK     bool
+		Report struct{ Erased int }
+	}
+	json.Unmarshal([]byte(ok(t, dir, "log", "verify", "--json")), &rep)
+	if !rep.OK || rep.Report.Erased < len(opened.Entries) {
+		t.Fatalf("verify after erasure: %+v", rep)
+	}
+
 	// The manifest verifies; edited, it does not.
 	if out := ok(t, dir, "manifest", "verify", "out.jsonl.manifest.json"); strings.Count(out, "ok  ") < 4 {
 		t.Fatalf("manifest verify:\n%s", out)
@@ -301,6 +357,9 @@ func TestLogAuditor(t *testing.T) {
 		t.Fatalf("an edited output: exit %d\n%s", code, out)
 	}
 }
+
+// m0 is the export's manifest file.
+func m0(t *testing.T, dir string) string { return readFile(t, dir, "out.jsonl.manifest.json") }
 
 func unb64(t *testing.T, ss []string) [][]byte {
 	var out [][]byte

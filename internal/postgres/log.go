@@ -267,3 +267,22 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 		return err
 	})
 }
+
+// SubjectsByNumber implements store.Store.
+func (s *DB) SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(numbers))
+	rows, err := s.pool.Query(ctx, `SELECT seq, subject FROM subject_events WHERE seq = ANY($1)`, numbers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n int64
+		var id string
+		if err := rows.Scan(&n, &id); err != nil {
+			return nil, err
+		}
+		out[n] = id
+	}
+	return out, rows.Err()
+}

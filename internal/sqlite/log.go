@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -360,4 +361,31 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// SubjectsByNumber implements store.Store.
+func (s *DB) SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(numbers))
+	const batch = 10_000
+	for start := 0; start < len(numbers); start += batch {
+		list, _ := json.Marshal(numbers[start:min(start+batch, len(numbers))])
+		rows, err := s.db.QueryContext(ctx, `SELECT seq, subject FROM subject_events WHERE seq IN (SELECT value FROM json_each(?))`, string(list))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var n int64
+			var id string
+			if err := rows.Scan(&n, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[n] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

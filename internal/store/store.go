@@ -166,6 +166,10 @@ type Store interface {
 	// SubjectNumber returns a subject's stable number (the sequence number
 	// of its first subject event), false when the subject is unknown.
 	SubjectNumber(ctx context.Context, subject string) (int64, bool, error)
+	// SubjectsByNumber returns the subjects whose events have the given
+	// sequence numbers (a subject's number is its first event's), by
+	// number; numbers without an event are absent.
+	SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]string, error)
 
 	// AddImpactMark records an operator's status change of an impact item.
 	AddImpactMark(ctx context.Context, m ImpactMark) error

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
 	"github.com/consentgate/consentgate/internal/store"
 )
 
@@ -45,6 +48,32 @@ func TestLeafRoundTrip(t *testing.T) {
 	for i := range d {
 		if _, err := DecodeLeaf(d[:i]); err == nil {
 			t.Fatalf("a truncated leaf (%d of %d bytes) decodes", i, len(d))
+		}
+	}
+}
+
+func TestSubjectsTreeProofs(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 7, 8, 9, 300} {
+		ids := make([]string, n)
+		keys := map[string][]byte{}
+		for i := range ids {
+			ids[i] = strings.Repeat("s", i+1)
+			keys[ids[i]] = bytes.Repeat([]byte{byte(i)}, 32)
+		}
+		tree := NewSubjectsTree("e1", ids, keys)
+		root := tree.Root()
+		for _, id := range ids {
+			p := Pseudonym(ExportSalt(keys[id], "e1"), []byte(id))
+			i, pr, ok := tree.Prove(p)
+			if !ok {
+				t.Fatalf("n=%d: %s not found", n, id)
+			}
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(i), uint64(n), rfc6962.DefaultHasher.HashLeaf(p[:]), pr, root); err != nil {
+				t.Fatalf("n=%d, %s at %d: %v", n, id, i, err)
+			}
+		}
+		if _, _, ok := tree.Prove(Pseudonym([]byte("x"), []byte("nobody"))); ok {
+			t.Fatal("a subject not in the export is proven in it")
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/store"
 )
 
@@ -56,6 +57,11 @@ type Report struct {
 	// Erased counts the entries whose subject's key was erased: the tree
 	// covers them and their rows exist, but nobody can re-derive them.
 	Erased int `json:"erased"`
+	// SubjectSets counts the exports whose stored subject set was checked
+	// against the manifest's subjects_root; SubjectSetsSkipped those that
+	// could not be (a subject erased, or without subject events).
+	SubjectSets        int `json:"subject_sets"`
+	SubjectSetsSkipped int `json:"subject_sets_skipped"`
 }
 
 // Verify re-derives every leaf from the stored row it records, checks that
@@ -385,11 +391,15 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 				return mismatch(i, l, d, want)
 			}
 			var m struct {
-				LogIndex *int64 `json:"log_index"`
+				LogIndex     *int64  `json:"log_index"`
+				SubjectsRoot *string `json:"subjects_root"`
 			}
 			json.Unmarshal(e.Manifest, &m)
 			if m.LogIndex == nil || *m.LogIndex != i {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored manifest does not carry this log index"}
+			}
+			if err := v.subjects(e, m.SubjectsRoot); err != nil {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: err.Error()}
 			}
 		case KindImpact:
 			seq, err := strconv.ParseInt(l.Ref, 10, 64)
@@ -418,6 +428,38 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 	if si < len(subjectSeqs) {
 		return &VerifyError{Index: first + int64(len(datas)), Kind: KindSubject, Problem: fmt.Sprintf("subject row %d is not in the log", subjectSeqs[si])}
 	}
+	return nil
+}
+
+// subjects re-derives an export's subjects_root from the subject set the
+// store keeps for it (what report subject and impact read), so editing
+// that set is caught. A set naming a subject without subject events, or
+// whose key was erased, cannot be re-derived and is counted instead.
+func (v *verifier) subjects(e *store.Export, root *string) error {
+	if len(e.Subjects) == 0 || root == nil {
+		return nil
+	}
+	set, err := export.DecodeSubjectSet(e.Subjects)
+	if err != nil {
+		return fmt.Errorf("the export's stored subject set does not decode: %v", err)
+	}
+	byNumber, err := v.st.SubjectsByNumber(v.ctx, set.Numbers)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(set.Numbers))
+	for _, n := range set.Numbers {
+		id, ok := byNumber[n]
+		if _, has := v.keys[id]; !ok || !has {
+			v.rep.SubjectSetsSkipped++
+			return nil
+		}
+		ids = append(ids, id)
+	}
+	if got := hex.EncodeToString(NewSubjectsTree(e.ID, ids, v.keys).Root()); got != *root {
+		return fmt.Errorf("the export's stored subject set gives subjects_root %s, the manifest says %s", got, *root)
+	}
+	v.rep.SubjectSets++
 	return nil
 }
 

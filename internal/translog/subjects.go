@@ -1,0 +1,66 @@
+package translog
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// SubjectsTree is an export's subjects_root tree (SPEC §5): the included
+// subjects' pseudonyms for the export, SHA-256(ExportSalt(key, export id)
+// ‖ subject id), sorted; each pseudonym is a leaf.
+type SubjectsTree struct {
+	Leaves [][32]byte
+}
+
+// NewSubjectsTree builds the tree of an export's included subjects from
+// their keys.
+func NewSubjectsTree(exportID string, ids []string, keys map[string][]byte) *SubjectsTree {
+	t := &SubjectsTree{Leaves: make([][32]byte, len(ids))}
+	for i, id := range ids {
+		t.Leaves[i] = Pseudonym(ExportSalt(keys[id], exportID), []byte(id))
+	}
+	slices.SortFunc(t.Leaves, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return t
+}
+
+// Root is the RFC 6962 root (the empty tree's for no subjects).
+func (t *SubjectsTree) Root() []byte {
+	if len(t.Leaves) == 0 {
+		return rfc6962.DefaultHasher.EmptyRoot()
+	}
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	for i := range t.Leaves {
+		r.Append(rfc6962.DefaultHasher.HashLeaf(t.Leaves[i][:]), nil)
+	}
+	root, _ := r.GetRootHash(nil)
+	return root
+}
+
+// Prove returns the index of a pseudonym in the tree and its inclusion
+// proof, false when it is not in the tree.
+func (t *SubjectsTree) Prove(p [32]byte) (int, [][]byte, bool) {
+	i, found := slices.BinarySearchFunc(t.Leaves, p, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	if !found {
+		return 0, nil, false
+	}
+	ns, err := proof.Inclusion(uint64(i), uint64(len(t.Leaves)))
+	if err != nil {
+		return 0, nil, false
+	}
+	hs := make([][]byte, len(ns.IDs))
+	for k, id := range ns.IDs {
+		lo, hi := id.Coverage() // a perfect subtree within the tree
+		leaves := make([][]byte, 0, hi-lo)
+		for j := lo; j < hi; j++ {
+			leaves = append(leaves, rfc6962.DefaultHasher.HashLeaf(t.Leaves[j][:]))
+		}
+		hs[k] = fold(leaves)
+	}
+	out, err := ns.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	return i, out, err == nil
+}
