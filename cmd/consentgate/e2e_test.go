@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/demo"
+	"github.com/consentgate/consentgate/internal/translog"
 	"github.com/consentgate/consentgate/internal/export"
 )
 
@@ -530,6 +532,14 @@ func TestPolicyDiffAndNotice(t *testing.T) {
 	}
 	if out := ok(t, dir, "policy", "publish", "--force", "3-affiliates-and-partners.yaml"); !strings.Contains(out, "forced") {
 		t.Fatalf("forced publish: %s", out)
+	}
+	// The forced publication is the log's last leaf, and says so.
+	size := strings.Split(ok(t, dir, "log", "checkpoint"), "\n")[1]
+	n, _ := strconv.Atoi(size)
+	var inc struct{ Leaf []byte }
+	json.Unmarshal([]byte(ok(t, dir, "log", "prove", "inclusion", "--index", strconv.Itoa(n-1), "--json")), &inc)
+	if l, err := translog.DecodeLeaf(inc.Leaf); err != nil || l.Kind != translog.KindPolicy || l.Ref != "2024-09-18" || strings.Join(l.Names, ",") != "forced" {
+		t.Fatalf("the forced publication's leaf: %+v %v", l, err)
 	}
 	// Published versions can be named instead of files.
 	if out, _, code := cg(t, dir, "policy", "diff", "2024-08-01", "2024-09-18"); code != 3 || !strings.Contains(out, "widening") {

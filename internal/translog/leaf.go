@@ -11,7 +11,8 @@
 //	version (1 byte, 1) ‖ kind (1 byte) ‖ uvarint len ‖ ref
 //	‖ pseudonym (32 bytes, kinds that name a subject)
 //	‖ digest (32 bytes)
-//	‖ uvarint len ‖ attribute names, comma-separated (subject changes only)
+//	‖ uvarint len ‖ names, comma-separated (subject changes: the attributes
+//	  set; policies: "forced" for a forced publication)
 //
 // ref is the row's key: the sequence number in decimal of a consent event,
 // subject event or impact mark, a policy's version label, an export's id.
@@ -62,6 +63,11 @@ func (k Kind) String() string {
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
+
+// hasNames reports whether leaves of the kind end with a list of names:
+// the attributes a subject change sets, "forced" for a forced policy
+// publication.
+func (k Kind) hasNames() bool { return k == KindSubject || k == KindPolicy }
 
 // hasSubject reports whether leaves of the kind carry a pseudonym.
 func (k Kind) hasSubject() bool { return k == KindConsent || k == KindSubject || k == KindImpact }
@@ -146,7 +152,7 @@ func (l *Leaf) Encode(b []byte) []byte {
 		b = append(b, l.Pseudonym...)
 	}
 	b = append(b, l.Digest...)
-	if l.Kind == KindSubject {
+	if l.Kind.hasNames() {
 		names := strings.Join(l.Names, ",")
 		b = binary.AppendUvarint(b, uint64(len(names)))
 		b = append(b, names...)
@@ -179,7 +185,7 @@ func DecodeLeaf(b []byte) (*Leaf, error) {
 		return nil, ErrBadLeaf
 	}
 	l.Digest, rest = rest[:32], rest[32:]
-	if l.Kind == KindSubject {
+	if l.Kind.hasNames() {
 		n, w := binary.Uvarint(rest)
 		if w <= 0 || uint64(len(rest)-w) < n {
 			return nil, ErrBadLeaf
@@ -270,6 +276,9 @@ func PolicyLeaf(p *store.Policy) []byte {
 	w.str(p.Source)
 	d := sha256.Sum256(w.b)
 	l := Leaf{Kind: KindPolicy, Ref: p.Version, Digest: d[:]}
+	if p.Forced {
+		l.Names = []string{"forced"} // in clear: a forced publication is visible in the log itself
+	}
 	return l.Encode(nil)
 }
 
