@@ -28,8 +28,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/demo"
-	"github.com/consentgate/consentgate/internal/translog"
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
 var binary string
