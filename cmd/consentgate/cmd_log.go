@@ -473,27 +473,36 @@ func cmdLogTiles(ctx context.Context, a *app, args []string) error {
 	if err := writeFile(filepath.Join(*out, "checkpoint"), note); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "wrote %d tiles and entry bundles for %d leaves and the checkpoint to %s\n", tiles, n, *out)
+	fmt.Fprintf(a.stdout, "wrote %d tiles and entry bundles (full ones already there are kept) for %d leaves and the checkpoint to %s\n", tiles, n, *out)
 	return nil
 }
 
 // writeTiles writes the C2SP tlog-tiles of the tree of size n under dir:
-// hash tiles of every level and the entry bundles.
+// hash tiles of every level and the entry bundles. Full tiles never change,
+// so those already there are kept (a second run writes only what is new);
+// partial ones are rewritten. Tiles are not synced one by one: they can be
+// written again from the store.
 func writeTiles(ctx context.Context, st store.Store, dir string, n int64) (int, error) {
 	count := 0
+	full := func(t tlog.Tile) bool {
+		if t.W != 1<<8 {
+			return false
+		}
+		fi, err := os.Stat(filepath.Join(dir, tilePath(t)))
+		return err == nil && fi.Size() > 0
+	}
 	for _, t := range tlog.NewTiles(8, 0, n) {
+		if e := t; full(t) {
+			if e.L = -1; t.L != 0 || full(e) {
+				continue
+			}
+		}
 		var body []byte
 		from := t.N << 8
 		if t.L == 0 {
+			var bundle []byte
 			err := st.LogLeaves(ctx, from, from+int64(t.W), func(_ int64, d []byte) error {
 				body = append(body, translog.LeafHash(d)...)
-				return nil
-			})
-			if err != nil {
-				return 0, err
-			}
-			var bundle []byte
-			err = st.LogLeaves(ctx, from, from+int64(t.W), func(_ int64, d []byte) error {
 				bundle = binenc.BigEndian.AppendUint16(bundle, uint16(len(d)))
 				bundle = append(bundle, d...)
 				return nil
@@ -503,7 +512,7 @@ func writeTiles(ctx context.Context, st store.Store, dir string, n int64) (int, 
 			}
 			e := t
 			e.L = -1
-			if err := writeFile(filepath.Join(dir, tilePath(e)), bundle); err != nil {
+			if err := writeTile(filepath.Join(dir, tilePath(e)), bundle); err != nil {
 				return 0, err
 			}
 			count++
@@ -517,12 +526,25 @@ func writeTiles(ctx context.Context, st store.Store, dir string, n int64) (int, 
 			}
 			body = bytes.Join(hs, nil)
 		}
-		if err := writeFile(filepath.Join(dir, tilePath(t)), body); err != nil {
+		if err := writeTile(filepath.Join(dir, tilePath(t)), body); err != nil {
 			return 0, err
 		}
 		count++
 	}
 	return count, nil
+}
+
+// writeTile writes a tile whole under a temporary name and renames it into
+// place, so a reader never sees half of one.
+func writeTile(path string, body []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, body, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // writeFile writes a file whole, atomically.
