@@ -681,6 +681,9 @@ func TestExportKilled(t *testing.T) {
 	if out := ok(t, dir, "report", "subject", "--subject", "ana"); strings.Contains(out, "exp-") {
 		t.Errorf("the killed export is in the store:\n%s", out)
 	}
+	if out := ok(t, dir, "log", "verify"); !strings.Contains(out, "log verified") {
+		t.Errorf("after the kill: %s", out)
+	}
 }
 
 // TestPostgresStore runs the same flow against the PostgreSQL on this
