@@ -18,7 +18,6 @@ import (
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
-	"github.com/consentgate/consentgate/internal/translog"
 )
 
 func cmdDemo(ctx context.Context, a *app, args []string) error {
@@ -193,15 +192,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	vkey, err := a.verifierKey()
-	if err != nil {
-		return err
-	}
-	keys, err := st.keys.All(ctx)
-	if err != nil {
-		return err
-	}
-	rep, err := translog.Verify(ctx, st, keys, vkey, nil)
+	rep, err := a.verifyLog(ctx, st, nil)
 	if err != nil {
 		return fmt.Errorf("the demo's own log does not verify: %w", err)
 	}

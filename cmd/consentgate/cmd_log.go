@@ -81,15 +81,7 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	vkey, err := a.verifierKey()
-	if err != nil {
-		return err
-	}
-	keys, err := st.keys.All(ctx)
-	if err != nil {
-		return err
-	}
-	rep, err := translog.Verify(ctx, st, keys, vkey, ext)
+	rep, err := a.verifyLog(ctx, st, ext)
 	var ve *translog.VerifyError
 	if errors.As(err, &ve) {
 		if *asJSON {
@@ -124,6 +116,35 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "  the checkpoint in %s is consistent with the log\n", *external)
 	}
 	return nil
+}
+
+// verifyLog runs translog.Verify on the store with every subject key and
+// the log's verifier key.
+func (a *app) verifyLog(ctx context.Context, st *cmdStore, external []byte) (*translog.Report, error) {
+	vkey, err := a.verifierKey()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := st.keys.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return translog.Verify(ctx, st, keys, vkey, external)
+}
+
+// proofSize is the tree size a proof is for: the latest checkpoint's
+// (issuing one if the log grew), or a smaller size asked for, with its kept
+// checkpoint when there is one.
+func (a *app) proofSize(ctx context.Context, st *cmdStore, flag string, asked int64) (int64, []byte, error) {
+	n, note, err := signedSize(ctx, a, st)
+	if err != nil || asked <= 0 {
+		return n, note, err
+	}
+	if asked > n {
+		return 0, nil, fmt.Errorf("%s %d: the latest checkpoint is of %d leaves", flag, asked, n)
+	}
+	note, err = checkpointAt(ctx, st, asked)
+	return asked, note, err
 }
 
 // signedSize returns the size of the latest checkpoint (issuing one when
@@ -183,18 +204,9 @@ func cmdLogProveInclusion(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	n, note, err := signedSize(ctx, a, st)
+	n, note, err := a.proofSize(ctx, st, "--size", *size)
 	if err != nil {
 		return err
-	}
-	if *size > 0 {
-		if *size > n {
-			return fmt.Errorf("--size %d: the latest checkpoint is of %d leaves", *size, n)
-		}
-		n = *size
-		if note, err = checkpointAt(ctx, st, n); err != nil {
-			return err
-		}
 	}
 	if *index >= n {
 		return fmt.Errorf("--index %d: the tree of size %d has leaves 0..%d", *index, n, n-1)
@@ -244,15 +256,9 @@ func cmdLogProveConsistency(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	n, _, err := signedSize(ctx, a, st)
+	n, _, err := a.proofSize(ctx, st, "--to", *to)
 	if err != nil {
 		return err
-	}
-	if *to > 0 {
-		if *to > n {
-			return fmt.Errorf("--to %d: the latest checkpoint is of %d leaves", *to, n)
-		}
-		n = *to
 	}
 	if *from > n {
 		return fmt.Errorf("--from %d is larger than --to %d", *from, n)
