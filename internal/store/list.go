@@ -49,6 +49,11 @@ var (
 		func(r Rows, c *Checkpoint) error {
 			return r.Scan(&c.Size, &c.Note, (*int64)(&c.At))
 		}}
+	TokenList = List[Token]{
+		`SELECT hash, role, subject, created_at, coalesce(revoked_at, 0) FROM tokens ORDER BY created_at, hash`,
+		func(r Rows, t *Token) error {
+			return r.Scan(&t.Hash, &t.Role, &t.Subject, (*int64)(&t.CreatedAt), (*int64)(&t.RevokedAt))
+		}}
 	DeliveryList = List[Delivery]{
 		`SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`,
 		func(r Rows, d *Delivery) error {

@@ -58,6 +58,15 @@ type ImpactMark struct {
 	At       timestamp.Time
 }
 
+// Token is an API bearer token as stored: its SHA-256, never the token.
+type Token struct {
+	Hash      string         `json:"hash"` // SHA-256 of the token, hex
+	Role      string         `json:"role"` // admin, operator, auditor or subject
+	Subject   string         `json:"subject,omitempty"`
+	CreatedAt timestamp.Time `json:"created_at"`
+	RevokedAt timestamp.Time `json:"revoked_at,omitempty"` // 0 while valid
+}
+
 // Checkpoint is a signed checkpoint of the transparency log as issued.
 type Checkpoint struct {
 	Size int64
@@ -197,6 +206,15 @@ type Store interface {
 	SetExportStatus(ctx context.Context, id, status string) error
 	// Exports lists the recorded exports, oldest first.
 	Exports(ctx context.Context) ([]Export, error)
+
+	// AddToken stores a token's hash.
+	AddToken(ctx context.Context, t Token) error
+	// TokenByHash returns a token by its hash (ErrNotFound if unknown).
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// RevokeToken marks a token revoked (ErrNotFound if unknown).
+	RevokeToken(ctx context.Context, hash string, at timestamp.Time) error
+	// Tokens lists every token, oldest first.
+	Tokens(ctx context.Context) ([]Token, error)
 
 	// The transparency log (SPEC §6): every write above appends its leaves
 	// in its own transaction. These read it (translog.Reader).

@@ -55,6 +55,7 @@ func Run(t *testing.T, openWith Open) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("ConsistentReads", func(t *testing.T) { testConsistentReads(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	t.Run("Log", func(t *testing.T) {
 		ks := keyStore(t)
 		testLog(t, openWith(t, ks), ks)
@@ -518,5 +519,36 @@ func testOutbox(t *testing.T, s store.Store) {
 	}
 	if after, _ := s.ConsentAfter(ctx, 9, 1_000_000); ds[0].Pending != int64(len(after)) {
 		t.Fatalf("pending %d, want %d", ds[0].Pending, len(after))
+	}
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tok := store.Token{Hash: "h1", Role: "subject", Subject: "u1", CreatedAt: 5}
+	if err := s.AddToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddToken(ctx, tok); err == nil {
+		t.Fatal("a token hash is unique")
+	}
+	got, err := s.TokenByHash(ctx, "h1")
+	if err != nil || got != tok {
+		t.Fatalf("token %+v %v", got, err)
+	}
+	if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+	if err := s.RevokeToken(ctx, "h1", 9); err != nil {
+		t.Fatal(err)
+	}
+	s.RevokeToken(ctx, "h1", 12) // the first revocation stands
+	if got, _ := s.TokenByHash(ctx, "h1"); got.RevokedAt != 9 {
+		t.Fatalf("revoked %+v", got)
+	}
+	if err := s.RevokeToken(ctx, "nope", 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	if ts, err := s.Tokens(ctx); err != nil || len(ts) != 1 {
+		t.Fatalf("tokens %v %v", ts, err)
 	}
 }
