@@ -14,6 +14,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/demo"
+	"github.com/consentgate/consentgate/internal/impact"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/store"
@@ -85,7 +86,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 				force, widening = true, d
 			}
 		}
-		msg, err := publish(ctx, st, t, force, timestamp.Now())
+		msg, err := store.Publish(ctx, st, t, force, timestamp.Now())
 		if err != nil {
 			return err
 		}
@@ -175,7 +176,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	fmt.Fprintf(w, "\n6. Who opted out after their data went to %s (consentgate impact):\n", m.Recipient)
-	items, err := impactItems(ctx, st, timestamp.Min)
+	items, err := impact.Items(ctx, st, timestamp.Min)
 	if err != nil {
 		return err
 	}

@@ -10,27 +10,6 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// impactItems computes the impact list of a store now.
-func impactItems(ctx context.Context, st store.Store, since timestamp.Time) ([]impact.Item, error) {
-	vs, _, err := loadVersions(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	view, err := store.LoadView(ctx, st, timestamp.Now(), vs.Attributes(), nil)
-	if err != nil {
-		return nil, err
-	}
-	exports, err := st.Exports(ctx)
-	if err != nil {
-		return nil, err
-	}
-	marks, err := st.ImpactMarks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return impact.Compute(vs, view, exports, marks, since)
-}
-
 func cmdImpact(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("impact")
 	var since timestamp.Time
@@ -49,7 +28,7 @@ func cmdImpact(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	items, err := impactItems(ctx, st, since)
+	items, err := impact.Items(ctx, st, since)
 	if err != nil {
 		return err
 	}
@@ -116,7 +95,7 @@ func cmdImpactMark(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	items, err := impactItems(ctx, st, timestamp.Min)
+	items, err := impact.Items(ctx, st, timestamp.Min)
 	if err != nil {
 		return err
 	}

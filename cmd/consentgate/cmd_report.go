@@ -2,27 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/consentgate/consentgate/internal/export"
-	"github.com/consentgate/consentgate/internal/timestamp"
 )
-
-// reportEntry is one export that included a subject's data.
-type reportEntry struct {
-	ExportID       string         `json:"export_id"`
-	CreatedAt      timestamp.Time `json:"created_at"`
-	Purpose        string         `json:"purpose"`
-	Recipient      string         `json:"recipient"`
-	RecipientClass string         `json:"recipient_class"`
-	AsOf           timestamp.Time `json:"as_of"`
-	Records        uint32         `json:"records"`
-	RecordsRoot    string         `json:"records_root"`
-	LogIndex       *uint64        `json:"log_index"`
-	Status         string         `json:"status"`
-}
 
 func cmdReportSubject(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("report subject")
@@ -41,41 +25,15 @@ func cmdReportSubject(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	number, known, err := st.SubjectNumber(ctx, subject)
+	known, entries, err := export.SubjectReport(ctx, st, subject)
 	if err != nil {
 		return err
 	}
-	entries := []reportEntry{}
-	if known {
-		exports, err := st.Exports(ctx)
-		if err != nil {
-			return err
-		}
-		for _, e := range exports {
-			if len(e.Subjects) == 0 {
-				continue
-			}
-			set, err := export.DecodeSubjectSet(e.Subjects)
-			if err != nil {
-				return fmt.Errorf("export %s: %w", e.ID, err)
-			}
-			n := set.Count(number)
-			if n == 0 {
-				continue
-			}
-			var m export.Manifest
-			if err := json.Unmarshal(e.Manifest, &m); err != nil {
-				return fmt.Errorf("export %s: manifest: %w", e.ID, err)
-			}
-			entries = append(entries, reportEntry{ExportID: e.ID, CreatedAt: e.CreatedAt, Purpose: e.Purpose, Recipient: e.Recipient,
-				RecipientClass: m.RecipientClass, AsOf: e.AsOf, Records: n, RecordsRoot: m.RecordsRoot, LogIndex: m.LogIndex, Status: e.Status})
-		}
-	}
 	if *asJSON {
 		return a.printJSON(struct {
-			Subject string        `json:"subject"`
-			Known   bool          `json:"known"`
-			Exports []reportEntry `json:"exports"`
+			Subject string               `json:"subject"`
+			Known   bool                 `json:"known"`
+			Exports []export.ReportEntry `json:"exports"`
 		}{subject, known, entries})
 	}
 	w := a.stdout

@@ -78,15 +78,15 @@ type Action int
 
 // The actions the API checks.
 const (
-	ReadSubject   Action = iota // a subject's attributes, consent, history, report
-	WriteConsent                // record a consent event
-	WriteSubject                // record a subject's attribute change
-	Decide                      // batch decisions
-	ReadPolicies                // list, show and diff versions
-	Publish                     // publish a policy version
-	ReadExports                 // exports and manifests, impact
-	MarkImpact                  // change an impact item's status
-	ReadLog                     // checkpoint, tiles, proofs (public)
+	ReadSubject  Action = iota // a subject's attributes, consent, history, report
+	WriteConsent               // record a consent event
+	WriteSubject               // record a subject's attribute change
+	Decide                     // batch decisions
+	ReadPolicies               // list, show and diff versions
+	Publish                    // publish a policy version
+	ReadExports                // exports and manifests, impact
+	MarkImpact                 // change an impact item's status
+	ReadLog                    // checkpoint, tiles, proofs (public)
 )
 
 // Can reports whether a principal may do an action on a subject's data

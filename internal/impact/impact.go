@@ -7,6 +7,7 @@
 package impact
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -111,4 +112,25 @@ func Compute(vs *decision.Versions, view *consent.View, exports []store.Export, 
 		return items[i].Subject < items[j].Subject
 	})
 	return items, nil
+}
+
+// impactItems computes the impact list of a store now.
+func Items(ctx context.Context, st store.Store, since timestamp.Time) ([]Item, error) {
+	vs, _, err := store.LoadVersions(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	view, err := store.LoadView(ctx, st, timestamp.Now(), vs.Attributes(), nil)
+	if err != nil {
+		return nil, err
+	}
+	exports, err := st.Exports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	marks, err := st.ImpactMarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Compute(vs, view, exports, marks, since)
 }
