@@ -69,26 +69,7 @@ func (a *app) checkpoint(ctx context.Context, st store.Store) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, err := st.LogSize(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cps, err := st.Checkpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(cps); n > 0 && cps[n-1].Size == size {
-		return cps[n-1].Note, nil
-	}
-	root, err := translog.Root(ctx, st, size)
-	if err != nil {
-		return nil, err
-	}
-	note, err := signer.Sign(size, root)
-	if err != nil {
-		return nil, err
-	}
-	return note, st.AddCheckpoint(ctx, store.Checkpoint{Size: size, Note: note, At: timestamp.Now()})
+	return translog.Issue(ctx, st, signer, timestamp.Now())
 }
 
 // logState is the log's size and root now, for a manifest.

@@ -92,6 +92,7 @@ func commands() []command {
 		{"log erase", "--subject S", "erase a subject's log key: their entries become unlinkable", cmdLogErase},
 		{"log tiles", "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", cmdLogTiles},
 		{"manifest verify", "FILE [--json]", "check an export manifest's signature, file digests and log inclusion", cmdManifestVerify},
+		{"serve", "[--addr :8080] [--checkpoint-every 1m] [--quiet]", "the HTTP API, the privacy centre and the admin console", cmdServe},
 		{"token create", "--role admin|operator|auditor|subject [--subject S]", "create an API token; prints it alone, once", cmdTokenCreate},
 		{"token revoke", "TOKEN", "revoke a token (the token or its SHA-256)", cmdTokenRevoke},
 		{"token list", "[--json]", "every token's SHA-256, role, subject and whether it is revoked", cmdTokenList},

@@ -2,6 +2,7 @@ package translog
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // The signing key's files under --keys: the private key in the signed-note
@@ -132,6 +135,32 @@ func (c *Checkpoint) Body() string {
 func (s *Signer) Sign(size int64, root []byte) ([]byte, error) {
 	c := Checkpoint{Origin: s.Origin, Size: size, Root: root}
 	return note.Sign(&note.Note{Text: c.Body()}, s.signer)
+}
+
+// Issue returns the signed checkpoint of the log as it is in st, signing
+// and keeping a new one when the latest kept is of a smaller size (SPEC §6:
+// after every command that appends, and once a minute by the server).
+func Issue(ctx context.Context, st store.Store, s *Signer, now timestamp.Time) ([]byte, error) {
+	size, err := st.LogSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := st.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(cps); n > 0 && cps[n-1].Size == size {
+		return cps[n-1].Note, nil
+	}
+	root, err := Root(ctx, st, size)
+	if err != nil {
+		return nil, err
+	}
+	note, err := s.Sign(size, root)
+	if err != nil {
+		return nil, err
+	}
+	return note, st.AddCheckpoint(ctx, store.Checkpoint{Size: size, Note: note, At: now})
 }
 
 // OpenCheckpoint verifies a signed checkpoint with the verifier key and

@@ -1,0 +1,418 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/httpapi"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/sqlite"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+const testPolicy = `version: "v1"
+effective_from: 2020-01-01T00:00:00Z
+purposes: [train_ai_system.generative]
+categories: [user.content.public, user.content.private.message]
+recipients:
+  self:      { class: first_party }
+  partner-x: { class: third_party }
+regions:
+  strict: ["@EEA", GB]
+attributes:
+  tier: [free, premium]
+gpc: [third_party]
+defaults:
+  train_ai_system: granted
+rules:
+  - id: strict
+    effect: deny
+    when: { purpose: train_ai_system, region: strict }
+  - id: messages-need-consent
+    effect: require_consent
+    when: { category: user.content.private }
+`
+
+// world is a server on a real listener over a SQLite store, with a token
+// per role.
+type world struct {
+	t      *testing.T
+	url    string
+	srv    *httpapi.Server
+	st     *sqlite.DB
+	tokens map[string]string // admin, operator, auditor, ana (subject), ben (subject), revoked
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	signer, err := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, _ := policy.Compile(doc)
+	if _, err := store.Publish(ctx, st, tab, false, timestamp.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ts := func(s string) timestamp.Time { v, _ := timestamp.Parse(s); return v }
+	tier := "free"
+	st.AddSubjectEvents(ctx, []consent.SubjectEvent{
+		{Subject: "ana", At: ts("2021-01-01T00:00:00Z"), RegionSet: true, Region: "US", Attributes: map[string]*string{"tier": &tier}},
+		{Subject: "ben", At: ts("2021-01-01T00:00:00Z"), RegionSet: true, Region: "DE"},
+	})
+	w := &world{t: t, st: st, tokens: map[string]string{}}
+	for name, role := range map[string]access.Role{"admin": access.Admin, "operator": access.Operator, "auditor": access.Auditor, "ana": access.Subject, "ben": access.Subject, "revoked": access.Operator} {
+		subject := ""
+		if role == access.Subject {
+			subject = name
+		}
+		secret, tok, err := access.NewToken(role, subject, timestamp.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.AddToken(ctx, tok)
+		w.tokens[name] = secret
+	}
+	st.RevokeToken(ctx, access.Hash(w.tokens["revoked"]), timestamp.Now())
+	ks, err := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	w.srv = httpapi.New(httpapi.Config{Store: st, Keys: ks, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBody: 64 << 10})
+	hs := httptest.NewServer(w.srv.Handler())
+	t.Cleanup(hs.Close)
+	w.url = hs.URL
+	return w
+}
+
+// do sends a request as who ("" for no token) and returns status and body.
+func (w *world) do(who, method, path string, body string, hdr ...string) (int, []byte) {
+	w.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, w.url+path, rd)
+	if who != "" {
+		tok, ok := w.tokens[who]
+		if !ok {
+			tok = who // a literal token
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (w *world) json(who, method, path, body string, want int) map[string]any {
+	w.t.Helper()
+	code, b := w.do(who, method, path, body)
+	if code != want {
+		w.t.Fatalf("%s %s as %s: %d, want %d\n%s", method, path, who, code, want, b)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		w.t.Fatalf("%s %s: not JSON: %s", method, path, b)
+	}
+	return v
+}
+
+const consentBody = `{"purpose":"train_ai_system","recipient":"third_party","state":"denied"}`
+
+// TestRolesAndRoutes: every route, every role, and the status each gets.
+func TestRolesAndRoutes(t *testing.T) {
+	w := newWorld(t)
+	export := "none"
+	decisions := `[{"subjects":[{"id":"ana"}],"category":"user.content.public","created":"2023-01-01T00:00:00Z","purpose":"train_ai_system.generative","recipient":"partner-x"}]`
+	type call struct{ method, path, body string }
+	calls := []call{
+		{"GET", "/v1/subjects/ana", ""},
+		{"PUT", "/v1/subjects/ana", `{"attributes":{"tier":"premium"}}`},
+		{"POST", "/v1/subjects/ana/consents", consentBody},
+		{"GET", "/v1/subjects/ana/consents", ""},
+		{"GET", "/v1/subjects/ana/consents/history", ""},
+		{"GET", "/v1/subjects/ana/report", ""},
+		{"POST", "/v1/decisions", decisions},
+		{"GET", "/v1/policies", ""},
+		{"GET", "/v1/policies/v1", ""},
+		{"GET", "/v1/policies/diff?from=v1&to=v1", ""},
+		{"POST", "/v1/policies", testPolicy},
+		{"GET", "/v1/exports", ""},
+		{"GET", "/v1/exports/" + export, ""},
+		{"GET", "/v1/impact", ""},
+		{"POST", "/v1/impact/marks", `{"export":"none","subject":"ana","status":"notified"}`},
+	}
+	// The status each role gets: ok is the route's success (200, 201, or
+	// 404 for the export that does not exist).
+	allowed := map[string][]string{
+		"admin":    {"*"},
+		"operator": {"GET /v1/subjects/ana", "PUT /v1/subjects/ana", "POST /v1/subjects/ana/consents", "GET /v1/subjects/ana/consents", "GET /v1/subjects/ana/consents/history", "GET /v1/subjects/ana/report", "POST /v1/decisions", "GET /v1/policies", "GET /v1/policies/v1", "GET /v1/policies/diff?from=v1&to=v1", "GET /v1/exports", "GET /v1/exports/none", "GET /v1/impact", "POST /v1/impact/marks"},
+		"auditor":  {"GET /v1/subjects/ana", "GET /v1/subjects/ana/consents", "GET /v1/subjects/ana/consents/history", "GET /v1/subjects/ana/report", "POST /v1/decisions", "GET /v1/policies", "GET /v1/policies/v1", "GET /v1/policies/diff?from=v1&to=v1", "GET /v1/exports", "GET /v1/exports/none", "GET /v1/impact"},
+		"ben":      {"GET /v1/policies", "GET /v1/policies/v1", "GET /v1/policies/diff?from=v1&to=v1"},
+		"ana":      {"GET /v1/subjects/ana", "POST /v1/subjects/ana/consents", "GET /v1/subjects/ana/consents", "GET /v1/subjects/ana/consents/history", "GET /v1/subjects/ana/report", "GET /v1/policies", "GET /v1/policies/v1", "GET /v1/policies/diff?from=v1&to=v1"},
+	}
+	for _, who := range []string{"admin", "operator", "auditor", "ana", "ben", "", "revoked", "cgt_notatoken"} {
+		for _, c := range calls {
+			code, body := w.do(who, c.method, c.path, c.body)
+			key := c.method + " " + c.path
+			want := "forbidden"
+			switch {
+			case who == "" || who == "revoked" || who == "cgt_notatoken":
+				want = "unauthorized"
+			case slices.Contains(allowed[who], "*") || slices.Contains(allowed[who], key):
+				want = "ok"
+			}
+			var got string
+			switch {
+			case code == 401:
+				got = "unauthorized"
+			case code == 403:
+				got = "forbidden"
+			case code < 300, code == 404 && (strings.Contains(c.path, "none") || strings.Contains(c.body, `"none"`)), code == 409 && c.method == "POST" && c.path == "/v1/policies":
+				got = "ok"
+			default:
+				got = fmt.Sprint(code)
+			}
+			if got != want {
+				t.Errorf("%s as %q: %d (%s), want %s\n%s", key, who, code, got, want, body)
+			}
+			if code >= 400 {
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if json.Unmarshal(body, &e) != nil || e.Error.Code == "" || e.Error.Message == "" {
+					t.Errorf("%s as %q: error body %s", key, who, body)
+				}
+				if code == 401 && !strings.Contains(string(body), "a valid bearer token is required") {
+					t.Errorf("401 says more than it should: %s", body)
+				}
+			}
+		}
+	}
+}
+
+// TestSubjectIsolation: a subject token on another subject's routes gets
+// 403 whether or not that subject exists, and may not backdate.
+func TestSubjectIsolation(t *testing.T) {
+	w := newWorld(t)
+	for _, other := range []string{"ben", "zed"} {
+		for _, c := range [][2]string{{"GET", ""}, {"PUT", ""}, {"POST", "/consents"}, {"GET", "/consents"}, {"GET", "/consents/history"}, {"GET", "/report"}} {
+			body := ""
+			if c[0] != "GET" {
+				body = consentBody
+			}
+			code, b := w.do("ana", c[0], "/v1/subjects/"+other+c[1], body)
+			if code != 403 {
+				t.Errorf("ana %s %s%s: %d %s", c[0], other, c[1], code, b)
+			}
+		}
+	}
+	code, b := w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","at":"2024-01-01T00:00:00Z"}`)
+	if code != 403 || !strings.Contains(string(b), "at may not be set") {
+		t.Fatalf("a subject backdating: %d %s", code, b)
+	}
+	// Their own choice is recorded and shows at once.
+	w.json("ana", "POST", "/v1/subjects/ana/consents", consentBody, 201)
+	v := w.json("ana", "GET", "/v1/subjects/ana/consents", "", 200)
+	if !strings.Contains(fmt.Sprint(v["consent"]), "partner-x recipient_class:third_party state:denied") {
+		t.Fatalf("consent after the change: %v", v["consent"])
+	}
+}
+
+// TestBadRequests: malformed, invalid and oversized bodies are refused
+// with a coded JSON error and change nothing.
+func TestBadRequests(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	before, _ := w.st.LogSize(ctx)
+	for _, c := range []struct {
+		method, path, body string
+		code               int
+		says               string
+	}{
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":`, 400, "not the JSON expected"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"maybe"}`, 400, "state"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"sell_data","state":"denied"}`, 400, "sell_data"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","extra":1}`, 400, "unknown field"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","at":"2999-01-01T00:00:00Z"}`, 400, "future"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied"} {}`, 400, "more than one"},
+		{"PUT", "/v1/subjects/ana", `{"region":"XX"}`, 400, "XX"},
+		{"POST", "/v1/decisions", `[]`, 400, "expected a list"},
+		{"POST", "/v1/decisions", `[{"subjects":[{"id":"ana","role":"boss"}],"category":"c","created":"2023-01-01T00:00:00Z","purpose":"p","recipient":"r"}]`, 400, "boss"},
+		{"POST", "/v1/policies", "version: v2\npurposes: [\n", 400, "request body"},
+		{"GET", "/v1/subjects/ana?as_of=yesterday", "", 400, "as_of"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"` + strings.Repeat("x", 70<<10) + `","state":"denied"}`, 413, "larger than"},
+		{"GET", "/v1/log/proofs/inclusion?index=-1", "", 400, "index"},
+	} {
+		code, b := w.do("admin", c.method, c.path, c.body)
+		if code != c.code || !strings.Contains(string(b), c.says) {
+			t.Errorf("%s %s %.40q: %d %s, want %d %q", c.method, c.path, c.body, code, b, c.code, c.says)
+		}
+	}
+	if after, _ := w.st.LogSize(ctx); after != before {
+		t.Fatalf("bad requests changed the store: log %d → %d", before, after)
+	}
+}
+
+// TestGPC: a consent request with Sec-GPC: 1 records the denials the
+// policy's gpc list asks for, once; a later explicit grant stays.
+func TestGPC(t *testing.T) {
+	w := newWorld(t)
+	code, b := w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system.generative","recipient":"self","state":"granted"}`, "Sec-GPC", "1")
+	if code != 201 || !strings.Contains(string(b), `"source": "gpc"`) {
+		t.Fatalf("with GPC: %d %s", code, b)
+	}
+	hist, _ := w.st.ConsentHistory(context.Background(), "ana")
+	if len(hist) != 2 || hist[0].Source != "gpc" || hist[0].Recipient != "third_party" || hist[0].State != policy.Denied {
+		t.Fatalf("history %+v", hist)
+	}
+	// Again: already denied, nothing more from GPC.
+	_, b = w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system.generative","recipient":"self","state":"denied"}`, "Sec-GPC", "1")
+	if strings.Contains(string(b), `"source": "gpc"`) {
+		t.Fatalf("GPC recorded twice: %s", b)
+	}
+	// An explicit grant for third parties is the subject's choice; without
+	// the header it stands.
+	w.json("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","recipient":"third_party","state":"granted","source":"settings"}`, 201)
+	v := w.json("ana", "GET", "/v1/subjects/ana/consents", "", 200)
+	if !strings.Contains(fmt.Sprint(v["consent"]), "partner-x recipient_class:third_party state:granted") {
+		t.Fatalf("after the explicit grant: %v", v["consent"])
+	}
+}
+
+// TestLogOverHTTP: the checkpoint, tiles and proofs the server gives check
+// with the merkle library.
+func TestLogOverHTTP(t *testing.T) {
+	w := newWorld(t)
+	for i := range 300 {
+		w.st.AddConsentEvents(context.Background(), []consent.Event{{Subject: fmt.Sprint("s", i), Purpose: "train_ai_system", State: policy.Denied, At: timestamp.Time(i + 1), Source: "api"}})
+	}
+	w.srv.Checkpoint(context.Background())
+	code, note := w.do("", "GET", "/log/checkpoint", "")
+	if code != 200 {
+		t.Fatalf("checkpoint %d", code)
+	}
+	keysDir := filepath.Dir(w.st.Path) + "/s.db.keys"
+	pub, _ := os.ReadFile(keysDir + "/log.pub")
+	cp, err := translog.OpenCheckpoint(note, strings.TrimSpace(string(pub)))
+	if err != nil || cp.Size < 300 {
+		t.Fatalf("checkpoint %v %s", err, note)
+	}
+	var inc struct {
+		Index, Size int64
+		LeafHash    []byte `json:"leaf_hash"`
+		Root        []byte
+		Proof       []string
+	}
+	_, b := w.do("", "GET", "/v1/log/proofs/inclusion?index=260", "")
+	json.Unmarshal(b, &inc)
+	var hs [][]byte
+	for _, p := range inc.Proof {
+		var h []byte
+		json.Unmarshal([]byte(`"`+p+`"`), &h)
+		hs = append(hs, h)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, 260, uint64(cp.Size), inc.LeafHash, hs, cp.Root); err != nil {
+		t.Fatalf("inclusion over HTTP: %v (%s)", err, b)
+	}
+	code, tile := w.do("", "GET", "/log/tile/0/000", "")
+	if code != 200 || len(tile) != 256*32 {
+		t.Fatalf("tile 0/000: %d, %d bytes", code, len(tile))
+	}
+	code, part := w.do("", "GET", fmt.Sprintf("/log/tile/0/001.p/%d", cp.Size-256), "")
+	if code != 200 || len(part) != int(cp.Size-256)*32 || !bytes.Equal(part[4*32:5*32], inc.LeafHash) {
+		t.Fatalf("partial tile: %d, %d bytes", code, len(part))
+	}
+	if code, _ := w.do("", "GET", "/log/tile/0/001.p/3", ""); code != 404 {
+		t.Fatalf("a partial tile of the wrong width: %d", code)
+	}
+	if code, b := w.do("", "GET", "/log/tile/entries/000", ""); code != 200 || len(b) < 256*60 {
+		t.Fatalf("entry bundle: %d %d", code, len(b))
+	}
+}
+
+// TestOpenAPI: the document lists exactly the routes the server serves.
+func TestOpenAPI(t *testing.T) {
+	w := newWorld(t)
+	code, b := w.do("", "GET", "/openapi.json", "")
+	if code != 200 {
+		t.Fatal(code)
+	}
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("document: %v %s", err, doc.OpenAPI)
+	}
+	wild := regexp.MustCompile(`\{(\w+)\.\.\.\}`)
+	served := map[string]bool{}
+	for _, r := range w.srv.Routes() {
+		p := wild.ReplaceAllString(r.Path, "{$1}")
+		served[strings.ToLower(r.Method)+" "+p] = true
+		if _, ok := doc.Paths[p][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("%s %s is served but not in openapi.json", r.Method, p)
+		}
+	}
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if !served[m+" "+p] {
+				t.Errorf("%s %s is in openapi.json but not served", m, p)
+			}
+		}
+	}
+}
+
+// TestHealthAndMetrics: /healthz answers and /metrics counts requests.
+func TestHealthAndMetrics(t *testing.T) {
+	w := newWorld(t)
+	if code, b := w.do("", "GET", "/healthz", ""); code != 200 || !strings.Contains(string(b), "ok") {
+		t.Fatalf("healthz %d %s", code, b)
+	}
+	w.json("operator", "POST", "/v1/subjects/ana/consents", consentBody, 201)
+	_, m := w.do("", "GET", "/metrics", "")
+	for _, want := range []string{`consentgate_http_requests_total{method="POST",route="POST /v1/subjects/{id}/consents",status="201"} 1`,
+		"consentgate_consent_events_total 1", "consentgate_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
