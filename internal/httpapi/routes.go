@@ -726,4 +726,3 @@ func (s *Server) postImpactMark(w http.ResponseWriter, r *http.Request, p access
 	writeJSON(w, http.StatusCreated, map[string]any{"export": q.Export, "subject": q.Subject, "status": q.Status})
 	return nil
 }
-
