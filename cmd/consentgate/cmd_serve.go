@@ -32,13 +32,17 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	sessionKey, err := a.secret("session.key")
+	if err != nil {
+		return err
+	}
 	level := slog.LevelInfo
 	if *quiet {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	srv := httpapi.New(httpapi.Config{Store: st, Keys: st.keys, Signer: signer, Logger: logger, CheckpointEvery: *every,
-		Extra: web.Mount})
+		Extra: web.New(sessionKey)})
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -240,6 +240,13 @@ func (s *Server) recordConsent(r *http.Request, id string, req consentRequest, g
 	return append(out, recordedEvent{e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source, n == 1}), nil
 }
 
+// RecordConsent records a subject's choice (the privacy centre's toggles):
+// validated as the API validates it, with the GPC denials first when gpc.
+func (s *Server) RecordConsent(r *http.Request, subject, purpose, recipient, state, source string, gpc bool) error {
+	_, err := s.recordConsent(r, subject, consentRequest{Purpose: purpose, Recipient: recipient, State: state, Source: source}, gpc)
+	return err
+}
+
 // GPC records, for a request carrying Sec-GPC: 1, a denial (source gpc)
 // for each entry of the policy's gpc list the subject has not already
 // denied (SPEC §7). Exported for the privacy centre's login.

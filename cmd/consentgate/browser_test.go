@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium is Debian's, which .ci/run installs.
+const chromium = "/usr/bin/chromium"
+
+// serve starts `consentgate serve` on a free port over dir's store and
+// returns its URL; the server is stopped (SIGTERM, graceful) at the end.
+func serve(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--quiet"}, args...)...)
+	cmd.Dir = dir
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve did not shut down cleanly: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Error("serve did not stop within 15 s of SIGTERM")
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	url := regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
+	if url == "" {
+		t.Fatalf("serve printed %q", line)
+	}
+	return url
+}
+
+// browser returns a chromedp context on a fresh headless Chromium.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s: %v (.ci/run installs Debian's chromium)", chromium, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 1400))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// screenshot saves a full-page PNG: under docs/ when
+// CONSENTGATE_SCREENSHOTS is set (how the committed ones were made), else
+// in the test's directory.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if os.Getenv("CONSENTGATE_SCREENSHOTS") != "" {
+		dir = "../../docs"
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 10_000 {
+		t.Fatalf("%s: a %d-byte screenshot is a blank page", name, len(png))
+	}
+}
+
+// TestBrowser: in a real headless Chromium, a member signs in, turns a
+// setting off, sees it in their history (and the CLI sees it); an admin
+// opens the console and its charts render.
+func TestBrowser(t *testing.T) {
+	dir := t.TempDir()
+	ok(t, dir, "demo", "--dir", "d", "--members", "800")
+	store := "--store=sqlite:d/demo.db"
+	var items []struct{ Subject string }
+	json.Unmarshal([]byte(ok(t, dir, store, "impact", "--json")), &items)
+	if len(items) == 0 {
+		t.Fatal("the demo has no impact items")
+	}
+	member := items[0].Subject
+	// The member chooses to allow partners first, so that there is a
+	// setting to turn off.
+	ok(t, dir, store, "consent", "set", "--subject", member, "--purpose", "train_ai_system.generative", "--recipient", "third_party", "--state", "granted", "--source", "settings")
+	memberToken := strings.TrimSpace(ok(t, dir, store, "token", "create", "--role", "subject", "--subject", member))
+	adminToken := strings.TrimSpace(ok(t, dir, store, "token", "create", "--role", "admin"))
+	url := serve(t, dir, store)
+	ctx := browser(t)
+
+	// The member: the login link, then the switch of a setting that is on.
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(url+"/privacy/login?token="+memberToken),
+		chromedp.Click("#signin"),
+		chromedp.WaitVisible("#settings"),
+	)
+	if err != nil {
+		t.Fatalf("privacy centre: %v", err)
+	}
+	switchID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("input.switch:checked") || {id: ""}).id`))
+	if err != nil || switchID == "" {
+		t.Fatalf("no setting is on: %v", err)
+	}
+	p, _ := chromedp.Run(ctx, chromedp.AttributeValue("#"+cssEscape(switchID), "data-purpose"))
+	c, _ := chromedp.Run(ctx, chromedp.AttributeValue("#"+cssEscape(switchID), "data-class"))
+	purpose, class := p.Value, c.Value
+	err = chromedp.Do(ctx,
+		chromedp.Click("#"+cssEscape(switchID)), // the switch submits itself
+		chromedp.WaitVisible("#saved"),
+	)
+	if err != nil {
+		t.Fatalf("turning %s off: %v", switchID, err)
+	}
+	history, _ := chromedp.Run(ctx, chromedp.Text("#history"))
+	stillOn, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(`+jsString(switchID)+`).checked`))
+	if stillOn || !strings.Contains(history, purpose) || !strings.Contains(history, "denied") || !strings.Contains(history, "settings") {
+		t.Fatalf("after turning %s / %s off: switch on=%v, history:\n%s", purpose, class, stillOn, history)
+	}
+	// Keyboard: the switch is focusable and labelled.
+	label, _ := chromedp.Run(ctx, chromedp.Text(`label[for="`+switchID+`"]`))
+	if !strings.Contains(label, purpose) {
+		t.Fatalf("the switch's label: %q", label)
+	}
+	screenshot(t, ctx, "privacy-centre.png")
+	if out := ok(t, dir, store, "consent", "show", "--subject", member); !regexp.MustCompile(`denied\s+purpose `+regexp.QuoteMeta(purpose)+`, recipient `+class+`, source settings`).MatchString(out) {
+		t.Fatalf("consent show does not have the change:\n%s", out)
+	}
+
+	// The admin console: charts render with real sizes.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(url+"/admin/login?token="+adminToken),
+		chromedp.Click("#signin"),
+		chromedp.WaitVisible("#impact"),
+	)
+	if err != nil {
+		t.Fatalf("admin console: %v", err)
+	}
+	charts, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.bars rect").length`))
+	width, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector("svg.bars").getBoundingClientRect().width`))
+	if charts < 10 || width < 200 {
+		t.Fatalf("admin charts: %d bars, %.0f px wide", charts, width)
+	}
+	body, _ := chromedp.Run(ctx, chromedp.Text("main"))
+	for _, want := range []string{"2024-09-18", "Notice violation", "Consent events recorded per month", "records read", "leaves", "Impact queue", member} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the console lacks %q", want)
+		}
+	}
+	screenshot(t, ctx, "admin-console.png")
+}
+
+func cssEscape(id string) string { return strings.NewReplacer(".", `\.`, ":", `\:`).Replace(id) }
+
+func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }

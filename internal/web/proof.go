@@ -1,0 +1,67 @@
+package web
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/httpapi"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// subjectProof is a member's evidence that an export included their data:
+// their pseudonym, its place in the export's subjects_root with the RFC
+// 6962 audit path, and the manifest's log index (whose inclusion proof the
+// public log route gives).
+func subjectProof(r *http.Request, s *httpapi.Server, subject, exportID string) (map[string]any, error) {
+	ctx := r.Context()
+	es, err := s.Store.Exports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if e.ID != exportID || len(e.Subjects) == 0 {
+			continue
+		}
+		set, err := export.DecodeSubjectSet(e.Subjects)
+		if err != nil {
+			return nil, err
+		}
+		byNumber, err := s.Store.SubjectsByNumber(ctx, set.Numbers)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, 0, len(set.Numbers))
+		for _, n := range set.Numbers {
+			if id, ok := byNumber[n]; ok {
+				ids = append(ids, id)
+			}
+		}
+		keys, err := s.Keys.SubjectKeys(ctx, ids, false)
+		if err != nil {
+			return nil, err
+		}
+		if keys[subject] == nil {
+			return nil, errors.New("no proof: your data was not in this export, or your log key was erased")
+		}
+		tree := translog.NewSubjectsTree(e.ID, ids, keys)
+		ps := translog.Pseudonym(translog.ExportSalt(keys[subject], e.ID), []byte(subject))
+		i, path, ok := tree.Prove(ps)
+		if !ok {
+			return nil, errors.New("no proof: your data was not in this export")
+		}
+		hs := make([]string, len(path))
+		for k, h := range path {
+			hs[k] = base64.StdEncoding.EncodeToString(h)
+		}
+		var logIndex any
+		if m, ok := manifestOf(e.Manifest); ok {
+			logIndex = m.LogIndex
+		}
+		return map[string]any{"export_id": e.ID, "pseudonym": hex.EncodeToString(ps[:]), "subjects_root": hex.EncodeToString(tree.Root()),
+			"index": i, "size": len(tree.Leaves), "proof": hs, "manifest_log_index": logIndex}, nil
+	}
+	return nil, errors.New("no such export")
+}
