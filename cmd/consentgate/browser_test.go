@@ -151,7 +151,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the switch's label: %q", label)
 	}
 	screenshot(t, ctx, "privacy-centre.png")
-	if out := ok(t, dir, store, "consent", "show", "--subject", member); !regexp.MustCompile(`denied\s+purpose `+regexp.QuoteMeta(purpose)+`, recipient `+class+`, source settings`).MatchString(out) {
+	if out := ok(t, dir, store, "consent", "show", "--subject", member); !regexp.MustCompile(`denied\s+purpose ` + regexp.QuoteMeta(purpose) + `, recipient ` + class + `, source settings`).MatchString(out) {
 		t.Fatalf("consent show does not have the change:\n%s", out)
 	}
 

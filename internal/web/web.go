@@ -55,10 +55,10 @@ func New(sessionKey []byte) func(mux *http.ServeMux, s *httpapi.Server) {
 }
 
 var funcs = template.FuncMap{
-	"when": func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"day":  func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006") },
+	"when":  func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"day":   func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006") },
 	"lower": strings.ToLower,
-	"svg":  func(s string) template.HTML { return template.HTML(s) }, // built by chart code from numbers and escaped labels
+	"svg":   func(s string) template.HTML { return template.HTML(s) }, // built by chart code from numbers and escaped labels
 }
 
 func (p *pages) render(w http.ResponseWriter, name string, status int, data any) {
@@ -223,9 +223,9 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type histRow struct {
-		At                               timestamp.Time
+		At                                timestamp.Time
 		Purpose, Recipient, State, Source string
-		GPC                              bool
+		GPC                               bool
 	}
 	var rows []histRow
 	var gpc []histRow
