@@ -152,6 +152,7 @@ func (s *Server) putSubject(w http.ResponseWriter, r *http.Request, p access.Pri
 	if err != nil {
 		return err
 	}
+	s.cache.changedBy(id)
 	writeJSON(w, http.StatusCreated, map[string]any{"subject": id, "at": e.At, "added": n})
 	return nil
 }
@@ -236,6 +237,7 @@ func (s *Server) recordConsent(r *http.Request, id string, req consentRequest, g
 	if err != nil {
 		return nil, err
 	}
+	s.cache.changedBy(id)
 	s.metrics.consent.Add(float64(n))
 	return append(out, recordedEvent{e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source, n == 1}), nil
 }
@@ -289,6 +291,7 @@ func (s *Server) applyGPC(r *http.Request, id string, now timestamp.Time) ([]rec
 	if _, err := s.Store.AddConsentEvents(ctx, evs); err != nil {
 		return nil, err
 	}
+	s.cache.changedBy(id)
 	out := make([]recordedEvent, len(evs))
 	for i, e := range evs {
 		out[i] = recordedEvent{e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source, true}
@@ -357,14 +360,20 @@ type ConsentView struct {
 	Consent []ConsentCell  `json:"consent"`
 }
 
-// Consents computes a subject's consent view (also for the privacy centre).
-func (s *Server) Consents(r *http.Request, id string, t timestamp.Time) (*ConsentView, error) {
+// Consents computes a subject's consent view (also for the privacy
+// centre); now answers from the view cache.
+func (s *Server) Consents(r *http.Request, id string, t timestamp.Time, now bool) (*ConsentView, error) {
 	ctx := r.Context()
 	vs, _, err := s.Versions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	view, err := store.LoadView(ctx, s.Store, t, vs.Attributes(), []string{id})
+	var view *consent.View
+	if now {
+		view, err = s.cache.view(ctx, id, vs.Attributes())
+	} else {
+		view, err = store.LoadView(ctx, s.Store, t, vs.Attributes(), []string{id})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +406,7 @@ func (s *Server) getConsents(w http.ResponseWriter, r *http.Request, p access.Pr
 	if err != nil {
 		return err
 	}
-	v, err := s.Consents(r, id, t)
+	v, err := s.Consents(r, id, t, r.URL.Query().Get("as_of") == "")
 	if err != nil {
 		return err
 	}
@@ -583,6 +592,7 @@ func (s *Server) postPolicy(w http.ResponseWriter, r *http.Request, p access.Pri
 	if err != nil {
 		return err
 	}
+	s.forgetVersions()
 	s.checkpoint(r.Context())
 	writeJSON(w, http.StatusCreated, map[string]any{"version": doc.Version, "message": msg})
 	return nil

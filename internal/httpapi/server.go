@@ -48,11 +48,20 @@ type Server struct {
 	metrics   *metrics
 	routeList []Route
 
+	tokens sync.Map // token hash → cachedToken
+	cache  *viewCache
+
 	mu       sync.Mutex
 	versions *decision.Versions
 	policies []store.Policy
 	digests  string
+	checked  time.Time // when the published set was last compared
 }
+
+// versionsTTL is how long the compiled versions are used before the
+// published set is compared again (a publication through this server
+// takes effect at once; through another process, within it).
+const versionsTTL = time.Second
 
 // New builds a server.
 func New(c Config) *Server {
@@ -65,7 +74,7 @@ func New(c Config) *Server {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	s := &Server{Config: c, mux: http.NewServeMux(), metrics: newMetrics()}
+	s := &Server{Config: c, mux: http.NewServeMux(), metrics: newMetrics(), cache: newViewCache(c.Store)}
 	s.routes()
 	if c.Extra != nil {
 		c.Extra(s.mux, s)
@@ -119,6 +128,12 @@ func (s *Server) checkpoint(ctx context.Context) {
 // Versions returns the compiled published versions, compiling again only
 // when the published set changed (another process may publish).
 func (s *Server) Versions(ctx context.Context) (*decision.Versions, []store.Policy, error) {
+	s.mu.Lock()
+	if s.versions != nil && time.Since(s.checked) < versionsTTL {
+		defer s.mu.Unlock()
+		return s.versions, s.policies, nil
+	}
+	s.mu.Unlock()
 	ps, err := s.Store.Policies(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -130,14 +145,22 @@ func (s *Server) Versions(ctx context.Context) (*decision.Versions, []store.Poli
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.versions != nil && s.digests == b.String() {
+		s.checked = time.Now()
 		return s.versions, s.policies, nil
 	}
 	vs, ps, err := store.LoadVersions(ctx, s.Store)
 	if err != nil {
 		return nil, nil, err
 	}
-	s.versions, s.policies, s.digests = vs, ps, b.String()
+	s.versions, s.policies, s.digests, s.checked = vs, ps, b.String(), time.Now()
 	return vs, ps, nil
+}
+
+// forgetVersions makes the next Versions compare the published set.
+func (s *Server) forgetVersions() {
+	s.mu.Lock()
+	s.checked = time.Time{}
+	s.mu.Unlock()
 }
 
 // principalKey is the context key of the request's principal.
@@ -154,13 +177,35 @@ func WithPrincipal(ctx context.Context, p access.Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
+// tokenTTL is how long a looked-up token is trusted without asking the
+// store again: a revocation takes effect within it.
+const tokenTTL = 2 * time.Second
+
+type cachedToken struct {
+	p       access.Principal
+	expires time.Time
+}
+
 // Authenticate resolves a bearer token to its principal; ErrUnauthorized
-// for a missing, unknown or revoked one.
+// for a missing, unknown or revoked one. Valid tokens are remembered for
+// tokenTTL.
 func (s *Server) Authenticate(ctx context.Context, token string) (access.Principal, error) {
 	if token == "" {
 		return access.Principal{}, errUnauthorized
 	}
-	t, err := s.Store.TokenByHash(ctx, access.Hash(token))
+	hash := access.Hash(token)
+	if c, ok := s.tokens.Load(hash); ok && time.Now().Before(c.(cachedToken).expires) {
+		return c.(cachedToken).p, nil
+	}
+	p, err := s.lookupToken(ctx, hash)
+	if err == nil {
+		s.tokens.Store(hash, cachedToken{p, time.Now().Add(tokenTTL)})
+	}
+	return p, err
+}
+
+func (s *Server) lookupToken(ctx context.Context, hash string) (access.Principal, error) {
+	t, err := s.Store.TokenByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.RevokedAt != 0) {
 		return access.Principal{}, errUnauthorized
 	}

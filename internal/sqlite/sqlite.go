@@ -71,6 +71,10 @@ func OpenWithKeys(ctx context.Context, path string, keys store.Keys) (*DB, error
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Keep connections open: opening one runs the pragmas, which costs
+	// more than most queries (a server's concurrent reads churned through
+	// database/sql's default of two idle connections).
+	db.SetMaxIdleConns(64)
 	s := &DB{db: db, Path: path, keys: keys}
 	s.subjectGroup.Commit = func(ctx context.Context, b [][]consent.SubjectEvent) ([]int, error) {
 		now := int64(timestamp.Now())

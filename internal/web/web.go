@@ -180,7 +180,7 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 	}
 	id := pr.Subject
 	now := timestamp.Now()
-	view, err := p.s.Consents(r, id, now)
+	view, err := p.s.Consents(r, id, now, true)
 	if err != nil {
 		p.fail(w, http.StatusInternalServerError, "Your settings could not be loaded. Please try again.")
 		return
