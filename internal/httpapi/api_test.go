@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -414,5 +415,44 @@ func TestHealthAndMetrics(t *testing.T) {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestReadsFollowOtherWriters: reads come from memory, yet a change stored
+// by another process (here: straight into the store) shows within the
+// sync interval, and this server's own writes at once.
+func TestReadsFollowOtherWriters(t *testing.T) {
+	w := newWorld(t)
+	state := func() string {
+		v := w.json("operator", "GET", "/v1/subjects/ben/consents", "", 200)
+		for _, c := range v["consent"].([]any) {
+			m := c.(map[string]any)
+			if m["recipient"] == "partner-x" {
+				return m["state"].(string)
+			}
+		}
+		return ""
+	}
+	if got := state(); got != "none" {
+		t.Fatalf("before: %s", got)
+	}
+	w.st.AddConsentEvents(context.Background(), []consent.Event{{Subject: "ben", Purpose: "train_ai_system", Recipient: "third_party", State: policy.Denied, At: timestamp.Now(), Source: "api"}})
+	deadline := time.Now().Add(2 * time.Second)
+	for state() != "denied" {
+		if time.Now().After(deadline) {
+			t.Fatal("a change stored by another writer never showed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.json("operator", "POST", "/v1/subjects/ben/consents", `{"purpose":"train_ai_system","recipient":"third_party","state":"granted"}`, 201)
+	if got := state(); got != "granted" {
+		t.Fatalf("this server's own write is not read back at once: %s", got)
+	}
+	// A subject change too.
+	w.st.AddSubjectEvents(context.Background(), []consent.SubjectEvent{{Subject: "ben", At: timestamp.Now(), RegionSet: true, Region: "US"}})
+	time.Sleep(80 * time.Millisecond)
+	v := w.json("operator", "GET", "/v1/subjects/ben", "", 200)
+	if v["region"] != "US" {
+		t.Fatalf("region after another writer's change: %v", v["region"])
 	}
 }
