@@ -1,0 +1,193 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/httpapi"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/sqlite"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
+	"github.com/consentgate/consentgate/internal/web"
+)
+
+const testPolicy = `version: "v1"
+effective_from: 2020-01-01T00:00:00Z
+purposes: [train_ai_system.generative]
+categories: [user.content.public]
+recipients:
+  self:      { class: first_party }
+  partner-x: { class: third_party }
+gpc: [third_party]
+defaults:
+  train_ai_system: granted
+rules: []
+`
+
+type site struct {
+	t      *testing.T
+	url    string
+	st     *sqlite.DB
+	tokens map[string]string
+}
+
+func newSite(t *testing.T) *site {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ks, _ := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
+	t.Cleanup(func() { ks.Close() })
+	signer, _ := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "test")
+	doc, _, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, _ := policy.Compile(doc)
+	store.Publish(ctx, st, tab, false, timestamp.Now())
+	st.AddSubjectEvents(ctx, []consent.SubjectEvent{{Subject: "ana", At: 1, RegionSet: true, Region: "US"}})
+	s := &site{t: t, st: st, tokens: map[string]string{}}
+	for name, role := range map[string]access.Role{"ana": access.Subject, "admin": access.Admin, "auditor": access.Auditor} {
+		subject := ""
+		if role == access.Subject {
+			subject = name
+		}
+		secret, tok, _ := access.NewToken(role, subject, timestamp.Now())
+		st.AddToken(ctx, tok)
+		s.tokens[name] = secret
+	}
+	srv := httpapi.New(httpapi.Config{Store: st, Keys: ks, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Extra: web.New([]byte("0123456789abcdef0123456789abcdef"))})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	s.url = hs.URL
+	return s
+}
+
+// client is a browser-like client with a cookie jar that does not follow
+// redirects, so each step can be checked.
+func client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (s *site) post(c *http.Client, path string, form url.Values, hdr ...string) (int, string) {
+	req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *site) get(c *http.Client, path string) (int, string) {
+	resp, err := c.Get(s.url + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func TestPrivacySessionAndCSRF(t *testing.T) {
+	s := newSite(t)
+	c := client()
+	if code, _ := s.get(c, "/privacy"); code != http.StatusSeeOther {
+		t.Fatalf("without a session: %d, want a redirect to the login", code)
+	}
+	if code, body := s.post(c, "/privacy/login", url.Values{"token": {"cgt_wrong"}}); code != 401 || !strings.Contains(body, "not valid") {
+		t.Fatalf("a wrong token: %d", code)
+	}
+	if code, _ := s.post(c, "/privacy/login", url.Values{"token": {s.tokens["admin"]}}); code != 403 {
+		t.Fatalf("an admin token on the privacy centre: %d", code)
+	}
+	// With GPC on login, the denial is recorded and shown.
+	if code, _ := s.post(c, "/privacy/login", url.Values{"token": {s.tokens["ana"]}}, "Sec-GPC", "1"); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	code, page := s.get(c, "/privacy")
+	if code != 200 || !strings.Contains(page, "Global Privacy Control signal") {
+		t.Fatalf("privacy centre after a GPC login: %d\n%s", code, page)
+	}
+	csrf := csrfRE.FindStringSubmatch(page)[1]
+	toggle := url.Values{"purpose": {"train_ai_system.generative"}, "class": {"first_party"}, "state": {"denied"}}
+	// Without the CSRF token, nothing changes.
+	if code, _ := s.post(c, "/privacy/consent", toggle); code != 403 {
+		t.Fatalf("a toggle without the CSRF token: %d", code)
+	}
+	toggle.Set("csrf", "00"+csrf[2:])
+	if code, _ := s.post(c, "/privacy/consent", toggle); code != 403 {
+		t.Fatalf("a toggle with a wrong CSRF token: %d", code)
+	}
+	hist, _ := s.st.ConsentHistory(context.Background(), "ana")
+	if len(hist) != 1 || hist[0].Source != "gpc" {
+		t.Fatalf("history after refused toggles: %+v", hist)
+	}
+	toggle.Set("csrf", csrf)
+	if code, _ := s.post(c, "/privacy/consent", toggle); code != http.StatusSeeOther {
+		t.Fatalf("a toggle: %d", code)
+	}
+	hist, _ = s.st.ConsentHistory(context.Background(), "ana")
+	if len(hist) != 2 || hist[1].Source != "settings" || hist[1].Recipient != "first_party" || hist[1].State != policy.Denied {
+		t.Fatalf("after the toggle: %+v", hist)
+	}
+	// A forged cookie is no session.
+	u, _ := url.Parse(s.url)
+	for _, ck := range c.Jar.Cookies(u) {
+		ck.Value = ck.Value[:len(ck.Value)-2] + "AA"
+		c.Jar.SetCookies(u, []*http.Cookie{ck})
+	}
+	if code, _ := s.get(c, "/privacy"); code != http.StatusSeeOther {
+		t.Fatalf("a forged session cookie: %d", code)
+	}
+}
+
+func TestAdminConsoleRoles(t *testing.T) {
+	s := newSite(t)
+	c := client()
+	if code, _ := s.post(c, "/admin/login", url.Values{"token": {s.tokens["ana"]}}); code != 403 {
+		t.Fatalf("a subject token on the console: %d", code)
+	}
+	s.post(c, "/admin/login", url.Values{"token": {s.tokens["auditor"]}})
+	code, page := s.get(c, "/admin")
+	if code != 200 || !strings.Contains(page, "Policy versions") || !strings.Contains(page, "<svg") {
+		t.Fatalf("console as auditor: %d", code)
+	}
+	if strings.Contains(page, `action="/admin/impact"`) {
+		t.Fatal("an auditor is offered the status form")
+	}
+	csrf := csrfRE.FindStringSubmatch(page)[1]
+	if code, _ := s.post(c, "/admin/impact", url.Values{"csrf": {csrf}, "export": {"e"}, "subject": {"ana"}, "status": {"waived"}}); code != 403 {
+		t.Fatalf("an auditor marking: %d", code)
+	}
+	for _, p := range []string{"/privacy/login?token=x", "/admin/login", "/static/style.css"} {
+		if code, _ := s.get(client(), p); code != 200 {
+			t.Errorf("%s: %d", p, code)
+		}
+	}
+}
