@@ -95,19 +95,8 @@ func cmdImpactMark(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer st.Close()
-	items, err := impact.Items(ctx, st, timestamp.Min)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, it := range items {
-		found = found || it.ExportID == m.ExportID && it.Subject == m.Subject
-	}
-	if !found {
-		return fmt.Errorf("export %s and subject %s are not an impact item (see consentgate impact)", m.ExportID, m.Subject)
-	}
 	m.At = timestamp.Now()
-	if err := st.AddImpactMark(ctx, m); err != nil {
+	if err := impact.Mark(ctx, st, m); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "marked %s / %s %s\n", m.ExportID, m.Subject, m.Status)

@@ -383,7 +383,7 @@ func cmdLogOpen(ctx context.Context, a *app, args []string) error {
 			oe := openedExport{ExportID: e.ID, LogIndex: m.LogIndex, Salt: hex.EncodeToString(salt), Pseudonym: hex.EncodeToString(p[:]), Proof: []string{}}
 			if m.SubjectsRoot != nil {
 				oe.SubjectsRoot = *m.SubjectsRoot
-				if tree, err := exportSubjects(ctx, st, e.ID, set.Numbers); err != nil {
+				if tree, err := translog.ExportSubjectsTree(ctx, st, st.keys, &e); err != nil {
 					return err
 				} else if tree != nil {
 					if i, pr, ok := tree.Prove(p); ok {
@@ -722,27 +722,4 @@ func fileSHA256(path string) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil)), n, err
-}
-
-// exportSubjects rebuilds an export's subjects_root tree from the subject
-// set the store keeps; nil when a subject's key was erased or a number
-// names no subject event.
-func exportSubjects(ctx context.Context, st *cmdStore, exportID string, numbers []int64) (*translog.SubjectsTree, error) {
-	byNumber, err := st.SubjectsByNumber(ctx, numbers)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(numbers))
-	for _, n := range numbers {
-		id, ok := byNumber[n]
-		if !ok {
-			return nil, nil
-		}
-		ids = append(ids, id)
-	}
-	keys, err := st.keys.SubjectKeys(ctx, ids, false)
-	if err != nil || len(keys) != len(ids) {
-		return nil, err
-	}
-	return translog.NewSubjectsTree(exportID, ids, keys), nil
 }

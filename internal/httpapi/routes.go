@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"sort"
@@ -725,19 +726,10 @@ func (s *Server) postImpactMark(w http.ResponseWriter, r *http.Request, p access
 	if !impact.ValidStatus(q.Status) {
 		return badRequest("status %q: expected open, notified, retrained or waived", q.Status)
 	}
-	items, err := impact.Items(r.Context(), s.Store, timestamp.Min)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, it := range items {
-		found = found || (it.ExportID == q.Export && it.Subject == q.Subject)
-	}
-	if !found {
-		return notFound("impact item (export " + q.Export + ", subject " + q.Subject + ")")
-	}
 	m := store.ImpactMark{ExportID: q.Export, Subject: q.Subject, Status: q.Status, Note: q.Note, At: timestamp.Now()}
-	if err := s.Store.AddImpactMark(r.Context(), m); err != nil {
+	if err := impact.Mark(r.Context(), s.Store, m); errors.Is(err, impact.ErrNotItem) {
+		return notFound("impact item (export " + q.Export + ", subject " + q.Subject + ")")
+	} else if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"export": q.Export, "subject": q.Subject, "status": q.Status})

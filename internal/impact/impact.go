@@ -9,8 +9,10 @@ package impact
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
@@ -133,4 +135,26 @@ func Items(ctx context.Context, st store.Store, since timestamp.Time) ([]Item, e
 		return nil, err
 	}
 	return Compute(vs, view, exports, marks, since)
+}
+
+// ErrNotItem: a status change for an (export, subject) that is not an
+// impact item.
+var ErrNotItem = errors.New("not an impact item")
+
+// Mark records an operator's status change of an impact item, refusing a
+// status that does not exist and a pair that is not an item.
+func Mark(ctx context.Context, st store.Store, m store.ImpactMark) error {
+	if !ValidStatus(m.Status) {
+		return fmt.Errorf("status %q: expected one of %s", m.Status, strings.Join(Statuses, ", "))
+	}
+	items, err := Items(ctx, st, timestamp.Min)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.ExportID == m.ExportID && it.Subject == m.Subject {
+			return st.AddImpactMark(ctx, m)
+		}
+	}
+	return fmt.Errorf("export %s and subject %s: %w (see consentgate impact)", m.ExportID, m.Subject, ErrNotItem)
 }

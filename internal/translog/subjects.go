@@ -2,11 +2,15 @@ package translog
 
 import (
 	"bytes"
+	"context"
 	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/store"
 )
 
 // SubjectsTree is an export's subjects_root tree (SPEC §5): the included
@@ -63,4 +67,35 @@ func (t *SubjectsTree) Prove(p [32]byte) (int, [][]byte, bool) {
 	}
 	out, err := ns.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
 	return i, out, err == nil
+}
+
+// ExportSubjectsTree rebuilds an export's subjects_root tree from the
+// subject set the store keeps for it (SPEC §5): the subjects by their
+// numbers, their keys, their pseudonyms. It returns nil when it cannot be
+// rebuilt — a subject without subject events, or whose key was erased.
+func ExportSubjectsTree(ctx context.Context, st store.Store, keys store.Keys, e *store.Export) (*SubjectsTree, error) {
+	if len(e.Subjects) == 0 {
+		return nil, nil
+	}
+	set, err := export.DecodeSubjectSet(e.Subjects)
+	if err != nil {
+		return nil, err
+	}
+	byNumber, err := st.SubjectsByNumber(ctx, set.Numbers)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(set.Numbers))
+	for _, n := range set.Numbers {
+		id, ok := byNumber[n]
+		if !ok {
+			return nil, nil
+		}
+		ids = append(ids, id)
+	}
+	ks, err := keys.SubjectKeys(ctx, ids, false)
+	if err != nil || len(ks) != len(ids) {
+		return nil, err
+	}
+	return NewSubjectsTree(e.ID, ids, ks), nil
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -337,20 +338,10 @@ func (p *pages) mark(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := store.ImpactMark{ExportID: r.FormValue("export"), Subject: r.FormValue("subject"), Status: status, Note: r.FormValue("note"), At: timestamp.Now()}
-	items, err := impact.Items(r.Context(), p.s.Store, timestamp.Min)
-	if err != nil {
-		p.fail(w, http.StatusInternalServerError, "The impact queue could not be loaded.")
-		return
-	}
-	found := false
-	for _, it := range items {
-		found = found || (it.ExportID == m.ExportID && it.Subject == m.Subject)
-	}
-	if !found {
+	if err := impact.Mark(r.Context(), p.s.Store, m); errors.Is(err, impact.ErrNotItem) {
 		p.fail(w, http.StatusBadRequest, "That item is not in the impact queue.")
 		return
-	}
-	if err := p.s.Store.AddImpactMark(r.Context(), m); err != nil {
+	} else if err != nil {
 		p.fail(w, http.StatusInternalServerError, "The status could not be saved.")
 		return
 	}

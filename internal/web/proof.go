@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/httpapi"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -25,28 +24,20 @@ func subjectProof(r *http.Request, s *httpapi.Server, subject, exportID string) 
 		if e.ID != exportID || len(e.Subjects) == 0 {
 			continue
 		}
-		set, err := export.DecodeSubjectSet(e.Subjects)
-		if err != nil {
-			return nil, err
-		}
-		byNumber, err := s.Store.SubjectsByNumber(ctx, set.Numbers)
-		if err != nil {
-			return nil, err
-		}
-		ids := make([]string, 0, len(set.Numbers))
-		for _, n := range set.Numbers {
-			if id, ok := byNumber[n]; ok {
-				ids = append(ids, id)
-			}
-		}
-		keys, err := s.Keys.SubjectKeys(ctx, ids, false)
+		keys, err := s.Keys.SubjectKeys(ctx, []string{subject}, false)
 		if err != nil {
 			return nil, err
 		}
 		if keys[subject] == nil {
-			return nil, errors.New("no proof: your data was not in this export, or your log key was erased")
+			return nil, errors.New("no proof: your log key was erased")
 		}
-		tree := translog.NewSubjectsTree(e.ID, ids, keys)
+		tree, err := translog.ExportSubjectsTree(ctx, s.Store, s.Keys, &e)
+		if err != nil {
+			return nil, err
+		}
+		if tree == nil {
+			return nil, errors.New("no proof: this export's subjects can no longer all be linked (a key was erased)")
+		}
 		ps := translog.Pseudonym(translog.ExportSalt(keys[subject], e.ID), []byte(subject))
 		i, path, ok := tree.Prove(ps)
 		if !ok {

@@ -140,7 +140,12 @@ func TestPrivacySessionAndCSRF(t *testing.T) {
 	if code, _ := s.post(c, "/privacy/consent", toggle); code != 403 {
 		t.Fatalf("a toggle without the CSRF token: %d", code)
 	}
-	toggle.Set("csrf", "00"+csrf[2:])
+	wrong := []byte(csrf)
+	wrong[0] = "01"[(wrong[0]+1)%2] // certainly another first digit
+	if wrong[0] == csrf[0] {
+		wrong[0] = 'f'
+	}
+	toggle.Set("csrf", string(wrong))
 	if code, _ := s.post(c, "/privacy/consent", toggle); code != 403 {
 		t.Fatalf("a toggle with a wrong CSRF token: %d", code)
 	}
