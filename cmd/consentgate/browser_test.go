@@ -4,16 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 )
 
 // chromium is Debian's, which .ci/run installs.
@@ -181,3 +186,93 @@ func TestBrowser(t *testing.T) {
 func cssEscape(id string) string { return strings.NewReplacer(".", `\.`, ":", `\:`).Replace(id) }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestTwoServersOnePostgres: two `consentgate serve` processes on one
+// PostgreSQL database take writes at once; each reads the other's within
+// the sync interval, and the log they append together verifies.
+func TestTwoServersOnePostgres(t *testing.T) {
+	base := os.Getenv("CONSENTGATE_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v (.ci/run starts it)", base, err)
+	}
+	schema := fmt.Sprintf("cg_serve_%d", time.Now().UnixNano())
+	admin.Exec(ctx, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close(context.Background())
+	})
+	dir := setupPG(t, base+"&search_path="+schema)
+	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
+	token := strings.TrimSpace(ok(t, dir, pg, kk, "token", "create", "--role", "operator"))
+	urls := []string{serve(t, dir, pg, kk), serve(t, dir, pg, kk)}
+	call := func(method, url, body string) (int, string) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// 200 writes, alternating servers, 8 at a time.
+	var wg sync.WaitGroup
+	errs := make(chan string, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			subject := []string{"ana", "ben", "cy", "dee", "eve"}[i%5]
+			state := []string{"granted", "denied"}[i%2]
+			at := time.Unix(1_730_000_000+int64(i), 0).UTC().Format(time.RFC3339)
+			code, b := call("POST", fmt.Sprintf("%s/v1/subjects/%s/consents", urls[i%2], subject),
+				fmt.Sprintf(`{"purpose":"train_ai_system","recipient":"third_party","state":%q,"at":%q}`, state, at))
+			if code != 201 {
+				errs <- fmt.Sprintf("write %d: %d %s", i, code, b)
+			}
+		}()
+		if i%8 == 7 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	// The last write for eve (i = 199, denied) went to server 1; server 0
+	// sees it.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, b := call("GET", urls[0]+"/v1/subjects/eve/consents", "")
+		if strings.Contains(b, `"recipient": "partner-x",
+      "recipient_class": "third_party",
+      "state": "denied"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server 0 never saw server 1's write:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := ok(t, dir, pg, kk, "log", "verify"); !strings.Contains(out, "log verified") || !strings.Contains(out, "consent leaves") {
+		t.Fatalf("the log two servers appended to: %s", out)
+	}
+}
+
+// setupPG publishes the e2e policies and imports its subjects into a
+// PostgreSQL store.
+func setupPG(t *testing.T, dsn string) string {
+	dir := e2eDir(t)
+	pg, kk := "--store="+dsn, "--keys="+filepath.Join(dir, "pg.keys")
+	ok(t, dir, pg, kk, "policy", "publish", "policy-1.yaml")
+	ok(t, dir, pg, kk, "policy", "publish", "policy-2.yaml")
+	ok(t, dir, pg, kk, "subjects", "import", "subjects.jsonl")
+	return dir
+}
