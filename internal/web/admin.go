@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -217,6 +218,43 @@ func (p *pages) consentCharts(r *http.Request, vs *decision.Versions, now timest
 		}
 		return "elsewhere"
 	}
+	// Opt-outs over time by region group: each denial by the subject's
+	// region when it was made.
+	regionMonths := map[string]map[string]int64{}
+	var regionNames []string
+	for i := 0; i < view.Len(); i++ {
+		for k := 0; k < view.NumConsent(i); k++ {
+			e := view.ConsentEvent(i, k)
+			if e.State != policy.Denied {
+				continue
+			}
+			m := e.At.Time().UTC().Format("2006-01")
+			if !slices.Contains(keys, m) {
+				continue
+			}
+			g := groupOf(view.Regions[view.StateRegion(view.StateAt(i, e.At))])
+			if regionMonths[m] == nil {
+				regionMonths[m] = map[string]int64{}
+			}
+			if !slices.Contains(regionNames, g) {
+				regionNames = append(regionNames, g)
+			}
+			regionMonths[m][g]++
+		}
+	}
+	sort.Strings(regionNames)
+	var optBars []bar
+	for _, k := range keys {
+		b := bar{Label: k}
+		for _, g := range regionNames {
+			b.Parts = append(b.Parts, regionMonths[k][g])
+		}
+		optBars = append(optBars, b)
+	}
+	if len(regionNames) > 0 {
+		overTime += "\n" + stackedBarsIn("r", "Opt-outs per month by the member's region then", regionNames, optBars)
+	}
+
 	// One chart per leaf purpose, for the widest recipient class the
 	// policy names (third parties if any): granted, denied, never chose.
 	var target *policy.Recipient
@@ -270,6 +308,12 @@ type bar struct {
 // stackedBars draws a horizontal stacked bar chart as inline SVG, with a
 // title and a legend for screen readers and eyes alike.
 func stackedBars(title string, series []string, bars []bar) string {
+	return stackedBarsIn("s", title, series, bars)
+}
+
+// stackedBarsIn draws with a palette: "s" (granted, denied, never chose)
+// or "r" (categories without meaning in their colour).
+func stackedBarsIn(palette, title string, series []string, bars []bar) string {
 	const width, labelW, rowH = 640, 150, 22
 	var max int64 = 1
 	for _, b := range bars {
@@ -294,7 +338,7 @@ func stackedBars(title string, series []string, bars []bar) string {
 			total += v
 			wid := float64(v) / float64(max) * float64(width-labelW-60)
 			if v > 0 {
-				fmt.Fprintf(&sb, `<rect x="%.1f" y="%d" width="%.1f" height="%d" class="s%d"><title>%s: %s %d</title></rect>`, x, y+2, wid, rowH-6, k, html.EscapeString(b.Label), html.EscapeString(series[k]), v)
+				fmt.Fprintf(&sb, `<rect x="%.1f" y="%d" width="%.1f" height="%d" class="%s%d"><title>%s: %s %d</title></rect>`, x, y+2, wid, rowH-6, palette, k%8, html.EscapeString(b.Label), html.EscapeString(series[k]), v)
 			}
 			x += wid
 		}
@@ -303,7 +347,7 @@ func stackedBars(title string, series []string, bars []bar) string {
 	y := 30 + len(bars)*rowH + 14
 	x := labelW
 	for k, s := range series {
-		fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="12" height="12" class="s%d"/><text x="%d" y="%d" class="legend">%s</text>`, x, y-10, k, x+16, y, html.EscapeString(s))
+		fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="12" height="12" class="%s%d"/><text x="%d" y="%d" class="legend">%s</text>`, x, y-10, palette, k%8, x+16, y, html.EscapeString(s))
 		x += 30 + 8*len(s)
 	}
 	sb.WriteString(`</svg><figcaption>` + html.EscapeString(title) + `</figcaption></figure>`)
