@@ -81,6 +81,7 @@ func commands() []command {
 		{"report subject", "--subject S [--json]", "every export that included a subject's data", cmdReportSubject},
 		{"impact mark", "--export E --subject S --status open|notified|retrained|waived [--note TEXT]", "record what was done about an impact item", cmdImpactMark},
 		{"impact", "[--since T] [--json]", "subjects who withdrew or became ineligible after an export used their data", cmdImpact},
+		{"export finalize", "--dir DIR --out FILE [--rejects FILE] [--manifest FILE]", "assemble, log and record an export the Beam pipeline computed", cmdExportFinalize},
 		{"export", "--purpose P --recipient R [--as-of T] [--snapshot FILE] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] [--redact CONFIG] [--lineage FILE|--lineage-url URL] FIELDS", "build a dataset", cmdExport},
 		{"deliver status", "[--json]", "each delivery destination's progress and how many changes it has yet to receive", cmdDeliverStatus},
 		{"deliver", "[--webhook URL]... [--nats URL [--nats-subject S] [--nats-stream NAME]] [--once] [--poll DUR] [--batch N]", "send consent changes to webhooks and NATS JetStream, at least once, in order", cmdDeliver},

@@ -36,6 +36,10 @@ type worker struct {
 	group        [groupSize]pending
 	n            int
 	sink         uint32
+	// touched, when tracking, collects the subjects whose count went from
+	// zero to one (the Decider reads and resets only those).
+	tracking bool
+	touched  []int32
 }
 
 var errTooLong = errors.New("line longer than 16 MiB")
@@ -172,7 +176,9 @@ func (w *worker) flush(b *batch) {
 		b.leaves = w.appendLeafHash(b.leaves, p.id, line)
 		for k, s := range p.rec.Subjects {
 			if !seenBefore(p.rec.Subjects[:k], s.Index) { // a subject twice on a record counts once
-				atomic.AddUint32(&w.counts[s.Index], 1)
+				if atomic.AddUint32(&w.counts[s.Index], 1) == 1 && w.tracking {
+					w.touched = append(w.touched, int32(s.Index))
+				}
 			}
 		}
 	}

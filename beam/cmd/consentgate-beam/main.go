@@ -1,0 +1,71 @@
+// Command consentgate-beam runs the export as an Apache Beam pipeline over a
+// snapshot file; `consentgate export finalize --dir DIR` then assembles and
+// logs it. Locally it runs on Beam's prism runner; --runner and the
+// runner's flags submit it to Flink, Spark or Dataflow (see beam/README.md).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/consentgate/consentgate/beam/pipeline"
+	"github.com/consentgate/consentgate/internal/record"
+)
+
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(s string) error { *l = append(*l, s); return nil }
+
+func main() {
+	var c pipeline.Config
+	var inputs, subjects list
+	flag.Var(&inputs, "in", "an input `FILE` or glob (repeat, in order)")
+	flag.StringVar(&c.Snapshot, "snapshot", "", "the snapshot `FILE` (consentgate snapshot --as-of T --out FILE)")
+	flag.StringVar(&c.Purpose, "purpose", "", "the `PURPOSE`")
+	flag.StringVar(&c.Recipient, "recipient", "", "the `RECIPIENT`")
+	flag.StringVar(&c.OutDir, "out-dir", "", "the `DIR` for the shards (consentgate export finalize --dir reads it)")
+	flag.BoolVar(&c.Rejects, "rejects", true, "write rejects shards")
+	flag.StringVar(&c.Fields.ID, "id", "", "the records' id field")
+	flag.StringVar(&c.Fields.Time, "time", "", "the records' creation time field")
+	flag.StringVar(&c.Fields.Category, "category-field", "", "the records' category field")
+	flag.StringVar(&c.Fields.FixedCategory, "category", "", "one category for every record")
+	flag.Var(&subjects, "subject", "`ROLE=FIELD` (repeat)")
+	flag.IntVar(&c.BatchesPerShard, "batches-per-shard", 16, "batches of 4 MiB per shard")
+	flag.Parse()
+	beam.Init()
+	for _, in := range inputs {
+		m, err := filepath.Glob(in)
+		if err != nil || len(m) == 0 {
+			fail(fmt.Errorf("--in %s: no such file", in))
+		}
+		c.Inputs = append(c.Inputs, m...)
+	}
+	for _, s := range subjects {
+		f, err := record.ParseSubjectFlag(s)
+		if err != nil {
+			fail(err)
+		}
+		c.Fields.Subjects = append(c.Fields.Subjects, f)
+	}
+	if c.Snapshot == "" || c.OutDir == "" || c.Purpose == "" || c.Recipient == "" || len(c.Inputs) == 0 {
+		fail(fmt.Errorf("--in, --snapshot, --purpose, --recipient and --out-dir are required"))
+	}
+	err := pipeline.Run(context.Background(), c, func(ctx context.Context, p *beam.Pipeline) error { return beamx.Run(ctx, p) })
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("shards in %s; finish with: consentgate export finalize --dir %s --out FILE --rejects FILE\n", c.OutDir, c.OutDir)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "consentgate-beam:", err)
+	os.Exit(1)
+}

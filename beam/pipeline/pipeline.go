@@ -1,0 +1,367 @@
+// Package pipeline is the export as an Apache Beam pipeline (SPEC §8): it
+// reads JSON Lines files in batches of whole lines, decides every record
+// with the same code as `consentgate export` (export.Decider, over the
+// snapshot file as a side input each worker loads once), and writes the
+// output, rejects, records_root leaves and included subjects as ordered
+// shards that concatenate to the bytes the export writes. `consentgate
+// export finalize --dir DIR` then assembles them, writes the manifest and
+// logs it.
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/record"
+	"github.com/consentgate/consentgate/internal/snapshot"
+)
+
+// Config is one export job.
+type Config struct {
+	Inputs    []string // files, in order (globs already expanded)
+	Snapshot  string   // the snapshot file (consentgate snapshot --as-of T)
+	Purpose   string
+	Recipient string
+	Fields    record.Fields
+	OutDir    string // where the shards go
+	Rejects   bool
+	// BatchBytes is the size of a batch of lines (default 4 MiB);
+	// BatchesPerShard how many make a shard (default 16).
+	BatchBytes      int
+	BatchesPerShard int
+}
+
+// Batch is a run of whole lines of one input file.
+type Batch struct {
+	Order int64 // file << 32 | batch number: the output order
+	File  int
+	Line  int // the first line's number
+	Data  []byte
+}
+
+// Decided is a batch's decisions.
+type Decided struct {
+	Order    int64
+	Out      []byte
+	Rejects  []byte
+	Leaves   []byte
+	Read     int64
+	Included int64
+	Reasons  map[string]int64
+	Subjects []export.IncludedSubject
+	Versions []int
+}
+
+// shardKey groups batches into shards in output order.
+func shardKey(order int64, perShard int) int64 {
+	file, n := order>>32, order&(1<<32-1)
+	return file<<32 | n/int64(perShard)
+}
+
+// SplitFn reads an input file into batches of whole lines and writes the
+// file's digest beside the shards.
+type SplitFn struct {
+	Inputs     []string
+	BatchBytes int
+	OutDir     string
+}
+
+// ProcessElement splits input file number i.
+func (f *SplitFn) ProcessElement(i int, emit func(int64, Batch)) error {
+	path := f.Inputs[i]
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	h := sha256.New()
+	r := bufio.NewReaderSize(io.TeeReader(in, h), 1<<20)
+	var size int64
+	line, n := 1, int64(0)
+	var buf []byte
+	start := 1
+	flush := func() {
+		if len(buf) > 0 {
+			emit(int64(i)<<32|n, Batch{Order: int64(i)<<32 | n, File: i, Line: start, Data: buf})
+			n++
+			buf = nil
+		}
+		start = line
+	}
+	for {
+		l, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A long line: gather it whole.
+			long := append([]byte(nil), l...)
+			for err == bufio.ErrBufferFull {
+				l, err = r.ReadSlice('\n')
+				long = append(long, l...)
+			}
+			l = long
+		}
+		size += int64(len(l))
+		if len(l) > 0 {
+			buf = append(buf, l...)
+			if l[len(l)-1] == '\n' {
+				line++
+			}
+		}
+		if len(buf) >= f.BatchBytes {
+			flush()
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	flush()
+	d := export.FileDigest{File: path, SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: size}
+	b, _ := json.Marshal(d)
+	return os.WriteFile(filepath.Join(f.OutDir, fmt.Sprintf("input-%05d.json", i)), b, 0o644)
+}
+
+// DecideFn decides batches; each worker loads the snapshot's view and
+// compiles the plan once (Setup), as `export --snapshot` does.
+type DecideFn struct {
+	Snapshot  string
+	Purpose   string
+	Recipient string
+	Fields    []byte // record.Fields as JSON
+	Inputs    []string
+	Rejects   bool
+	PerShard  int
+
+	decider *export.Decider
+}
+
+// Setup loads the snapshot and makes the decider.
+func (f *DecideFn) Setup() error {
+	plan, _, err := loadPlan(f.Snapshot, f.Purpose, f.Recipient)
+	if err != nil {
+		return err
+	}
+	var fields record.Fields
+	if err := json.Unmarshal(f.Fields, &fields); err != nil {
+		return err
+	}
+	f.decider = export.NewDecider(plan, fields, f.Inputs, f.Rejects)
+	return nil
+}
+
+// ProcessElement decides one batch and keys it by its shard.
+func (f *DecideFn) ProcessElement(order int64, b Batch, emit func(int64, Decided)) {
+	d := f.decider.Decide(b.File, b.Line, b.Data)
+	emit(shardKey(order, f.PerShard), Decided{Order: b.Order, Out: d.Out, Rejects: d.Rejects, Leaves: d.Leaves, Read: d.Read,
+		Included: d.Included, Reasons: d.Reasons, Subjects: d.Subjects, Versions: f.decider.UsedVersions()})
+}
+
+// WriteShardFn writes one shard's files, its batches in order.
+type WriteShardFn struct {
+	OutDir  string
+	Rejects bool
+}
+
+// ProcessElement writes shard key's files (named by the key; the driver
+// numbers them in order afterwards).
+func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) error {
+	var all []Decided
+	var d Decided
+	for batches(&d) {
+		all = append(all, d)
+		d = Decided{}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Order < all[j].Order })
+	name := func(kind string) string { return filepath.Join(f.OutDir, fmt.Sprintf("k%016x.%s", key, kind)) }
+	var out, rej, leaves []byte
+	sum := export.ShardSummary{Reasons: map[string]int64{}}
+	versions := map[int]bool{}
+	subjects := map[int64]*export.IncludedSubject{}
+	for _, b := range all {
+		out = append(out, b.Out...)
+		rej = append(rej, b.Rejects...)
+		leaves = append(leaves, b.Leaves...)
+		sum.Read += b.Read
+		sum.Included += b.Included
+		for r, n := range b.Reasons {
+			sum.Reasons[r] += n
+		}
+		for _, v := range b.Versions {
+			versions[v] = true
+		}
+		for _, s := range b.Subjects {
+			if cur := subjects[s.Number]; cur != nil {
+				cur.Records += s.Records
+			} else {
+				c := s
+				subjects[s.Number] = &c
+			}
+		}
+	}
+	for v := range versions {
+		sum.Versions = append(sum.Versions, v)
+	}
+	sort.Ints(sum.Versions)
+	for _, s := range subjects {
+		sum.Subjects = append(sum.Subjects, *s)
+	}
+	sort.Slice(sum.Subjects, func(i, j int) bool { return sum.Subjects[i].Number < sum.Subjects[j].Number })
+	js, _ := json.Marshal(sum)
+	for kind, body := range map[string][]byte{"out": out, "rejects": rej, "leaves": leaves, "shard": js} {
+		if kind == "rejects" && !f.Rejects {
+			continue
+		}
+		if err := os.WriteFile(name(kind), body, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func init() {
+	register.DoFn2x1[int, func(int64, Batch), error](&SplitFn{})
+	register.DoFn3x0[int64, Batch, func(int64, Decided)](&DecideFn{})
+	register.DoFn2x1[int64, func(*Decided) bool, error](&WriteShardFn{})
+	register.Emitter2[int64, Batch]()
+	register.Emitter2[int64, Decided]()
+	register.Iter1[Decided]()
+	beam.RegisterType(reflect.TypeOf((*Batch)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*Decided)(nil)).Elem())
+}
+
+// loadPlan opens the snapshot and plans the export over its view.
+func loadPlan(path, purpose, recipient string) (*decision.Plan, *snapshot.File, error) {
+	snap, err := snapshot.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer snap.Close()
+	vs, err := snap.Versions()
+	if err != nil {
+		return nil, nil, err
+	}
+	var view *consent.View
+	if view, _, err = snap.LoadView(vs.Attributes()); err != nil {
+		return nil, nil, err
+	}
+	plan, err := decision.NewPlan(vs, view, purpose, recipient)
+	return plan, snap, err
+}
+
+// Build adds the pipeline to s.
+func Build(s beam.Scope, c Config) error {
+	fields, err := json.Marshal(c.Fields)
+	if err != nil {
+		return err
+	}
+	idx := make([]int, len(c.Inputs))
+	for i := range idx {
+		idx[i] = i
+	}
+	files := beam.CreateList(s, idx)
+	batches := beam.ParDo(s, &SplitFn{Inputs: c.Inputs, BatchBytes: c.BatchBytes, OutDir: c.OutDir}, files)
+	decided := beam.ParDo(s, &DecideFn{Snapshot: c.Snapshot, Purpose: c.Purpose, Recipient: c.Recipient, Fields: fields,
+		Inputs: c.Inputs, Rejects: c.Rejects, PerShard: c.BatchesPerShard}, batches)
+	shards := beam.GroupByKey(s, decided)
+	beam.ParDo0(s, &WriteShardFn{OutDir: c.OutDir, Rejects: c.Rejects}, shards)
+	return nil
+}
+
+// Prepare checks a job and its folder before the pipeline runs.
+func Prepare(c *Config) error {
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 4 << 20
+	}
+	if c.BatchesPerShard <= 0 {
+		c.BatchesPerShard = 16
+	}
+	if err := c.Fields.Validate(); err != nil {
+		return err
+	}
+	if _, _, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient); err != nil {
+		return err
+	}
+	return os.MkdirAll(c.OutDir, 0o755)
+}
+
+// Finish numbers the shards in output order and writes job.json, after the
+// pipeline ran: the folder `consentgate export finalize` reads.
+func Finish(c Config) error {
+	names, err := filepath.Glob(filepath.Join(c.OutDir, "k*.shard"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(names) // fixed-width hex keys: lexical order is output order
+	for i, n := range names {
+		key := strings.TrimSuffix(n, ".shard")
+		for _, kind := range []string{"out", "rejects", "leaves", "shard"} {
+			if kind == "rejects" && !c.Rejects {
+				continue
+			}
+			if err := os.Rename(key+"."+kind, export.ShardFile(c.OutDir, kind, i)); err != nil {
+				return err
+			}
+		}
+	}
+	plan, snap, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient)
+	if err != nil {
+		return err
+	}
+	vs := plan.Versions()
+	job := export.Job{Purpose: c.Purpose, Recipient: c.Recipient, RecipientClass: plan.Target().Class.String(), AsOf: snap.AsOf,
+		Fields: export.FieldsOf(c.Fields), Shards: len(names), Rejects: c.Rejects, AtAsOf: vs.IndexAt(snap.AsOf)}
+	for v := 0; v < vs.Len(); v++ {
+		var pu export.PolicyUsed
+		if v > 0 {
+			d := vs.Table(v).Doc
+			pu = export.PolicyUsed{Version: d.Version, SHA256: d.Digest()}
+		}
+		job.Versions = append(job.Versions, pu)
+	}
+	for i := range c.Inputs {
+		var d export.FileDigest
+		b, err := os.ReadFile(filepath.Join(c.OutDir, fmt.Sprintf("input-%05d.json", i)))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			return err
+		}
+		job.Inputs = append(job.Inputs, d)
+	}
+	b, _ := json.MarshalIndent(job, "", "  ")
+	return os.WriteFile(filepath.Join(c.OutDir, "job.json"), b, 0o644)
+}
+
+// Run builds the pipeline, runs it with execute (prism.Execute in tests,
+// beamx.Run for a cluster), and finishes the folder.
+func Run(ctx context.Context, c Config, execute func(context.Context, *beam.Pipeline) error) error {
+	if err := Prepare(&c); err != nil {
+		return err
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := Build(s, c); err != nil {
+		return err
+	}
+	if err := execute(ctx, p); err != nil {
+		return err
+	}
+	return Finish(c)
+}

@@ -1,0 +1,192 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/consentgate/consentgate/beam/pipeline"
+	"github.com/consentgate/consentgate/internal/demo"
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/record"
+)
+
+func TestMain(m *testing.M) {
+	beam.Init()
+	os.Exit(m.Run())
+}
+
+// consentgate builds the core binary once.
+func consentgate(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "consentgate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/consentgate")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building consentgate: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func run(t *testing.T, bin, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("consentgate %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestPipelineMatchesExport runs the pipeline on prism and `consentgate
+// export` on the same generated world and snapshot: the same output and
+// rejects bytes, counts, records_root, subjects and policies.
+func TestPipelineMatchesExport(t *testing.T) {
+	bin := consentgate(t)
+	dir := t.TempDir()
+	run(t, bin, dir, "demo", "--dir", "w", "--members", "1500")
+	store := "--store=sqlite:w/demo.db"
+	asOf := demo.AsOf.Format("2006-01-02T15:04:05Z")
+	run(t, bin, dir, store, "snapshot", "--as-of", asOf, "--out", "w/view.cgs")
+	inputs := []string{"w/posts.jsonl", "w/messages.jsonl"}
+	args := []string{store, "export", "--snapshot", "w/view.cgs", "--purpose", demo.ExportPurpose, "--recipient", demo.ExportRecipient,
+		"--in", inputs[0], "--in", inputs[1], "--out", "w/expected.jsonl", "--rejects", "w/expected.rej"}
+	run(t, bin, dir, append(args, demo.ExportFlags...)...)
+
+	var fields record.Fields
+	fl := demo.ExportFlags
+	for i := 0; i+1 < len(fl); i += 2 {
+		switch fl[i] {
+		case "--id":
+			fields.ID = fl[i+1]
+		case "--time":
+			fields.Time = fl[i+1]
+		case "--category-field":
+			fields.Category = fl[i+1]
+		case "--subject":
+			sf, err := record.ParseSubjectFlag(fl[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields.Subjects = append(fields.Subjects, sf)
+		}
+	}
+	c := pipeline.Config{Inputs: inputs, Snapshot: "w/view.cgs", Purpose: demo.ExportPurpose, Recipient: demo.ExportRecipient,
+		Fields: fields, OutDir: "w/shards", Rejects: true, BatchBytes: 64 << 10, BatchesPerShard: 3}
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	err := pipeline.Run(context.Background(), c, func(ctx context.Context, p *beam.Pipeline) error {
+		_, err := prism.Execute(ctx, p)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+	shards, _ := filepath.Glob(filepath.Join(dir, "w/shards/out-*.jsonl"))
+	if len(shards) < 4 {
+		t.Fatalf("%d shards: the test should exercise several", len(shards))
+	}
+	run(t, bin, dir, store, "export", "finalize", "--dir", "w/shards", "--out", "w/beam.jsonl", "--rejects", "w/beam.rej")
+	for got, want := range map[string]string{"w/beam.jsonl": "w/expected.jsonl", "w/beam.rej": "w/expected.rej"} {
+		g, _ := os.ReadFile(filepath.Join(dir, got))
+		w, _ := os.ReadFile(filepath.Join(dir, want))
+		if len(w) == 0 || !bytes.Equal(g, w) {
+			t.Errorf("%s (%d bytes) differs from %s (%d bytes)", got, len(g), want, len(w))
+		}
+	}
+	read := func(name string) *export.Manifest {
+		m, err := export.ReadManifest(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	bm, em := read("w/beam.jsonl.manifest.json"), read("w/expected.jsonl.manifest.json")
+	same := func(what string, a, b any) {
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		if !bytes.Equal(ja, jb) {
+			t.Errorf("%s: pipeline %s, export %s", what, ja, jb)
+		}
+	}
+	t.Logf("%d shards; %d records read, %d included, %d subjects, records_root %s", len(shards), bm.Counts.Read, bm.Counts.Included, bm.Subjects, bm.RecordsRoot)
+	if em.Counts.Included == 0 || em.Counts.Excluded == 0 {
+		t.Fatalf("the world should include and exclude records: %+v", em.Counts)
+	}
+	same("counts", bm.Counts, em.Counts)
+	same("records_root", bm.RecordsRoot, em.RecordsRoot)
+	same("subjects included", bm.Subjects, em.Subjects)
+	same("policies", bm.Policies, em.Policies)
+	same("inputs", bm.Inputs, em.Inputs)
+	same("output digest", bm.Output.SHA256, em.Output.SHA256)
+	same("rejects digest", bm.Rejects.SHA256, em.Rejects.SHA256)
+	same("as of", bm.AsOf, em.AsOf)
+	same("fields", bm.Fields, em.Fields)
+	if bm.LogIndex == nil || bm.Signature == nil || bm.SubjectsRoot == nil {
+		t.Fatalf("the finalised manifest is not logged and signed: %+v", bm)
+	}
+	// Both exports' subject sets are the same: report subject agrees.
+	if out := run(t, bin, dir, store, "log", "verify"); !bytes.Contains([]byte(out), []byte("exports' stored subject sets match")) {
+		t.Fatalf("log verify after finalize: %s", out)
+	}
+	if out := run(t, bin, dir, store, "manifest", "verify", "w/beam.jsonl.manifest.json"); bytes.Contains([]byte(out), []byte("FAIL")) {
+		t.Fatalf("manifest verify: %s", out)
+	}
+}
+
+// BenchmarkPipeline runs the pipeline on prism over the demo world of
+// 20,000 members (≈ 120,000 records) and reports input MB/s.
+func BenchmarkPipeline(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "consentgate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/consentgate")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%v %s", err, out)
+	}
+	dir := b.TempDir()
+	for _, args := range [][]string{{"demo", "--dir", "w", "--members", "20000"},
+		{"--store=sqlite:w/demo.db", "snapshot", "--as-of", demo.AsOf.Format("2006-01-02T15:04:05Z"), "--out", "w/view.cgs"}} {
+		c := exec.Command(bin, args...)
+		c.Dir = dir
+		if out, err := c.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	fields := record.Fields{ID: "id", Time: "created_at", Category: "kind"}
+	for i := 0; i+1 < len(demo.ExportFlags); i += 2 {
+		if demo.ExportFlags[i] == "--subject" {
+			sf, _ := record.ParseSubjectFlag(demo.ExportFlags[i+1])
+			fields.Subjects = append(fields.Subjects, sf)
+		}
+	}
+	inputs := []string{filepath.Join(dir, "w/posts.jsonl"), filepath.Join(dir, "w/messages.jsonl")}
+	var size int64
+	for _, in := range inputs {
+		fi, _ := os.Stat(in)
+		size += fi.Size()
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		c := pipeline.Config{Inputs: inputs, Snapshot: filepath.Join(dir, "w/view.cgs"), Purpose: demo.ExportPurpose, Recipient: demo.ExportRecipient,
+			Fields: fields, OutDir: filepath.Join(dir, "shards", strconv.Itoa(i)), Rejects: true}
+		err := pipeline.Run(context.Background(), c, func(ctx context.Context, p *beam.Pipeline) error {
+			_, err := prism.Execute(ctx, p)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+	b.ReportMetric(float64(size)/1e6, "input-MB")
+}

@@ -1,0 +1,271 @@
+package export
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// A sharded export is computed elsewhere — the Beam pipeline — and
+// finalised here: the pipeline writes, in one folder, job.json (what was
+// asked, the inputs' digests, the policy versions by index) and for each
+// shard i, in output order, out-i.jsonl, rejects-i.jsonl, leaves-i.bin (the
+// records_root leaf hashes) and shard-i.json (its counts, the versions it
+// consulted, the subjects it included). Concatenated in order, the shards
+// are byte for byte the output and rejects `consentgate export` writes.
+
+// Job is a sharded export's job.json.
+type Job struct {
+	Purpose        string         `json:"purpose"`
+	Recipient      string         `json:"recipient"`
+	RecipientClass string         `json:"recipient_class"`
+	AsOf           timestamp.Time `json:"as_of"`
+	Fields         FieldsUsed     `json:"fields"`
+	Inputs         []FileDigest   `json:"inputs"`
+	Shards         int            `json:"shards"`
+	Rejects        bool           `json:"rejects"`
+	Versions       []PolicyUsed   `json:"versions"`        // by version index (0: none in force)
+	AtAsOf         int            `json:"version_at_as_of"` // the index in force at the as-of time
+}
+
+// ShardSummary is a shard's shard-i.json.
+type ShardSummary struct {
+	Read     int64             `json:"read"`
+	Included int64             `json:"included"`
+	Reasons  map[string]int64  `json:"excluded_by_reason"`
+	Versions []int             `json:"versions"` // indexes consulted
+	Subjects []IncludedSubject `json:"subjects"`
+}
+
+// ShardFile names a shard's file of a kind ("out", "rejects", "leaves",
+// "shard").
+func ShardFile(dir, kind string, i int) string {
+	ext := map[string]string{"out": "jsonl", "rejects": "jsonl", "leaves": "bin", "shard": "json"}[kind]
+	return filepath.Join(dir, fmt.Sprintf("%s-%05d.%s", kind, i, ext))
+}
+
+// FinalizeOptions say where a sharded export goes.
+type FinalizeOptions struct {
+	Dir      string // the pipeline's folder
+	Out      string
+	Rejects  string // "" for none
+	Manifest string // "" for Out + ".manifest.json"
+	ID       string // "" to generate one
+	Now      timestamp.Time
+	Log      *LogState
+	// BeforeRename is Options.BeforeRename: the export is logged here.
+	BeforeRename func(m *Manifest, subjects *SubjectSet) error
+}
+
+// Finalize assembles a sharded export into the output, rejects and
+// manifest an export writes, atomically, with the same bytes, counts and
+// roots.
+func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
+	var job Job
+	if err := readJSONFile(filepath.Join(o.Dir, "job.json"), &job); err != nil {
+		return nil, err
+	}
+	if o.Manifest == "" {
+		o.Manifest = o.Out + ".manifest.json"
+	}
+	if o.ID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		o.ID = "exp-" + o.Now.Time().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	}
+	var tmps []string
+	defer func() {
+		if err != nil {
+			for _, t := range tmps {
+				os.Remove(t)
+			}
+		}
+	}()
+	temp := func(final string) (*os.File, error) {
+		f, err := atomicfile.Temp(final)
+		if err == nil {
+			tmps = append(tmps, f.Name())
+		}
+		return f, err
+	}
+	outF, err := temp(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer outF.Close()
+	var rejF *os.File
+	if o.Rejects != "" {
+		if !job.Rejects {
+			return nil, fmt.Errorf("%s: the pipeline wrote no rejects", o.Dir)
+		}
+		if rejF, err = temp(o.Rejects); err != nil {
+			return nil, err
+		}
+		defer rejF.Close()
+	}
+	outHash, rejHash := sha256.New(), sha256.New()
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	tree := rf.NewEmptyRange(0)
+	totals := Counts{ExcludedByReason: map[string]int64{}}
+	used := map[int]bool{}
+	subjects := map[int64]*IncludedSubject{}
+	for i := 0; i < job.Shards; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var sh ShardSummary
+		if err := readJSONFile(ShardFile(o.Dir, "shard", i), &sh); err != nil {
+			return nil, err
+		}
+		if err := appendFile(outF, outHash, ShardFile(o.Dir, "out", i)); err != nil {
+			return nil, err
+		}
+		if rejF != nil {
+			if err := appendFile(rejF, rejHash, ShardFile(o.Dir, "rejects", i)); err != nil {
+				return nil, err
+			}
+		}
+		leaves, err := os.ReadFile(ShardFile(o.Dir, "leaves", i))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(leaves)) != 32*sh.Included {
+			return nil, fmt.Errorf("%s: %d leaf hashes for %d included records", ShardFile(o.Dir, "leaves", i), len(leaves)/32, sh.Included)
+		}
+		for k := 0; k+32 <= len(leaves); k += 32 {
+			if err := tree.Append(leaves[k:k+32:k+32], nil); err != nil {
+				return nil, err
+			}
+		}
+		totals.Read += sh.Read
+		totals.Included += sh.Included
+		totals.Excluded += sh.Read - sh.Included
+		for r, n := range sh.Reasons {
+			totals.ExcludedByReason[r] += n
+		}
+		for _, v := range sh.Versions {
+			used[v] = true
+		}
+		for _, s := range sh.Subjects {
+			if cur := subjects[s.Number]; cur != nil {
+				cur.Records += s.Records
+			} else {
+				c := s
+				subjects[s.Number] = &c
+			}
+		}
+	}
+	root := rfc6962.DefaultHasher.EmptyRoot()
+	if tree.End() > 0 {
+		if root, err = tree.GetRootHash(nil); err != nil {
+			return nil, err
+		}
+	}
+	set := &SubjectSet{}
+	for _, s := range subjects {
+		set.Numbers = append(set.Numbers, s.Number)
+		set.Records = append(set.Records, s.Records)
+		set.IDs = append(set.IDs, s.ID)
+	}
+	sortSubjectSet(set)
+	if err := atomicfile.SyncClose(outF); err != nil {
+		return nil, err
+	}
+	outSize, _ := fileSize(outF.Name())
+	m = &Manifest{
+		ExportID: o.ID, CreatedAt: o.Now, Purpose: job.Purpose, Recipient: job.Recipient, RecipientClass: job.RecipientClass,
+		AsOf: job.AsOf, Log: o.Log, Inputs: job.Inputs,
+		Output:      FileDigest{File: o.Out, SHA256: hex.EncodeToString(outHash.Sum(nil)), Bytes: outSize, Format: "jsonl"},
+		Fields:      job.Fields,
+		Counts:      totals,
+		Subjects:    len(set.Numbers),
+		RecordsRoot: hex.EncodeToString(root),
+	}
+	var idx []int
+	for v := range used {
+		if v > 0 && v < len(job.Versions) {
+			idx = append(idx, v)
+		}
+	}
+	sort.Ints(idx)
+	for _, v := range idx {
+		m.Policies = append(m.Policies, job.Versions[v])
+	}
+	if m.Policies == nil && job.AtAsOf < len(job.Versions) {
+		m.Policies = []PolicyUsed{job.Versions[job.AtAsOf]}
+	}
+	if rejF != nil {
+		if err := atomicfile.SyncClose(rejF); err != nil {
+			return nil, err
+		}
+		size, _ := fileSize(rejF.Name())
+		m.Rejects = &FileDigest{File: o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
+	}
+	if o.BeforeRename != nil {
+		if err := o.BeforeRename(m, set); err != nil {
+			return nil, err
+		}
+	}
+	body, err := MarshalManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	manF, err := temp(o.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := manF.Write(body); err != nil {
+		manF.Close()
+		return nil, err
+	}
+	if err := atomicfile.SyncClose(manF); err != nil {
+		return nil, err
+	}
+	finals := []string{o.Out}
+	if rejF != nil {
+		finals = append(finals, o.Rejects)
+	}
+	finals = append(finals, o.Manifest)
+	for i, final := range finals {
+		if err := os.Rename(tmps[i], final); err != nil {
+			return nil, fmt.Errorf("rename into place: %w", err)
+		}
+	}
+	tmps = nil
+	atomicfile.SyncDir(filepath.Dir(o.Out))
+	return m, nil
+}
+
+func readJSONFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func appendFile(dst io.Writer, h io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.MultiWriter(dst, h), f)
+	return err
+}
