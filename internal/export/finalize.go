@@ -37,7 +37,7 @@ type Job struct {
 	Inputs         []FileDigest   `json:"inputs"`
 	Shards         int            `json:"shards"`
 	Rejects        bool           `json:"rejects"`
-	Versions       []PolicyUsed   `json:"versions"`        // by version index (0: none in force)
+	Versions       []PolicyUsed   `json:"versions"`         // by version index (0: none in force)
 	AtAsOf         int            `json:"version_at_as_of"` // the index in force at the as-of time
 }
 
