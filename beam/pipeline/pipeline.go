@@ -10,6 +10,7 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -96,6 +97,7 @@ func (f *SplitFn) ProcessElement(i int, emit func(int64, Batch)) error {
 	line, n := 1, int64(0)
 	var buf []byte
 	start := 1
+	first := true
 	flush := func() {
 		if len(buf) > 0 {
 			emit(int64(i)<<32|n, Batch{Order: int64(i)<<32 | n, File: i, Line: start, Data: buf})
@@ -116,6 +118,12 @@ func (f *SplitFn) ProcessElement(i int, emit func(int64, Batch)) error {
 			l = long
 		}
 		size += int64(len(l))
+		if first {
+			// A leading byte-order mark is hashed but not read, as the
+			// export does.
+			first = false
+			l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
+		}
 		if len(l) > 0 {
 			buf = append(buf, l...)
 			if l[len(l)-1] == '\n' {
@@ -193,7 +201,7 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 	var out, rej, leaves []byte
 	sum := export.ShardSummary{Reasons: map[string]int64{}}
 	versions := map[int]bool{}
-	subjects := map[int64]*export.IncludedSubject{}
+	subjects := map[string]*export.IncludedSubject{}
 	for _, b := range all {
 		out = append(out, b.Out...)
 		rej = append(rej, b.Rejects...)
@@ -207,11 +215,11 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 			versions[v] = true
 		}
 		for _, s := range b.Subjects {
-			if cur := subjects[s.Number]; cur != nil {
+			if cur := subjects[s.ID]; cur != nil { // a subject's records in several batches
 				cur.Records += s.Records
 			} else {
 				c := s
-				subjects[s.Number] = &c
+				subjects[s.ID] = &c
 			}
 		}
 	}

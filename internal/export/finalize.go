@@ -121,7 +121,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	tree := rf.NewEmptyRange(0)
 	totals := Counts{ExcludedByReason: map[string]int64{}}
 	used := map[int]bool{}
-	subjects := map[int64]*IncludedSubject{}
+	subjects := map[string]*IncludedSubject{}
 	for i := 0; i < job.Shards; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -160,11 +160,11 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 			used[v] = true
 		}
 		for _, s := range sh.Subjects {
-			if cur := subjects[s.Number]; cur != nil {
+			if cur := subjects[s.ID]; cur != nil { // a subject's records in several batches
 				cur.Records += s.Records
 			} else {
 				c := s
-				subjects[s.Number] = &c
+				subjects[s.ID] = &c
 			}
 		}
 	}
