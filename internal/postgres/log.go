@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
 )
 
@@ -24,8 +26,19 @@ type pgq interface {
 
 // logQ reads (and, in a transaction holding logLock, writes) the log.
 type logQ struct {
-	q  pgq
-	tx pgx.Tx
+	q     pgq
+	tx    pgx.Tx
+	batch *pgx.Batch // writes queued until the next read or the end
+}
+
+// send sends the queued writes.
+func (l *logQ) send(ctx context.Context) error {
+	if l.batch == nil || l.batch.Len() == 0 {
+		return nil
+	}
+	err := l.tx.SendBatch(ctx, l.batch).Close()
+	l.batch = &pgx.Batch{}
+	return err
 }
 
 var _ translog.Writer = (*logQ)(nil)
@@ -37,6 +50,9 @@ func (l *logQ) LogLeaves(ctx context.Context, from, to int64, fn func(int64, []b
 }
 
 func (l *logQ) Bundles(ctx context.Context, from, to int64, fn func(int64, int, []byte) error) error {
+	if err := l.send(ctx); err != nil {
+		return err
+	}
 	rows, err := l.q.Query(ctx, `SELECT bundle, n, data FROM log WHERE bundle >= $1 AND bundle < $2 ORDER BY bundle`, from, to)
 	if err != nil {
 		return err
@@ -57,6 +73,9 @@ func (l *logQ) Bundles(ctx context.Context, from, to int64, fn func(int64, int, 
 }
 
 func (l *logQ) LastBundle(ctx context.Context) (int64, int, error) {
+	if err := l.send(ctx); err != nil {
+		return 0, 0, err
+	}
 	var i int64
 	var n int
 	err := l.q.QueryRow(ctx, `SELECT bundle, n FROM log ORDER BY bundle DESC LIMIT 1`).Scan(&i, &n)
@@ -67,11 +86,18 @@ func (l *logQ) LastBundle(ctx context.Context) (int64, int, error) {
 }
 
 func (l *logQ) PutBundle(ctx context.Context, i int64, n int, data []byte) error {
+	if l.batch != nil {
+		l.batch.Queue(`INSERT INTO log(bundle, n, data) VALUES ($1,$2,$3) ON CONFLICT (bundle) DO UPDATE SET n = excluded.n, data = excluded.data`, i, n, data)
+		return nil
+	}
 	_, err := l.q.Exec(ctx, `INSERT INTO log(bundle, n, data) VALUES ($1,$2,$3) ON CONFLICT (bundle) DO UPDATE SET n = excluded.n, data = excluded.data`, i, n, data)
 	return err
 }
 
 func (l *logQ) LogNodes(ctx context.Context, tl int, from, to int64) ([][]byte, error) {
+	if err := l.send(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := l.q.Query(ctx, `SELECT hash FROM log_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, tl, from, to)
 	if err != nil {
 		return nil, err
@@ -93,13 +119,28 @@ func (l *logQ) InsertLeaves(ctx context.Context, first int64, data [][]byte) err
 }
 
 func (l *logQ) InsertNode(ctx context.Context, tl int, i int64, hash []byte) error {
+	if l.batch != nil {
+		l.batch.Queue(`INSERT INTO log_nodes(level, idx, hash) VALUES ($1,$2,$3)`, tl, i, hash)
+		return nil
+	}
 	_, err := l.tx.Exec(ctx, `INSERT INTO log_nodes(level, idx, hash) VALUES ($1,$2,$3)`, tl, i, hash)
 	return err
 }
 
 // appendLog appends leaves inside tx, which holds logLock.
 func appendLog(ctx context.Context, tx pgx.Tx, leaves [][]byte) (int64, error) {
-	return translog.Append(ctx, &logQ{q: tx, tx: tx}, leaves)
+	return appendLogPrepared(ctx, tx, leaves, nil)
+}
+
+// appendLogPrepared appends with the hashing done ahead; the bundle and
+// node writes go to the server as one batch.
+func appendLogPrepared(ctx context.Context, tx pgx.Tx, leaves [][]byte, pre *translog.Prepared) (int64, error) {
+	l := &logQ{q: tx, tx: tx, batch: &pgx.Batch{}}
+	first, err := translog.AppendPrepared(ctx, l, leaves, pre)
+	if err != nil {
+		return 0, err
+	}
+	return first, l.send(ctx)
 }
 
 // LogSize implements store.Store.
@@ -159,57 +200,65 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// logConsent appends the leaves of the consent rows an import chunk added.
-func (s *DB) logConsent(ctx context.Context, tx pgx.Tx, rows pgx.Rows, ks map[string][]byte) error {
-	var got []store.ConsentRow
-	err := eachConsent(rows, func(r *store.ConsentRow) error {
-		got = append(got, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
-			Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source)})
-		return nil
-	})
-	if err != nil || len(got) == 0 {
-		return err
-	}
-	slices.SortFunc(got, func(a, b store.ConsentRow) int { return int(a.Seq - b.Seq) })
-	leaves := make([][]byte, len(got))
-	parallel(len(got), func(i int) { leaves[i] = translog.ConsentLeaf(nil, ks[string(got[i].Subject)], &got[i]) })
-	_, err = appendLog(ctx, tx, leaves)
-	return err
+// logKind derives the leaves of an event table's new rows: from the values
+// an import copied (rows first, first+1, …) or from rows read back.
+type logKind struct {
+	cols       string
+	fromValues func(chunk [][]any, first int64, keys map[string][]byte) [][]byte
+	fromRows   func(rows pgx.Rows, keys map[string][]byte) ([][]byte, error)
 }
 
-// logSubjects appends the leaves of the subject rows an import chunk added.
-func (s *DB) logSubjects(ctx context.Context, tx pgx.Tx, rows pgx.Rows, ks map[string][]byte) error {
-	var got []store.SubjectRow
-	var names [][]string
-	err := eachSubject(rows, func(r *store.SubjectRow) error {
-		e, err := r.Event()
-		if err != nil {
-			return err
-		}
-		var ns []string
-		for k := range e.Attributes {
-			ns = append(ns, k)
-		}
-		got = append(got, store.SubjectRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
-			Region: slices.Clone(r.Region), Attrs: slices.Clone(r.Attrs)})
-		names = append(names, ns)
-		return nil
-	})
-	if err != nil || len(got) == 0 {
-		return err
+var consentLog = logKind{
+	cols: consentCols,
+	fromValues: func(chunk [][]any, first int64, keys map[string][]byte) [][]byte {
+		leaves := make([][]byte, len(chunk))
+		parallel(len(chunk), func(i int) {
+			v := chunk[i]
+			r := store.ConsentRow{Seq: first + int64(i), Subject: []byte(v[0].(string)), Purpose: []byte(v[1].(string)), Recipient: []byte(v[2].(string)),
+				State: policy.State(v[3].(int16)), At: timestamp.Time(v[4].(int64)), Source: []byte(v[5].(string))}
+			leaves[i] = translog.ConsentLeaf(nil, keys[v[0].(string)], &r)
+		})
+		return leaves
+	},
+	fromRows: func(rows pgx.Rows, keys map[string][]byte) ([][]byte, error) {
+		var leaves [][]byte
+		err := eachConsent(rows, func(r *store.ConsentRow) error {
+			leaves = append(leaves, translog.ConsentLeaf(nil, keys[string(r.Subject)], r))
+			return nil
+		})
+		return leaves, err
+	},
+}
+
+var subjectLog = logKind{
+	cols: subjectCols,
+	fromValues: func(chunk [][]any, first int64, keys map[string][]byte) [][]byte {
+		leaves := make([][]byte, len(chunk))
+		parallel(len(chunk), func(i int) {
+			v := chunk[i]
+			r := store.SubjectRow{Seq: first + int64(i), Subject: []byte(v[0].(string)), At: timestamp.Time(v[1].(int64)), RegionSet: v[2].(bool),
+				Region: []byte(v[3].(string)), Attrs: []byte(v[4].(string))}
+			leaves[i] = subjectLeaf(keys, &r)
+		})
+		return leaves
+	},
+	fromRows: func(rows pgx.Rows, keys map[string][]byte) ([][]byte, error) {
+		var leaves [][]byte
+		err := eachSubject(rows, func(r *store.SubjectRow) error {
+			leaves = append(leaves, subjectLeaf(keys, r))
+			return nil
+		})
+		return leaves, err
+	},
+}
+
+func subjectLeaf(keys map[string][]byte, r *store.SubjectRow) []byte {
+	attrs, _ := consent.DecodeAttributes(r.Attrs)
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
 	}
-	order := make([]int, len(got))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return int(got[a].Seq - got[b].Seq) })
-	leaves := make([][]byte, len(got))
-	parallel(len(got), func(j int) {
-		i := order[j]
-		leaves[j] = translog.SubjectLeaf(nil, ks[string(got[i].Subject)], &got[i], names[i])
-	})
-	_, err = appendLog(ctx, tx, leaves)
-	return err
+	return translog.SubjectLeaf(nil, keys[string(r.Subject)], r, names)
 }
 
 // LogExport implements store.Store.

@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"iter"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -146,19 +148,16 @@ func lockLog(ctx context.Context, tx pgx.Tx) error {
 
 // importEvents copies what seq yields into a temporary table a chunk at a
 // time and moves new rows into table in order, all in one transaction
-// under logLock; logRows is given the rows each chunk added (returning
-// selects them) and appends their leaves.
-func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, returning string, seq iter.Seq2[E, error],
-	row func(e *E, ord int) []any, keys store.Keys, logRows func(ctx context.Context, tx pgx.Tx, rows pgx.Rows, keys map[string][]byte) error) (read, added int, err error) {
+// under logLock, appending their leaves. While the server inserts a chunk,
+// its keys are fetched and its leaves derived on the other core for the
+// sequence numbers the rows will get if all are new (read from the
+// sequence: under logLock nobody else takes numbers); when some were
+// already stored, the new rows are read back instead.
+func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, seq iter.Seq2[E, error],
+	row func(e *E, ord int) []any, keys store.Keys, l logKind) (read, added int, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tmp := "import_" + table
-		colList := ""
-		for i, c := range cols {
-			if i > 0 {
-				colList += ", "
-			}
-			colList += c
-		}
+		colList := strings.Join(cols, ", ")
 		// The same columns, no constraints, no defaults (so no sequence
 		// numbers are taken), and the order of the input.
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` ON COMMIT DROP AS SELECT `+colList+`, 0::bigint AS ord FROM `+table+` WITH NO DATA`); err != nil {
@@ -172,49 +171,112 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 			if len(chunk) == 0 {
 				return nil
 			}
-			// The subjects' log keys are fetched (or created) on another
-			// core while the rows are copied and inserted.
-			subjects := make([]string, 0, len(chunk))
-			seen := make(map[string]bool, len(chunk))
-			for _, r := range chunk {
-				if s := r[0].(string); !seen[s] {
-					seen[s] = true
-					subjects = append(subjects, s)
-				}
-			}
-			type fetched struct {
-				keys map[string][]byte
-				err  error
-			}
-			keysCh := make(chan fetched, 1)
-			go func() {
-				if keys == nil {
-					keysCh <- fetched{nil, errors.New("the store was opened without subject keys (--keys)")}
-					return
-				}
-				k, err := keys.SubjectKeys(ctx, subjects, true)
-				keysCh <- fetched{k, err}
-			}()
-			ks := func() (map[string][]byte, error) { f := <-keysCh; return f.keys, f.err }
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, append(append([]string{}, cols...), "ord"), pgx.CopyFromRows(chunk)); err != nil {
-				ks()
+			var last int64
+			var called bool
+			if err := tx.QueryRow(ctx, `SELECT last_value, is_called FROM `+table+`_seq_seq`).Scan(&last, &called); err != nil {
 				return err
 			}
-			rows, err := tx.Query(ctx, `INSERT INTO `+table+` (`+colList+`) SELECT `+colList+` FROM `+tmp+` ORDER BY ord ON CONFLICT DO NOTHING RETURNING `+returning)
-			keyMap, kerr := ks()
+			first := last
+			if called {
+				first = last + 1
+			}
+			size, err := (&logQ{q: tx}).LogSize(ctx)
 			if err != nil {
 				return err
 			}
-			if kerr != nil {
-				rows.Close()
-				return kerr
+			type derived struct {
+				keys   map[string][]byte
+				leaves [][]byte
+				pre    *translog.Prepared
+				err    error
 			}
-			if err := logRows(ctx, tx, rows, keyMap); err != nil {
+			ch := make(chan derived, 1)
+			go func() {
+				var d derived
+				if keys == nil {
+					d.err = errors.New("the store was opened without subject keys (--keys)")
+					ch <- d
+					return
+				}
+				subjects := make([]string, 0, len(chunk))
+				seen := make(map[string]bool, len(chunk))
+				for _, r := range chunk {
+					if s := r[0].(string); !seen[s] {
+						seen[s] = true
+						subjects = append(subjects, s)
+					}
+				}
+				if d.keys, d.err = keys.SubjectKeys(ctx, subjects, true); d.err == nil {
+					d.leaves = l.fromValues(chunk, first, d.keys)
+					d.pre = translog.Prepare(size, d.leaves)
+				}
+				ch <- d
+			}()
+			// The fast path: COPY straight into the table, which works
+			// when no event of the chunk is stored yet (an import into an
+			// empty or growing store); a duplicate fails it, and the
+			// chunk goes through the temporary table, skipping duplicates.
+			var tag pgconn.CommandTag
+			if _, err := tx.Exec(ctx, `SAVEPOINT chunk`); err != nil {
+				<-ch
 				return err
 			}
-			added += int(rows.CommandTag().RowsAffected())
-			if _, err := tx.Exec(ctx, `TRUNCATE `+tmp); err != nil {
+			copied, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(len(chunk), func(i int) ([]any, error) { return chunk[i][:len(cols)], nil }))
+			var pe *pgconn.PgError
+			switch {
+			case err == nil:
+				if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT chunk`); err != nil {
+					<-ch
+					return err
+				}
+				tag = pgconn.NewCommandTag("COPY " + strconv.FormatInt(copied, 10))
+			case errors.As(err, &pe) && pe.Code == "23505":
+				if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT chunk`); err != nil {
+					<-ch
+					return err
+				}
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, append(append([]string{}, cols...), "ord"), pgx.CopyFromRows(chunk)); err != nil {
+					<-ch
+					return err
+				}
+				tag, err = tx.Exec(ctx, `INSERT INTO `+table+` (`+colList+`) SELECT `+colList+` FROM `+tmp+` ORDER BY ord ON CONFLICT DO NOTHING`)
+				if err != nil {
+					<-ch
+					return err
+				}
+				if _, err := tx.Exec(ctx, `TRUNCATE `+tmp); err != nil {
+					<-ch
+					return err
+				}
+			default:
+				<-ch
 				return err
+			}
+			d := <-ch
+			if d.err != nil {
+				return d.err
+			}
+			n := int(tag.RowsAffected())
+			added += n
+			if n > 0 {
+				var top int64
+				if err := tx.QueryRow(ctx, `SELECT max(seq) FROM `+table).Scan(&top); err != nil {
+					return err
+				}
+				if n != len(chunk) || top != first+int64(n)-1 {
+					// Some were stored already: log the rows that are new.
+					rows, err := tx.Query(ctx, `SELECT `+l.cols+` FROM `+table+` WHERE seq >= $1 ORDER BY seq`, first)
+					if err != nil {
+						return err
+					}
+					if d.leaves, err = l.fromRows(rows, d.keys); err != nil {
+						return err
+					}
+					d.pre = nil
+				}
+				if _, err := appendLogPrepared(ctx, tx, d.leaves, d.pre); err != nil {
+					return err
+				}
 			}
 			chunk = chunk[:0]
 			return nil
@@ -242,20 +304,20 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 // ImportSubjectEvents implements store.Store.
 func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "subject_events", []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, subjectCols, evs,
+	return importEvents(ctx, s.pool, "subject_events", []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, evs,
 		func(e *consent.SubjectEvent, _ int) []any {
 			attrs, key := e.StoredForm()
 			return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
-		}, s.keys, s.logSubjects)
+		}, s.keys, subjectLog)
 }
 
 // ImportConsentEvents implements store.Store.
 func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
 	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, consentCols, evs,
+	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, evs,
 		func(e *consent.Event, _ int) []any {
 			return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
-		}, s.keys, s.logConsent)
+		}, s.keys, consentLog)
 }
 
 // AddSubjectEvents implements store.Store.

@@ -317,7 +317,7 @@ func BundleLeaves(ctx context.Context, bs BundleStore, first int64, leaves [][]b
 			if err := bs.PutBundle(ctx, b, n, data); err != nil {
 				return err
 			}
-			b, n, data = b+1, 0, data[:0]
+			b, n, data = b+1, 0, nil // a store may keep the slice until it sends
 		}
 	}
 	if n > 0 {
