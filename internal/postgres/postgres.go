@@ -33,6 +33,9 @@ var migrations embed.FS
 type DB struct {
 	pool *pgxpool.Pool
 	keys store.Keys
+
+	subjectGroup store.Group[consent.SubjectEvent]
+	consentGroup store.Group[consent.Event]
 }
 
 var _ store.Store = (*DB)(nil)
@@ -51,6 +54,12 @@ func Open(ctx context.Context, dsn string, keys store.Keys) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool, keys: keys}
+	db.subjectGroup.Commit = func(ctx context.Context, b [][]consent.SubjectEvent) ([]int, error) {
+		return groupCommit(ctx, db.pool, "subject_events", b, func(e *consent.SubjectEvent) []byte { _, k := e.StoredForm(); return k }, db.ImportSubjectEvents)
+	}
+	db.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
+		return groupCommit(ctx, db.pool, "consent_events", b, func(e *consent.Event) []byte { return e.Key() }, db.ImportConsentEvents)
+	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -89,7 +98,12 @@ func (s *DB) migrate(ctx context.Context) error {
 }
 
 // Close closes the pool.
-func (s *DB) Close() error { s.pool.Close(); return nil }
+func (s *DB) Close() error {
+	s.subjectGroup.Close()
+	s.consentGroup.Close()
+	s.pool.Close()
+	return nil
+}
 
 // PublishPolicy implements store.Store.
 func (s *DB) PublishPolicy(ctx context.Context, p store.Policy) (added bool, err error) {
@@ -322,14 +336,73 @@ func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Even
 
 // AddSubjectEvents implements store.Store.
 func (s *DB) AddSubjectEvents(ctx context.Context, evs []consent.SubjectEvent) (int, error) {
-	_, added, err := s.ImportSubjectEvents(ctx, store.All(evs))
-	return added, err
+	return s.subjectGroup.Add(ctx, evs)
 }
 
 // AddConsentEvents implements store.Store.
 func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, error) {
-	_, added, err := s.ImportConsentEvents(ctx, store.All(evs))
-	return added, err
+	return s.consentGroup.Add(ctx, evs)
+}
+
+// groupCommit stores concurrent callers' batches in one import (one
+// transaction, one log append, one commit). When some events were stored
+// already, the new rows (sequence numbers above the table's maximum before
+// the import: appends hold logLock) tell each caller how many of its own
+// were new.
+func groupCommit[E any](ctx context.Context, pool *pgxpool.Pool, table string, batches [][]E, key func(*E) []byte,
+	imp func(context.Context, iter.Seq2[E, error]) (int, int, error)) ([]int, error) {
+	var before int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+table).Scan(&before); err != nil {
+		return nil, err
+	}
+	all := func(yield func(E, error) bool) {
+		for _, b := range batches {
+			for _, e := range b {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+	}
+	read, added, err := imp(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(batches))
+	if added == read {
+		for i, b := range batches {
+			out[i] = len(b)
+		}
+		return out, nil
+	}
+	// Another process may have committed between reading the maximum and
+	// the import taking the lock; should it have stored one of these very
+	// events at that moment, the caller counts it as new (it is stored
+	// once either way).
+	rows, err := pool.Query(ctx, `SELECT key FROM `+table+` WHERE seq > $1`, before)
+	if err != nil {
+		return nil, err
+	}
+	fresh := map[string]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		fresh[string(k)] = true
+	}
+	rows.Close()
+	for i, b := range batches {
+		for j := range b {
+			k := string(key(&b[j]))
+			if fresh[k] {
+				out[i]++
+				delete(fresh, k) // the same event twice counts once
+			}
+		}
+	}
+	return out, rows.Err()
 }
 
 // ConsentAfter implements store.Store.
