@@ -156,6 +156,16 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the switch's label: %q", label)
 	}
 	screenshot(t, ctx, "privacy-centre.png")
+	// On a phone: nothing wider than the screen.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible("#settings")); err != nil {
+		t.Fatal(err)
+	}
+	overflow, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if overflow {
+		t.Error("the privacy centre is wider than a 390 px phone screen")
+	}
+	screenshot(t, ctx, "privacy-centre-phone.png")
+	chromedp.Do(ctx, chromedp.EmulateViewport(1100, 1400))
 	if out := ok(t, dir, store, "consent", "show", "--subject", member); !regexp.MustCompile(`denied\s+purpose ` + regexp.QuoteMeta(purpose) + `, recipient ` + class + `, source settings`).MatchString(out) {
 		t.Fatalf("consent show does not have the change:\n%s", out)
 	}
