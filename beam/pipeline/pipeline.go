@@ -201,7 +201,7 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 	var out, rej, leaves []byte
 	sum := export.ShardSummary{Reasons: map[string]int64{}}
 	versions := map[int]bool{}
-	subjects := map[string]*export.IncludedSubject{}
+	subjects := export.SubjectTally{}
 	for _, b := range all {
 		out = append(out, b.Out...)
 		rej = append(rej, b.Rejects...)
@@ -214,23 +214,13 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 		for _, v := range b.Versions {
 			versions[v] = true
 		}
-		for _, s := range b.Subjects {
-			if cur := subjects[s.ID]; cur != nil { // a subject's records in several batches
-				cur.Records += s.Records
-			} else {
-				c := s
-				subjects[s.ID] = &c
-			}
-		}
+		subjects.Add(b.Subjects) // a subject's records may be in several batches
 	}
 	for v := range versions {
 		sum.Versions = append(sum.Versions, v)
 	}
 	sort.Ints(sum.Versions)
-	for _, s := range subjects {
-		sum.Subjects = append(sum.Subjects, *s)
-	}
-	sort.Slice(sum.Subjects, func(i, j int) bool { return sum.Subjects[i].Number < sum.Subjects[j].Number })
+	sum.Subjects = subjects.Sorted()
 	js, _ := json.Marshal(sum)
 	for kind, body := range map[string][]byte{"out": out, "rejects": rej, "leaves": leaves, "shard": js} {
 		if kind == "rejects" && !f.Rejects {

@@ -16,7 +16,6 @@ import (
 	"github.com/consentgate/consentgate/beam/pipeline"
 	"github.com/consentgate/consentgate/internal/demo"
 	"github.com/consentgate/consentgate/internal/export"
-	"github.com/consentgate/consentgate/internal/record"
 )
 
 func TestMain(m *testing.M) {
@@ -62,30 +61,16 @@ func TestPipelineMatchesExport(t *testing.T) {
 		"--in", inputs[0], "--in", inputs[1], "--out", "w/expected.jsonl", "--rejects", "w/expected.rej"}
 	run(t, bin, dir, append(args, demo.ExportFlags...)...)
 
-	var fields record.Fields
-	fl := demo.ExportFlags
-	for i := 0; i+1 < len(fl); i += 2 {
-		switch fl[i] {
-		case "--id":
-			fields.ID = fl[i+1]
-		case "--time":
-			fields.Time = fl[i+1]
-		case "--category-field":
-			fields.Category = fl[i+1]
-		case "--subject":
-			sf, err := record.ParseSubjectFlag(fl[i+1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			fields.Subjects = append(fields.Subjects, sf)
-		}
+	fields, err := demo.ExportFields()
+	if err != nil {
+		t.Fatal(err)
 	}
 	c := pipeline.Config{Inputs: inputs, Snapshot: "w/view.cgs", Purpose: demo.ExportPurpose, Recipient: demo.ExportRecipient,
 		Fields: fields, OutDir: "w/shards", Rejects: true, BatchBytes: 64 << 10, BatchesPerShard: 3}
 	wd, _ := os.Getwd()
 	os.Chdir(dir)
 	defer os.Chdir(wd)
-	err := pipeline.Run(context.Background(), c, func(ctx context.Context, p *beam.Pipeline) error {
+	err = pipeline.Run(context.Background(), c, func(ctx context.Context, p *beam.Pipeline) error {
 		_, err := prism.Execute(ctx, p)
 		return err
 	})
@@ -162,12 +147,9 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Fatalf("%v: %v %s", args, err, out)
 		}
 	}
-	fields := record.Fields{ID: "id", Time: "created_at", Category: "kind"}
-	for i := 0; i+1 < len(demo.ExportFlags); i += 2 {
-		if demo.ExportFlags[i] == "--subject" {
-			sf, _ := record.ParseSubjectFlag(demo.ExportFlags[i+1])
-			fields.Subjects = append(fields.Subjects, sf)
-		}
+	fields, err := demo.ExportFields()
+	if err != nil {
+		b.Fatal(err)
 	}
 	inputs := []string{filepath.Join(dir, "w/posts.jsonl"), filepath.Join(dir, "w/messages.jsonl")}
 	var size int64

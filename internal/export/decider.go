@@ -1,6 +1,8 @@
 package export
 
 import (
+	"sort"
+
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/record"
 )
@@ -85,3 +87,34 @@ func (d *Decider) UsedVersions() []int {
 
 // FieldsOf records field flags as the manifest does.
 func FieldsOf(f record.Fields) FieldsUsed { return fieldsUsed(f) }
+
+// SubjectTally sums the records of included subjects met in several
+// batches or shards, by subject.
+type SubjectTally map[string]*IncludedSubject
+
+// Add counts subjects in.
+func (t SubjectTally) Add(subjects []IncludedSubject) {
+	for _, s := range subjects {
+		if cur := t[s.ID]; cur != nil {
+			cur.Records += s.Records
+		} else {
+			c := s
+			t[s.ID] = &c
+		}
+	}
+}
+
+// Sorted lists the subjects by number (then id).
+func (t SubjectTally) Sorted() []IncludedSubject {
+	out := make([]IncludedSubject, 0, len(t))
+	for _, s := range t {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Number != out[j].Number {
+			return out[i].Number < out[j].Number
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}

@@ -121,7 +121,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	tree := rf.NewEmptyRange(0)
 	totals := Counts{ExcludedByReason: map[string]int64{}}
 	used := map[int]bool{}
-	subjects := map[string]*IncludedSubject{}
+	subjects := SubjectTally{}
 	for i := 0; i < job.Shards; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -159,14 +159,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		for _, v := range sh.Versions {
 			used[v] = true
 		}
-		for _, s := range sh.Subjects {
-			if cur := subjects[s.ID]; cur != nil { // a subject's records in several batches
-				cur.Records += s.Records
-			} else {
-				c := s
-				subjects[s.ID] = &c
-			}
-		}
+		subjects.Add(sh.Subjects) // a subject's records may be in several shards
 	}
 	root := rfc6962.DefaultHasher.EmptyRoot()
 	if tree.End() > 0 {
@@ -175,7 +168,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		}
 	}
 	set := &SubjectSet{}
-	for _, s := range subjects {
+	for _, s := range subjects.Sorted() {
 		set.Numbers = append(set.Numbers, s.Number)
 		set.Records = append(set.Records, s.Records)
 		set.IDs = append(set.IDs, s.ID)
