@@ -148,41 +148,58 @@ func Verify(ctx context.Context, st store.Store, keys map[string][]byte, verifie
 		return nil, err
 	}
 	const chunk = 8192
-	for from := int64(0); from < size; from += chunk {
-		to := min(from+chunk, size)
-		var idx []int64
-		var datas [][]byte
-		err := st.LogLeaves(ctx, from, to, func(i int64, d []byte) error {
-			idx = append(idx, i)
-			datas = append(datas, bytes.Clone(d))
-			return nil
-		})
+	// The log may grow while it is verified (a live server): what was
+	// appended meanwhile is verified too, until a pass finds it still.
+	from := int64(0)
+	for rounds := 0; ; rounds++ {
+		for from < size {
+			to := min(from+chunk, size)
+			var idx []int64
+			var datas [][]byte
+			err := st.LogLeaves(ctx, from, to, func(i int64, d []byte) error {
+				idx = append(idx, i)
+				datas = append(datas, bytes.Clone(d))
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			for k, i := range idx {
+				if i != from+int64(k) {
+					return nil, &VerifyError{Index: from + int64(k), Problem: "the leaf is missing from the log"}
+				}
+			}
+			if int64(len(idx)) != to-from {
+				return nil, &VerifyError{Index: from + int64(len(idx)), Problem: "the leaf is missing from the log"}
+			}
+			if err := v.chunk(from, datas); err != nil {
+				return nil, err
+			}
+			for _, d := range datas {
+				if err := tree.Append(LeafHash(d), visit); err != nil {
+					return nil, err
+				}
+				if err := checkRoots(); err != nil {
+					return nil, err
+				}
+			}
+			from = to
+		}
+		err := v.finish(size)
+		now, serr := st.LogSize(ctx)
+		if serr != nil {
+			return nil, serr
+		}
+		if now > size && rounds < 100 {
+			size = now // rows committed with their leaves after the last look
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		for k, i := range idx {
-			if i != from+int64(k) {
-				return nil, &VerifyError{Index: from + int64(k), Problem: "the leaf is missing from the log"}
-			}
-		}
-		if int64(len(idx)) != to-from {
-			return nil, &VerifyError{Index: from + int64(len(idx)), Problem: "the leaf is missing from the log"}
-		}
-		if err := v.chunk(from, datas); err != nil {
-			return nil, err
-		}
-		for _, d := range datas {
-			if err := tree.Append(LeafHash(d), visit); err != nil {
-				return nil, err
-			}
-			if err := checkRoots(); err != nil {
-				return nil, err
-			}
-		}
+		break
 	}
-	if err := v.finish(size); err != nil {
-		return nil, err
-	}
+	v.rep.Size = size
 	// The stored node hashes that proofs and tiles are built from.
 	for tl := 1; ; tl++ {
 		want := nodes[tl]
@@ -227,6 +244,17 @@ type verifier struct {
 	seen     map[Kind]map[string]bool // policies, exports, impact marks logged
 
 	lastConsent, lastSubject int64 // the last sequence number checked
+}
+
+// reload reads the policies, exports and impact marks again, for leaves
+// appended after they were first read (what was seen stays seen).
+func (v *verifier) reload() error {
+	seen := v.seen
+	if err := v.load(); err != nil {
+		return err
+	}
+	v.seen = seen
+	return nil
 }
 
 func (v *verifier) load() error {
@@ -364,6 +392,9 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			}
 		case KindPolicy:
 			p, ok := v.policies[l.Ref]
+			if !ok && v.reload() == nil {
+				p, ok = v.policies[l.Ref]
+			}
 			if !ok {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the policy version it records is missing from the store"}
 			}
@@ -376,6 +407,9 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			}
 		case KindManifest:
 			e, ok := v.exports[l.Ref]
+			if !ok && v.reload() == nil {
+				e, ok = v.exports[l.Ref]
+			}
 			if !ok {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the export it records is missing from the store"}
 			}
@@ -404,6 +438,9 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 		case KindImpact:
 			seq, err := strconv.ParseInt(l.Ref, 10, 64)
 			m, ok := v.impacts[seq]
+			if !ok && v.reload() == nil {
+				m, ok = v.impacts[seq]
+			}
 			if err != nil || !ok {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the impact status change it records is missing from the store"}
 			}
