@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,10 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/httpapi"
 	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -33,14 +37,48 @@ import (
 func BenchmarkServerLoad(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	ks, _ := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
+	defer ks.Close()
+	st, err := sqlite.OpenWithKeys(ctx, filepath.Join(dir, "s.db"), ks)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	ks, _ := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
+	serverLoad(b, st, ks, dir)
+}
+
+// BenchmarkServerLoadPostgres is BenchmarkServerLoad over the PostgreSQL
+// on this machine (127.0.0.1:5432, database test, a schema of its own).
+func BenchmarkServerLoadPostgres(b *testing.B) {
+	ctx := context.Background()
+	dsn := os.Getenv("CONSENTGATE_TEST_POSTGRES")
+	if dsn == "" {
+		dsn = "postgres://127.0.0.1:5432/test?sslmode=disable"
+	}
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatalf("PostgreSQL at %s: %v", dsn, err)
+	}
+	schema := fmt.Sprintf("cg_bench_%d", time.Now().UnixNano())
+	admin.Exec(ctx, "CREATE SCHEMA "+schema)
+	defer func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close(context.Background())
+	}()
+	dir := b.TempDir()
+	ks, _ := translog.OpenKeys(filepath.Join(dir, "keys"))
 	defer ks.Close()
-	signer, _ := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "bench")
+	st, err := postgres.Open(ctx, dsn+"&search_path="+schema, ks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	serverLoad(b, st, ks, dir)
+}
+
+func serverLoad(b *testing.B, st store.Store, ks *translog.KeyStore, dir string) {
+	ctx := context.Background()
+	signer, _ := translog.LoadSigner(filepath.Join(dir, "signer"), "bench")
 	doc, _, _ := policy.Parse("p.yaml", []byte(testPolicy))
 	tab, _ := policy.Compile(doc)
 	store.Publish(ctx, st, tab, false, timestamp.Now())
