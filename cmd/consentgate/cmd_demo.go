@@ -215,6 +215,9 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(w, "   consentgate --store %s report subject --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s serve --addr :8080   # then, with a token from\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s\n", a.storeDSN, reported)
+	fmt.Fprintf(w, "       open http://localhost:8080/privacy/login?token=TOKEN (an admin token: /admin/login?token=TOKEN)\n")
 	fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s consent show --subject m00001 --as-of 2025-01-21T00:00:00Z\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
