@@ -16,6 +16,3 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
 	_, err := w.Write(openapiJSON)
 	return err
 }
-
-// OpenAPI returns the document.
-func OpenAPI() []byte { return openapiJSON }

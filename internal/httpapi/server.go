@@ -20,16 +20,10 @@ import (
 	"github.com/consentgate/consentgate/internal/translog"
 )
 
-// Keys is what the server needs of the subject key store: the keys that
-// link a subject to its pseudonyms.
-type Keys interface {
-	store.Keys
-}
-
 // Config is what a server runs on.
 type Config struct {
 	Store  store.Store
-	Keys   Keys
+	Keys   store.Keys // the subject keys that link a subject to its pseudonyms
 	Signer *translog.Signer
 	Logger *slog.Logger
 	// MaxBody bounds request bodies (default 1 MiB).

@@ -125,13 +125,8 @@ type querier interface {
 }
 
 func (k *KeyStore) lookup(ctx context.Context, q querier, subjects []string, out map[string][]byte) error {
-	args := make([]any, 0, keyBatch)
 	for start := 0; start < len(subjects); start += keyBatch {
 		part := subjects[start:min(start+keyBatch, len(subjects))]
-		args = args[:0]
-		for _, s := range part {
-			args = append(args, s)
-		}
 		// The subjects as one JSON array: one parameter, one statement
 		// text, however many subjects.
 		list, _ := json.Marshal(part)
