@@ -55,9 +55,9 @@ func New(sessionKey []byte) func(mux *http.ServeMux, s *httpapi.Server) {
 }
 
 var funcs = template.FuncMap{
-	"when":  func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"day":   func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006") },
-	"svg":   func(s string) template.HTML { return template.HTML(s) }, // built by chart code from numbers and escaped labels
+	"when": func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"day":  func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006") },
+	"svg":  func(s string) template.HTML { return template.HTML(s) }, // built by chart code from numbers and escaped labels
 }
 
 func (p *pages) render(w http.ResponseWriter, name string, status int, data any) {
