@@ -179,14 +179,6 @@ func checkpointAt(ctx context.Context, st store.Store, size int64) ([]byte, erro
 	return nil, nil
 }
 
-func b64s(hs [][]byte) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = base64.StdEncoding.EncodeToString(h)
-	}
-	return out
-}
-
 func cmdLogProveInclusion(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("log prove inclusion")
 	index := fs.Int64("index", -1, "the leaf `N`")
@@ -211,32 +203,27 @@ func cmdLogProveInclusion(ctx context.Context, a *app, args []string) error {
 	if *index >= n {
 		return fmt.Errorf("--index %d: the tree of size %d has leaves 0..%d", *index, n, n-1)
 	}
-	var leaf []byte
-	if err := st.LogLeaves(ctx, *index, *index+1, func(_ int64, d []byte) error { leaf = bytes.Clone(d); return nil }); err != nil {
-		return err
-	}
-	p, err := translog.InclusionProof(ctx, st, *index, n)
+	e, err := translog.ProveInclusion(ctx, st, *index, n)
 	if err != nil {
 		return err
 	}
-	root, err := translog.Root(ctx, st, n)
-	if err != nil {
-		return err
-	}
-	out := map[string]any{"index": *index, "size": n, "leaf": base64.StdEncoding.EncodeToString(leaf),
-		"leaf_hash": base64.StdEncoding.EncodeToString(translog.LeafHash(leaf)), "root": base64.StdEncoding.EncodeToString(root),
-		"proof": b64s(p), "checkpoint": string(note)}
+	e.Checkpoint = string(note)
 	if *asJSON {
-		return a.printJSON(out)
+		return a.printJSON(e)
 	}
-	fmt.Fprintf(a.stdout, "index %d\nsize %d\nleaf %s\nleaf_hash %s\nroot %s\n", *index, n, out["leaf"], out["leaf_hash"], out["root"])
-	for _, h := range b64s(p) {
-		fmt.Fprintf(a.stdout, "proof %s\n", h)
-	}
+	b64 := base64.StdEncoding.EncodeToString
+	fmt.Fprintf(a.stdout, "index %d\nsize %d\nleaf %s\nleaf_hash %s\nroot %s\n", e.Index, e.Size, b64(e.Leaf), b64(e.LeafHash), b64(e.Root))
+	printProof(a, e.Proof)
 	if note != nil {
 		fmt.Fprintf(a.stdout, "\n%s", note)
 	}
 	return nil
+}
+
+func printProof(a *app, proof [][]byte) {
+	for _, h := range proof {
+		fmt.Fprintf(a.stdout, "proof %s\n", base64.StdEncoding.EncodeToString(h))
+	}
 }
 
 func cmdLogProveConsistency(ctx context.Context, a *app, args []string) error {
@@ -263,27 +250,16 @@ func cmdLogProveConsistency(ctx context.Context, a *app, args []string) error {
 	if *from > n {
 		return fmt.Errorf("--from %d is larger than --to %d", *from, n)
 	}
-	p, err := translog.ConsistencyProof(ctx, st, *from, n)
+	e, err := translog.ProveConsistency(ctx, st, *from, n)
 	if err != nil {
 		return err
 	}
-	r1, err := translog.Root(ctx, st, *from)
-	if err != nil {
-		return err
-	}
-	r2, err := translog.Root(ctx, st, n)
-	if err != nil {
-		return err
-	}
-	out := map[string]any{"from": *from, "to": n, "from_root": base64.StdEncoding.EncodeToString(r1),
-		"to_root": base64.StdEncoding.EncodeToString(r2), "proof": b64s(p)}
 	if *asJSON {
-		return a.printJSON(out)
+		return a.printJSON(e)
 	}
-	fmt.Fprintf(a.stdout, "from %d\nto %d\nfrom_root %s\nto_root %s\n", *from, n, out["from_root"], out["to_root"])
-	for _, h := range b64s(p) {
-		fmt.Fprintf(a.stdout, "proof %s\n", h)
-	}
+	b64 := base64.StdEncoding.EncodeToString
+	fmt.Fprintf(a.stdout, "from %d\nto %d\nfrom_root %s\nto_root %s\n", e.From, e.To, b64(e.FromRoot), b64(e.ToRoot))
+	printProof(a, e.Proof)
 	return nil
 }
 
@@ -309,7 +285,7 @@ type openedExport struct {
 	SubjectsRoot  string   `json:"subjects_root"`
 	SubjectsIndex *int     `json:"subjects_index"`
 	SubjectsSize  int      `json:"subjects_size"`
-	Proof         []string `json:"proof"`
+	Proof         [][]byte `json:"proof"` // base64 in JSON
 }
 
 func cmdLogOpen(ctx context.Context, a *app, args []string) error {
@@ -380,14 +356,14 @@ func cmdLogOpen(ctx context.Context, a *app, args []string) error {
 			json.Unmarshal(e.Manifest, &m)
 			salt := translog.ExportSalt(key, e.ID)
 			p := translog.Pseudonym(salt, []byte(subject))
-			oe := openedExport{ExportID: e.ID, LogIndex: m.LogIndex, Salt: hex.EncodeToString(salt), Pseudonym: hex.EncodeToString(p[:]), Proof: []string{}}
+			oe := openedExport{ExportID: e.ID, LogIndex: m.LogIndex, Salt: hex.EncodeToString(salt), Pseudonym: hex.EncodeToString(p[:]), Proof: [][]byte{}}
 			if m.SubjectsRoot != nil {
 				oe.SubjectsRoot = *m.SubjectsRoot
 				if tree, err := translog.ExportSubjectsTree(ctx, st, st.keys, &e); err != nil {
 					return err
 				} else if tree != nil {
 					if i, pr, ok := tree.Prove(p); ok {
-						oe.SubjectsIndex, oe.SubjectsSize, oe.Proof = &i, len(tree.Leaves), b64s(pr)
+						oe.SubjectsIndex, oe.SubjectsSize, oe.Proof = &i, len(tree.Leaves), pr
 					}
 				}
 			}

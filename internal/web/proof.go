@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -43,16 +42,12 @@ func subjectProof(r *http.Request, s *httpapi.Server, subject, exportID string) 
 		if !ok {
 			return nil, errors.New("no proof: your data was not in this export")
 		}
-		hs := make([]string, len(path))
-		for k, h := range path {
-			hs[k] = base64.StdEncoding.EncodeToString(h)
-		}
 		var logIndex any
 		if m, ok := manifestOf(e.Manifest); ok {
 			logIndex = m.LogIndex
 		}
 		return map[string]any{"export_id": e.ID, "pseudonym": hex.EncodeToString(ps[:]), "subjects_root": hex.EncodeToString(tree.Root()),
-			"index": i, "size": len(tree.Leaves), "proof": hs, "manifest_log_index": logIndex}, nil
+			"index": i, "size": len(tree.Leaves), "proof": path, "manifest_log_index": logIndex}, nil
 	}
 	return nil, errors.New("no such export")
 }
