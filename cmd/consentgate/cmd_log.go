@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	binenc "encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -420,15 +419,6 @@ func cmdLogErase(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// tilePath is the C2SP tlog-tiles path of a tile: tile/<L>/<N>[.p/<W>],
-// or tile/entries/<N>[.p/<W>] for an entry bundle (L = -1), from the Go
-// sumdb path the tlog package gives (which adds the tile height).
-func tilePath(t tlog.Tile) string {
-	p := t.Path() // tile/8/L/N[.p/W] or tile/8/data/N[.p/W]
-	p = strings.Replace(p, "tile/8/", "tile/", 1)
-	return strings.Replace(p, "tile/data/", "tile/entries/", 1)
-}
-
 func cmdLogTiles(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("log tiles")
 	out := fs.String("out", "", "the `DIR` to write the checkpoint, tiles and entry bundles to")
@@ -466,52 +456,27 @@ func cmdLogTiles(ctx context.Context, a *app, args []string) error {
 // written again from the store.
 func writeTiles(ctx context.Context, st store.Store, dir string, n int64) (int, error) {
 	count := 0
-	full := func(t tlog.Tile) bool {
-		if t.W != 1<<8 {
-			return false
-		}
-		fi, err := os.Stat(filepath.Join(dir, tilePath(t)))
-		return err == nil && fi.Size() > 0
-	}
 	for _, t := range tlog.NewTiles(8, 0, n) {
-		if e := t; full(t) {
-			if e.L = -1; t.L != 0 || full(e) {
+		tiles := []tlog.Tile{t}
+		if t.L == 0 {
+			e := t
+			e.L = -1 // the entry bundle beside each level-0 tile
+			tiles = append(tiles, e)
+		}
+		for _, t := range tiles {
+			path := filepath.Join(dir, translog.TilePath(t))
+			if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && t.W == 1<<8 {
 				continue
 			}
-		}
-		var body []byte
-		from := t.N << 8
-		if t.L == 0 {
-			var bundle []byte
-			err := st.LogLeaves(ctx, from, from+int64(t.W), func(_ int64, d []byte) error {
-				body = append(body, translog.LeafHash(d)...)
-				bundle = binenc.BigEndian.AppendUint16(bundle, uint16(len(d)))
-				bundle = append(bundle, d...)
-				return nil
-			})
+			body, err := translog.TileData(ctx, st, t, n)
 			if err != nil {
 				return 0, err
 			}
-			e := t
-			e.L = -1
-			if err := writeTile(filepath.Join(dir, tilePath(e)), bundle); err != nil {
+			if err := writeTile(path, body); err != nil {
 				return 0, err
 			}
 			count++
-		} else {
-			hs, err := st.LogNodes(ctx, t.L, from, from+int64(t.W))
-			if err != nil {
-				return 0, err
-			}
-			if len(hs) != t.W {
-				return 0, fmt.Errorf("tile %s: %d of %d hashes stored", tilePath(t), len(hs), t.W)
-			}
-			body = bytes.Join(hs, nil)
 		}
-		if err := writeTile(filepath.Join(dir, tilePath(t)), body); err != nil {
-			return 0, err
-		}
-		count++
 	}
 	return count, nil
 }

@@ -381,7 +381,7 @@ func (d tileDir) Height() int { return 8 }
 func (d tileDir) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		b, err := os.ReadFile(filepath.Join(d.dir, strings.Replace(t.Path(), "tile/8/", "tile/", 1)))
+		b, err := os.ReadFile(filepath.Join(d.dir, translog.TilePath(t)))
 		if err != nil {
 			return nil, err
 		}
@@ -400,7 +400,7 @@ func readBundles(t *testing.T, dir string, size int64) [][]byte {
 			continue
 		}
 		tile.L = -1
-		b, err := os.ReadFile(filepath.Join(dir, strings.Replace(strings.Replace(tile.Path(), "tile/8/", "tile/", 1), "tile/data/", "tile/entries/", 1)))
+		b, err := os.ReadFile(filepath.Join(dir, translog.TilePath(tile)))
 		if err != nil {
 			t.Fatal(err)
 		}

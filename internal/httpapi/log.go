@@ -1,13 +1,9 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/binary"
+	"errors"
 	"net/http"
 	"strconv"
-	"strings"
-
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
@@ -54,35 +50,8 @@ func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// parseTilePath reads a C2SP tlog-tiles path after /log/tile/:
-// <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed 3-digit groups.
-func parseTilePath(p string) (tlog.Tile, bool) {
-	level := -1
-	rest := p
-	if r, ok := strings.CutPrefix(p, "entries/"); ok {
-		rest = r
-	} else {
-		l, r, ok := strings.Cut(p, "/")
-		n, err := strconv.Atoi(l)
-		if !ok || err != nil || n < 0 || n > 63 || strconv.Itoa(n) != l {
-			return tlog.Tile{}, false
-		}
-		level, rest = n, r
-	}
-	// Let Go's tlog parse the index part in its sumdb form.
-	lv := "data"
-	if level >= 0 {
-		lv = strconv.Itoa(level)
-	}
-	t, err := tlog.ParseTilePath("tile/8/" + lv + "/" + rest)
-	if err != nil {
-		return tlog.Tile{}, false
-	}
-	return t, true
-}
-
 func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
-	t, ok := parseTilePath(r.PathValue("path"))
+	t, ok := translog.ParseTilePath(r.PathValue("path"))
 	if !ok {
 		return notFound("tile")
 	}
@@ -90,33 +59,10 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A tile exists when the tree has its entries: full tiles always, a
-	// partial one only of the width the tree's size gives it now.
-	level := max(t.L, 0)
-	from := t.N << 8
-	count := cp.Size >> (8 * level) // hashes at this tile level
-	if from+int64(t.W) > count || (t.W < 256 && from+int64(t.W) != count) {
+	body, err := translog.TileData(r.Context(), s.Store, t, cp.Size)
+	if errors.Is(err, translog.ErrRange) {
 		return notFound("tile")
-	}
-	var body []byte
-	switch {
-	case t.L < 0:
-		err = s.Store.LogLeaves(r.Context(), from, from+int64(t.W), func(_ int64, d []byte) error {
-			body = binary.BigEndian.AppendUint16(body, uint16(len(d)))
-			body = append(body, d...)
-			return nil
-		})
-	case t.L == 0:
-		err = s.Store.LogLeaves(r.Context(), from, from+int64(t.W), func(_ int64, d []byte) error {
-			body = append(body, translog.LeafHash(d)...)
-			return nil
-		})
-	default:
-		var hs [][]byte
-		hs, err = s.Store.LogNodes(r.Context(), t.L, from, from+int64(t.W))
-		body = bytes.Join(hs, nil)
-	}
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

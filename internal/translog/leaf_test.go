@@ -9,6 +9,7 @@ import (
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/consentgate/consentgate/internal/store"
 )
@@ -74,6 +75,31 @@ func TestSubjectsTreeProofs(t *testing.T) {
 		}
 		if _, _, ok := tree.Prove(Pseudonym([]byte("x"), []byte("nobody"))); ok {
 			t.Fatal("a subject not in the export is proven in it")
+		}
+	}
+}
+
+func TestTilePaths(t *testing.T) {
+	for _, c := range []struct {
+		tile tlog.Tile
+		path string
+	}{
+		{tlog.Tile{H: 8, L: 0, N: 0, W: 256}, "tile/0/000"},
+		{tlog.Tile{H: 8, L: 1, N: 1234067, W: 256}, "tile/1/x001/x234/067"},
+		{tlog.Tile{H: 8, L: 0, N: 3, W: 17}, "tile/0/003.p/17"},
+		{tlog.Tile{H: 8, L: -1, N: 5, W: 256}, "tile/entries/005"},
+	} {
+		if got := TilePath(c.tile); got != c.path {
+			t.Errorf("%+v: %s, want %s", c.tile, got, c.path)
+		}
+		back, ok := ParseTilePath(strings.TrimPrefix(c.path, "tile/"))
+		if !ok || back != c.tile {
+			t.Errorf("%s parses to %+v (%v)", c.path, back, ok)
+		}
+	}
+	for _, bad := range []string{"01/000", "x/000", "0/1", "entries/000.p/0", "-1/000"} {
+		if _, ok := ParseTilePath(bad); ok {
+			t.Errorf("%q parses", bad)
 		}
 	}
 }
