@@ -56,14 +56,14 @@ rules:
 // world is a server on a real listener over a SQLite store, with a token
 // per role.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	srv    *httpapi.Server
 	st     *sqlite.DB
 	tokens map[string]string // admin, operator, auditor, ana (subject), ben (subject), revoked
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -454,5 +454,46 @@ func TestReadsFollowOtherWriters(t *testing.T) {
 	v := w.json("operator", "GET", "/v1/subjects/ben", "", 200)
 	if v["region"] != "US" {
 		t.Fatalf("region after another writer's change: %v", v["region"])
+	}
+}
+
+// TestBatchDecisions: a batch mixing as-of times, purposes, recipients and
+// subjects answers each record as the record alone would be answered.
+func TestBatchDecisions(t *testing.T) {
+	w := newWorld(t)
+	var batch []string
+	for i := range 40 {
+		subject := []string{"ana", "ben", "zed"}[i%3]
+		recipient := []string{"partner-x", "self"}[i%2]
+		asOf := []string{"2022-06-01T00:00:00Z", "2025-06-01T00:00:00Z"}[i%4/2]
+		batch = append(batch, fmt.Sprintf(`{"subjects":[{"id":%q}],"category":"user.content.public","created":"2021-06-01T00:00:00Z","purpose":"train_ai_system.generative","recipient":%q,"as_of":%q}`, subject, recipient, asOf))
+	}
+	all := w.json("auditor", "POST", "/v1/decisions", "["+strings.Join(batch, ",")+"]", 200)["decisions"].([]any)
+	if len(all) != len(batch) {
+		t.Fatalf("%d answers to %d records", len(all), len(batch))
+	}
+	allowed := 0
+	for i, rec := range batch {
+		one := w.json("auditor", "POST", "/v1/decisions", "["+rec+"]", 200)["decisions"].([]any)[0]
+		a, _ := json.Marshal(all[i])
+		o, _ := json.Marshal(one)
+		if string(a) != string(o) {
+			t.Fatalf("record %d in the batch: %s\nalone: %s", i, a, o)
+		}
+		if all[i].(map[string]any)["decision"] == "allow" {
+			allowed++
+		}
+	}
+	if allowed == 0 || allowed == len(batch) {
+		t.Fatalf("%d of %d allowed: the batch should mix outcomes", allowed, len(batch))
+	}
+	// The largest batch the API promises fits its body limit; one more
+	// record is refused.
+	big := strings.Repeat(batch[0]+",", 10_000)
+	if code, b := w.do("auditor", "POST", "/v1/decisions", "["+big[:len(big)-1]+"]"); code != 200 {
+		t.Fatalf("10,000 records (%d bytes): %d %.200s", len(big), code, b)
+	}
+	if code, _ := w.do("auditor", "POST", "/v1/decisions", "["+big+batch[0]+"]"); code != 400 {
+		t.Fatalf("10,001 records: %d", code)
 	}
 }

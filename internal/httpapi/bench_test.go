@@ -168,3 +168,20 @@ func serverLoad(b *testing.B, st store.Store, ks *translog.KeyStore, dir string)
 		}, 201)
 	})
 }
+
+// BenchmarkBatchDecisions: POST /v1/decisions with 10,000 records over 100
+// subjects, two as-of times.
+func BenchmarkBatchDecisions(b *testing.B) {
+	w := newWorld(b)
+	var recs []string
+	for i := range 10_000 {
+		recs = append(recs, fmt.Sprintf(`{"subjects":[{"id":"s%d"}],"category":"user.content.public","created":"2019-01-01T00:00:00Z","purpose":"train_ai_system.generative","recipient":"partner-x","as_of":"%d-06-01T00:00:00Z"}`, i%100, 2020+i%2))
+	}
+	body := "[" + strings.Join(recs, ",") + "]"
+	for b.Loop() {
+		if code, out := w.do("auditor", "POST", "/v1/decisions", body); code != 200 {
+			b.Fatalf("%d %s", code, out[:200])
+		}
+	}
+	b.ReportMetric(10_000*float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}

@@ -43,7 +43,7 @@ func (s *Server) routes() {
 	s.handle("GET", "/v1/subjects/{id}/consents", s.authed(s.getConsents))
 	s.handle("GET", "/v1/subjects/{id}/consents/history", s.authed(s.getHistory))
 	s.handle("GET", "/v1/subjects/{id}/report", s.authed(s.getReport))
-	s.handle("POST", "/v1/decisions", s.authed(s.postDecisions))
+	s.handle("POST", "/v1/decisions", s.authedUpTo(max(s.MaxBody, maxDecisionsBody), s.postDecisions))
 	s.handle("GET", "/v1/policies", s.authed(s.getPolicies))
 	s.handle("POST", "/v1/policies", s.authed(s.postPolicy))
 	s.handle("GET", "/v1/policies/diff", s.authed(s.getDiff))
@@ -458,8 +458,17 @@ type decisionRequest struct {
 	AsOf      *string `json:"as_of,omitempty"`
 }
 
-// maxDecisions bounds one batch.
-const maxDecisions = 10_000
+// maxDecisions bounds one batch, and maxDecisionsBody its body: 10,000
+// records of a few subjects each.
+const (
+	maxDecisions     = 10_000
+	maxDecisionsBody = 16 << 20
+)
+
+// maxViewSubjects is the most subjects a batch's view is loaded for by
+// name; beyond, it is loaded for every subject (one scan, not a query
+// with thousands of parameters).
+const maxViewSubjects = 2_000
 
 func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	if err := must(p, access.Decide, ""); err != nil {
@@ -477,9 +486,17 @@ func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.
 	if err != nil {
 		return err
 	}
-	out := make([]any, len(reqs))
+	// Read every record first; then one view per as-of time (of the
+	// batch's subjects) and one plan per as-of time, purpose and recipient.
+	type item struct {
+		at  timestamp.Time
+		rec decision.Record
+	}
+	now := timestamp.Now()
+	items := make([]item, len(reqs))
+	subjectsAt := map[timestamp.Time]map[string]bool{}
 	for i, q := range reqs {
-		at := timestamp.Now()
+		at := now
 		if q.AsOf != nil {
 			if at, err = timestamp.Parse(*q.AsOf); err != nil {
 				return badRequest("record %d: as_of %q: expected an RFC 3339 time", i, *q.AsOf)
@@ -492,8 +509,10 @@ func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.
 		if len(q.Subjects) == 0 || q.Category == "" || q.Purpose == "" || q.Recipient == "" {
 			return badRequest("record %d: subjects, category, created, purpose and recipient are required", i)
 		}
-		rec := &decision.Record{Category: []byte(q.Category), Created: created}
-		var ids []string
+		items[i] = item{at: at, rec: decision.Record{Category: []byte(q.Category), Created: created}}
+		if subjectsAt[at] == nil {
+			subjectsAt[at] = map[string]bool{}
+		}
 		for _, sr := range q.Subjects {
 			role := policy.Author
 			if sr.Role != "" {
@@ -505,18 +524,39 @@ func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.
 			if sr.ID == "" {
 				return badRequest("record %d: a subject without an id", i)
 			}
-			rec.Subjects = append(rec.Subjects, decision.SubjectRef{ID: []byte(sr.ID), Role: role})
-			ids = append(ids, sr.ID)
+			items[i].rec.Subjects = append(items[i].rec.Subjects, decision.SubjectRef{ID: []byte(sr.ID), Role: role})
+			subjectsAt[at][sr.ID] = true
 		}
-		view, err := store.LoadView(ctx, s.Store, at, vs.Attributes(), ids)
-		if err != nil {
+	}
+	views := map[timestamp.Time]*consent.View{}
+	for at, set := range subjectsAt {
+		var ids []string // nil: every subject, for a batch naming many
+		if len(set) <= maxViewSubjects {
+			ids = make([]string, 0, len(set))
+			for id := range set {
+				ids = append(ids, id)
+			}
+		}
+		if views[at], err = store.LoadView(ctx, s.Store, at, vs.Attributes(), ids); err != nil {
 			return err
 		}
-		plan, err := decision.NewPlan(vs, view, q.Purpose, q.Recipient)
-		if err != nil {
-			return badRequest("record %d: %v", i, err)
+	}
+	type planKey struct {
+		at                 timestamp.Time
+		purpose, recipient string
+	}
+	plans := map[planKey]*decision.Plan{}
+	out := make([]any, len(reqs))
+	for i, q := range reqs {
+		k := planKey{items[i].at, q.Purpose, q.Recipient}
+		plan, ok := plans[k]
+		if !ok {
+			if plan, err = decision.NewPlan(vs, views[k.at], q.Purpose, q.Recipient); err != nil {
+				return badRequest("record %d: %v", i, err)
+			}
+			plans[k] = plan
 		}
-		out[i] = plan.Explain(rec).JSON()
+		out[i] = plan.Explain(&items[i].rec).JSON()
 	}
 	s.metrics.decisions.Add(float64(len(reqs)))
 	writeJSON(w, http.StatusOK, map[string]any{"decisions": out})

@@ -212,6 +212,12 @@ func (s *Server) lookupToken(ctx context.Context, hash string) (access.Principal
 // authed wraps a handler that needs a principal: a bearer token, or one a
 // web session put in the context.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p access.Principal) error) http.HandlerFunc {
+	return s.authedUpTo(s.MaxBody, h)
+}
+
+// authedUpTo is authed with its own body limit (a batch of decisions is
+// larger than a consent event).
+func (s *Server) authedUpTo(limit int64, h func(w http.ResponseWriter, r *http.Request, p access.Principal) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := PrincipalOf(r.Context())
 		if !ok {
@@ -226,7 +232,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p access.
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r, p); err != nil {
 			s.fail(w, r, err)
 		}
