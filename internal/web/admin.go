@@ -152,23 +152,26 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 // months with events) and today's consent per region group for the policy's
 // first purpose and each recipient class.
 func (p *pages) consentCharts(r *http.Request, vs *decision.Versions, now timestamp.Time) (string, string, error) {
-	ctx := r.Context()
-	type monthly struct{ granted, denied int }
-	months := map[string]*monthly{}
-	err := p.s.Store.ScanConsent(ctx, now, nil, func(c *store.ConsentRow) error {
-		m := c.At.Time().UTC().Format("2006-01")
-		if months[m] == nil {
-			months[m] = &monthly{}
-		}
-		if c.State == policy.Granted {
-			months[m].granted++
-		} else {
-			months[m].denied++
-		}
-		return nil
-	})
+	// One view of every subject as of now serves every chart.
+	view, err := store.LoadView(r.Context(), p.s.Store, now, vs.Attributes(), nil)
 	if err != nil {
 		return "", "", err
+	}
+	type monthly struct{ granted, denied int }
+	months := map[string]*monthly{}
+	for i := 0; i < view.Len(); i++ {
+		for k := 0; k < view.NumConsent(i); k++ {
+			e := view.ConsentEvent(i, k)
+			m := e.At.Time().UTC().Format("2006-01")
+			if months[m] == nil {
+				months[m] = &monthly{}
+			}
+			if e.State == policy.Granted {
+				months[m].granted++
+			} else {
+				months[m].denied++
+			}
+		}
 	}
 	var keys []string
 	for k := range months {
@@ -188,10 +191,6 @@ func (p *pages) consentCharts(r *http.Request, vs *decision.Versions, now timest
 		return overTime, "", nil
 	}
 	doc := vs.At(now).Doc
-	view, err := store.LoadView(ctx, p.s.Store, now, vs.Attributes(), nil)
-	if err != nil {
-		return "", "", err
-	}
 	// Region groups as the policy names them, its own groups first (so a
 	// code in "strict" and in @EEA counts as "strict"), in name order.
 	var groupNames []string
