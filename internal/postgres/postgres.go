@@ -221,14 +221,7 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 					ch <- d
 					return
 				}
-				subjects := make([]string, 0, len(chunk))
-				seen := make(map[string]bool, len(chunk))
-				for _, r := range chunk {
-					if s := r[0].(string); !seen[s] {
-						seen[s] = true
-						subjects = append(subjects, s)
-					}
-				}
+				subjects := store.Distinct(chunk, func(r *[]any) string { return (*r)[0].(string) })
 				if d.keys, d.err = keys.SubjectKeys(ctx, subjects, true); d.err == nil {
 					d.leaves = l.fromValues(chunk, first, d.keys)
 					d.pre = translog.Prepare(size, d.leaves)
@@ -365,15 +358,7 @@ func (s *DB) smallConsent(ctx context.Context, batches [][]consent.Event) ([]int
 	for _, b := range batches {
 		evs = append(evs, b...)
 	}
-	var subjects []string
-	seen := map[string]bool{}
-	for _, e := range evs {
-		if !seen[e.Subject] {
-			seen[e.Subject] = true
-			subjects = append(subjects, e.Subject)
-		}
-	}
-	keys, err := s.subjectKeys(ctx, subjects)
+	keys, err := s.subjectKeys(ctx, store.Distinct(evs, func(e *consent.Event) string { return e.Subject }))
 	if err != nil {
 		return nil, err
 	}

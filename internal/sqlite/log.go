@@ -132,19 +132,6 @@ func (s *DB) ConsentRows(ctx context.Context, lo, hi int64, fn func(*store.Conse
 	return scanConsentRows(ctx, s.db, `WHERE seq >= ? AND seq <= ? ORDER BY seq`, []any{lo, hi}, fn)
 }
 
-// subjectsOf returns the distinct subjects of events, in first-seen order.
-func subjectsOf[E any](evs []E, subject func(*E) string) []string {
-	seen := make(map[string]struct{}, len(evs))
-	var out []string
-	for i := range evs {
-		s := subject(&evs[i])
-		if _, ok := seen[s]; !ok {
-			seen[s] = struct{}{}
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 // keysFor returns the keys of the subjects, creating missing ones.
 func keysFor(ctx context.Context, keys store.Keys, subjects []string) (map[string][]byte, error) {
@@ -229,7 +216,7 @@ func readBackConsent(ctx context.Context, tx *sql.Tx, keys store.Keys, before in
 // consentLeaves derives the leaves of consent rows, creating the keys of
 // subjects that have none.
 func consentLeaves(ctx context.Context, keys store.Keys, rows []store.ConsentRow) ([][]byte, error) {
-	ks, err := keysFor(ctx, keys, subjectsOf(rows, func(r *store.ConsentRow) string { return string(r.Subject) }))
+	ks, err := keysFor(ctx, keys, store.Distinct(rows, func(r *store.ConsentRow) string { return string(r.Subject) }))
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +267,7 @@ func readBackSubjects(ctx context.Context, tx *sql.Tx, keys store.Keys, before i
 // subjectLeaves derives the leaves of subject rows, creating the keys of
 // subjects that have none.
 func subjectLeaves(ctx context.Context, keys store.Keys, items []subjectItem) ([][]byte, error) {
-	ks, err := keysFor(ctx, keys, subjectsOf(items, func(it *subjectItem) string { return string(it.row.Subject) }))
+	ks, err := keysFor(ctx, keys, store.Distinct(items, func(it *subjectItem) string { return string(it.row.Subject) }))
 	if err != nil {
 		return nil, err
 	}

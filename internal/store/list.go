@@ -60,3 +60,18 @@ var (
 			return r.Scan(&d.Destination, &d.Delivered, &d.Pending, (*int64)(&d.UpdatedAt))
 		}}
 )
+
+// Distinct returns the distinct subjects of a slice, in first-seen order:
+// whose log keys a write needs.
+func Distinct[E any](evs []E, subject func(*E) string) []string {
+	seen := make(map[string]struct{}, len(evs))
+	var out []string
+	for i := range evs {
+		s := subject(&evs[i])
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
