@@ -132,7 +132,6 @@ func (s *DB) ConsentRows(ctx context.Context, lo, hi int64, fn func(*store.Conse
 	return scanConsentRows(ctx, s.db, `WHERE seq >= ? AND seq <= ? ORDER BY seq`, []any{lo, hi}, fn)
 }
 
-
 // keysFor returns the keys of the subjects, creating missing ones.
 func keysFor(ctx context.Context, keys store.Keys, subjects []string) (map[string][]byte, error) {
 	if keys == nil {
