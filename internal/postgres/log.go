@@ -200,21 +200,27 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// logKind derives the leaves of an event table's new rows: from the values
-// an import copied (rows first, first+1, …) or from rows read back.
+// logKind is an event table as writes see it: the columns written (the
+// subject first, the idempotency key last), and how the leaves of its new
+// rows derive — from the values written, given each row's sequence number,
+// or from rows read back.
 type logKind struct {
-	cols       string
-	fromValues func(chunk [][]any, first int64, keys map[string][]byte) [][]byte
+	table      string
+	written    []string
+	cols       string // the columns fromRows scans
+	fromValues func(chunk [][]any, seq func(i int) int64, keys map[string][]byte) [][]byte
 	fromRows   func(rows pgx.Rows, keys map[string][]byte) ([][]byte, error)
 }
 
 var consentLog = logKind{
-	cols: consentCols,
-	fromValues: func(chunk [][]any, first int64, keys map[string][]byte) [][]byte {
+	table:   "consent_events",
+	written: []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"},
+	cols:    consentCols,
+	fromValues: func(chunk [][]any, seq func(i int) int64, keys map[string][]byte) [][]byte {
 		leaves := make([][]byte, len(chunk))
 		parallel(len(chunk), func(i int) {
 			v := chunk[i]
-			r := store.ConsentRow{Seq: first + int64(i), Subject: []byte(v[0].(string)), Purpose: []byte(v[1].(string)), Recipient: []byte(v[2].(string)),
+			r := store.ConsentRow{Seq: seq(i), Subject: []byte(v[0].(string)), Purpose: []byte(v[1].(string)), Recipient: []byte(v[2].(string)),
 				State: policy.State(v[3].(int16)), At: timestamp.Time(v[4].(int64)), Source: []byte(v[5].(string))}
 			leaves[i] = translog.ConsentLeaf(nil, keys[v[0].(string)], &r)
 		})
@@ -231,12 +237,14 @@ var consentLog = logKind{
 }
 
 var subjectLog = logKind{
-	cols: subjectCols,
-	fromValues: func(chunk [][]any, first int64, keys map[string][]byte) [][]byte {
+	table:   "subject_events",
+	written: []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"},
+	cols:    subjectCols,
+	fromValues: func(chunk [][]any, seq func(i int) int64, keys map[string][]byte) [][]byte {
 		leaves := make([][]byte, len(chunk))
 		parallel(len(chunk), func(i int) {
 			v := chunk[i]
-			r := store.SubjectRow{Seq: first + int64(i), Subject: []byte(v[0].(string)), At: timestamp.Time(v[1].(int64)), RegionSet: v[2].(bool),
+			r := store.SubjectRow{Seq: seq(i), Subject: []byte(v[0].(string)), At: timestamp.Time(v[1].(int64)), RegionSet: v[2].(bool),
 				Region: []byte(v[3].(string)), Attrs: []byte(v[4].(string))}
 			leaves[i] = subjectLeaf(keys, &r)
 		})
@@ -334,4 +342,14 @@ func (s *DB) SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]s
 		out[n] = id
 	}
 	return out, rows.Err()
+}
+
+// consentValues and subjectValues are an event's values as written.
+func consentValues(e *consent.Event, now int64) []any {
+	return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
+}
+
+func subjectValues(e *consent.SubjectEvent, now int64) []any {
+	attrs, key := e.StoredForm()
+	return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
 }

@@ -57,17 +57,10 @@ func Open(ctx context.Context, dsn string, keys store.Keys) (*DB, error) {
 	}
 	db := &DB{pool: pool, keys: keys}
 	db.subjectGroup.Commit = func(ctx context.Context, b [][]consent.SubjectEvent) ([]int, error) {
-		return groupCommit(ctx, db.pool, "subject_events", b, func(e *consent.SubjectEvent) []byte { _, k := e.StoredForm(); return k }, db.ImportSubjectEvents)
+		return groupCommit(ctx, db, b, subjectValues, subjectLog, db.ImportSubjectEvents)
 	}
 	db.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
-		n := 0
-		for _, x := range b {
-			n += len(x)
-		}
-		if n <= smallGroup {
-			return db.smallConsent(ctx, b)
-		}
-		return groupCommit(ctx, db.pool, "consent_events", b, func(e *consent.Event) []byte { return e.Key() }, db.ImportConsentEvents)
+		return groupCommit(ctx, db, b, consentValues, consentLog, db.ImportConsentEvents)
 	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
@@ -176,8 +169,9 @@ func lockLog(ctx context.Context, tx pgx.Tx) error {
 // sequence numbers the rows will get if all are new (read from the
 // sequence: under logLock nobody else takes numbers); when some were
 // already stored, the new rows are read back instead.
-func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, cols []string, seq iter.Seq2[E, error],
-	row func(e *E, ord int) []any, keys store.Keys, l logKind) (read, added int, err error) {
+func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, seq iter.Seq2[E, error],
+	values func(e *E, now int64) []any, keys store.Keys, l logKind) (read, added int, err error) {
+	table, cols, now := l.table, l.written, int64(timestamp.Now())
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tmp := "import_" + table
 		colList := strings.Join(cols, ", ")
@@ -223,7 +217,7 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 				}
 				subjects := store.Distinct(chunk, func(r *[]any) string { return (*r)[0].(string) })
 				if d.keys, d.err = keys.SubjectKeys(ctx, subjects, true); d.err == nil {
-					d.leaves = l.fromValues(chunk, first, d.keys)
+					d.leaves = l.fromValues(chunk, func(i int) int64 { return first + int64(i) }, d.keys)
 					d.pre = translog.Prepare(size, d.leaves)
 				}
 				ch <- d
@@ -301,7 +295,7 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 			if err != nil {
 				return err
 			}
-			chunk = append(chunk, append(row(&e, read), int64(read)))
+			chunk = append(chunk, append(values(&e, now), int64(read)))
 			read++
 			if len(chunk) == importChunk {
 				if err := flush(); err != nil {
@@ -319,21 +313,12 @@ func importEvents[E any](ctx context.Context, pool *pgxpool.Pool, table string, 
 
 // ImportSubjectEvents implements store.Store.
 func (s *DB) ImportSubjectEvents(ctx context.Context, evs iter.Seq2[consent.SubjectEvent, error]) (int, int, error) {
-	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "subject_events", []string{"subject", "at", "region_set", "region", "attrs", "recorded_at", "key"}, evs,
-		func(e *consent.SubjectEvent, _ int) []any {
-			attrs, key := e.StoredForm()
-			return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
-		}, s.keys, subjectLog)
+	return importEvents(ctx, s.pool, evs, subjectValues, s.keys, subjectLog)
 }
 
 // ImportConsentEvents implements store.Store.
 func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Event, error]) (int, int, error) {
-	now := int64(timestamp.Now())
-	return importEvents(ctx, s.pool, "consent_events", []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"}, evs,
-		func(e *consent.Event, _ int) []any {
-			return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
-		}, s.keys, consentLog)
+	return importEvents(ctx, s.pool, evs, consentValues, s.keys, consentLog)
 }
 
 // AddSubjectEvents implements store.Store.
@@ -350,83 +335,105 @@ func (s *DB) AddConsentEvents(ctx context.Context, evs []consent.Event) (int, er
 // (the server's single writes) instead of the import's COPY.
 const smallGroup = 500
 
-// smallConsent stores a small group of consent events in one transaction
-// with one INSERT … ON CONFLICT DO NOTHING RETURNING: fewer round trips
-// than an import for the few events a group of single writes holds.
-func (s *DB) smallConsent(ctx context.Context, batches [][]consent.Event) ([]int, error) {
-	var evs []consent.Event
-	for _, b := range batches {
-		evs = append(evs, b...)
-	}
-	keys, err := s.subjectKeys(ctx, store.Distinct(evs, func(e *consent.Event) string { return e.Subject }))
+// smallInsert stores a small group of events in one transaction with one
+// INSERT … ON CONFLICT DO NOTHING RETURNING seq, key: fewer round trips
+// than an import for the few events a group of single writes holds. The
+// returned keys say which events were new, and their leaves derive from
+// the values written with the sequence numbers returned.
+func (s *DB) smallInsert(ctx context.Context, l logKind, rows [][]any, sizes []int) ([]int, error) {
+	keys, err := s.subjectKeys(ctx, store.Distinct(rows, func(r *[]any) string { return (*r)[0].(string) }))
 	if err != nil {
 		return nil, err
 	}
-	now := int64(timestamp.Now())
+	w := len(l.written)
 	var q strings.Builder
-	q.WriteString(`INSERT INTO consent_events (subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `)
-	args := make([]any, 0, 8*len(evs))
-	for i := range evs {
-		e := &evs[i]
+	q.WriteString(`INSERT INTO ` + l.table + ` (` + strings.Join(l.written, ", ") + `) VALUES `)
+	args := make([]any, 0, w*len(rows))
+	for i, r := range rows {
 		if i > 0 {
 			q.WriteString(",")
 		}
-		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", 8*i+1, 8*i+2, 8*i+3, 8*i+4, 8*i+5, 8*i+6, 8*i+7, 8*i+8)
-		args = append(args, e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key())
+		q.WriteString("(")
+		for c := range w {
+			if c > 0 {
+				q.WriteString(",")
+			}
+			fmt.Fprintf(&q, "$%d", w*i+c+1)
+		}
+		q.WriteString(")")
+		args = append(args, r...)
 	}
-	q.WriteString(` ON CONFLICT DO NOTHING RETURNING ` + consentCols)
-	out := make([]int, len(batches))
+	q.WriteString(` ON CONFLICT DO NOTHING RETURNING seq, key`)
+	out := make([]int, len(sizes))
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		clear(out)
 		if err := lockLog(ctx, tx); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, q.String(), args...)
+		res, err := tx.Query(ctx, q.String(), args...)
 		if err != nil {
 			return err
 		}
-		var got []store.ConsentRow
-		err = eachConsent(rows, func(r *store.ConsentRow) error {
-			got = append(got, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
-				Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source)})
-			return nil
-		})
-		if err != nil || len(got) == 0 {
+		seqOf := map[string]int64{} // key → sequence number of the new rows
+		for res.Next() {
+			var seq int64
+			var key []byte
+			if err := res.Scan(&seq, &key); err != nil {
+				res.Close()
+				return err
+			}
+			seqOf[string(key)] = seq
+		}
+		res.Close()
+		if err := res.Err(); err != nil || len(seqOf) == 0 {
 			return err
 		}
-		slices.SortFunc(got, func(a, b store.ConsentRow) int { return cmp.Compare(a.Seq, b.Seq) })
-		leaves := make([][]byte, len(got))
-		fresh := map[string]bool{}
-		for i := range got {
-			leaves[i] = translog.ConsentLeaf(nil, keys[string(got[i].Subject)], &got[i])
-			e := got[i].Event()
-			fresh[string(e.Key())] = true
-		}
-		if _, err := appendLog(ctx, tx, leaves); err != nil {
-			return err
-		}
-		for i, b := range batches {
-			for j := range b {
-				if k := string(b[j].Key()); fresh[k] {
-					out[i]++
-					delete(fresh, k) // the same event twice counts once
+		// The new rows in sequence order, each once, and who wrote them.
+		var fresh [][]any
+		first := 0
+		for b, n := range sizes {
+			for _, r := range rows[first : first+n] {
+				k := string(r[w-1].([]byte))
+				if _, ok := seqOf[k]; ok {
+					fresh = append(fresh, r)
+					out[b]++
+					seqOf[k] = -seqOf[k] // counted; the same event twice counts once
 				}
 			}
+			first += n
 		}
-		return nil
+		seq := func(i int) int64 { return -seqOf[string(fresh[i][w-1].([]byte))] }
+		slices.SortFunc(fresh, func(a, b []any) int {
+			return cmp.Compare(-seqOf[string(a[w-1].([]byte))], -seqOf[string(b[w-1].([]byte))])
+		})
+		_, err = appendLog(ctx, tx, l.fromValues(fresh, seq, keys))
+		return err
 	})
 	return out, err
 }
 
-// groupCommit stores concurrent callers' batches in one import (one
-// transaction, one log append, one commit). When some events were stored
-// already, the new rows (sequence numbers above the table's maximum before
-// the import: appends hold logLock) tell each caller how many of its own
-// were new.
-func groupCommit[E any](ctx context.Context, pool *pgxpool.Pool, table string, batches [][]E, key func(*E) []byte,
+// groupCommit stores concurrent callers' batches together: a small group
+// with one INSERT (smallInsert), a large one with one import (one
+// transaction, one log append, one commit). When some events of a large
+// group were stored already, the new rows (sequence numbers above the
+// table's maximum before the import: appends hold logLock) tell each
+// caller how many of its own were new.
+func groupCommit[E any](ctx context.Context, db *DB, batches [][]E, values func(e *E, now int64) []any, l logKind,
 	imp func(context.Context, iter.Seq2[E, error]) (int, int, error)) ([]int, error) {
+	now := int64(timestamp.Now())
+	sizes := make([]int, len(batches))
+	var rows [][]any
+	for i, b := range batches {
+		sizes[i] = len(b)
+		for j := range b {
+			rows = append(rows, values(&b[j], now))
+		}
+	}
+	if len(rows) <= smallGroup {
+		return db.smallInsert(ctx, l, rows, sizes)
+	}
 	var before int64
-	if err := pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+table).Scan(&before); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+l.table).Scan(&before); err != nil {
 		return nil, err
 	}
 	all := func(yield func(E, error) bool) {
@@ -444,39 +451,38 @@ func groupCommit[E any](ctx context.Context, pool *pgxpool.Pool, table string, b
 	}
 	out := make([]int, len(batches))
 	if added == read {
-		for i, b := range batches {
-			out[i] = len(b)
-		}
+		copy(out, sizes)
 		return out, nil
 	}
 	// Another process may have committed between reading the maximum and
 	// the import taking the lock; should it have stored one of these very
 	// events at that moment, the caller counts it as new (it is stored
 	// once either way).
-	rows, err := pool.Query(ctx, `SELECT key FROM `+table+` WHERE seq > $1`, before)
+	res, err := db.pool.Query(ctx, `SELECT key FROM `+l.table+` WHERE seq > $1`, before)
 	if err != nil {
 		return nil, err
 	}
 	fresh := map[string]bool{}
-	for rows.Next() {
+	for res.Next() {
 		var k []byte
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
+		if err := res.Scan(&k); err != nil {
+			res.Close()
 			return nil, err
 		}
 		fresh[string(k)] = true
 	}
-	rows.Close()
-	for i, b := range batches {
-		for j := range b {
-			k := string(key(&b[j]))
-			if fresh[k] {
+	res.Close()
+	first := 0
+	for i, n := range sizes {
+		for _, r := range rows[first : first+n] {
+			if k := string(r[len(r)-1].([]byte)); fresh[k] {
 				out[i]++
 				delete(fresh, k) // the same event twice counts once
 			}
 		}
+		first += n
 	}
-	return out, rows.Err()
+	return out, res.Err()
 }
 
 // ConsentAfter implements store.Store.
