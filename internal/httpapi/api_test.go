@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -495,5 +496,53 @@ func TestBatchDecisions(t *testing.T) {
 	}
 	if code, _ := w.do("auditor", "POST", "/v1/decisions", "["+big+batch[0]+"]"); code != 400 {
 		t.Fatalf("10,001 records: %d", code)
+	}
+}
+
+// TestPeriodicCheckpoint: while the log grows, the server issues a signed
+// checkpoint every CheckpointEvery (SPEC §6: at least once a minute), and
+// one more when it stops.
+func TestPeriodicCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	signer, _ := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "test")
+	srv := httpapi.New(httpapi.Config{Store: st, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckpointEvery: 20 * time.Millisecond})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx, l) }()
+	sizes := func() []int64 {
+		cps, _ := st.Checkpoints(ctx)
+		var out []int64
+		for _, c := range cps {
+			out = append(out, c.Size)
+		}
+		return out
+	}
+	for i := range 3 {
+		st.PublishPolicy(ctx, store.Policy{Version: fmt.Sprint("v", i), Source: []byte{byte(i)}, Digest: fmt.Sprint("d", i), EffectiveFrom: timestamp.Time(i + 1)})
+		deadline := time.Now().Add(2 * time.Second)
+		for !slices.Contains(sizes(), int64(i+1)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no checkpoint of size %d within 2 s: %v", i+1, sizes())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	st.PublishPolicy(ctx, store.Policy{Version: "last", Source: []byte("z"), Digest: "dz", EffectiveFrom: 100})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if got := sizes(); got[len(got)-1] != 4 {
+		t.Fatalf("no checkpoint on the way out: %v", got)
 	}
 }

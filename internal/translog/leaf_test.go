@@ -30,14 +30,19 @@ func TestSaltIsHMAC(t *testing.T) {
 
 func TestLeafRoundTrip(t *testing.T) {
 	key := bytes.Repeat([]byte{9}, 32)
-	r := store.SubjectRow{Seq: 42, Subject: []byte("u1"), At: 7, RegionSet: true, Region: []byte("DE"), Attrs: []byte(`{"tier":"premium"}`)}
-	d := SubjectLeaf(nil, key, &r, []string{"tier"})
+	r := store.SubjectRow{Seq: 42, Subject: []byte("u1"), At: 7, RegionSet: true, Region: []byte("DE"),
+		Attrs: []byte(`{"handle":"@ana","name":"Ana Lima","tier":"premium"}`)}
+	d := SubjectLeaf(nil, key, &r, []string{"tier", "name", "handle"})
 	l, err := DecodeLeaf(d)
-	if err != nil || l.Kind != KindSubject || l.Ref != "42" || strings.Join(l.Names, ",") != "region,tier" {
+	if err != nil || l.Kind != KindSubject || l.Ref != "42" || strings.Join(l.Names, ",") != "handle,name,region,tier" {
 		t.Fatalf("%+v %v", l, err)
 	}
-	if bytes.Contains(d, []byte("u1")) || bytes.Contains(d, []byte("premium")) {
-		t.Fatal("the leaf holds the subject id or an attribute value in clear")
+	// SPEC §6: attribute names and a digest of values; never the id, a
+	// handle, a name or any value in clear.
+	for _, clear := range []string{"u1", "@ana", "Ana", "Lima", "premium", "DE"} {
+		if bytes.Contains(d, []byte(clear)) {
+			t.Fatalf("the leaf holds %q in clear", clear)
+		}
 	}
 	p := Pseudonym(Salt(key, KindSubject, "42"), []byte("u1"))
 	if !bytes.Equal(l.Pseudonym, p[:]) {
