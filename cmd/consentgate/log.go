@@ -90,14 +90,11 @@ func logState(ctx context.Context, st store.Store) (*export.LogState, error) {
 // whose output and manifest are in place with the logged sizes completed
 // its renames and is marked complete.
 func (a *app) reconcileExports(ctx context.Context, st store.Store) error {
-	es, err := st.Exports(ctx)
+	es, err := st.LoggedExports(ctx)
 	if err != nil {
 		return err
 	}
 	for _, e := range es {
-		if e.Status != store.ExportLogged {
-			continue
-		}
 		status := store.ExportAbandoned
 		var m export.Manifest
 		if json.Unmarshal(e.Manifest, &m) == nil && m.Output.File != "" {

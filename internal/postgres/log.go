@@ -353,3 +353,8 @@ func subjectValues(e *consent.SubjectEvent, now int64) []any {
 	attrs, key := e.StoredForm()
 	return []any{e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key}
 }
+
+// LoggedExports implements store.Store.
+func (s *DB) LoggedExports(ctx context.Context) ([]store.Export, error) {
+	return list(ctx, s.pool, store.LoggedExportList)
+}

@@ -375,3 +375,8 @@ func (s *DB) SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]s
 	}
 	return out, nil
 }
+
+// LoggedExports implements store.Store.
+func (s *DB) LoggedExports(ctx context.Context) ([]store.Export, error) {
+	return list(ctx, s.db, store.LoggedExportList)
+}

@@ -39,6 +39,11 @@ var (
 		func(r Rows, e *Export) error {
 			return r.Scan(&e.ID, (*int64)(&e.CreatedAt), &e.Purpose, &e.Recipient, (*int64)(&e.AsOf), &e.Status, &e.Manifest, &e.Subjects)
 		}}
+	// LoggedExportList is the exports logged whose files were not yet
+	// renamed into place (a crash, or one in progress).
+	LoggedExportList = List[Export]{
+		`SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects FROM exports WHERE status = 'logged' ORDER BY created_at, id`,
+		ExportList.scan}
 	ImpactMarkList = List[ImpactMark]{
 		`SELECT seq, export_id, subject, status, note, at FROM impact_marks ORDER BY seq`,
 		func(r Rows, m *ImpactMark) error {

@@ -202,6 +202,9 @@ type Store interface {
 	// index the manifest gets and returns the manifest to store (now
 	// carrying its index and signature).
 	LogExport(ctx context.Context, e Export, finish func(index int64) (manifest []byte, err error)) error
+	// LoggedExports lists the exports with status ExportLogged: cheap
+	// enough to ask on every open.
+	LoggedExports(ctx context.Context) ([]Export, error)
 	// SetExportStatus changes an export's status.
 	SetExportStatus(ctx context.Context, id, status string) error
 	// Exports lists the recorded exports, oldest first.

@@ -195,8 +195,14 @@ func testExports(t *testing.T, s store.Store) {
 	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1,"log_index":0}` || es[0].AsOf != 4 || string(es[0].Subjects) != "\x01\x02\x03" || es[0].Status != store.ExportLogged {
 		t.Fatalf("exports %+v %v", es, err)
 	}
+	if le, err := s.LoggedExports(ctx); err != nil || len(le) != 1 || le[0].ID != "exp-1" {
+		t.Fatalf("logged exports %+v %v", le, err)
+	}
 	if err := s.SetExportStatus(ctx, "exp-1", store.ExportComplete); err != nil {
 		t.Fatal(err)
+	}
+	if le, err := s.LoggedExports(ctx); err != nil || len(le) != 0 {
+		t.Fatalf("logged exports after completion %+v %v", le, err)
 	}
 	if err := s.SetExportStatus(ctx, "nope", store.ExportComplete); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("status of an unknown export: %v", err)
