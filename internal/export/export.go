@@ -324,7 +324,9 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		if c > 0 {
 			subjectSet.Numbers = append(subjectSet.Numbers, view.Number(i))
 			subjectSet.Records = append(subjectSet.Records, c)
-			subjectSet.IDs = append(subjectSet.IDs, view.ID(i))
+			if e.o.BeforeRename != nil { // the ids only the hook reads (subjects_root)
+				subjectSet.IDs = append(subjectSet.IDs, view.ID(i))
+			}
 		}
 	}
 	sortSubjectSet(subjectSet)
