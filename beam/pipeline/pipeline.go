@@ -162,7 +162,7 @@ type DecideFn struct {
 
 // Setup loads the snapshot and makes the decider.
 func (f *DecideFn) Setup() error {
-	plan, _, err := loadPlan(f.Snapshot, f.Purpose, f.Recipient)
+	plan, _, err := loadPlan(f.Snapshot, f.Purpose, f.Recipient, true)
 	if err != nil {
 		return err
 	}
@@ -244,8 +244,10 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*Decided)(nil)).Elem())
 }
 
-// loadPlan opens the snapshot and plans the export over its view.
-func loadPlan(path, purpose, recipient string) (*decision.Plan, *snapshot.File, error) {
+// loadPlan opens the snapshot and plans the export over its view; with
+// full false, over an empty view — the policy versions, target and as-of
+// time without reading a million subjects (the driver's checks).
+func loadPlan(path, purpose, recipient string, full bool) (*decision.Plan, *snapshot.File, error) {
 	snap, err := snapshot.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -255,9 +257,11 @@ func loadPlan(path, purpose, recipient string) (*decision.Plan, *snapshot.File, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var view *consent.View
-	if view, _, err = snap.LoadView(vs.Attributes()); err != nil {
-		return nil, nil, err
+	view := consent.EmptyView(snap.AsOf, vs.Attributes())
+	if full {
+		if view, _, err = snap.LoadView(vs.Attributes()); err != nil {
+			return nil, nil, err
+		}
 	}
 	plan, err := decision.NewPlan(vs, view, purpose, recipient)
 	return plan, snap, err
@@ -293,7 +297,7 @@ func Prepare(c *Config) error {
 	if err := c.Fields.Validate(); err != nil {
 		return err
 	}
-	if _, _, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient); err != nil {
+	if _, _, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient, false); err != nil {
 		return err
 	}
 	return os.MkdirAll(c.OutDir, 0o755)
@@ -318,7 +322,7 @@ func Finish(c Config) error {
 			}
 		}
 	}
-	plan, snap, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient)
+	plan, snap, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient, false)
 	if err != nil {
 		return err
 	}
