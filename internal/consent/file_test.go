@@ -47,7 +47,7 @@ func TestParseConsentLine(t *testing.T) {
 		`{"subject":"u1","purpose":"p","recipient":"","state":"granted","at":"2024-01-01T00:00:00Z"}`:     `"recipient" is empty`,
 		`{"subject":"u1","purpose":"p","state":null,"at":"2024-01-01T00:00:00Z"}`:                         `is null`,
 		`{"subject":"u1",`: `not valid JSON`,
-		`[1]`:              `not a valid JSON object`,
+		`[1]`:              `not a JSON object: found a JSON array`,
 	} {
 		_, err := ParseConsentLine([]byte(line), now)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -112,8 +112,17 @@ func TestKeysAreStable(t *testing.T) {
 	}
 }
 
-// FuzzSubjectLine: the fast scanner of subjects lines agrees with
-// encoding/json on every input, accepted or refused.
+// lenientSubject is a subjects line as encoding/json reads it, leniently:
+// the reference FuzzSubjectLine holds the strict reader to.
+type lenientSubject struct {
+	Subject    *string                    `json:"subject"`
+	At         *string                    `json:"at"`
+	Region     json.RawMessage            `json:"region"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+}
+
+// FuzzSubjectLine: a subjects line the strict reader accepts reads the
+// same through encoding/json (every field, every attribute).
 func FuzzSubjectLine(f *testing.F) {
 	for _, s := range []string{
 		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":"DE","attributes":{"tier":"premium","handle":"@ana"}}`,
@@ -122,19 +131,101 @@ func FuzzSubjectLine(f *testing.F) {
 		`{"subject":"u1","at":"2024-01-01T00:00:00Z","region":7}`,
 		`{"subject":"u1","subject":"u2","at":"2024-01-01T00:00:00Z"}`,
 		`{"subject":"u\u0031","at":"2024-01-01T00:00:00Z","attributes":{"a":[1]}}`,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","attributes":{"a\u00e9":"\ud83d\ude00","b":1e400}}`,
+		`{"Subject":"u1","at":"2024-01-01T00:00:00Z"}`,
+		`{"subject":"u1","at":"2024-01-01T00:00:00Z","attributes":null}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		fast, ferr := parseSubjectLine(line, now, true)
-		slow, serr := parseSubjectLine(line, now, false)
-		if (ferr == nil) != (serr == nil) || ferr != nil && ferr.Error() != serr.Error() {
-			t.Fatalf("%q: fast error %v, slow error %v", line, ferr, serr)
+		e, err := ParseSubjectLine(line, now)
+		if err != nil {
+			return
 		}
-		if ferr == nil && (fast.Subject != slow.Subject || fast.At != slow.At || fast.RegionSet != slow.RegionSet ||
-			fast.Region != slow.Region || EncodeAttributes(fast.Attributes) != EncodeAttributes(slow.Attributes) ||
-			(fast.Attributes == nil) != (slow.Attributes == nil)) {
-			t.Fatalf("%q: fast %+v, slow %+v", line, fast, slow)
+		var raw lenientSubject
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("%q: accepted, but encoding/json says %v", line, err)
+		}
+		if raw.Subject == nil || *raw.Subject != e.Subject || raw.At == nil {
+			t.Fatalf("%q: subject %q, encoding/json %v", line, e.Subject, raw.Subject)
+		}
+		if at, err := timestamp.Parse(*raw.At); err != nil || at != e.At {
+			t.Fatalf("%q: at %v, encoding/json %q", line, e.At, *raw.At)
+		}
+		var region string
+		if raw.Region != nil && string(raw.Region) != "null" {
+			json.Unmarshal(raw.Region, &region)
+		}
+		if e.RegionSet != (raw.Region != nil) || e.Region != region {
+			t.Fatalf("%q: region %v %q, encoding/json %s", line, e.RegionSet, e.Region, raw.Region)
+		}
+		if (e.Attributes == nil) != (raw.Attributes == nil) || len(e.Attributes) != len(raw.Attributes) {
+			t.Fatalf("%q: attributes %v, encoding/json %v", line, e.Attributes, raw.Attributes)
+		}
+		for k, v := range raw.Attributes {
+			got, ok := e.Attributes[k]
+			var want *string
+			switch {
+			case string(v) == "null":
+			case v[0] == '"':
+				var s string
+				json.Unmarshal(v, &s)
+				want = &s
+			default:
+				s := string(v)
+				want = &s
+			}
+			if !ok || (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Fatalf("%q: attribute %q = %v, encoding/json %s", line, k, got, v)
+			}
+		}
+	})
+}
+
+// FuzzConsentLine: a consent line the strict reader accepts reads the
+// same through encoding/json.
+func FuzzConsentLine(f *testing.F) {
+	for _, s := range []string{
+		`{"subject":"u1","purpose":"train_ai_system","recipient":"third_party","state":"denied","at":"2024-09-20T10:00:00Z","source":"settings"}`,
+		` {"subject":"u\u0031","purpose":"p","recipient":"*","state":"granted","at":"2024-09-20T10:00:00.5Z"} `,
+		`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z"}x`,
+		`{"subject":"u1","purpose":"p","state":"granted","at":"2024-01-01T00:00:00Z","Purpose":"q"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := ParseConsentLine(line, now)
+		c, err2 := ReadChoice(line)
+		var e2 Event
+		if err2 == nil {
+			e2, err2 = c.Event(now, "import")
+		}
+		if fmt.Sprint(err) != fmt.Sprint(err2) || e != e2 {
+			t.Fatalf("%q: ParseConsentLine %+v %v, ReadChoice and Event %+v %v", line, e, err, e2, err2)
+		}
+		if err != nil {
+			return
+		}
+		var raw map[string]string
+		if err := json.Unmarshal(line, &raw); err != nil {
+			t.Fatalf("%q: accepted, but encoding/json says %v", line, err)
+		}
+		rcpt := raw["recipient"]
+		if rcpt == "*" {
+			rcpt = ""
+		}
+		src, ok := raw["source"]
+		if !ok {
+			src = "import"
+		}
+		if raw["subject"] != e.Subject || raw["purpose"] != e.Purpose || rcpt != e.Recipient || raw["state"] != e.State.String() ||
+			src != e.Source {
+			t.Fatalf("%q: %+v, encoding/json %v", line, e, raw)
+		}
+		if at, err := timestamp.Parse(raw["at"]); err != nil || at != e.At {
+			t.Fatalf("%q: at %v, encoding/json %q", line, e.At, raw["at"])
 		}
 	})
 }
