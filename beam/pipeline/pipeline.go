@@ -29,6 +29,7 @@ import (
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/snapshot"
 )
@@ -62,6 +63,7 @@ type Decided struct {
 	Out      []byte
 	Rejects  []byte
 	Leaves   []byte
+	Records  []byte // the included records' decision inputs (an inclusion chunk)
 	Read     int64
 	Included int64
 	Reasons  map[string]int64
@@ -177,7 +179,7 @@ func (f *DecideFn) Setup() error {
 // ProcessElement decides one batch and keys it by its shard.
 func (f *DecideFn) ProcessElement(order int64, b Batch, emit func(int64, Decided)) {
 	d := f.decider.Decide(b.File, b.Line, b.Data)
-	emit(shardKey(order, f.PerShard), Decided{Order: b.Order, Out: d.Out, Rejects: d.Rejects, Leaves: d.Leaves, Read: d.Read,
+	emit(shardKey(order, f.PerShard), Decided{Order: b.Order, Out: d.Out, Rejects: d.Rejects, Leaves: d.Leaves, Records: d.Records, Read: d.Read,
 		Included: d.Included, Reasons: d.Reasons, Subjects: d.Subjects, Versions: f.decider.UsedVersions()})
 }
 
@@ -198,7 +200,7 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Order < all[j].Order })
 	name := func(kind string) string { return filepath.Join(f.OutDir, fmt.Sprintf("k%016x.%s", key, kind)) }
-	var out, rej, leaves []byte
+	var out, rej, leaves, records []byte
 	sum := export.ShardSummary{Reasons: map[string]int64{}}
 	versions := map[int]bool{}
 	subjects := export.SubjectTally{}
@@ -206,6 +208,9 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 		out = append(out, b.Out...)
 		rej = append(rej, b.Rejects...)
 		leaves = append(leaves, b.Leaves...)
+		if len(b.Records) > 0 {
+			records = inclusion.AppendFramed(records, b.Records)
+		}
 		sum.Read += b.Read
 		sum.Included += b.Included
 		for r, n := range b.Reasons {
@@ -222,7 +227,7 @@ func (f *WriteShardFn) ProcessElement(key int64, batches func(*Decided) bool) er
 	sort.Ints(sum.Versions)
 	sum.Subjects = subjects.Sorted()
 	js, _ := json.Marshal(sum)
-	for kind, body := range map[string][]byte{"out": out, "rejects": rej, "leaves": leaves, "shard": js} {
+	for kind, body := range map[string][]byte{"out": out, "rejects": rej, "leaves": leaves, "records": records, "shard": js} {
 		if kind == "rejects" && !f.Rejects {
 			continue
 		}
@@ -313,7 +318,7 @@ func Finish(c Config) error {
 	sort.Strings(names) // fixed-width hex keys: lexical order is output order
 	for i, n := range names {
 		key := strings.TrimSuffix(n, ".shard")
-		for _, kind := range []string{"out", "rejects", "leaves", "shard"} {
+		for _, kind := range []string{"out", "rejects", "leaves", "records", "shard"} {
 			if kind == "rejects" && !c.Rejects {
 				continue
 			}

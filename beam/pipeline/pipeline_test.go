@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -126,6 +128,35 @@ func TestPipelineMatchesExport(t *testing.T) {
 	}
 	if out := run(t, bin, dir, store, "manifest", "verify", "w/beam.jsonl.manifest.json"); bytes.Contains([]byte(out), []byte("FAIL")) {
 		t.Fatalf("manifest verify: %s", out)
+	}
+	// The records both kept give the same impact: the same subjects owe
+	// the same records in each export.
+	var items []struct {
+		ExportID string `json:"export_id"`
+		Subject  string
+		Reason   string
+		Records  []string
+	}
+	if err := json.Unmarshal([]byte(run(t, bin, dir, store, "impact", "--json")), &items); err != nil {
+		t.Fatal(err)
+	}
+	byExport := map[string][]string{}
+	for _, it := range items {
+		byExport[it.ExportID] = append(byExport[it.ExportID], fmt.Sprint(it.Subject, it.Reason, it.Records))
+	}
+	// The demo's own export, the snapshot's and the pipeline's decided the
+	// same records as of the same time.
+	var first []string
+	for _, l := range byExport {
+		if first == nil {
+			first = l
+		}
+		if len(l) == 0 || !slices.Equal(l, first) {
+			t.Errorf("impact differs between the exports of one world:\n%v\n%v", l, first)
+		}
+	}
+	if len(byExport) != 3 {
+		t.Errorf("%d exports have impact items, want the demo's, the snapshot's and the pipeline's", len(byExport))
 	}
 }
 

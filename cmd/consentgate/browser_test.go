@@ -101,28 +101,62 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// TestBrowser: in a real headless Chromium, a member signs in, turns a
-// setting off, sees it in their history (and the CLI sees it); an admin
-// opens the console and its charts render.
+// demoMember finds a member of the demo's store whose effective state (as
+// consent show --json gives it) passes want.
+func demoMember(t *testing.T, dir, store string, want func(effective []map[string]any) bool) string {
+	t.Helper()
+	for i := 1; i <= 200; i++ {
+		id := fmt.Sprintf("m%05d", i)
+		var v struct {
+			Consents struct{ Effective []map[string]any }
+		}
+		if err := json.Unmarshal([]byte(ok(t, dir, store, "consent", "show", "--subject", id, "--json")), &v); err != nil {
+			t.Fatal(err)
+		}
+		if want(v.Consents.Effective) {
+			return id
+		}
+	}
+	t.Fatal("no demo member is as the test needs")
+	return ""
+}
+
+// TestBrowser: in a real headless Chromium, a member who never chose sees
+// partners' use of their posts as on by default and turns it off (their
+// history and the CLI see it); a member in a strict region sees it is not
+// possible there and is offered no switch that cannot act; an admin opens
+// the console and its charts render.
 func TestBrowser(t *testing.T) {
 	dir := t.TempDir()
 	ok(t, dir, "demo", "--dir", "d", "--members", "800")
 	store := "--store=sqlite:d/demo.db"
-	var items []struct{ Subject string }
-	json.Unmarshal([]byte(ok(t, dir, store, "impact", "--json")), &items)
-	if len(items) == 0 {
-		t.Fatal("the demo has no impact items")
-	}
-	member := items[0].Subject
-	// The member chooses to allow partners first, so that there is a
-	// setting to turn off.
-	ok(t, dir, store, "consent", "set", "--subject", member, "--purpose", "train_ai_system.generative", "--recipient", "third_party", "--state", "granted", "--source", "settings")
-	memberToken := strings.TrimSpace(ok(t, dir, store, "token", "create", "--role", "subject", "--subject", member))
+	defaultOn := demoMember(t, dir, store, func(es []map[string]any) bool {
+		for _, e := range es {
+			if e["purpose"] == "train_ai_system.generative" && e["recipient"] == "partner-x" && e["category"] == "user.content.public" {
+				return e["reason"] == "default.granted"
+			}
+		}
+		return false
+	})
+	strict := demoMember(t, dir, store, func(es []map[string]any) bool {
+		n := 0
+		for _, e := range es {
+			if e["purpose"] == "train_ai_system.generative" {
+				if e["reason"] != "rule:no-ai-training-in-strict-regions" {
+					return false
+				}
+				n++
+			}
+		}
+		return n > 0
+	})
+	memberToken := strings.TrimSpace(ok(t, dir, store, "token", "create", "--role", "subject", "--subject", defaultOn))
+	strictToken := strings.TrimSpace(ok(t, dir, store, "token", "create", "--role", "subject", "--subject", strict))
 	adminToken := strings.TrimSpace(ok(t, dir, store, "token", "create", "--role", "admin"))
 	url := serve(t, dir, store)
 	ctx := browser(t)
 
-	// The member: the login link, then the switch of a setting that is on.
+	// The member who never chose: partners' use reads on by default.
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(url+"/privacy/login?token="+memberToken),
 		chromedp.Click("#signin"),
@@ -131,13 +165,17 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("privacy centre: %v", err)
 	}
-	switchID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("input.switch:checked") || {id: ""}).id`))
-	if err != nil || switchID == "" {
-		t.Fatalf("no setting is on: %v", err)
+	switchID := "t-train_ai_system.generative-third_party"
+	setting, _ := chromedp.Run(ctx, chromedp.Text(`li.setting:has(#`+cssEscape(switchID)+`)`))
+	on, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(`+jsString(switchID)+`).checked`))
+	if !on || !strings.Contains(setting, "On by default — you never chose") || !strings.Contains(setting, "used by default") {
+		t.Fatalf("the default-on member's partner setting (on=%v):\n%s", on, setting)
 	}
-	p, _ := chromedp.Run(ctx, chromedp.AttributeValue("#"+cssEscape(switchID), "data-purpose"))
-	c, _ := chromedp.Run(ctx, chromedp.AttributeValue("#"+cssEscape(switchID), "data-class"))
-	purpose, class := p.Value, c.Value
+	label, _ := chromedp.Run(ctx, chromedp.Text(`label[for="`+switchID+`"]`))
+	if !strings.Contains(label, "train AI systems") || !strings.Contains(label, "partner-x") {
+		t.Fatalf("the switch's label: %q", label)
+	}
+	screenshot(t, ctx, "privacy-centre.png")
 	err = chromedp.Do(ctx,
 		chromedp.Click("#"+cssEscape(switchID)), // the switch submits itself
 		chromedp.WaitVisible("#saved"),
@@ -146,16 +184,11 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("turning %s off: %v", switchID, err)
 	}
 	history, _ := chromedp.Run(ctx, chromedp.Text("#history"))
+	setting, _ = chromedp.Run(ctx, chromedp.Text(`li.setting:has(#`+cssEscape(switchID)+`)`))
 	stillOn, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(`+jsString(switchID)+`).checked`))
-	if stillOn || !strings.Contains(history, purpose) || !strings.Contains(history, "denied") || !strings.Contains(history, "settings") {
-		t.Fatalf("after turning %s / %s off: switch on=%v, history:\n%s", purpose, class, stillOn, history)
+	if stillOn || !strings.Contains(setting, "Off: you refused") || !strings.Contains(history, "train_ai_system.generative") || !strings.Contains(history, "denied") || !strings.Contains(history, "settings") {
+		t.Fatalf("after turning it off: switch on=%v, setting:\n%s\nhistory:\n%s", stillOn, setting, history)
 	}
-	// Keyboard: the switch is focusable and labelled.
-	label, _ := chromedp.Run(ctx, chromedp.Text(`label[for="`+switchID+`"]`))
-	if !strings.Contains(label, purpose) {
-		t.Fatalf("the switch's label: %q", label)
-	}
-	screenshot(t, ctx, "privacy-centre.png")
 	// On a phone: nothing wider than the screen.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible("#settings")); err != nil {
 		t.Fatal(err)
@@ -166,9 +199,29 @@ func TestBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "privacy-centre-phone.png")
 	chromedp.Do(ctx, chromedp.EmulateViewport(1100, 1400))
-	if out := ok(t, dir, store, "consent", "show", "--subject", member); !regexp.MustCompile(`denied\s+purpose ` + regexp.QuoteMeta(purpose) + `, recipient ` + class + `, source settings`).MatchString(out) {
+	if out := ok(t, dir, store, "consent", "show", "--subject", defaultOn); !regexp.MustCompile(`denied\s+purpose train_ai_system\.generative, recipient third_party, source settings`).MatchString(out) ||
+		!regexp.MustCompile(`partner-x \(third_party\)\s+user\.content\.public\s+deny\s+consent\.denied`).MatchString(out) {
 		t.Fatalf("consent show does not have the change:\n%s", out)
 	}
+
+	// The member in a strict region: not possible, and no switch for it.
+	err = chromedp.Do(ctx,
+		chromedp.Click(`form[action="/privacy/logout"] button`),
+		chromedp.WaitVisible("#signin"),
+		chromedp.Navigate(url+"/privacy/login?token="+strictToken),
+		chromedp.Click("#signin"),
+		chromedp.WaitVisible("#settings"),
+	)
+	if err != nil {
+		t.Fatalf("the strict-region member's privacy centre: %v", err)
+	}
+	switches, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("li.state-not_possible input.switch").length`))
+	impossible, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("li.state-not_possible").length`))
+	settings, _ := chromedp.Run(ctx, chromedp.Text("#settings"))
+	if switches != 0 || impossible < 3 || !strings.Contains(settings, "Not possible in your region") {
+		t.Fatalf("the strict-region member: %d switches among %d settings not possible, settings:\n%s", switches, impossible, settings)
+	}
+	screenshot(t, ctx, "privacy-centre-strict.png")
 
 	// The admin console: charts render with real sizes.
 	err = chromedp.Do(ctx,
@@ -185,7 +238,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("admin charts: %d bars, %.0f px wide", charts, width)
 	}
 	body, _ := chromedp.Run(ctx, chromedp.Text("main"))
-	for _, want := range []string{"2024-09-18", "Notice violation", "Consent events recorded per month", "records read", "leaves", "Impact queue", member} {
+	for _, want := range []string{"2024-09-18", "Notice violation", "widened combination", "Consent events recorded per month", "records read", "leaves", "Impact queue"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the console lacks %q", want)
 		}

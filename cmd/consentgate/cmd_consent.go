@@ -7,72 +7,58 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
-	"github.com/consentgate/consentgate/internal/decision"
-	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 func cmdConsentSet(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("consent set")
-	var e consent.Event
-	var state string
-	var atSet bool
-	fs.StringVar(&e.Subject, "subject", "", "the `SUBJECT` id")
-	fs.StringVar(&e.Purpose, "purpose", "", "the `PURPOSE`")
-	fs.StringVar(&e.Recipient, "recipient", "", "a `RECIPIENT` id or class (default: every recipient)")
+	var subject, purpose, recipient, state, at, source string
+	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
+	fs.StringVar(&purpose, "purpose", "", "the `PURPOSE`")
+	fs.StringVar(&recipient, "recipient", "", "a `RECIPIENT` id or class (default: every recipient)")
 	fs.StringVar(&state, "state", "", "`STATE`: granted or denied")
-	fs.Var(timeFlag{&e.At, &atSet}, "at", "`TIME` of the choice (default now)")
-	fs.StringVar(&e.Source, "source", "support", "`SOURCE` of the choice: "+strings.Join(consent.Sources, ", "))
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	fs.StringVar(&at, "at", "", "`TIME` of the choice, RFC 3339 (default now)")
+	fs.StringVar(&source, "source", "support", "`SOURCE` of the choice: "+strings.Join(consent.Sources, ", "))
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if e.Subject == "" || e.Purpose == "" || state == "" {
+	if subject == "" || purpose == "" || state == "" {
 		return usagef("--subject, --purpose and --state are required")
 	}
-	if e.Recipient == "*" {
-		e.Recipient = ""
-	}
-	st, err := consent.ParseState(&state)
-	if err != nil {
+	if state != "granted" && state != "denied" {
 		return usagef("--state %q: expected granted or denied", state)
 	}
-	e.State = st
-	if !consent.ValidSource(e.Source) {
-		return usagef("--source %q: expected one of %s", e.Source, strings.Join(consent.Sources, ", "))
+	if !consent.ValidSource(source) {
+		return usagef("--source %q: expected one of %s", source, strings.Join(consent.Sources, ", "))
 	}
-	now := timestamp.Now()
-	if !atSet {
-		e.At = now
-	} else if e.At > now {
-		return fmt.Errorf("--at %s is in the future", e.At)
+	c := consent.Choice{Subject: &subject, Purpose: &purpose, State: &state, Source: &source}
+	if recipient != "" {
+		c.Recipient = &recipient
 	}
-	s, err := a.openStore(ctx)
+	if at != "" {
+		if _, err := timestamp.Parse(at); err != nil {
+			return usagef("--at %q: %v", at, err)
+		}
+		c.At = &at
+	}
+	g, err := a.open(ctx, gate.Write)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	vs, _, err := loadVersions(ctx, s)
+	defer a.done(g)
+	rec, err := g.RecordConsent(ctx, access.Local, c, false)
 	if err != nil {
 		return err
 	}
-	if err := vs.CheckDeclared(e.Purpose, e.Recipient); err != nil {
-		return err
-	}
-	added, err := s.AddConsentEvents(ctx, []consent.Event{e})
-	if err != nil {
-		return err
-	}
-	if added == 0 {
-		fmt.Fprintf(a.stdout, "the same event is already recorded for %s\n", e.Subject)
+	e := rec[len(rec)-1]
+	if !e.Added {
+		fmt.Fprintf(a.stdout, "the same event is already recorded for %s\n", subject)
 		return nil
 	}
-	fmt.Fprintf(a.stdout, "recorded: %s %s purpose %s, recipient %s, at %s (source %s)\n",
-		e.Subject, e.State, e.Purpose, e.RecipientLabel(), e.At, e.Source)
+	fmt.Fprintf(a.stdout, "recorded: %s %s purpose %s, recipient %s, at %s (source %s)\n", subject, e.State, e.Purpose, e.Recipient, e.At, e.Source)
 	return nil
 }
 
@@ -83,74 +69,82 @@ func cmdConsentShow(ctx context.Context, a *app, args []string) error {
 	var asOfSet bool
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the `TIME` to show the state at (default now)")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	asJSON := fs.Bool("json", false, "print the state, consent, effective state and history as JSON")
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if subject == "" || len(pos) > 0 {
-		return usagef("--subject is required and there are no arguments")
+	if subject == "" {
+		return usagef("--subject is required")
 	}
-	if !asOfSet {
-		asOf = timestamp.Now()
-	}
-	s, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	vs, _, err := loadVersions(ctx, s)
+	defer a.done(g)
+	var at *timestamp.Time
+	if asOfSet {
+		at = &asOf
+	}
+	cs, err := g.Consents(ctx, access.Local, subject, at)
 	if err != nil {
 		return err
 	}
-	view, err := store.LoadView(ctx, s, asOf, vs.Attributes(), []string{subject})
+	state, err := g.Subject(ctx, access.Local, subject, &cs.AsOf)
+	if gate.CodeOf(err) == gate.NotFound {
+		state, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}
-	subjHist, err := s.SubjectHistory(ctx, subject)
+	subjHist, err := g.SubjectHistory(ctx, access.Local, subject)
 	if err != nil {
 		return err
 	}
-	consHist, err := s.ConsentHistory(ctx, subject)
+	consHist, err := g.ConsentHistory(ctx, access.Local, subject)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return a.printJSON(map[string]any{"state": state, "consents": cs, "subject_history": subjHist, "consent_history": consHist})
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "subject %s as of %s\n", subject, asOf)
-	idx, known := view.Lookup(subject)
-	if !known {
+	fmt.Fprintf(w, "subject %s as of %s\n", subject, cs.AsOf)
+	if state == nil {
 		fmt.Fprintln(w, "  not known at that time: no subject event at or before it")
 	} else {
-		stt := view.StateAt(idx, asOf)
-		region := view.Regions[view.StateRegion(stt)]
-		if region == "" {
-			region = "(none)"
+		region := "(none)"
+		if state.Region != nil {
+			region = *state.Region
 		}
 		fmt.Fprintf(w, "  region %s", region)
-		if attrs := view.Attrs(stt); len(attrs) > 0 {
+		if len(state.Attributes) > 0 {
 			var parts []string
-			for k, v := range attrs {
+			for k, v := range state.Attributes {
 				parts = append(parts, k+"="+v)
 			}
 			sort.Strings(parts)
 			fmt.Fprintf(w, ", %s", strings.Join(parts, " "))
 		}
 		fmt.Fprintln(w)
-		t := vs.At(asOf)
-		if vs.IndexAt(asOf) == 0 {
+		if cs.Policy == "" {
 			fmt.Fprintln(w, "  no policy version is in force at that time")
 		} else {
-			fmt.Fprintf(w, "\n  consent under policy %s (purpose × recipient; 'none' means the subject never chose):\n", t.Doc.Version)
+			fmt.Fprintf(w, "\n  consent under policy %s (purpose × recipient; 'none' means the subject never chose):\n", cs.Policy)
 			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "    PURPOSE\tRECIPIENT\tSTATE\tDECIDED BY")
-			for _, p := range t.Doc.Purposes {
-				for _, r := range t.Doc.Recipients {
-					cs, ev := decision.ConsentState(vs, view, idx, decision.Target{Purpose: p, Recipient: r.ID, Class: r.Class})
-					by := "-"
-					if ev != nil {
-						by = fmt.Sprintf("%s %s (purpose %s, recipient %s)", ev.At, ev.Source, ev.Purpose, ev.RecipientLabel())
-					}
-					fmt.Fprintf(tw, "    %s\t%s (%s)\t%s\t%s\n", p, r.ID, r.Class, cs, by)
+			for _, c := range cs.Consent {
+				by := "-"
+				if e := c.DecidedBy; e != nil {
+					by = fmt.Sprintf("%s %s (purpose %s, recipient %s)", e.At, e.Source, e.Purpose, e.Recipient)
 				}
+				fmt.Fprintf(tw, "    %s\t%s (%s)\t%s\t%s\n", c.Purpose, c.Recipient, c.RecipientClass, c.State, by)
+			}
+			tw.Flush()
+			fmt.Fprintf(w, "\n  what is shared (a record of each kind created now, the subject its author; as decide gives it):\n")
+			tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "    PURPOSE\tRECIPIENT\tCATEGORY\tDECISION\tREASON")
+			for _, e := range cs.Effective {
+				fmt.Fprintf(tw, "    %s\t%s (%s)\t%s\t%s\t%s\n", e.Purpose, e.Recipient, e.RecipientClass, e.Category, e.Decision, e.Reason)
 			}
 			tw.Flush()
 		}
@@ -194,46 +188,23 @@ func cmdConsentExport(ctx context.Context, a *app, args []string) error {
 	var subject, format string
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	fs.StringVar(&format, "format", "iso27560", "`FORMAT`: iso27560")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if subject == "" || len(pos) > 0 {
-		return usagef("--subject is required and there are no arguments")
+	if subject == "" {
+		return usagef("--subject is required")
 	}
 	if format != "iso27560" {
 		return usagef("--format %q: the only format is iso27560", format)
 	}
-	s, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	vs, _, err := loadVersions(ctx, s)
+	defer a.done(g)
+	recs, err := g.ConsentRecords(ctx, access.Local, subject)
 	if err != nil {
 		return err
 	}
-	evs, err := s.ConsentHistory(ctx, subject)
-	if err != nil {
-		return err
-	}
-	view, err := store.LoadView(ctx, s, timestamp.Max, nil, []string{subject})
-	if err != nil {
-		return err
-	}
-	idx, known := view.Lookup(subject)
-	regionAt := func(t timestamp.Time) string {
-		if !known {
-			return ""
-		}
-		return view.Regions[view.StateRegion(view.StateAt(idx, t))]
-	}
-	noticeAt := func(t timestamp.Time) *consent.ISONotice {
-		if vs.IndexAt(t) == 0 {
-			return nil
-		}
-		d := vs.At(t).Doc
-		return &consent.ISONotice{Version: d.Version, SHA256: d.Digest()}
-	}
-	return a.printJSON(consent.ToISO27560(subject, evs, regionAt, noticeAt))
+	return a.printJSON(recs)
 }

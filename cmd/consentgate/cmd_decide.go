@@ -5,40 +5,35 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/policy"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 func cmdDecide(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("decide")
 	var subjects []string
-	var category, purpose, recipient string
+	var req gate.DecisionRequest
 	var created, asOf timestamp.Time
 	var createdSet, asOfSet bool
 	fs.Var(listFlag{&subjects}, "subject", "`S[:ROLE]`: a subject id with an optional role (author, recipient, mentioned); repeat for each")
-	fs.StringVar(&category, "category", "", "the record's `CATEGORY`")
+	fs.StringVar(&req.Category, "category", "", "the record's `CATEGORY`")
 	fs.Var(timeFlag{&created, &createdSet}, "created", "the record's creation `TIME`")
-	fs.StringVar(&purpose, "purpose", "", "the use's `PURPOSE` (a leaf purpose)")
-	fs.StringVar(&recipient, "recipient", "", "the `RECIPIENT` id")
+	fs.StringVar(&req.Purpose, "purpose", "", "the use's `PURPOSE` (a leaf purpose)")
+	fs.StringVar(&req.Recipient, "recipient", "", "the `RECIPIENT` id")
 	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the `TIME` of the decision (default now)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if len(subjects) == 0 || category == "" || !createdSet || purpose == "" || recipient == "" {
+	if len(subjects) == 0 || req.Category == "" || !createdSet || req.Purpose == "" || req.Recipient == "" {
 		return usagef("--subject, --category, --created, --purpose and --recipient are required")
 	}
-	if !asOfSet {
-		asOf = timestamp.Now()
+	req.Created = created
+	if asOfSet {
+		req.AsOf = &asOf
 	}
-	rec := &decision.Record{Category: []byte(category), Created: created}
-	var ids []string
 	for _, s := range subjects {
 		id, roleName, hasRole := strings.Cut(s, ":")
 		role := policy.Author
@@ -52,30 +47,20 @@ func cmdDecide(ctx context.Context, a *app, args []string) error {
 		if id == "" {
 			return usagef("--subject %q: empty subject id", s)
 		}
-		rec.Subjects = append(rec.Subjects, decision.SubjectRef{ID: []byte(id), Role: role})
-		ids = append(ids, id)
+		req.Subjects = append(req.Subjects, gate.SubjectRole{ID: id, Role: role})
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	vs, _, err := loadVersions(ctx, st)
+	defer a.done(g)
+	exs, err := g.Decide(ctx, access.Local, []gate.DecisionRequest{req})
 	if err != nil {
 		return err
 	}
-	view, err := store.LoadView(ctx, st, asOf, vs.Attributes(), ids)
-	if err != nil {
-		return err
-	}
-	plan, err := decision.NewPlan(vs, view, purpose, recipient)
-	if err != nil {
-		return err
-	}
-	ex := plan.Explain(rec)
 	if *asJSON {
-		return a.printJSON(ex.JSON())
+		return a.printJSON(exs[0].JSON())
 	}
-	fmt.Fprint(a.stdout, ex.Text())
+	fmt.Fprint(a.stdout, exs[0].Text())
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consentgate/consentgate/internal/deliver"
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
 func cmdDeliver(ctx context.Context, a *app, args []string) error {
@@ -37,9 +38,14 @@ func cmdDeliver(ctx context.Context, a *app, args []string) error {
 			return usagef("--webhook %q: expected an http:// or https:// URL", h)
 		}
 	}
+	g, err := a.open(ctx, gate.Write)
+	if err != nil {
+		return err
+	}
+	defer a.done(g)
 	var sinks []deliver.Sink
 	if len(hooks) > 0 {
-		key, err := a.secret("webhook.key")
+		key, err := g.Secret("webhook.key")
 		if err != nil {
 			return err
 		}
@@ -55,27 +61,7 @@ func cmdDeliver(ctx context.Context, a *app, args []string) error {
 		defer n.Close()
 		sinks = append(sinks, n)
 	}
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, len(sinks))
-	for _, s := range sinks {
-		go func() {
-			errs <- deliver.Run(ctx, st, s, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
-		}()
-	}
-	var first error
-	for range sinks {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-			cancel()
-		}
-	}
-	return first
+	return g.Deliver(ctx, sinks, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
 }
 
 func cmdDeliverStatus(ctx context.Context, a *app, args []string) error {
@@ -88,12 +74,12 @@ func cmdDeliverStatus(ctx context.Context, a *app, args []string) error {
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ds, err := st.Deliveries(ctx)
+	defer a.done(g)
+	ds, err := g.Deliveries(ctx)
 	if err != nil {
 		return err
 	}

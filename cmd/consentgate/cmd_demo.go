@@ -12,12 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/demo"
-	"github.com/consentgate/consentgate/internal/impact"
-	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/record"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -54,12 +53,12 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		os.Remove(dbPath + suffix)
 	}
 	// The demo's own store: never the user's default one.
-	a.storeDSN = "sqlite:" + dbPath
-	st, err := a.openStore(ctx)
+	a.storeDSN, a.keysDir = "sqlite:"+dbPath, ""
+	g, err := a.open(ctx, gate.Create)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer a.done(g)
 
 	fmt.Fprintf(w, "consentgate demo — a professional network and its AI-training policy\n")
 	fmt.Fprintf(w, "  files and store in %s\n\n", *dir)
@@ -68,68 +67,69 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(w, "   %d public posts and %d private messages, 2022–2025.\n\n", stats.Posts, stats.Messages)
 
 	fmt.Fprintf(w, "2. The policy history:\n")
-	var prev *policy.Table
-	var widening *policy.Diff
+	var prev, forced string
 	for _, p := range files.Policies {
-		t, err := a.readPolicy(p)
+		pf, err := a.readPolicy(p)
 		if err != nil {
 			return err
 		}
-		force := false
-		if prev != nil {
-			d, err := policy.Compare(prev, t, t.Doc.EffectiveFrom)
-			if err != nil {
-				return err
-			}
-			if d.Notice.Violation {
-				// The platform published it anyway: so does the tour, and the store records it as forced.
-				force, widening = true, d
-			}
+		pub, err := g.Publish(ctx, access.Local, pf, false)
+		if e := gate.As(err); e != nil && e.Hint == gate.Force {
+			// The platform published it anyway: so does the tour, and the
+			// store records it as forced.
+			fmt.Fprintf(w, "   policy publish refuses %s: %s\n", pf.Table.Doc.Version, e.Message)
+			forced = pf.Table.Doc.Version
+			pub, err = g.Publish(ctx, access.Local, pf, true)
 		}
-		msg, err := store.Publish(ctx, st, t, force, timestamp.Now())
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "   %s\n", msg)
-		if force {
-			fmt.Fprintf(w, "   (policy publish refuses a notice violation; the tour publishes it with --force, as the platform did)\n")
+		fmt.Fprintf(w, "   %s\n", publishedLine(pub))
+		if forced == pub.Version {
+			fmt.Fprintf(w, "   (the tour publishes it with --force, as the platform did; the store and the log record it as forced)\n")
+		} else if forced == "" {
+			prev = pub.Version
 		}
-		prev = t
 	}
 	fmt.Fprintln(w)
-	if widening != nil {
-		fmt.Fprintf(w, "   What the %s version changed (consentgate policy diff, exact over both versions' domains):\n", widening.New)
+
+	sub, err := g.ImportSubjects(ctx, files.Subjects)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "3. Imported subjects: %s.\n", importReport(sub))
+	con, err := g.ImportConsent(ctx, files.Consent)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   Imported consent: %s — opt-ins under the baseline, opt-outs before and after\n", importReport(con))
+	fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), opt-outs after the export.\n\n")
+
+	if forced != "" {
+		d, err := g.Diff(ctx, access.Local, gate.PolicyArg{Label: prev}, gate.PolicyArg{Label: forced})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   What the %s version changed (consentgate policy diff %s %s, exact over both versions' domains):\n", forced, prev, forced)
 		var b strings.Builder
-		printDiff(&b, widening.Old, widening.New, widening)
+		printDiff(&b, d)
 		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
 		fmt.Fprintln(w)
 	}
 
-	now := timestamp.Now()
-	read, added, err := importSubjects(ctx, st, files.Subjects, now)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "3. Imported subjects: %s.\n", importReport(read, added))
-	read, added, err = importConsent(ctx, st, files.Consent, now)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "   Imported consent: %s — opt-ins under the baseline, opt-outs before and after\n", importReport(read, added))
-	fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), opt-outs after the export.\n\n")
-
-	req := &exportRequest{purpose: demo.ExportPurpose, recipient: demo.ExportRecipient, asOf: timestamp.FromTime(demo.AsOf)}
-	req.opts.Inputs = []string{files.Posts, files.Messages}
-	req.opts.Out = filepath.Join(*dir, "partner-x.jsonl")
-	req.opts.Rejects = filepath.Join(*dir, "partner-x.rejects.jsonl")
+	asOf := timestamp.FromTime(demo.AsOf)
 	fields, err := demoFields()
 	if err != nil {
 		return err
 	}
-	req.opts.Fields = fields
-	m, err := runExport(ctx, a, st, req)
+	req := gate.ExportRequest{Purpose: demo.ExportPurpose, Recipient: demo.ExportRecipient, AsOf: &asOf}
+	req.Options.Inputs = []string{files.Posts, files.Messages}
+	req.Options.Out = filepath.Join(*dir, "partner-x.jsonl")
+	req.Options.Rejects = filepath.Join(*dir, "partner-x.rejects.jsonl")
+	req.Options.Fields = fields
+	m, err := g.Export(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -138,35 +138,23 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
 		fmt.Fprintf(w, "   %8d  %s\n", m.Counts.ExcludedByReason[r], r)
 	}
-	fmt.Fprintf(w, "   output %s, records_root %s\n\n", req.opts.Out, m.RecordsRoot)
+	fmt.Fprintf(w, "   output %s, records_root %s\n\n", req.Options.Out, m.RecordsRoot)
 
-	fmt.Fprintf(w, "5. Why some records stayed out:\n")
-	vs, _, err := loadVersions(ctx, st)
-	if err != nil {
-		return err
-	}
-	view, err := store.LoadView(ctx, st, req.asOf, vs.Attributes(), nil)
-	if err != nil {
-		return err
-	}
-	plan, err := decision.NewPlan(vs, view, req.purpose, req.recipient)
-	if err != nil {
-		return err
-	}
+	fmt.Fprintf(w, "5. Why some records stayed out (consentgate decide, for the line the rejects file names):\n")
 	examples := []struct{ title, reason, check string }{
 		{"A premium member's private message", "rule:premium-messages-stay-private", ""},
 		{"A member in a strict region", "rule:no-ai-training-in-strict-regions", ""},
 		{"Data collected under the baseline policy", "consent.required:ai-only-with-consent", "collection"},
 	}
 	for _, ex := range examples {
-		rej, ok, err := findReject(req.opts.Rejects, ex.reason, ex.check)
+		rej, ok, err := findReject(req.Options.Rejects, ex.reason, ex.check)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			continue
 		}
-		explained, err := explainLine(plan, fields, rej.File, rej.Line)
+		explained, err := explainLine(ctx, g, &req, fields, rej.File, rej.Line)
 		if err != nil {
 			return err
 		}
@@ -175,8 +163,8 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
 	}
-	fmt.Fprintf(w, "\n6. Who opted out after their data went to %s (consentgate impact):\n", m.Recipient)
-	items, err := impact.Items(ctx, st, timestamp.Min)
+	fmt.Fprintf(w, "\n6. Whose data %s holds that they no longer allow (consentgate impact):\n", m.Recipient)
+	items, err := g.Impact(ctx, access.Local, timestamp.Min)
 	if err != nil {
 		return err
 	}
@@ -189,11 +177,11 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 
 	fmt.Fprintf(w, "\n7. The transparency log (consentgate log verify): every policy, subject change, consent change and the\n")
 	fmt.Fprintf(w, "   export's manifest is a leaf, appended in the same transaction; no subject id or content is in it.\n")
-	note, err := a.checkpoint(ctx, st)
+	note, err := g.Checkpoint(ctx)
 	if err != nil {
 		return err
 	}
-	rep, err := a.verifyLog(ctx, st, nil)
+	rep, err := g.VerifyLog(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("the demo's own log does not verify: %w", err)
 	}
@@ -203,7 +191,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	for _, l := range strings.Split(strings.TrimRight(string(note), "\n"), "\n") {
 		fmt.Fprintln(w, strings.TrimRight("     "+l, " "))
 	}
-	fmt.Fprintf(w, "   The manifest carries log index %d and an Ed25519 signature (consentgate manifest verify %s).\n", *m.LogIndex, req.opts.ManifestPath())
+	fmt.Fprintf(w, "   The manifest carries log index %d and an Ed25519 signature (consentgate manifest verify %s).\n", *m.LogIndex, req.Options.ManifestPath())
 	reported := "m00003"
 	if len(items) > 0 {
 		reported = items[0].Subject
@@ -211,15 +199,15 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 
 	fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
 	fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s policy diff 2024-08-01 2024-09-18\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s policy diff %s %s\n", a.storeDSN, prev, forced)
 	fmt.Fprintf(w, "   consentgate --store %s report subject --subject %s\n", a.storeDSN, reported)
+	fmt.Fprintf(w, "   consentgate --store %s consent show --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s serve --addr :8080   # then, with a token from\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "       open http://localhost:8080/privacy/login?token=TOKEN (an admin token: /admin/login?token=TOKEN)\n")
 	fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s consent show --subject m00001 --as-of 2025-01-21T00:00:00Z\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
 		a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
 	return nil
@@ -255,8 +243,9 @@ func findReject(path, reason, check string) (rejectLine, bool, error) {
 	return rejectLine{}, false, sc.Err()
 }
 
-// explainLine re-reads one input line and explains its decision.
-func explainLine(plan *decision.Plan, fields record.Fields, file string, line int) (string, error) {
+// explainLine re-reads one input line and has it decided again, with the
+// full explanation, as the export decided it.
+func explainLine(ctx context.Context, g *gate.Gate, req *gate.ExportRequest, fields record.Fields, file string, line int) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err
@@ -271,7 +260,15 @@ func explainLine(plan *decision.Plan, fields record.Fields, file string, line in
 			if _, rerr := record.NewReader(fields).Read(l, &rec); rerr != nil {
 				return "", fmt.Errorf("%s:%d: %w", file, line, rerr)
 			}
-			return plan.Explain(&rec).Text(), nil
+			q := gate.DecisionRequest{Category: string(rec.Category), Created: rec.Created, Purpose: req.Purpose, Recipient: req.Recipient, AsOf: req.AsOf}
+			for _, s := range rec.Subjects {
+				q.Subjects = append(q.Subjects, gate.SubjectRole{ID: string(s.ID), Role: s.Role})
+			}
+			exs, err := g.Decide(ctx, access.Local, []gate.DecisionRequest{q})
+			if err != nil {
+				return "", err
+			}
+			return exs[0].Text(), nil
 		}
 		if err == io.EOF {
 			return "", fmt.Errorf("%s has no line %d", file, line)

@@ -2,48 +2,32 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
-	"slices"
 	"sort"
 	"time"
 
 	"golang.org/x/term"
 
-	"github.com/consentgate/consentgate/internal/consent"
-	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/lineage"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
-	"github.com/consentgate/consentgate/internal/snapshot"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// exportRequest is an export as the command line describes it.
-type exportRequest struct {
-	purpose, recipient string
-	asOf               timestamp.Time
-	asOfSet            bool
-	snapshot           string // "" to read the store
-	opts               export.Options
-	lineage            lineage.Sink // nil for none
-	warn               io.Writer
-}
-
 func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("export")
-	var req exportRequest
-	o := &req.opts
+	var req gate.ExportRequest
+	o := &req.Options
 	var subjectFlags []string
-	fs.StringVar(&req.purpose, "purpose", "", "the `PURPOSE` (a leaf of the policy's purpose tree)")
-	fs.StringVar(&req.recipient, "recipient", "", "the `RECIPIENT` id")
-	fs.Var(timeFlag{&req.asOf, &req.asOfSet}, "as-of", "decide as of `TIME` (default now, or the snapshot's)")
-	fs.StringVar(&req.snapshot, "snapshot", "", "read the policy versions and the view from a snapshot `FILE` instead of the store")
+	var asOf timestamp.Time
+	var asOfSet bool
+	fs.StringVar(&req.Purpose, "purpose", "", "the `PURPOSE` (a leaf of the policy's purpose tree)")
+	fs.StringVar(&req.Recipient, "recipient", "", "the `RECIPIENT` id")
+	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "decide as of `TIME` (default now, or the snapshot's)")
+	fs.StringVar(&req.Snapshot, "snapshot", "", "read the policy versions and the view from a snapshot `FILE` instead of the store")
 	fs.Var(listFlag{&o.Inputs}, "in", "input JSON Lines `FILE`; repeat, or list several after it")
 	fs.StringVar(&o.Out, "out", "", "output `FILE`")
 	fs.StringVar(&o.Rejects, "rejects", "", "rejects `FILE` (one line per excluded record)")
@@ -61,7 +45,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if err := a.parse(fs, args, positionals(&o.Inputs)); err != nil {
 		return err
 	}
-	if req.purpose == "" || req.recipient == "" || o.Out == "" {
+	if req.Purpose == "" || req.Recipient == "" || o.Out == "" {
 		return usagef("--purpose, --recipient and --out are required")
 	}
 	for _, s := range subjectFlags {
@@ -77,18 +61,23 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if len(o.Inputs) == 0 {
 		return usagef("at least one --in FILE is required")
 	}
-	if !req.asOfSet && req.snapshot == "" {
-		req.asOf = timestamp.Now()
+	if o.Format != "jsonl" && o.Format != "parquet" {
+		return usagef("--format %q: expected jsonl or parquet", o.Format)
+	}
+	if o.Workers < 0 {
+		return usagef("--workers %d: expected a positive number (or 0 for one per CPU)", o.Workers)
+	}
+	if asOfSet {
+		req.AsOf = &asOf
 	}
 	switch {
 	case *lineageFile != "" && *lineageURL != "":
 		return usagef("give --lineage or --lineage-url, not both")
 	case *lineageFile != "":
-		req.lineage = lineage.FileSink{Path: *lineageFile}
+		req.Lineage = lineage.FileSink{Path: *lineageFile}
 	case *lineageURL != "":
-		req.lineage = lineage.HTTPSink{URL: *lineageURL}
+		req.Lineage = lineage.HTTPSink{URL: *lineageURL}
 	}
-	req.warn = a.stderr
 	if *redactFile != "" {
 		src, err := os.ReadFile(*redactFile)
 		if err != nil {
@@ -97,120 +86,21 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 		if o.Redact, err = redact.ParseConfig(*redactFile, src); err != nil {
 			return err
 		}
-		secret, err := a.secret("redaction.key")
-		if err != nil {
-			return err
-		}
-		// The hash operator's key is derived for this use alone.
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte("consentgate/redaction/hash/v1"))
-		o.RedactKey = mac.Sum(nil)
 	}
 	if a.onTerminal() {
 		o.Progress = a.stderr
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.Write)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	m, err := runExport(ctx, a, st, &req)
+	defer a.done(g)
+	m, err := g.Export(ctx, req)
 	if err != nil {
 		return err
 	}
 	printExportSummary(a, m, o)
 	return nil
-}
-
-// runExport loads the view, plans and runs the export, and records it in
-// the store before its files are renamed into place.
-func runExport(ctx context.Context, a *app, st *cmdStore, req *exportRequest) (*export.Manifest, error) {
-	var snap *snapshot.File
-	var vs *decision.Versions
-	var err error
-	if req.snapshot != "" {
-		if snap, err = snapshot.Open(req.snapshot); err != nil {
-			return nil, err
-		}
-		defer snap.Close()
-		if !req.asOfSet {
-			req.asOf = snap.AsOf
-		} else if req.asOf != snap.AsOf {
-			return nil, usagef("--as-of %s differs from the snapshot's as-of time %s", req.asOf, snap.AsOf)
-		}
-		vs, err = snap.Versions()
-	} else {
-		vs, _, err = loadVersions(ctx, st)
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Refuse a bad purpose or recipient before the (longer) view load.
-	if _, err := decision.NewPlan(vs, emptyView(req.asOf, vs), req.purpose, req.recipient); err != nil {
-		return nil, err
-	}
-	attrs := vs.Attributes()
-	if o := req.opts.Redact; o != nil && o.Operators[redact.Member] != redact.Off {
-		for _, a := range export.MemberAttributes {
-			if !slices.Contains(attrs, a) {
-				attrs = append(attrs, a)
-			}
-		}
-	}
-	var view *consent.View
-	if snap != nil {
-		view, _, err = snap.LoadView(attrs)
-	} else {
-		view, err = store.LoadView(ctx, st, req.asOf, attrs, nil)
-	}
-	if err != nil {
-		return nil, err
-	}
-	plan, err := decision.NewPlan(vs, view, req.purpose, req.recipient)
-	if err != nil {
-		return nil, err
-	}
-	o := req.opts
-	o.Plan = plan
-	o.Now = timestamp.Now()
-	if req.lineage != nil {
-		run := &lineage.Export{RunID: lineage.NewRunID(), Purpose: req.purpose, Recipient: req.recipient, AsOf: req.asOf.Time(),
-			Inputs: o.Inputs, Output: o.Out, Rejects: o.Rejects}
-		if err := req.lineage.Emit(ctx, run.Start(o.Now.Time())); err != nil {
-			return nil, fmt.Errorf("the lineage START event could not be delivered, so nothing was exported: %w", err)
-		}
-		m, err := runPlanned(ctx, a, st, o)
-		var ev *lineage.Event
-		if err != nil {
-			ev = run.Fail(time.Now(), err)
-		} else {
-			ev = run.Complete(time.Now(), m)
-		}
-		if lerr := req.lineage.Emit(ctx, ev); lerr != nil {
-			fmt.Fprintf(req.warn, "warning: the lineage %s event could not be delivered: %v\n", ev.EventType, lerr)
-		}
-		return m, err
-	}
-	return runPlanned(ctx, a, st, o)
-}
-
-// runPlanned runs a planned export: its manifest is appended to the log
-// and the export recorded before its files are renamed into place, and
-// marked complete after.
-func runPlanned(ctx context.Context, a *app, st *cmdStore, o export.Options) (*export.Manifest, error) {
-	signer, err := a.signer()
-	if err != nil {
-		return nil, err
-	}
-	if o.Log, err = logState(ctx, st); err != nil {
-		return nil, err
-	}
-	o.BeforeRename = a.logExport(ctx, st, signer)
-	m, err := export.Run(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	return m, st.SetExportStatus(ctx, m.ExportID, store.ExportComplete)
 }
 
 func printExportSummary(a *app, m *export.Manifest, o *export.Options) {
@@ -240,10 +130,6 @@ func sortedReasons(m map[string]int64) []string {
 		return rs[i] < rs[j]
 	})
 	return rs
-}
-
-func emptyView(asOf timestamp.Time, vs *decision.Versions) *consent.View {
-	return consent.EmptyView(asOf, vs.Attributes())
 }
 
 // onTerminal reports whether stderr is a terminal, where progress is shown.

@@ -4,8 +4,7 @@ import (
 	"context"
 
 	"github.com/consentgate/consentgate/internal/export"
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
 // cmdExportFinalize assembles a sharded export (the Beam pipeline's
@@ -13,39 +12,26 @@ import (
 // the manifest and recording the export, atomically.
 func cmdExportFinalize(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("export finalize")
-	dir := fs.String("dir", "", "the pipeline's shard `DIR`")
-	out := fs.String("out", "", "the output `FILE`")
-	rejects := fs.String("rejects", "", "the rejects `FILE` (when the pipeline wrote rejects)")
-	manifest := fs.String("manifest", "", "the manifest `FILE` (default OUT.manifest.json)")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	var req gate.FinalizeRequest
+	fs.StringVar(&req.Dir, "dir", "", "the pipeline's shard `DIR`")
+	fs.StringVar(&req.Out, "out", "", "the output `FILE`")
+	fs.StringVar(&req.Rejects, "rejects", "", "the rejects `FILE` (when the pipeline wrote rejects)")
+	fs.StringVar(&req.Manifest, "manifest", "", "the manifest `FILE` (default OUT.manifest.json)")
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || *out == "" || len(pos) > 0 {
-		return usagef("--dir and --out are required and there are no arguments")
+	if req.Dir == "" || req.Out == "" {
+		return usagef("--dir and --out are required")
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.Write)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	signer, err := a.signer()
+	defer a.done(g)
+	m, err := g.Finalize(ctx, req)
 	if err != nil {
 		return err
 	}
-	logAt, err := logState(ctx, st)
-	if err != nil {
-		return err
-	}
-	m, err := export.Finalize(ctx, export.FinalizeOptions{Dir: *dir, Out: *out, Rejects: *rejects, Manifest: *manifest,
-		Now: timestamp.Now(), Log: logAt, BeforeRename: a.logExport(ctx, st, signer)})
-	if err != nil {
-		return err
-	}
-	if err := st.SetExportStatus(ctx, m.ExportID, store.ExportComplete); err != nil {
-		return err
-	}
-	o := &export.Options{Out: *out, Manifest: *manifest}
-	printExportSummary(a, m, o)
+	printExportSummary(a, m, &export.Options{Out: req.Out, Manifest: req.Manifest})
 	return nil
 }

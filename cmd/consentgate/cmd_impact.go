@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/impact"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -14,21 +16,17 @@ func cmdImpact(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("impact")
 	var since timestamp.Time
 	var sinceSet bool
-	fs.Var(timeFlag{&since, &sinceSet}, "since", "only changes at or after `TIME`")
+	fs.Var(timeFlag{&since, &sinceSet}, "since", "only items that arose at or after `TIME`")
 	asJSON := fs.Bool("json", false, "print the items as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	items, err := impact.Items(ctx, st, since)
+	defer a.done(g)
+	items, err := g.Impact(ctx, access.Local, since)
 	if err != nil {
 		return err
 	}
@@ -41,9 +39,9 @@ func cmdImpact(ctx context.Context, a *app, args []string) error {
 
 // printImpact writes items grouped by export; limit > 0 shows at most that
 // many subjects per export.
-func printImpact(w interface{ Write([]byte) (int, error) }, items []impact.Item, limit int) {
+func printImpact(w io.Writer, items []impact.Item, limit int) {
 	if len(items) == 0 {
-		fmt.Fprintln(w, "no subject withdrew or became ineligible after an export that used their data")
+		fmt.Fprintln(w, "no export holds data its subjects no longer allow: nothing is owed")
 		return
 	}
 	for i := 0; i < len(items); {
@@ -52,7 +50,7 @@ func printImpact(w interface{ Write([]byte) (int, error) }, items []impact.Item,
 			j++
 		}
 		e := items[i]
-		fmt.Fprintf(w, "export %s — %s to %s, as of %s: %d subjects\n", e.ExportID, e.Purpose, e.Recipient, e.AsOf, j-i)
+		fmt.Fprintf(w, "export %s — %s to %s, as of %s: %d %s\n", e.ExportID, e.Purpose, e.Recipient, e.AsOf, j-i, plural(j-i, "subject", "subjects"))
 		for k := i; k < j; k++ {
 			if limit > 0 && k-i == limit {
 				fmt.Fprintf(w, "    … and %d more\n", j-k)
@@ -63,42 +61,56 @@ func printImpact(w interface{ Write([]byte) (int, error) }, items []impact.Item,
 			if it.Note != "" {
 				note = " — " + it.Note
 			}
-			records := "records"
-			if it.Records == 1 {
-				records = "record"
+			status := it.Status
+			if it.Status == impact.Lapsed {
+				status = "lapsed " + it.LapsedAt.String()
 			}
-			fmt.Fprintf(w, "    %-10s %s at %s (%d %s) [%s]%s\n", it.Subject, it.Change, it.At, it.Records, records, it.Status, note)
+			fmt.Fprintf(w, "    %-10s %s (%s) since %s: %d %s (%s) [%s]%s\n", it.Subject, it.Cause, it.Reason, it.At,
+				len(it.Records), plural(len(it.Records), "record", "records"), recordList(it.Records, 3), status, note)
 		}
 		i = j
 	}
 }
 
+// recordList names up to n records, then how many more.
+func recordList(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:n], ", ") + fmt.Sprintf(" and %d more", len(ids)-n)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 func cmdImpactMark(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("impact mark")
-	var m store.ImpactMark
-	fs.StringVar(&m.ExportID, "export", "", "the `EXPORT` id")
-	fs.StringVar(&m.Subject, "subject", "", "the `SUBJECT` id")
-	fs.StringVar(&m.Status, "status", "", "`STATUS`: "+strings.Join(impact.Statuses, ", "))
-	fs.StringVar(&m.Note, "note", "", "a `NOTE` for the record (who was told, which model was retrained)")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	var exportID, subject, status, note string
+	fs.StringVar(&exportID, "export", "", "the `EXPORT` id")
+	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
+	fs.StringVar(&status, "status", "", "`STATUS`: "+strings.Join(impact.Statuses, ", "))
+	fs.StringVar(&note, "note", "", "a `NOTE` for the record (who was told, which model was retrained; required for wontfix)")
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if m.ExportID == "" || m.Subject == "" || m.Status == "" || len(pos) > 0 {
+	if exportID == "" || subject == "" || status == "" {
 		return usagef("--export, --subject and --status are required")
 	}
-	if !impact.ValidStatus(m.Status) {
-		return usagef("--status %q: expected one of %s", m.Status, strings.Join(impact.Statuses, ", "))
+	if !impact.ValidStatus(status) {
+		return usagef("--status %q: expected one of %s", status, strings.Join(impact.Statuses, ", "))
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.Write)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	m.At = timestamp.Now()
-	if err := impact.Mark(ctx, st, m); err != nil {
+	defer a.done(g)
+	if _, err := g.MarkImpact(ctx, access.Local, exportID, subject, status, note); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "marked %s / %s %s\n", m.ExportID, m.Subject, m.Status)
+	fmt.Fprintf(a.stdout, "marked %s / %s %s\n", exportID, subject, status)
 	return nil
 }

@@ -7,21 +7,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
-	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/policy"
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// readPolicy parses and compiles a policy file, printing its warnings.
-func (a *app) readPolicy(file string) (*policy.Table, error) {
+// readPolicy reads a policy file, printing its warnings and, when it is
+// refused for several problems, each problem.
+func (a *app) readPolicy(file string) (*gate.PolicyFile, error) {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	doc, warnings, err := policy.Parse(file, src)
+	pf, err := gate.ReadPolicy(file, src)
 	if err != nil {
 		var inv *policy.InvalidError
 		if errors.As(err, &inv) && len(inv.Problems) > 1 {
@@ -32,10 +31,10 @@ func (a *app) readPolicy(file string) (*policy.Table, error) {
 		}
 		return nil, err
 	}
-	for _, w := range warnings {
+	for _, w := range pf.Warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
-	return policy.Compile(doc)
+	return pf, nil
 }
 
 // oneArg parses a command's flags and its single positional argument.
@@ -50,16 +49,29 @@ func (a *app) oneArg(fs *flag.FlagSet, args []string, what string) (string, erro
 	return pos[0], nil
 }
 
+// noArgs parses a command's flags, refusing positional arguments.
+func (a *app) noArgs(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
 func cmdPolicyCheck(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("policy check")
 	file, err := a.oneArg(fs, args, "policy file")
 	if err != nil {
 		return err
 	}
-	t, err := a.readPolicy(file)
+	pf, err := a.readPolicy(file)
 	if err != nil {
 		return err
 	}
+	t := pf.Table
 	d := t.Doc
 	fmt.Fprintf(a.stdout, "%s: policy %s is valid: effective from %s, %d purposes, %d categories, %d recipients, %d rules (%d table cells)\n",
 		file, d.Version, d.EffectiveFrom, len(d.Purposes), len(d.Categories), len(d.Recipients), len(d.Rules), t.Cells())
@@ -73,40 +85,52 @@ func cmdPolicyPublish(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.readPolicy(file)
+	pf, err := a.readPolicy(file)
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.Create)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	msg, err := store.Publish(ctx, st, t, *force, timestamp.Now())
+	defer a.done(g)
+	p, err := g.Publish(ctx, access.Local, pf, *force)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stdout, msg)
+	fmt.Fprintln(a.stdout, publishedLine(p))
 	return nil
+}
+
+// publishedLine says what a publication did.
+func publishedLine(p *gate.Published) string {
+	if p.Already {
+		return fmt.Sprintf("policy %s is already published (same content); nothing to do", p.Version)
+	}
+	note := ""
+	if p.Forced {
+		note = " (forced)"
+	}
+	return fmt.Sprintf("published policy %s, effective from %s%s", p.Version, p.EffectiveFrom, note)
 }
 
 func cmdPolicyList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("policy list")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	asJSON := fs.Bool("json", false, "print the versions as JSON")
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("policy list takes no arguments")
-	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ps, err := st.Policies(ctx)
+	defer a.done(g)
+	ps, err := g.Policies(ctx, access.Local)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return a.printJSON(ps)
 	}
 	if len(ps) == 0 {
 		fmt.Fprintln(a.stdout, "no policy is published yet: consentgate policy publish FILE")
@@ -118,7 +142,7 @@ func cmdPolicyList(ctx context.Context, a *app, args []string) error {
 		if p.Forced {
 			forced = "forced"
 		}
-		fmt.Fprintf(a.stdout, "%-14s %-22s %-22s %-8s %s\n", p.Version, p.EffectiveFrom, p.PublishedAt.Time().Format("2006-01-02T15:04:05Z"), forced, p.Digest)
+		fmt.Fprintf(a.stdout, "%-14s %-22s %-22s %-8s %s\n", p.Version, p.EffectiveFrom, p.PublishedAt.Time().Format("2006-01-02T15:04:05Z"), forced, p.SHA256)
 	}
 	return nil
 }
@@ -129,55 +153,27 @@ func cmdPolicyShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ps, err := st.Policies(ctx)
+	defer a.done(g)
+	_, src, err := g.Policy(ctx, access.Local, version)
 	if err != nil {
 		return err
 	}
-	for _, p := range ps {
-		if p.Version == version {
-			a.stdout.Write(p.Source)
-			return nil
-		}
-	}
-	return fmt.Errorf("policy version %q: %w (see consentgate policy list)", version, store.ErrNotFound)
+	_, err = a.stdout.Write(src)
+	return err
 }
 
-// loadPolicyArg reads a diff argument: a file when one exists at that
-// path, else a published version.
-// The second result is the publication time of a published version, and
-// the version's effective_from for a file.
-func (a *app) loadPolicyArg(ctx context.Context, arg string, st func() (store.Store, error)) (*policy.Table, timestamp.Time, error) {
-	if _, err := os.Stat(arg); err == nil {
-		t, err := a.readPolicy(arg)
-		if err != nil {
-			return nil, 0, err
-		}
-		return t, t.Doc.EffectiveFrom, nil
+// policyArg reads a diff argument: a file when one exists at that path,
+// else a published version's label.
+func (a *app) policyArg(arg string) (gate.PolicyArg, error) {
+	if fi, err := os.Stat(arg); err == nil && !fi.IsDir() {
+		pf, err := a.readPolicy(arg)
+		return gate.PolicyArg{File: pf}, err
 	}
-	s, err := st()
-	if err != nil {
-		return nil, 0, err
-	}
-	ps, err := s.Policies(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, p := range ps {
-		if p.Version == arg {
-			doc, _, err := policy.Parse("policy "+p.Version, p.Source)
-			if err != nil {
-				return nil, 0, err
-			}
-			t, err := policy.Compile(doc)
-			return t, p.PublishedAt, err
-		}
-	}
-	return nil, 0, fmt.Errorf("%q is neither a policy file nor a published version (see consentgate policy list)", arg)
+	return gate.PolicyArg{Label: arg}, nil
 }
 
 func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
@@ -190,70 +186,46 @@ func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
 	if len(pos) != 2 {
 		return usagef("expected OLD and NEW, each a policy file or a published version")
 	}
-	var st store.Store
-	open := func() (store.Store, error) {
-		if st == nil {
-			var err error
-			if st, err = a.openStore(ctx); err != nil {
-				return nil, err
-			}
-		}
-		return st, nil
-	}
-	defer func() {
-		if st != nil {
-			st.Close()
-		}
-	}()
-	oldT, _, err := a.loadPolicyArg(ctx, pos[0], open)
+	oldArg, err := a.policyArg(pos[0])
 	if err != nil {
 		return err
 	}
-	newT, published, err := a.loadPolicyArg(ctx, pos[1], open)
+	newArg, err := a.policyArg(pos[1])
 	if err != nil {
 		return err
 	}
-	d, err := policy.Compare(oldT, newT, published)
-	if err != nil {
-		return err
-	}
-	// With a store (named, or the default one when it exists), count the
-	// subjects the change newly allows.
-	var affected *int
-	if st != nil || a.storeExists() {
-		s, err := open()
-		if err != nil {
+	// With a store (named, the default one when it exists, or needed for
+	// a published version), the diff also counts the subjects exposed.
+	var g *gate.Gate
+	if g, err = a.open(ctx, gate.ReadOnly); err != nil {
+		needed := oldArg.Label != "" || newArg.Label != "" || a.storeGiven
+		if gate.CodeOf(err) != gate.NoStore || needed {
 			return err
 		}
-		n, err := countNewlyAllowed(ctx, s, d, oldT, newT, timestamp.Now())
-		if err != nil {
-			return err
-		}
-		affected = &n
+		g = nil
+	} else {
+		defer a.done(g)
+	}
+	d, err := g.Diff(ctx, access.Local, oldArg, newArg)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		if err := a.printJSON(struct {
-			Old, New string
-			*policy.Diff
-			Subjects *int `json:"subjects_newly_allowed,omitempty"`
-		}{oldT.Doc.Version, newT.Doc.Version, d, affected}); err != nil {
+		if err := a.printJSON(d); err != nil {
 			return err
 		}
 	} else {
-		printDiff(a.stdout, oldT.Doc.Version, newT.Doc.Version, d)
-		if affected != nil {
-			fmt.Fprintf(a.stdout, "  subjects whose current region, attributes and consent fall in a widened combination: %d\n", *affected)
-		}
+		printDiff(a.stdout, d)
 	}
-	if d.Notice.Violation {
-		return &exitError{3, fmt.Errorf("notice violation: %s widens what %s allowed and takes effect at %s, before %s", newT.Doc.Version, oldT.Doc.Version, d.Notice.EffectiveFrom, d.Notice.Due)}
+	if n := d.Notice; n.Violation {
+		return &exitError{3, fmt.Errorf("notice violation: %s widens what %s allowed and takes effect at %s, before %s", d.New, d.Old, n.EffectiveFrom, n.Due)}
 	}
 	return nil
 }
 
 // printDiff writes a diff for a person.
-func printDiff(w io.Writer, oldV, newV string, d *policy.Diff) {
-	fmt.Fprintf(w, "policy %s → %s: %d of %d cells change (%d widening, %d narrowing)\n", oldV, newV, d.Widening+d.Narrowing, d.Cells, d.Widening, d.Narrowing)
+func printDiff(w io.Writer, d *gate.Diff) {
+	fmt.Fprintf(w, "policy %s → %s: %d of %d cells change (%d widening, %d narrowing)\n", d.Old, d.New, d.Widening+d.Narrowing, d.Cells, d.Widening, d.Narrowing)
 	for _, c := range d.Changes {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
@@ -266,45 +238,7 @@ func printDiff(w io.Writer, oldV, newV string, d *policy.Diff) {
 	default:
 		fmt.Fprintf(w, "  notice: announced %s, min_notice %s, due %s — effective %s is in time\n", n.AnnouncedAt, n.MinNotice, n.Due, n.EffectiveFrom)
 	}
-}
-
-// countNewlyAllowed counts the subjects whose state now (region,
-// attributes, consent) falls in at least one widened combination of a diff.
-func countNewlyAllowed(ctx context.Context, st store.Store, d *policy.Diff, oldT, newT *policy.Table, now timestamp.Time) (int, error) {
-	vs, _, err := loadVersions(ctx, st)
-	if err != nil {
-		return 0, err
+	if d.Exposed != nil {
+		fmt.Fprintf(w, "  subjects whose current region, attributes and consent fall in a widened combination: %d\n", *d.Exposed)
 	}
-	var attrs []string
-	for _, t := range []*policy.Table{oldT, newT} {
-		for _, a := range t.Doc.Attributes {
-			if !slices.Contains(attrs, a.Name) {
-				attrs = append(attrs, a.Name)
-			}
-		}
-	}
-	view, err := store.LoadView(ctx, st, now, attrs, nil)
-	if err != nil {
-		return 0, err
-	}
-	type use struct {
-		p string
-		r policy.Recipient
-	}
-	states := map[use][]policy.State{}
-	n := 0
-	for i := 0; i < view.Len(); i++ {
-		s := view.StateAt(i, now)
-		code := view.Regions[view.StateRegion(s)]
-		if d.SubjectInWidening(code, view.Attrs(s), func(p string, r policy.Recipient) policy.State {
-			u := use{p, r}
-			if states[u] == nil {
-				states[u] = decision.ConsentAll(vs, view, decision.Target{Purpose: p, Recipient: r.ID, Class: r.Class})
-			}
-			return states[u][i]
-		}) {
-			n++
-		}
-	}
-	return n, nil
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
 func cmdReportSubject(ctx context.Context, a *app, args []string) error {
@@ -13,47 +14,42 @@ func cmdReportSubject(ctx context.Context, a *app, args []string) error {
 	var subject string
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if subject == "" || len(pos) > 0 {
-		return usagef("--subject is required and there are no arguments")
+	if subject == "" {
+		return usagef("--subject is required")
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	known, entries, err := export.SubjectReport(ctx, st, subject)
+	defer a.done(g)
+	rep, err := g.Report(ctx, access.Local, subject)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return a.printJSON(struct {
-			Subject string               `json:"subject"`
-			Known   bool                 `json:"known"`
-			Exports []export.ReportEntry `json:"exports"`
-		}{subject, known, entries})
+		return a.printJSON(rep)
 	}
 	w := a.stdout
 	switch {
-	case !known:
+	case !rep.Known:
 		fmt.Fprintf(w, "subject %s is not known to this store\n", subject)
 		return nil
-	case len(entries) == 0:
+	case len(rep.Exports) == 0:
 		fmt.Fprintf(w, "no export included data of subject %s\n", subject)
 		return nil
 	}
 	fmt.Fprintf(w, "exports that included data of subject %s:\n", subject)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  WHEN\tEXPORT\tPURPOSE\tRECIPIENT\tAS OF\tRECORDS\tLOG INDEX")
-	for _, e := range entries {
+	fmt.Fprintln(tw, "  WHEN\tEXPORT\tPURPOSE\tRECIPIENT\tAS OF\tRECORDS\tLOG INDEX\tSTATUS")
+	for _, e := range rep.Exports {
 		idx := "-"
 		if e.LogIndex != nil {
 			idx = fmt.Sprint(*e.LogIndex)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s (%s)\t%s\t%d\t%s\n", e.CreatedAt.Time().Format("2006-01-02 15:04"), e.ExportID, e.Purpose, e.Recipient, e.RecipientClass, e.AsOf, e.Records, idx)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s (%s)\t%s\t%d\t%s\t%s\n", e.CreatedAt.Time().Format("2006-01-02 15:04"), e.ExportID, e.Purpose, e.Recipient, e.RecipientClass, e.AsOf, e.Records, idx, e.Status)
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"
 	"github.com/consentgate/consentgate/internal/web"
 )
@@ -16,38 +17,37 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	addr := fs.String("addr", ":8080", "the `ADDRESS` to listen on (:0 picks a free port)")
 	every := fs.Duration("checkpoint-every", time.Minute, "how often to checkpoint the log while it grows")
 	quiet := fs.Bool("quiet", false, "log only warnings and errors (not every request)")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	signer, err := a.signer()
-	if err != nil {
-		return err
-	}
-	sessionKey, err := a.secret("session.key")
-	if err != nil {
-		return err
+	if *every <= 0 {
+		return usagef("--checkpoint-every %s: expected a positive duration", *every)
 	}
 	level := slog.LevelInfo
 	if *quiet {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	srv := httpapi.New(httpapi.Config{Store: st, Keys: st.keys, Signer: signer, Logger: logger, CheckpointEvery: *every,
-		Extra: web.New(sessionKey)})
+	g, err := a.openWith(ctx, gate.Config{Mode: gate.Create, Serving: true, Warn: func(msg string) { logger.Warn(msg) }})
+	if err != nil {
+		return err
+	}
+	defer a.done(g)
+	origin, err := g.Origin(ctx)
+	if err != nil {
+		return err
+	}
+	sessionKey, err := g.Secret("session.key")
+	if err != nil {
+		return err
+	}
+	pages := web.New(web.Config{Gate: g, SessionKey: sessionKey, Logger: logger})
+	srv := httpapi.New(httpapi.Config{Gate: g, Logger: logger, CheckpointEvery: *every, Pages: pages})
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "consentgate serving on http://%s (log origin %s)\n", l.Addr(), signer.Origin)
+	fmt.Fprintf(a.stdout, "consentgate serving on http://%s (log origin %s)\n", l.Addr(), origin)
 	logger.Info("serving", "addr", l.Addr().String())
 	return srv.Run(ctx, l)
 }

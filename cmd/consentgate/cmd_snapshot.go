@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/snapshot"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -28,12 +29,12 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if !asOfSet {
 		asOf = timestamp.Now()
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	sum, err := snapshot.Write(ctx, st, asOf, timestamp.Now(), *out)
+	defer a.done(g)
+	sum, err := g.Snapshot(ctx, asOf, *out)
 	if err != nil {
 		return err
 	}

@@ -2,41 +2,37 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/consentgate/consentgate/internal/access"
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
 func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("token create")
 	role := fs.String("role", "", "`ROLE`: admin, operator, auditor or subject")
 	subject := fs.String("subject", "", "the `SUBJECT` a subject token reaches")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	r, err := access.ParseRole(*role)
 	if err != nil {
 		return usagef("--role: %v", err)
 	}
-	secret, t, err := access.NewToken(r, *subject, timestamp.Now())
-	if err != nil {
-		return usagef("%v", err)
+	if r.ForSubject() != (*subject != "") {
+		if r.ForSubject() {
+			return usagef("a subject token needs --subject")
+		}
+		return usagef("--subject is only for subject tokens")
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.Create)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := st.AddToken(ctx, t); err != nil {
+	defer a.done(g)
+	secret, err := g.CreateToken(ctx, r, *subject)
+	if err != nil {
 		return err
 	}
 	// The token alone on stdout, for scripts; it is not shown again.
@@ -46,44 +42,35 @@ func cmdTokenCreate(ctx context.Context, a *app, args []string) error {
 
 func cmdTokenRevoke(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("token revoke")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("expected one TOKEN (the token, or its SHA-256 as token list shows it)")
-	}
-	st, err := a.openStore(ctx)
+	token, err := a.oneArg(fs, args, "TOKEN (the token, or its SHA-256 as token list shows it)")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	hash := pos[0]
-	if strings.HasPrefix(hash, "cgt_") {
-		hash = access.Hash(hash)
-	}
-	if err := st.RevokeToken(ctx, hash, timestamp.Now()); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no such token")
-	} else if err != nil {
+	g, err := a.open(ctx, gate.Write)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "revoked token %s…\n", hash[:12])
+	defer a.done(g)
+	hash, err := g.RevokeToken(ctx, token)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "revoked token %s…\n", hash[:min(12, len(hash))])
 	return nil
 }
 
 func cmdTokenList(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("token list")
 	asJSON := fs.Bool("json", false, "print as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
+	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx)
+	g, err := a.open(ctx, gate.ReadOnly)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ts, err := st.Tokens(ctx)
+	defer a.done(g)
+	ts, err := g.Tokens(ctx)
 	if err != nil {
 		return err
 	}

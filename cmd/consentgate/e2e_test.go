@@ -398,7 +398,8 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{"A premium member's private message", "A member in a strict region",
 		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check",
-		"NOTICE VIOLATION", "(forced)", "Who opted out after their data went to partner-x", "withdrew consent at 2025-",
+		"NOTICE VIOLATION", "(forced)", "Whose data partner-x holds that they no longer allow", "withdrawal (consent.denied) since 2025-",
+		"widened combination: ",
 		"The transparency log", "leaves re-derived from the rows", "— consentgate/", "The manifest carries log index", "Done in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -605,7 +606,7 @@ func TestImpact(t *testing.T) {
 	dir := setupE2E(t)
 	first := append(append([]string{}, e2eExport...), "--out", "first.jsonl")
 	ok(t, dir, first...)
-	if out := ok(t, dir, "impact"); !strings.Contains(out, "no subject withdrew") {
+	if out := ok(t, dir, "impact"); !strings.Contains(out, "nothing is owed") {
 		t.Fatalf("impact before any change:\n%s", out)
 	}
 	// After the export: ana withdraws, eve moves into a strict region.
@@ -617,16 +618,18 @@ func TestImpact(t *testing.T) {
 	second[6] = "2025-06-01T00:00:00Z"
 	ok(t, dir, second...)
 	var items []struct {
-		ExportID                      string `json:"export_id"`
-		Subject, Change, Status, Note string
-		Records                       int
+		ExportID                             string `json:"export_id"`
+		Subject, Cause, Reason, Status, Note string
+		At                                   string
+		Records                              []string
 	}
 	out := ok(t, dir, "impact", "--json")
 	if err := json.Unmarshal([]byte(out), &items); err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 2 || items[0].Subject != "ana" || items[0].Change != "withdrew consent" || items[0].Records != 2 ||
-		items[1].Subject != "eve" || items[1].Change != "ineligible: rule:strict" || items[0].ExportID != items[1].ExportID || items[0].Status != "open" {
+	if len(items) != 2 || items[0].Subject != "ana" || items[0].Cause != "withdrawal" || items[0].Reason != "consent.denied" || len(items[0].Records) != 2 ||
+		items[0].At != "2025-03-01T00:00:00Z" || items[1].Subject != "eve" || items[1].Cause != "ineligibility" || items[1].Reason != "rule:strict" ||
+		items[1].At != "2025-02-01T00:00:00Z" || items[0].ExportID != items[1].ExportID || items[0].Status != "open" {
 		t.Fatalf("impact items: %s", out)
 	}
 	if out := ok(t, dir, "impact", "--since", "2025-02-15T00:00:00Z"); strings.Contains(out, "eve") || !strings.Contains(out, "ana") {
@@ -636,7 +639,7 @@ func TestImpact(t *testing.T) {
 	if out := ok(t, dir, "impact"); !strings.Contains(out, "[retrained] — model v7") || !strings.Contains(out, "[open]") {
 		t.Fatalf("after marking:\n%s", out)
 	}
-	if _, errOut, code := cg(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ben", "--status", "waived"); code != 1 || !strings.Contains(errOut, "not an impact item") {
+	if _, errOut, code := cg(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ben", "--status", "notified"); code != 1 || !strings.Contains(errOut, "not an impact item") {
 		t.Fatalf("marking a non-item: %d %s", code, errOut)
 	}
 	if _, _, code := cg(t, dir, "impact", "mark", "--export", items[0].ExportID, "--subject", "ana", "--status", "forgotten"); code != 2 {
@@ -708,7 +711,7 @@ func TestPostgresStore(t *testing.T) {
 	}()
 	dir := e2eDir(t)
 	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
-	if _, errOut, code := cg(t, dir, pg, "policy", "list"); code != 2 || !strings.Contains(errOut, "--keys DIR is required") {
+	if _, errOut, code := cg(t, dir, pg, "policy", "list"); code != 2 || !strings.Contains(errOut, "a keys directory is required with a PostgreSQL store; --keys DIR") {
 		t.Fatalf("PostgreSQL without --keys: exit %d\n%s", code, errOut)
 	}
 	ok(t, dir, pg, kk, "policy", "publish", "policy-1.yaml")
@@ -779,10 +782,10 @@ func TestSnapshotExport(t *testing.T) {
 	if out := ok(t, dir, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
 		t.Fatalf("the export from a snapshot was not recorded: %s", out)
 	}
-	// A different --as-of is a usage error.
+	// A different --as-of is refused: the snapshot holds the view of its own time.
 	bad := append(slices.Clone(e2eExport), "--snapshot", "snap.cgs", "--out", "x.jsonl")
 	bad[6] = "2025-02-01T00:00:00Z"
-	if _, errOut, code := cg(t, dir, bad...); code != 2 || !strings.Contains(errOut, "differs from the snapshot's as-of time") {
+	if _, errOut, code := cg(t, dir, bad...); code != 1 || !strings.Contains(errOut, "differs from the snapshot's") {
 		t.Fatalf("as-of mismatch: %d %s", code, errOut)
 	}
 	// A damaged snapshot exports nothing.

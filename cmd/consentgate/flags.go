@@ -20,13 +20,25 @@ func (a *app) newFlags(name string) *flag.FlagSet {
 
 // parse reads flags and positional arguments in any order. Each positional
 // argument is passed to positional as it is met, so that it can share an
-// ordered list with a repeated flag.
+// ordered list with a repeated flag. A flag that is not a list given twice
+// is a usage error.
 func (a *app) parse(fs *flag.FlagSet, args []string, positional func(string)) error {
+	fs.VisitAll(func(f *flag.Flag) {
+		switch f.Value.(type) {
+		case listFlag, *onceValue:
+			return
+		}
+		f.Value = &onceValue{Value: f.Value, a: a, name: f.Name,
+			set: (f.Name == "store" && a.storeGiven) || (f.Name == "keys" && a.keysGiven)}
+	})
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
 				printFlags(a.stdout, fs)
 				return err
+			}
+			if a.twice != "" {
+				return usagef("--%s is given twice; give it once", a.twice)
 			}
 			return usagef("%v", err)
 		}
@@ -37,6 +49,28 @@ func (a *app) parse(fs *flag.FlagSet, args []string, positional func(string)) er
 		positional(args[0])
 		args = args[1:]
 	}
+}
+
+// onceValue refuses a second value for a flag that takes one.
+type onceValue struct {
+	flag.Value
+	a    *app
+	name string
+	set  bool
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		o.a.twice = o.name
+		return fmt.Errorf("given twice")
+	}
+	o.set = true
+	return o.Value.Set(s)
+}
+
+func (o *onceValue) IsBoolFlag() bool {
+	b, ok := o.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // positionals collects positional arguments into a list.

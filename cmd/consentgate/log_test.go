@@ -24,7 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -156,7 +156,7 @@ func TestLogTampering(t *testing.T) {
 		{"a policy's source edited", []string{`UPDATE policies SET source = source || ' ' WHERE version = '2024-09-18'`}, policy, "does not match"},
 		{"a manifest edited in the store", []string{`UPDATE exports SET manifest = replace(manifest, '"included": ', '"included": 1')`}, manifest, "does not match"},
 		{"an impact mark edited", []string{`UPDATE impact_marks SET status = 'waived'`}, impact, "does not match"},
-		{"an export's subject set edited", []string{fmt.Sprintf(`UPDATE exports SET subjects = X'%x'`, (&export.SubjectSet{Numbers: []int64{1}, Records: []uint32{1}}).Encode())}, manifest, "subject set"},
+		{"an export's subject set edited", []string{fmt.Sprintf(`UPDATE exports SET subjects = X'%x'`, (&inclusion.Subjects{Numbers: []int64{1}, Records: []uint32{1}}).Encode())}, manifest, "subject set"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -326,7 +326,7 @@ func TestLogAuditor(t *testing.T) {
 	if ex.SubjectsIndex == nil || !strings.Contains(m0(t, dir), ex.SubjectsRoot) {
 		t.Fatalf("export pseudonym: %+v", ex)
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(*ex.SubjectsIndex), uint64(ex.SubjectsSize), rfc6962.DefaultHasher.HashLeaf(pseud), unb64(t, ex.Proof), sroot); err != nil {
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(*ex.SubjectsIndex), uint64(ex.SubjectsSize), rfc6962.DefaultHasher.HashLeaf(pseud), unhex(t, ex.Proof), sroot); err != nil {
 		t.Fatalf("the member's pseudonym is not proven in subjects_root: %v", err)
 	}
 	// Erasure: the key goes, the log still verifies, nobody can open it.
@@ -365,6 +365,18 @@ func unb64(t *testing.T, ss []string) [][]byte {
 	var out [][]byte
 	for _, s := range ss {
 		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func unhex(t *testing.T, ss []string) [][]byte {
+	var out [][]byte
+	for _, s := range ss {
+		b, err := hex.DecodeString(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,9 +479,17 @@ func TestLogCrash(t *testing.T) {
 			t.Errorf("%s looks complete after the crash", f)
 		}
 	}
-	_, errOut, _ := cg(t, dir, "log", "verify")
+	// A read-only command shows it abandoned and writes nothing; the next
+	// writing command marks it so in the store.
+	if out := ok(t, dir, "report", "subject", "--subject", "ana", "--json"); !strings.Contains(out, `"status": "abandoned"`) {
+		t.Errorf("report does not show the abandoned export:\n%s", out)
+	}
+	if _, errOut, _ := cg(t, dir, "log", "verify"); strings.Contains(errOut, "marked abandoned") {
+		t.Errorf("a read-only command marked the export: %q", errOut)
+	}
+	_, errOut, _ := cg(t, dir, "log", "checkpoint")
 	if !strings.Contains(errOut, "marked abandoned") {
-		t.Errorf("the logged export without files was not marked abandoned on open: %q", errOut)
+		t.Errorf("the logged export without files was not marked abandoned by the next writing command: %q", errOut)
 	}
 	if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
 		t.Fatalf("after a crash mid-export: %+v", v)

@@ -15,6 +15,8 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
 func main() {
@@ -45,7 +47,71 @@ type app struct {
 	stdout, stderr io.Writer
 	storeDSN       string
 	keysDir        string
-	closeErr       error // a failure found as the store closed (a checkpoint not issued)
+	// storeGiven and keysGiven record the global flags given before the
+	// command (a second --store after it is then a flag given twice).
+	storeGiven, keysGiven bool
+	twice                 string // a flag given twice, found while parsing
+	closeErr              error  // a failure found as the store closed (a checkpoint not issued)
+}
+
+// open opens a session on the store the global flags name.
+func (a *app) open(ctx context.Context, mode gate.Mode) (*gate.Gate, error) {
+	return a.openWith(ctx, gate.Config{Mode: mode, Warn: func(msg string) { fmt.Fprintf(a.stderr, "consentgate: %s\n", msg) }})
+}
+
+// openWith opens a session with the global flags' store and keys; a store
+// or keys flag that cannot be used is a usage error.
+func (a *app) openWith(ctx context.Context, c gate.Config) (*gate.Gate, error) {
+	c.Store, c.Keys, c.Deployment = a.storeDSN, a.keysDir, deployment()
+	g, err := gate.Open(ctx, c)
+	if gate.CodeOf(err) == gate.Invalid {
+		return nil, usagef("%s", message(err))
+	}
+	return g, err
+}
+
+// done closes a session, keeping a failure to close (a checkpoint that
+// could not be issued) as the command's error.
+func (a *app) done(g *gate.Gate) {
+	if err := g.Close(); err != nil && a.closeErr == nil {
+		a.closeErr = err
+	}
+}
+
+// deployment names this deployment in the log's origin,
+// consentgate/<deployment>: $CONSENTGATE_DEPLOYMENT, else the host name.
+// It is fixed when the signing key is created.
+func deployment() string {
+	if d := os.Getenv("CONSENTGATE_DEPLOYMENT"); d != "" {
+		return d
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "default"
+}
+
+// message words an error for the command line: the application's message
+// with what would help, in this front end's terms.
+func message(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	e := gate.As(err)
+	if e == nil {
+		return msg
+	}
+	switch e.Hint {
+	case gate.Force:
+		msg += "; --force does it anyway, recorded as forced"
+	case gate.PublishPolicy:
+		msg += "; publish one first: consentgate policy publish FILE"
+	case gate.CreateStore:
+		msg += " (check --store; the commands that set a store up create it: policy publish, subjects import, consent import, consent set, token create, serve)"
+	case gate.KeysDir:
+		msg += "; --keys DIR names the store's keys directory"
+	case gate.SeeImpact:
+		msg += "; consentgate impact lists the items"
+	}
+	return msg
 }
 
 // printJSON writes v to stdout as indented JSON; a nil slice as [] (a
@@ -79,7 +145,7 @@ func commands() []command {
 		{"consent show", "--subject S [--as-of T]", "a subject's state, consent and history", cmdConsentShow},
 		{"decide", "--subject S[:role]... --category C --created T --purpose P --recipient R [--as-of T] [--json]", "decide one record and explain", cmdDecide},
 		{"report subject", "--subject S [--json]", "every export that included a subject's data", cmdReportSubject},
-		{"impact mark", "--export E --subject S --status open|notified|retrained|waived [--note TEXT]", "record what was done about an impact item", cmdImpactMark},
+		{"impact mark", "--export E --subject S --status open|notified|deleted|retrained|wontfix [--note TEXT]", "record what was done about an impact item", cmdImpactMark},
 		{"impact", "[--since T] [--json]", "subjects who withdrew or became ineligible after an export used their data", cmdImpact},
 		{"export finalize", "--dir DIR --out FILE [--rejects FILE] [--manifest FILE]", "assemble, log and record an export the Beam pipeline computed", cmdExportFinalize},
 		{"export", "--purpose P --recipient R [--as-of T] [--snapshot FILE] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] [--redact CONFIG] [--lineage FILE|--lineage-url URL] FIELDS", "build a dataset", cmdExport},
@@ -134,10 +200,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			val, args = args[1], args[1:]
 		}
+		if (name == "store" && a.storeGiven) || (name == "keys" && a.keysGiven) {
+			fmt.Fprintf(stderr, "consentgate: --%s is given twice; give it once\n", name)
+			return 2
+		}
 		if name == "store" {
-			a.storeDSN = val
+			a.storeDSN, a.storeGiven = val, true
 		} else {
-			a.keysDir = val
+			a.keysDir, a.keysGiven = val, true
 		}
 		args = args[1:]
 	}
@@ -179,8 +249,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "consentgate %s: %v\nusage: consentgate %s %s\n", cmd.name, err, cmd.name, cmd.args)
 		return 2
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
-	fmt.Fprintf(stderr, "consentgate %s: %s\n", cmd.name, msg)
+	fmt.Fprintf(stderr, "consentgate %s: %s\n", cmd.name, message(err))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

@@ -11,9 +11,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // Role is what a token may do.
@@ -40,25 +37,25 @@ func ParseRole(s string) (Role, error) {
 	return "", fmt.Errorf("role %q: expected one of admin, operator, auditor, subject", s)
 }
 
+// ForSubject reports whether the role's tokens reach one subject (and so
+// need one).
+func (r Role) ForSubject() bool { return r == Subject }
+
 // tokenPrefix marks consentgate tokens, so secret scanners can find them.
 const tokenPrefix = "cgt_"
 
-// NewToken makes a token for a role (and, for the subject role, its
-// subject): the secret to give out once, and what the store keeps.
-func NewToken(role Role, subject string, now timestamp.Time) (string, store.Token, error) {
-	if role == Subject && subject == "" {
-		return "", store.Token{}, fmt.Errorf("a subject token needs --subject")
-	}
-	if role != Subject && subject != "" {
-		return "", store.Token{}, fmt.Errorf("--subject is only for subject tokens")
-	}
+// NewSecret makes a token's secret: the prefix and 256 random bits,
+// base64url. It is given out once; only its Hash is kept.
+func NewSecret() (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", store.Token{}, err
+		return "", err
 	}
-	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return secret, store.Token{Hash: Hash(secret), Role: string(role), Subject: subject, CreatedAt: now}, nil
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
+
+// IsSecret reports whether s looks like a token's secret (not its hash).
+func IsSecret(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), tokenPrefix) }
 
 // Hash is what the store keeps of a token: SHA-256, hex.
 func Hash(secret string) string {
@@ -70,8 +67,12 @@ func Hash(secret string) string {
 type Principal struct {
 	Role    Role
 	Subject string // for the subject role
-	Token   string // the token's hash
+	Token   string // the token's hash ("" for the command line)
 }
+
+// Local is the command line's principal: whoever can run consentgate on
+// the store's machine holds the store and its keys, and acts as an admin.
+var Local = Principal{Role: Admin}
 
 // Action is something a request does.
 type Action int

@@ -50,9 +50,14 @@ func newConsentMatcher(vs *Versions, v *consent.View, t Target) *consentMatcher 
 // state returns subject s's consent and the index of the deciding event
 // (-1 when none applies).
 func (m *consentMatcher) state(v *consent.View, s int) (policy.State, int) {
+	return m.stateAt(v, s, timestamp.Max)
+}
+
+// stateAt is state as it stood at t: the events after t are not seen.
+func (m *consentMatcher) stateAt(v *consent.View, s int, t timestamp.Time) (policy.State, int) {
 	for k := v.NumConsent(s) - 1; k >= 0; k-- {
 		at, p, r, st := v.ConsentRaw(s, k)
-		if !m.purposeOK[p] || !m.recipientOK[r] {
+		if at > t || !m.purposeOK[p] || !m.recipientOK[r] {
 			continue
 		}
 		if st == policy.Granted && !m.recipientIsR[r] && !m.declares[m.vs.IndexAt(at)] {
@@ -66,8 +71,14 @@ func (m *consentMatcher) state(v *consent.View, s int) (policy.State, int) {
 // ConsentState returns a subject's consent for a target in a view, and the
 // deciding event when one applies.
 func ConsentState(vs *Versions, v *consent.View, s int, t Target) (policy.State, *consent.Event) {
+	return ConsentStateAt(vs, v, s, t, timestamp.Max)
+}
+
+// ConsentStateAt is ConsentState as the subject's consent stood at a time
+// (the view's events after it are not seen).
+func ConsentStateAt(vs *Versions, v *consent.View, s int, t Target, at timestamp.Time) (policy.State, *consent.Event) {
 	m := newConsentMatcher(vs, v, t)
-	st, k := m.state(v, s)
+	st, k := m.stateAt(v, s, at)
 	if k < 0 {
 		return st, nil
 	}

@@ -2,7 +2,6 @@ package decision
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -115,10 +114,12 @@ func NewPlan(vs *Versions, view *consent.View, purpose, recipient string) (*Plan
 		return nil, fmt.Errorf("purpose %q is not a leaf of policy version %s: export for one of %v (a parent purpose would slip past rules and refusals on its children)",
 			purpose, doc.Version, doc.LeafPurposes())
 	}
-	return newPlan(vs, view, Target{purpose, recipient, class}), nil
+	return newPlan(vs, view, Target{purpose, recipient, class}, true), nil
 }
 
-func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
+// newPlan prepares a plan; dense fills the per-subject rows that deciding
+// records reads (CheckAt does without them).
+func newPlan(vs *Versions, view *consent.View, t Target, dense bool) *Plan {
 	p := &Plan{vs: vs, view: view, target: t, asOf: view.AsOf, asOfIdx: vs.IndexAt(view.AsOf)}
 	slotOf := map[string]int{}
 	for i, n := range view.AttrNames {
@@ -170,6 +171,9 @@ func newPlan(vs *Versions, view *consent.View, t Target) *Plan {
 	p.stride = 1
 	for p.stride < 1+n {
 		p.stride *= 2
+	}
+	if !dense {
+		return p
 	}
 	small := true
 	for v := 0; v < n; v++ {
@@ -246,22 +250,44 @@ func (p *Plan) category(c []byte) (int, bool) {
 	return 0, false
 }
 
-// RuleDenies reports whether a deny rule of the as-of version matches the
-// plan's use for a subject as it stood at t, for some category the version
-// declares and some role: the subject has become ineligible for this use
-// whatever its consent. It returns the first such rule.
-func (p *Plan) RuleDenies(subject int, t timestamp.Time) (string, bool) {
-	tb := p.vs.Table(p.asOfIdx)
-	for cat := range p.catNames {
-		for role := policy.Role(0); role <= policy.Mentioned; role++ {
-			sc := p.subjectClass(p.asOfIdx, p.view.StateAt(subject, t))
-			o := &tb.Outcomes[tb.DecidePartial(p.base[p.asOfIdx], p.catCls[cat][p.asOfIdx], sc, role, policy.None)]
-			if o.Rule != "" && !o.Allow && strings.HasPrefix(o.Reason, "rule:") {
-				return o.Rule, true
-			}
+// PlanFor prepares deciding a target again over a view without the checks
+// NewPlan makes before an export starts: for re-deciding what an export
+// included (impact), whose use a later version may no longer declare — a
+// version that does not declare the purpose or the recipient then decides
+// as SPEC §2.2 step 4 says. Deciding a whole record (Decide) needs a plan
+// from NewPlan; PlanFor's serves CheckAt.
+func PlanFor(vs *Versions, view *consent.View, t Target) *Plan {
+	return newPlan(vs, view, t, false)
+}
+
+// CheckAt decides one subject's two checks for a record of category
+// created at created, as of t (SPEC §2.3) — t may be any time up to the
+// view's: consent as it stood at t, the version in force at t with the
+// subject's state at t (now), the version in force at created with the
+// subject's state then (collection). It returns the first failing check's
+// outcome, or the collection check's when both allow. A category the
+// version in force at t does not declare exactly fails closed (§2.4),
+// reported with NoCheck and the reason category.unknown.
+func (p *Plan) CheckAt(subj int, role policy.Role, category string, created, t timestamp.Time) (policy.Outcome, Check) {
+	vNow := p.vs.IndexAt(t)
+	if !p.vs.Table(vNow).Doc.DeclaresCategory(category) {
+		return policy.Outcome{Reason: ReasonCategoryUnknown}, NoCheck
+	}
+	cs, _ := p.matcher.stateAt(p.view, subj, t)
+	var o policy.Outcome
+	for _, c := range [2]Check{Now, Collection} {
+		v, at := vNow, t
+		if c == Collection {
+			v, at = p.vs.IndexAt(created), created
+		}
+		tb := p.vs.Table(v)
+		sc := p.subjectClass(v, p.view.StateAt(subj, at))
+		o = tb.Outcomes[tb.DecidePartial(p.base[v], tb.CategoryClass(category), sc, role, cs)]
+		if !o.Allow {
+			return o, c
 		}
 	}
-	return "", false
+	return o, Collection
 }
 
 // DeniesMention reports whether a member mentioned in a record's text (by

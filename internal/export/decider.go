@@ -20,6 +20,7 @@ type Decided struct {
 	Out      []byte           // the included lines, each with "\n"
 	Rejects  []byte           // the rejects lines (when asked for)
 	Leaves   []byte           // 32-byte records_root leaf hashes, in output order
+	Records  []byte           // the included records' decision inputs, one inclusion chunk
 	Read     int64            // records read
 	Included int64            // records included
 	Reasons  map[string]int64 // excluded by reason
@@ -46,7 +47,7 @@ func NewDecider(p *decision.Plan, f record.Fields, inputs []string, rejects bool
 func (d *Decider) Decide(file, firstLine int, data []byte) *Decided {
 	b := &batch{file: file, line: firstLine, data: data}
 	d.w.process(b)
-	out := &Decided{Out: b.out, Rejects: b.rejects, Leaves: b.leaves, Read: b.read, Included: b.included, Reasons: map[string]int64{}}
+	out := &Decided{Out: b.out, Rejects: b.rejects, Leaves: b.leaves, Records: b.records, Read: b.read, Included: b.included, Reasons: map[string]int64{}}
 	for i, r := range b.reasons.names {
 		out.Reasons[r] += b.reasons.counts[i]
 	}

@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +24,7 @@ import (
 	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -56,7 +59,16 @@ type Options struct {
 	// the export is appended to the log and recorded. It may complete the
 	// manifest (subjects_root, log_index, signature); the manifest file is
 	// written after it. An error abandons the export and leaves no output.
-	BeforeRename func(m *Manifest, subjects *SubjectSet) error
+	BeforeRename func(m *Manifest, inc *Included) error
+}
+
+// Included is what an export included, as the store keeps it (SPEC §5:
+// what report subject and impact answer from).
+type Included struct {
+	Subjects *inclusion.Subjects
+	// Records are the included records' decision inputs, in output order,
+	// as inclusion chunks.
+	Records [][]byte
 }
 
 // ManifestPath returns where the manifest goes.
@@ -82,6 +94,8 @@ type batch struct {
 	out      []byte
 	rejects  []byte
 	leaves   []byte // 32-byte leaf hashes, in output order
+	chunk    inclusion.Chunk
+	records  []byte // the included records' chunk (inclusion), in output order
 	read     int64
 	included int64
 	reasons  reasonCounts
@@ -135,6 +149,9 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 			return nil, fmt.Errorf("input %s is a directory", in)
 		}
 	}
+	if err := checkOutputs(outs); err != nil {
+		return nil, err
+	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()
 	}
@@ -178,18 +195,26 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// Every output's temporary file first, the manifest's too: a folder
+	// that is missing or not writable fails here, before anything is read
+	// or logged (SPEC §5).
 	outF, err := e.tempFile(e.o.Out)
 	if err != nil {
-		return nil, err
+		return nil, outputError(e.o.Out, err)
 	}
 	defer outF.Close()
 	var rejF *os.File
 	if e.o.Rejects != "" {
 		if rejF, err = e.tempFile(e.o.Rejects); err != nil {
-			return nil, err
+			return nil, outputError(e.o.Rejects, err)
 		}
 		defer rejF.Close()
 	}
+	manF, err := e.tempFile(e.o.ManifestPath())
+	if err != nil {
+		return nil, outputError(e.o.ManifestPath(), err)
+	}
+	defer manF.Close()
 
 	// Enough batches in flight (each about 1 MiB) that the reader runs
 	// ahead of the workers, bounded so that memory does not grow with
@@ -257,6 +282,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	tree := rf.NewEmptyRange(0)
 	totals := Counts{ExcludedByReason: map[string]int64{}}
 	pending := map[int]*batch{}
+	var records [][]byte
 	next := 0
 	start := time.Now()
 	lastProgress := start
@@ -275,6 +301,9 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 				writeErr = e.consume(cur, sink, rejW, tree, &totals)
 				if writeErr != nil {
 					cancel()
+				}
+				if len(cur.records) > 0 {
+					records = append(records, bytes.Clone(cur.records))
 				}
 			}
 			bytesIn += int64(len(cur.data))
@@ -319,7 +348,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		}
 	}
 	view := e.plan.View()
-	subjectSet := &SubjectSet{}
+	subjectSet := &inclusion.Subjects{}
 	for i, c := range counts {
 		if c > 0 {
 			subjectSet.Numbers = append(subjectSet.Numbers, view.Number(i))
@@ -329,7 +358,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 			}
 		}
 	}
-	sortSubjectSet(subjectSet)
+	subjectSet.Sort()
 	nSubjects := len(subjectSet.Numbers)
 
 	if err := atomicfile.SyncClose(outF); err != nil {
@@ -372,7 +401,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		m.Rejects = &FileDigest{File: e.o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
 	}
 	if e.o.BeforeRename != nil {
-		if err := e.o.BeforeRename(m, subjectSet); err != nil {
+		if err := e.o.BeforeRename(m, &Included{Subjects: subjectSet, Records: records}); err != nil {
 			return nil, err
 		}
 	}
@@ -380,12 +409,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	manF, err := e.tempFile(e.o.ManifestPath())
-	if err != nil {
-		return nil, err
-	}
 	if _, err := manF.Write(body); err != nil {
-		manF.Close()
 		return nil, err
 	}
 	if err := atomicfile.SyncClose(manF); err != nil {
@@ -570,7 +594,8 @@ func (e *exporter) readFile(fi int, path string, get func() (*batch, bool), send
 }
 
 func (e *exporter) reset(b *batch) {
-	b.out, b.rejects, b.leaves = b.out[:0], b.rejects[:0], b.leaves[:0]
+	b.out, b.rejects, b.leaves, b.records = b.out[:0], b.rejects[:0], b.leaves[:0], b.records[:0]
+	b.chunk.Reset()
 	b.read, b.included = 0, 0
 	b.reasons.reset()
 }
@@ -608,6 +633,31 @@ func membersOf(v *consent.View) (*redact.Members, error) {
 		m.Add(int32(i), v.AttrValues[hs][v.StateAttr(st, hs)], v.AttrValues[ns][v.StateAttr(st, ns)])
 	}
 	return m, nil
+}
+
+// checkOutputs refuses outputs that could not be renamed into place once
+// the export is logged: a path that is a directory, in a folder that does
+// not exist.
+func checkOutputs(outs []string) error {
+	for _, out := range outs {
+		if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+			return fmt.Errorf("output %s is a directory: name a file", out)
+		}
+		dir := filepath.Dir(out)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("output %s: the folder %s does not exist", out, dir)
+		}
+	}
+	return nil
+}
+
+// outputError words a failure to create an output's temporary file with
+// the output's own path.
+func outputError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("output %s: the folder %s is not writable", path, filepath.Dir(path))
+	}
+	return fmt.Errorf("output %s: %w", path, err)
 }
 
 // sameFile reports whether two paths name the same file (or would).

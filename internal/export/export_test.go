@@ -189,7 +189,7 @@ func TestEmptyExportAndFailures(t *testing.T) {
 		}
 	}
 	failing := export.Options{Plan: p, Fields: testFields, Inputs: []string{path}, Out: out, Workers: 1,
-		BeforeRename: func(*export.Manifest, *export.SubjectSet) error { return fmt.Errorf("the store said no") }}
+		BeforeRename: func(*export.Manifest, *export.Included) error { return fmt.Errorf("the store said no") }}
 	if _, err := export.Run(context.Background(), failing); err == nil || !strings.Contains(err.Error(), "the store said no") {
 		t.Fatalf("BeforeRename error: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -23,8 +24,9 @@ import (
 // finalised here: the pipeline writes, in one folder, job.json (what was
 // asked, the inputs' digests, the policy versions by index) and for each
 // shard i, in output order, out-i.jsonl, rejects-i.jsonl, leaves-i.bin (the
-// records_root leaf hashes) and shard-i.json (its counts, the versions it
-// consulted, the subjects it included). Concatenated in order, the shards
+// records_root leaf hashes), records-i.bin (the included records' decision
+// inputs, framed inclusion chunks) and shard-i.json (its counts, the
+// versions it consulted, the subjects it included). Concatenated in order, the shards
 // are byte for byte the output and rejects `consentgate export` writes.
 
 // Job is a sharded export's job.json.
@@ -51,9 +53,9 @@ type ShardSummary struct {
 }
 
 // ShardFile names a shard's file of a kind ("out", "rejects", "leaves",
-// "shard").
+// "records", "shard").
 func ShardFile(dir, kind string, i int) string {
-	ext := map[string]string{"out": "jsonl", "rejects": "jsonl", "leaves": "bin", "shard": "json"}[kind]
+	ext := map[string]string{"out": "jsonl", "rejects": "jsonl", "leaves": "bin", "records": "bin", "shard": "json"}[kind]
 	return filepath.Join(dir, fmt.Sprintf("%s-%05d.%s", kind, i, ext))
 }
 
@@ -67,7 +69,7 @@ type FinalizeOptions struct {
 	Now      timestamp.Time
 	Log      *LogState
 	// BeforeRename is Options.BeforeRename: the export is logged here.
-	BeforeRename func(m *Manifest, subjects *SubjectSet) error
+	BeforeRename func(m *Manifest, inc *Included) error
 }
 
 // Finalize assembles a sharded export into the output, rejects and
@@ -101,27 +103,47 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		}
 		return f, err
 	}
+	if o.Rejects != "" && !job.Rejects {
+		return nil, fmt.Errorf("%s: the pipeline wrote no rejects", o.Dir)
+	}
+	outs := []string{o.Out, o.Manifest}
+	if o.Rejects != "" {
+		outs = append(outs, o.Rejects)
+	}
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if sameFile(a, b) {
+				return nil, fmt.Errorf("%s is named twice among the outputs", a)
+			}
+		}
+	}
+	if err := checkOutputs(outs); err != nil {
+		return nil, err
+	}
 	outF, err := temp(o.Out)
 	if err != nil {
-		return nil, err
+		return nil, outputError(o.Out, err)
 	}
 	defer outF.Close()
 	var rejF *os.File
 	if o.Rejects != "" {
-		if !job.Rejects {
-			return nil, fmt.Errorf("%s: the pipeline wrote no rejects", o.Dir)
-		}
 		if rejF, err = temp(o.Rejects); err != nil {
-			return nil, err
+			return nil, outputError(o.Rejects, err)
 		}
 		defer rejF.Close()
 	}
+	manF, err := temp(o.Manifest)
+	if err != nil {
+		return nil, outputError(o.Manifest, err)
+	}
+	defer manF.Close()
 	outHash, rejHash := sha256.New(), sha256.New()
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
 	totals := Counts{ExcludedByReason: map[string]int64{}}
 	used := map[int]bool{}
 	subjects := SubjectTally{}
+	var records [][]byte
 	for i := 0; i < job.Shards; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -150,6 +172,15 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 				return nil, err
 			}
 		}
+		framed, err := os.ReadFile(ShardFile(o.Dir, "records", i))
+		if err != nil {
+			return nil, err
+		}
+		chunks, err := inclusion.SplitFramed(framed)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ShardFile(o.Dir, "records", i), err)
+		}
+		records = append(records, chunks...)
 		totals.Read += sh.Read
 		totals.Included += sh.Included
 		totals.Excluded += sh.Read - sh.Included
@@ -167,13 +198,13 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 			return nil, err
 		}
 	}
-	set := &SubjectSet{}
+	set := &inclusion.Subjects{}
 	for _, s := range subjects.Sorted() {
 		set.Numbers = append(set.Numbers, s.Number)
 		set.Records = append(set.Records, s.Records)
 		set.IDs = append(set.IDs, s.ID)
 	}
-	sortSubjectSet(set)
+	set.Sort()
 	if err := atomicfile.SyncClose(outF); err != nil {
 		return nil, err
 	}
@@ -208,7 +239,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		m.Rejects = &FileDigest{File: o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
 	}
 	if o.BeforeRename != nil {
-		if err := o.BeforeRename(m, set); err != nil {
+		if err := o.BeforeRename(m, &Included{Subjects: set, Records: records}); err != nil {
 			return nil, err
 		}
 	}
@@ -216,12 +247,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	manF, err := temp(o.Manifest)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := manF.Write(body); err != nil {
-		manF.Close()
 		return nil, err
 	}
 	if err := atomicfile.SyncClose(manF); err != nil {

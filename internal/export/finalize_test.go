@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -34,8 +35,10 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	}
 	path := filepath.Join(dir, "in.jsonl")
 	os.WriteFile(path, in.Bytes(), 0o644)
+	var wantInc, gotInc *export.Included
 	want, err := export.Run(context.Background(), export.Options{Plan: p, Fields: testFields, Inputs: []string{path},
-		Out: filepath.Join(dir, "want.jsonl"), Rejects: filepath.Join(dir, "want.rej"), Workers: 2, Now: 1})
+		Out: filepath.Join(dir, "want.jsonl"), Rejects: filepath.Join(dir, "want.rej"), Workers: 2, Now: 1,
+		BeforeRename: func(_ *export.Manifest, inc *export.Included) error { wantInc = inc; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	lines := strings.SplitAfter(in.String(), "\n")
 	const perBatch, perShard = 97, 3
 	shard, batchInShard := 0, 0
-	var out, rej, leaves []byte
+	var out, rej, leaves, records []byte
 	sum := export.ShardSummary{Reasons: map[string]int64{}}
 	flush := func() {
 		sum.Versions = d.UsedVersions()
@@ -54,14 +57,18 @@ func TestDeciderShardsFinalize(t *testing.T) {
 		os.WriteFile(export.ShardFile(shards, "out", shard), out, 0o644)
 		os.WriteFile(export.ShardFile(shards, "rejects", shard), rej, 0o644)
 		os.WriteFile(export.ShardFile(shards, "leaves", shard), leaves, 0o644)
+		os.WriteFile(export.ShardFile(shards, "records", shard), records, 0o644)
 		os.WriteFile(export.ShardFile(shards, "shard", shard), js, 0o644)
-		shard, batchInShard, out, rej, leaves = shard+1, 0, nil, nil, nil
+		shard, batchInShard, out, rej, leaves, records = shard+1, 0, nil, nil, nil, nil
 		sum = export.ShardSummary{Reasons: map[string]int64{}}
 	}
 	for start := 0; start < len(lines); start += perBatch {
 		end := min(start+perBatch, len(lines))
 		r := d.Decide(0, start+1, []byte(strings.Join(lines[start:end], "")))
 		out, rej, leaves = append(out, r.Out...), append(rej, r.Rejects...), append(leaves, r.Leaves...)
+		if len(r.Records) > 0 {
+			records = inclusion.AppendFramed(records, r.Records)
+		}
 		sum.Read += r.Read
 		sum.Included += r.Included
 		for k, v := range r.Reasons {
@@ -87,7 +94,8 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	os.WriteFile(filepath.Join(shards, "job.json"), js, 0o644)
 
 	got, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: shards, Out: filepath.Join(dir, "got.jsonl"),
-		Rejects: filepath.Join(dir, "got.rej"), Now: timestamp.Time(1)})
+		Rejects: filepath.Join(dir, "got.rej"), Now: timestamp.Time(1),
+		BeforeRename: func(_ *export.Manifest, inc *export.Included) error { gotInc = inc; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +111,14 @@ func TestDeciderShardsFinalize(t *testing.T) {
 		fmt.Sprint(got.Policies) != fmt.Sprint(want.Policies) {
 		t.Fatalf("manifests differ:\n%+v\n%+v", got, want)
 	}
+	// The same records kept, in the same order, and as many as included.
+	gr, wr := decodeRecords(t, gotInc), decodeRecords(t, wantInc)
+	if len(wr) != int(want.Counts.Included) || strings.Join(gr, "\n") != strings.Join(wr, "\n") {
+		t.Fatalf("kept records differ: %d and %d (included %d)", len(gr), len(wr), want.Counts.Included)
+	}
+	if fmt.Sprint(gotInc.Subjects.Numbers) != fmt.Sprint(wantInc.Subjects.Numbers) {
+		t.Fatal("the subject sets differ")
+	}
 
 	// A missing shard: refused, nothing written.
 	os.Remove(export.ShardFile(shards, "leaves", 1))
@@ -112,4 +128,21 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, "*bad*")); len(m) > 0 {
 		t.Fatalf("a failed finalize left %v", m)
 	}
+}
+
+// decodeRecords lists an export's kept records, one line each.
+func decodeRecords(t *testing.T, inc *export.Included) []string {
+	t.Helper()
+	var out []string
+	var r inclusion.Reader
+	for _, c := range inc.Records {
+		err := r.Each(c, func(x *inclusion.Record) error {
+			out = append(out, fmt.Sprintf("%d %s %s %d %v", x.Index, x.ID, x.Category, x.Created, x.Subjects))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }

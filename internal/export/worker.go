@@ -13,6 +13,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
 )
@@ -117,6 +118,7 @@ func (w *worker) process(b *batch) {
 		}
 	}
 	w.flush(b)
+	b.records = b.chunk.AppendTo(b.records[:0])
 }
 
 // flush decides the pending group in input order.
@@ -146,7 +148,8 @@ func (w *worker) flush(b *batch) {
 		}
 	}
 	vs := w.plan.Versions()
-	asOf := vs.IndexAt(w.plan.View().AsOf)
+	view := w.plan.View()
+	asOf := vs.IndexAt(view.AsOf)
 	for k := range group {
 		p := &group[k]
 		if p.err != nil {
@@ -174,6 +177,10 @@ func (w *worker) flush(b *batch) {
 		b.included++
 		b.out = append(append(b.out, line...), '\n')
 		b.leaves = w.appendLeafHash(b.leaves, p.id, line)
+		subjects := p.rec.Subjects
+		b.chunk.Add(p.id, p.rec.Category, p.rec.Created, len(subjects), func(i int) inclusion.Ref {
+			return inclusion.Ref{Number: view.Number(subjects[i].Index), Role: subjects[i].Role}
+		})
 		for k, s := range p.rec.Subjects {
 			if !seenBefore(p.rec.Subjects[:k], s.Index) { // a subject twice on a record counts once
 				if atomic.AddUint32(&w.counts[s.Index], 1) == 1 && w.tracking {

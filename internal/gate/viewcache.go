@@ -1,4 +1,4 @@
-package httpapi
+package gate
 
 import (
 	"context"
@@ -154,4 +154,17 @@ func (c *viewCache) load(ctx context.Context, key string, attrs []string) error 
 	c.base, c.attrs, c.subjSeq, c.consSeq = base, key, subj, cons
 	c.changed, c.views, c.synced = map[string]bool{}, map[string]*consent.View{}, time.Now()
 	return nil
+}
+
+// changed tells the server's view that a write of this session changed a
+// subject ("" for many: an import), so its next read loads it afresh.
+func (g *Gate) changed(subject string) {
+	if g.cache == nil {
+		return
+	}
+	if subject == "" {
+		g.cache.sync(context.Background(), true)
+		return
+	}
+	g.cache.changedBy(subject)
 }

@@ -23,10 +23,9 @@ import (
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"
 	"github.com/consentgate/consentgate/internal/policy"
-	"github.com/consentgate/consentgate/internal/sqlite"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -60,61 +59,86 @@ type world struct {
 	t      testing.TB
 	url    string
 	srv    *httpapi.Server
-	st     *sqlite.DB
+	g      *gate.Gate
+	dir    string
 	tokens map[string]string // admin, operator, auditor, ana (subject), ben (subject), revoked
+}
+
+// writeFile writes a test file into dir and returns its path.
+func writeFile(t testing.TB, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// openGate opens a session on dir's store for the test.
+func openGate(t testing.TB, dir string, mode gate.Mode, serving bool) *gate.Gate {
+	t.Helper()
+	g, err := gate.Open(context.Background(), gate.Config{Store: filepath.Join(dir, "s.db"), Mode: mode, Deployment: "test", Serving: serving})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+// publish publishes a policy document through the gate.
+func publish(t testing.TB, g *gate.Gate, src string) {
+	t.Helper()
+	pf, err := gate.ReadPolicy("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Publish(context.Background(), access.Local, pf, false); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
-	if err != nil {
+	g := openGate(t, dir, gate.Create, true)
+	publish(t, g, testPolicy)
+	subjects := writeFile(t, dir, "subjects.jsonl", `{"subject":"ana","at":"2021-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}
+{"subject":"ben","at":"2021-01-01T00:00:00Z","region":"DE"}
+`)
+	if _, err := g.ImportSubjects(ctx, subjects); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	signer, err := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, _, err := policy.Parse("p.yaml", []byte(testPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, _ := policy.Compile(doc)
-	if _, err := store.Publish(ctx, st, tab, false, timestamp.Now()); err != nil {
-		t.Fatal(err)
-	}
-	ts := func(s string) timestamp.Time { v, _ := timestamp.Parse(s); return v }
-	tier := "free"
-	st.AddSubjectEvents(ctx, []consent.SubjectEvent{
-		{Subject: "ana", At: ts("2021-01-01T00:00:00Z"), RegionSet: true, Region: "US", Attributes: map[string]*string{"tier": &tier}},
-		{Subject: "ben", At: ts("2021-01-01T00:00:00Z"), RegionSet: true, Region: "DE"},
-	})
-	w := &world{t: t, st: st, tokens: map[string]string{}}
+	w := &world{t: t, g: g, dir: dir, tokens: map[string]string{}}
 	for name, role := range map[string]access.Role{"admin": access.Admin, "operator": access.Operator, "auditor": access.Auditor, "ana": access.Subject, "ben": access.Subject, "revoked": access.Operator} {
 		subject := ""
 		if role == access.Subject {
 			subject = name
 		}
-		secret, tok, err := access.NewToken(role, subject, timestamp.Now())
+		secret, err := g.CreateToken(ctx, role, subject)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st.AddToken(ctx, tok)
 		w.tokens[name] = secret
 	}
-	st.RevokeToken(ctx, access.Hash(w.tokens["revoked"]), timestamp.Now())
-	ks, err := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
-	if err != nil {
+	if _, err := g.RevokeToken(ctx, w.tokens["revoked"]); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ks.Close() })
-	w.srv = httpapi.New(httpapi.Config{Store: st, Keys: ks, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBody: 64 << 10})
+	w.srv = httpapi.New(httpapi.Config{Gate: g, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBody: 64 << 10})
 	hs := httptest.NewServer(w.srv.Handler())
 	t.Cleanup(hs.Close)
 	w.url = hs.URL
 	return w
+}
+
+// history is a subject's consent history as the store keeps it.
+func (w *world) history(subject string) []consent.Event {
+	w.t.Helper()
+	h, err := w.g.ConsentHistory(context.Background(), access.Local, subject)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return h
 }
 
 // do sends a request as who ("" for no token) and returns status and body.
@@ -248,7 +272,7 @@ func TestSubjectIsolation(t *testing.T) {
 		}
 	}
 	code, b := w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","at":"2024-01-01T00:00:00Z"}`)
-	if code != 403 || !strings.Contains(string(b), "at may not be set") {
+	if code != 403 || !strings.Contains(string(b), "at may not be given") {
 		t.Fatalf("a subject backdating: %d %s", code, b)
 	}
 	// Their own choice is recorded and shows at once.
@@ -264,20 +288,20 @@ func TestSubjectIsolation(t *testing.T) {
 func TestBadRequests(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	before, _ := w.st.LogSize(ctx)
+	before, _ := w.g.LogSize(ctx)
 	for _, c := range []struct {
 		method, path, body string
 		code               int
 		says               string
 	}{
-		{"POST", "/v1/subjects/ana/consents", `{"purpose":`, 400, "not the JSON expected"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":`, 400, "not valid JSON"},
 		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"maybe"}`, 400, "state"},
 		{"POST", "/v1/subjects/ana/consents", `{"purpose":"sell_data","state":"denied"}`, 400, "sell_data"},
 		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","extra":1}`, 400, "unknown field"},
 		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","at":"2999-01-01T00:00:00Z"}`, 400, "future"},
-		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied"} {}`, 400, "more than one"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied"} {}`, 400, "bytes after the object"},
 		{"PUT", "/v1/subjects/ana", `{"region":"XX"}`, 400, "XX"},
-		{"POST", "/v1/decisions", `[]`, 400, "expected a list"},
+		{"POST", "/v1/decisions", `[]`, 400, "records to decide"},
 		{"POST", "/v1/decisions", `[{"subjects":[{"id":"ana","role":"boss"}],"category":"c","created":"2023-01-01T00:00:00Z","purpose":"p","recipient":"r"}]`, 400, "boss"},
 		{"POST", "/v1/policies", "version: v2\npurposes: [\n", 400, "request body"},
 		{"GET", "/v1/subjects/ana?as_of=yesterday", "", 400, "as_of"},
@@ -289,7 +313,7 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("%s %s %.40q: %d %s, want %d %q", c.method, c.path, c.body, code, b, c.code, c.says)
 		}
 	}
-	if after, _ := w.st.LogSize(ctx); after != before {
+	if after, _ := w.g.LogSize(ctx); after != before {
 		t.Fatalf("bad requests changed the store: log %d → %d", before, after)
 	}
 }
@@ -302,7 +326,7 @@ func TestGPC(t *testing.T) {
 	if code != 201 || !strings.Contains(string(b), `"source": "gpc"`) {
 		t.Fatalf("with GPC: %d %s", code, b)
 	}
-	hist, _ := w.st.ConsentHistory(context.Background(), "ana")
+	hist := w.history("ana")
 	if len(hist) != 2 || hist[0].Source != "gpc" || hist[0].Recipient != "third_party" || hist[0].State != policy.Denied {
 		t.Fatalf("history %+v", hist)
 	}
@@ -324,16 +348,19 @@ func TestGPC(t *testing.T) {
 // with the merkle library.
 func TestLogOverHTTP(t *testing.T) {
 	w := newWorld(t)
+	var lines strings.Builder
 	for i := range 300 {
-		w.st.AddConsentEvents(context.Background(), []consent.Event{{Subject: fmt.Sprint("s", i), Purpose: "train_ai_system", State: policy.Denied, At: timestamp.Time(i + 1), Source: "api"}})
+		fmt.Fprintf(&lines, `{"subject":"s%d","purpose":"train_ai_system","state":"denied","at":%q,"source":"api"}`+"\n", i, timestamp.Time(i+1).String())
+	}
+	if _, err := w.g.ImportConsent(context.Background(), writeFile(t, w.dir, "c.jsonl", lines.String())); err != nil {
+		t.Fatal(err)
 	}
 	w.srv.Checkpoint(context.Background())
 	code, note := w.do("", "GET", "/log/checkpoint", "")
 	if code != 200 {
 		t.Fatalf("checkpoint %d", code)
 	}
-	keysDir := filepath.Dir(w.st.Path) + "/s.db.keys"
-	pub, _ := os.ReadFile(keysDir + "/log.pub")
+	pub, _ := os.ReadFile(filepath.Join(w.dir, "s.db.keys", "log.pub"))
 	cp, err := translog.OpenCheckpoint(note, strings.TrimSpace(string(pub)))
 	if err != nil || cp.Size < 300 {
 		t.Fatalf("checkpoint %v %s", err, note)
@@ -437,7 +464,12 @@ func TestReadsFollowOtherWriters(t *testing.T) {
 	if got := state(); got != "none" {
 		t.Fatalf("before: %s", got)
 	}
-	w.st.AddConsentEvents(context.Background(), []consent.Event{{Subject: "ben", Purpose: "train_ai_system", Recipient: "third_party", State: policy.Denied, At: timestamp.Now(), Source: "api"}})
+	// Another process's session on the same store.
+	other := openGate(t, w.dir, gate.Write, false)
+	ben, purpose, recipient, denied := "ben", "train_ai_system", "third_party", "denied"
+	if _, err := other.RecordConsent(context.Background(), access.Local, consent.Choice{Subject: &ben, Purpose: &purpose, Recipient: &recipient, State: &denied}, false); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(2 * time.Second)
 	for state() != "denied" {
 		if time.Now().After(deadline) {
@@ -450,11 +482,15 @@ func TestReadsFollowOtherWriters(t *testing.T) {
 		t.Fatalf("this server's own write is not read back at once: %s", got)
 	}
 	// A subject change too.
-	w.st.AddSubjectEvents(context.Background(), []consent.SubjectEvent{{Subject: "ben", At: timestamp.Now(), RegionSet: true, Region: "US"}})
-	time.Sleep(80 * time.Millisecond)
-	v := w.json("operator", "GET", "/v1/subjects/ben", "", 200)
-	if v["region"] != "US" {
-		t.Fatalf("region after another writer's change: %v", v["region"])
+	if _, _, err := other.RecordSubjectJSON(context.Background(), access.Local, "ben", []byte(`{"region":"US"}`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(2 * time.Second)
+	for w.json("operator", "GET", "/v1/subjects/ben", "", 200)["region"] != "US" {
+		if time.Now().After(deadline) {
+			t.Fatal("a subject change stored by another writer never showed")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -505,13 +541,8 @@ func TestBatchDecisions(t *testing.T) {
 func TestPeriodicCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	signer, _ := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "test")
-	srv := httpapi.New(httpapi.Config{Store: st, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckpointEvery: 20 * time.Millisecond})
+	g := openGate(t, dir, gate.Create, true)
+	srv := httpapi.New(httpapi.Config{Gate: g, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckpointEvery: 20 * time.Millisecond})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -520,15 +551,22 @@ func TestPeriodicCheckpoint(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx, l) }()
 	sizes := func() []int64 {
-		cps, _ := st.Checkpoints(ctx)
+		cps, err := g.Checkpoints(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out []int64
 		for _, c := range cps {
 			out = append(out, c.Size)
 		}
 		return out
 	}
+	version := func(i int) string {
+		return strings.Replace(strings.Replace(testPolicy, `version: "v1"`, fmt.Sprintf(`version: "v%d"`, i+10), 1),
+			"effective_from: 2020-01-01T00:00:00Z", fmt.Sprintf("effective_from: 20%d-01-01T00:00:00Z", 20+i), 1)
+	}
 	for i := range 3 {
-		st.PublishPolicy(ctx, store.Policy{Version: fmt.Sprint("v", i), Source: []byte{byte(i)}, Digest: fmt.Sprint("d", i), EffectiveFrom: timestamp.Time(i + 1)})
+		publish(t, g, version(i))
 		deadline := time.Now().Add(2 * time.Second)
 		for !slices.Contains(sizes(), int64(i+1)) {
 			if time.Now().After(deadline) {
@@ -537,7 +575,7 @@ func TestPeriodicCheckpoint(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	st.PublishPolicy(ctx, store.Policy{Version: "last", Source: []byte("z"), Digest: "dz", EffectiveFrom: 100})
+	publish(t, g, version(3))
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)

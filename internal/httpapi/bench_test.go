@@ -20,14 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/consentgate/consentgate/internal/access"
-	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"
-	"github.com/consentgate/consentgate/internal/policy"
-	"github.com/consentgate/consentgate/internal/postgres"
-	"github.com/consentgate/consentgate/internal/sqlite"
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
-	"github.com/consentgate/consentgate/internal/translog"
 )
 
 // BenchmarkServerLoad starts the server on a loopback listener over a
@@ -35,16 +29,8 @@ import (
 // (SPEC §10: ≥ 20,000 consent reads/s, ≥ 5,000 durable writes/s), reporting
 // throughput and p50/p99 latency.
 func BenchmarkServerLoad(b *testing.B) {
-	ctx := context.Background()
 	dir := b.TempDir()
-	ks, _ := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
-	defer ks.Close()
-	st, err := sqlite.OpenWithKeys(ctx, filepath.Join(dir, "s.db"), ks)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	serverLoad(b, st, ks, dir)
+	serverLoad(b, dir, filepath.Join(dir, "s.db"), "")
 }
 
 // BenchmarkServerLoadPostgres is BenchmarkServerLoad over the PostgreSQL
@@ -66,40 +52,36 @@ func BenchmarkServerLoadPostgres(b *testing.B) {
 		admin.Close(context.Background())
 	}()
 	dir := b.TempDir()
-	ks, _ := translog.OpenKeys(filepath.Join(dir, "keys"))
-	defer ks.Close()
-	st, err := postgres.Open(ctx, dsn+"&search_path="+schema, ks)
+	serverLoad(b, dir, dsn+"&search_path="+schema, filepath.Join(dir, "keys"))
+}
+
+func serverLoad(b *testing.B, dir, dsn, keys string) {
+	ctx := context.Background()
+	g, err := gate.Open(ctx, gate.Config{Store: dsn, Keys: keys, Mode: gate.Create, Deployment: "bench", Serving: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	serverLoad(b, st, ks, dir)
-}
-
-func serverLoad(b *testing.B, st store.Store, ks *translog.KeyStore, dir string) {
-	ctx := context.Background()
-	signer, _ := translog.LoadSigner(filepath.Join(dir, "signer"), "bench")
-	doc, _, _ := policy.Parse("p.yaml", []byte(testPolicy))
-	tab, _ := policy.Compile(doc)
-	store.Publish(ctx, st, tab, false, timestamp.Now())
+	defer g.Close()
+	publish(b, g, testPolicy)
 	const subjects = 100_000
-	var evs []consent.SubjectEvent
-	var cons []consent.Event
+	var evs, cons strings.Builder
 	for i := range subjects {
-		evs = append(evs, consent.SubjectEvent{Subject: fmt.Sprintf("m%06d", i), At: 1_600_000_000_000_000, RegionSet: true, Region: []string{"US", "DE", "BR", "GB"}[i%4]})
+		fmt.Fprintf(&evs, `{"subject":"m%06d","at":"2020-09-13T12:26:40Z","region":%q}`+"\n", i, []string{"US", "DE", "BR", "GB"}[i%4])
 		if i%3 == 0 {
-			cons = append(cons, consent.Event{Subject: fmt.Sprintf("m%06d", i), Purpose: "train_ai_system", Recipient: "third_party", State: policy.Denied, At: 1_650_000_000_000_000, Source: "settings"})
+			fmt.Fprintf(&cons, `{"subject":"m%06d","purpose":"train_ai_system","recipient":"third_party","state":"denied","at":"2022-04-15T05:20:00Z","source":"settings"}`+"\n", i)
 		}
 	}
-	if _, _, err := st.ImportSubjectEvents(ctx, store.All(evs)); err != nil {
+	if _, err := g.ImportSubjects(ctx, writeFile(b, dir, "subjects.jsonl", evs.String())); err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := st.ImportConsentEvents(ctx, store.All(cons)); err != nil {
+	if _, err := g.ImportConsent(ctx, writeFile(b, dir, "consent.jsonl", cons.String())); err != nil {
 		b.Fatal(err)
 	}
-	secret, tok, _ := access.NewToken(access.Operator, "", timestamp.Now())
-	st.AddToken(ctx, tok)
-	srv := httpapi.New(httpapi.Config{Store: st, Keys: ks, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	secret, err := g.CreateToken(ctx, access.Operator, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Gate: g, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}

@@ -1,61 +1,78 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/translog"
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
-// Error is the API's one coded error: an HTTP status, a stable code and a
-// message for a person. Every failure is answered as
-// {"error": {"code": …, "message": …}}.
+// Error is how the API answers a failure:
+// {"error": {"code": …, "message": …, "hint": …}}, the code and hint the
+// application's, the message worded for an HTTP client.
 type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-var (
-	errUnauthorized = &Error{http.StatusUnauthorized, "unauthorized", "a valid bearer token is required"}
-	errForbidden    = &Error{http.StatusForbidden, "forbidden", "this token may not do that"}
-)
-
-func badRequest(format string, args ...any) error {
-	return &Error{http.StatusBadRequest, "invalid", fmt.Sprintf(format, args...)}
+// statuses maps the application's codes to HTTP statuses, in one place.
+var statuses = map[gate.Code]int{
+	gate.Invalid:      http.StatusBadRequest,
+	gate.NotFound:     http.StatusNotFound,
+	gate.Exists:       http.StatusConflict,
+	gate.Refused:      http.StatusConflict,
+	gate.Unauthorized: http.StatusUnauthorized,
+	gate.Forbidden:    http.StatusForbidden,
+	gate.NoStore:      http.StatusServiceUnavailable,
+	gate.Unavailable:  http.StatusServiceUnavailable,
+	gate.Inconsistent: http.StatusInternalServerError,
+	gate.Internal:     http.StatusInternalServerError,
 }
 
-func notFound(what string) error {
-	return &Error{http.StatusNotFound, "not_found", what + " not found"}
+// hints word the application's hints for an HTTP client.
+var hints = map[gate.Hint]string{
+	gate.Force:         "repeat the request with ?force=true to do it anyway, recorded as forced",
+	gate.PublishPolicy: "publish one first: POST /v1/policies",
+	gate.SeeImpact:     "GET /v1/impact lists the items",
 }
 
 // asError maps an error to the API's, in one place.
 func asError(err error) *Error {
 	var e *Error
 	var mbe *http.MaxBytesError
-	var ve *translog.VerifyError
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &mbe):
-		return &Error{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)}
-	case errors.Is(err, store.ErrNotice):
-		return &Error{http.StatusConflict, "refused", err.Error()}
-	case errors.Is(err, store.ErrExists):
-		return &Error{http.StatusConflict, "exists", err.Error()}
-	case errors.Is(err, store.ErrNotFound):
-		return &Error{http.StatusNotFound, "not_found", err.Error()}
-	case errors.Is(err, translog.ErrRange):
-		return &Error{http.StatusBadRequest, "invalid", err.Error()}
-	case errors.As(err, &ve):
-		return &Error{http.StatusInternalServerError, "log_inconsistent", ve.Error()}
+		return &Error{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit), ""}
 	}
-	return &Error{http.StatusInternalServerError, "internal", "internal error"}
+	ge := gate.As(err)
+	out := &Error{Status: statuses[ge.Code], Code: string(ge.Code), Message: ge.Message, Hint: string(ge.Hint)}
+	if out.Status == 0 {
+		out.Status = http.StatusInternalServerError
+	}
+	switch ge.Code {
+	case gate.Internal:
+		out.Message = "internal error"
+	case gate.Unauthorized:
+		out.Message = "a valid bearer token is required"
+	}
+	if h := hints[ge.Hint]; h != "" {
+		out.Message += " (" + h + ")"
+	}
+	return out
+}
+
+func badRequest(format string, args ...any) error {
+	return &Error{http.StatusBadRequest, string(gate.Invalid), fmt.Sprintf(format, args...), ""}
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -72,6 +89,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// readBody reads a request body whole (within the route's limit).
+func readBody(r *http.Request) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := io.Copy(&b, r.Body)
+	return b.Bytes(), err
 }
 
 // readJSON decodes a request body strictly: unknown fields are refused.

@@ -80,7 +80,7 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			if v := recover(); v != nil {
 				s.Logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 				if sw.status == 0 {
-					writeJSON(sw, http.StatusInternalServerError, map[string]any{"error": &Error{500, "internal", "internal error"}})
+					writeJSON(sw, http.StatusInternalServerError, map[string]any{"error": &Error{Status: 500, Code: "internal", Message: "internal error"}})
 				}
 			}
 			route := r.Pattern

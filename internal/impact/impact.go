@@ -1,160 +1,291 @@
 // Package impact owns the answer to "opting out does not affect training
-// that has already occurred": for every export, the subjects whose data it
-// used and who, after its as-of time, withdrew consent for its purpose and
-// recipient or became ineligible (a deny rule of today's policy now matches
-// them), with the status operators give each item (open, notified,
-// retrained, waived).
+// that has already occurred" (SPEC §5): for every export, the subjects one
+// of whose included records would be excluded if the export were decided
+// again — because they withdrew, moved, changed an attribute, or a
+// narrower policy version took effect — naming the records, the first
+// reason and when it arose, with the status operators give each item. It
+// is pure: the caller passes the versions, a view of the store now, the
+// exports' kept records and the operators' marks.
 package impact
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
-	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/policy"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// Statuses an item can have; new items are open.
-var Statuses = []string{"open", "notified", "retrained", "waived"}
+// The statuses an operator may set; an item nobody marked is open, and
+// one whose subject allows every record again is lapsed (unless an
+// operator marked it since).
+const (
+	Open      = "open"
+	Notified  = "notified"
+	Deleted   = "deleted"
+	Retrained = "retrained"
+	WontFix   = "wontfix"
+	Lapsed    = "lapsed"
+)
 
-// ValidStatus reports whether s is one of Statuses.
-func ValidStatus(s string) bool {
-	for _, x := range Statuses {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// Statuses are the statuses an operator may set, in the order a console
+// offers them.
+var Statuses = []string{Open, Notified, Deleted, Retrained, WontFix}
+
+// ValidStatus reports whether an operator may set s.
+func ValidStatus(s string) bool { return slices.Contains(Statuses, s) }
+
+// The causes of an item, as notices to recipients name them (SPEC §11).
+const (
+	Withdrawal    = "withdrawal"      // the subject refused the use
+	Ineligibility = "ineligibility"   // the subject's region or attributes changed
+	Narrower      = "narrower policy" // a later policy version no longer allows it
+)
+
+// Export is one complete export as impact needs it.
+type Export struct {
+	ID        string
+	Purpose   string
+	Recipient string
+	Class     policy.Class // the recipient's class as the export decided it
+	AsOf      timestamp.Time
+	// Records calls fn with the export's kept record chunks in output
+	// order (inclusion's stored form).
+	Records func(fn func(chunk []byte) error) error
 }
 
-// Item is one subject of one export who withdrew or became ineligible.
+// Mark is an operator's status change of an item.
+type Mark struct {
+	Seq    int64          `json:"seq"`
+	Status string         `json:"status"`
+	Note   string         `json:"note,omitempty"`
+	At     timestamp.Time `json:"at"`
+}
+
+// Item is one subject of one export whose data the export may no longer
+// hold. It never vanishes: once a record was denied it stays, lapsed when
+// the subject allows every record again.
 type Item struct {
 	ExportID  string         `json:"export_id"`
 	Purpose   string         `json:"purpose"`
 	Recipient string         `json:"recipient"`
 	AsOf      timestamp.Time `json:"as_of"`
 	Subject   string         `json:"subject"`
-	Records   uint32         `json:"records"`
-	Change    string         `json:"change"` // "withdrew consent" or "ineligible: rule:<id>"
-	At        timestamp.Time `json:"at"`     // when it happened
-	Status    string         `json:"status"`
-	Note      string         `json:"note,omitempty"`
-	MarkedAt  timestamp.Time `json:"marked_at,omitempty"`
+	// Records are the ids of the subject's included records that were
+	// denied at some time since the export, in output order; Indexes their
+	// positions in the output.
+	Records []string `json:"records"`
+	Indexes []int64  `json:"indexes"`
+	// Reason is the first failing check's reason when the item arose, for
+	// the first such record; Role and Check say where it failed.
+	Reason string         `json:"reason"`
+	Role   string         `json:"role"`
+	Check  string         `json:"check,omitempty"`
+	Cause  string         `json:"cause"` // withdrawal, ineligibility or narrower policy
+	At     timestamp.Time `json:"at"`    // when it arose
+	// Status is open, lapsed, or the latest an operator set; LapsedAt when
+	// the subject allowed every record again (zero while any is denied).
+	Status   string         `json:"status"`
+	LapsedAt timestamp.Time `json:"lapsed_at,omitempty"`
+	Note     string         `json:"note,omitempty"`
+	Marks    []Mark         `json:"marks"`
 }
 
-// Compute finds the items of every complete export over a view of the
-// store now (the view must hold every subject, with their history), with
-// changes at or after since. marks are the status changes recorded, oldest
-// first; the latest for an item is its status.
-func Compute(vs *decision.Versions, view *consent.View, exports []store.Export, marks []store.ImpactMark, since timestamp.Time) ([]Item, error) {
+// Key identifies an item.
+type Key struct{ Export, Subject string }
+
+// Compute finds the items of the exports over view, a view of every
+// subject as of now (with their whole history), with marks by item. An
+// (export, subject) is an item when, at some time from the export's as-of
+// time to now, the subject's own checks (SPEC §2.3) would deny one of the
+// export's records on which the subject appears: decided as of the export's
+// as-of time with what the store knows now, then as of each later change
+// of the subject's consent, region or attributes and each later policy
+// version. Items arising before since are left out. Exports keep their
+// order, and items within one export are by subject.
+func Compute(vs *decision.Versions, view *consent.View, exports []Export, marks map[Key][]Mark, since timestamp.Time) ([]Item, error) {
 	byNumber := make(map[int64]int, view.Len())
 	for i := 0; i < view.Len(); i++ {
 		byNumber[view.Number(i)] = i
 	}
-	latest := map[[2]string]store.ImpactMark{}
-	for _, m := range marks {
-		latest[[2]string{m.ExportID, m.Subject}] = m
-	}
-	now := view.AsOf
 	var items []Item
-	for _, e := range exports {
-		if e.Status != "complete" || len(e.Subjects) == 0 {
-			continue
-		}
-		set, err := export.DecodeSubjectSet(e.Subjects)
+	for i := range exports {
+		got, err := computeExport(vs, view, byNumber, &exports[i], marks, since)
 		if err != nil {
-			return nil, fmt.Errorf("export %s: %w", e.ID, err)
+			return nil, err
 		}
-		var m export.Manifest
-		if err := json.Unmarshal(e.Manifest, &m); err != nil {
-			return nil, fmt.Errorf("export %s: manifest: %w", e.ID, err)
-		}
-		class, _ := vs.At(e.AsOf).Doc.RecipientClass(e.Recipient)
-		states, times := decision.ConsentDecisions(vs, view, decision.Target{Purpose: e.Purpose, Recipient: e.Recipient, Class: class})
-		// Ineligibility needs today's policy to still know the use.
-		plan, planErr := decision.NewPlan(vs, view, e.Purpose, e.Recipient)
-		for k, number := range set.Numbers {
-			s, ok := byNumber[number]
-			if !ok {
-				continue // the subject is no longer in the store
-			}
-			it := Item{ExportID: e.ID, Purpose: e.Purpose, Recipient: e.Recipient, AsOf: e.AsOf, Subject: view.ID(s), Records: set.Records[k], Status: "open"}
-			if states[s] == policy.Denied && times[s] > e.AsOf {
-				it.Change, it.At = "withdrew consent", times[s]
-			}
-			if it.Change == "" && planErr == nil {
-				if rule, now := plan.RuleDenies(s, now); now {
-					if _, before := plan.RuleDenies(s, e.AsOf); !before {
-						at, _ := view.ChangedAfter(s, e.AsOf)
-						it.Change, it.At = "ineligible: rule:"+rule, at
-					}
-				}
-			}
-			if it.Change == "" || it.At < since {
-				continue
-			}
-			if mk, ok := latest[[2]string{e.ID, it.Subject}]; ok {
-				it.Status, it.Note, it.MarkedAt = mk.Status, mk.Note, mk.At
-			}
-			items = append(items, it)
-		}
+		items = append(items, got...)
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		if items[i].ExportID != items[j].ExportID {
-			return false // exports stay in their order
-		}
-		return items[i].Subject < items[j].Subject
-	})
 	return items, nil
 }
 
-// impactItems computes the impact list of a store now.
-func Items(ctx context.Context, st store.Store, since timestamp.Time) ([]Item, error) {
-	vs, _, err := store.LoadVersions(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	view, err := store.LoadView(ctx, st, timestamp.Now(), vs.Attributes(), nil)
-	if err != nil {
-		return nil, err
-	}
-	exports, err := st.Exports(ctx)
-	if err != nil {
-		return nil, err
-	}
-	marks, err := st.ImpactMarks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return Compute(vs, view, exports, marks, since)
+// acc gathers one subject's denials in one export.
+type acc struct {
+	first     timestamp.Time // the earliest time a record was denied
+	firstIdx  int64          // the record denied then (the first in output order)
+	reason    policy.Outcome
+	check     decision.Check
+	role      policy.Role
+	lastDeny  timestamp.Time // the latest candidate time a record was denied at
+	deniedNow bool           // a record is denied at the subject's last candidate time
+	records   []string
+	indexes   []int64
 }
 
-// ErrNotItem: a status change for an (export, subject) that is not an
-// impact item.
-var ErrNotItem = errors.New("not an impact item")
-
-// Mark records an operator's status change of an impact item, refusing a
-// status that does not exist and a pair that is not an item.
-func Mark(ctx context.Context, st store.Store, m store.ImpactMark) error {
-	if !ValidStatus(m.Status) {
-		return fmt.Errorf("status %q: expected one of %s", m.Status, strings.Join(Statuses, ", "))
-	}
-	items, err := Items(ctx, st, timestamp.Min)
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
-		if it.ExportID == m.ExportID && it.Subject == m.Subject {
-			return st.AddImpactMark(ctx, m)
+func computeExport(vs *decision.Versions, view *consent.View, byNumber map[int64]int, e *Export,
+	marks map[Key][]Mark, since timestamp.Time) ([]Item, error) {
+	now := view.AsOf
+	// Policy versions taking effect after the export: every subject's
+	// checks may change then.
+	var versionTimes []timestamp.Time
+	for v := vs.IndexAt(e.AsOf) + 1; v < vs.Len(); v++ {
+		if at := vs.Table(v).Doc.EffectiveFrom; at > e.AsOf && at <= now {
+			versionTimes = append(versionTimes, at)
 		}
 	}
-	return fmt.Errorf("export %s and subject %s: %w (see consentgate impact)", m.ExportID, m.Subject, ErrNotItem)
+	plans := map[policy.Class]*decision.Plan{}
+	planAt := func(t timestamp.Time) *decision.Plan {
+		class := e.Class
+		if c, ok := vs.At(t).Doc.RecipientClass(e.Recipient); ok {
+			class = c
+		}
+		p := plans[class]
+		if p == nil {
+			p = decision.PlanFor(vs, view, decision.Target{Purpose: e.Purpose, Recipient: e.Recipient, Class: class})
+			plans[class] = p
+		}
+		return p
+	}
+	candidates := map[int][]timestamp.Time{}
+	timesOf := func(s int) []timestamp.Time {
+		if ts, ok := candidates[s]; ok {
+			return ts
+		}
+		ts := append([]timestamp.Time{e.AsOf}, versionTimes...)
+		for k := view.NumConsent(s) - 1; k >= 0; k-- {
+			at, _, _, _ := view.ConsentRaw(s, k)
+			if at <= e.AsOf {
+				break
+			}
+			if at <= now {
+				ts = append(ts, at)
+			}
+		}
+		for t := e.AsOf; ; {
+			at, ok := view.ChangedAfter(s, t)
+			if !ok || at > now {
+				break
+			}
+			ts = append(ts, at)
+			t = at
+		}
+		slices.Sort(ts)
+		ts = slices.Compact(ts)
+		candidates[s] = ts
+		return ts
+	}
+	accs := map[int]*acc{}
+	var r inclusion.Reader
+	err := e.Records(func(chunk []byte) error {
+		return r.Each(chunk, func(rec *inclusion.Record) error {
+			for _, ref := range rec.Subjects {
+				s, ok := byNumber[ref.Number]
+				if !ok {
+					continue // no longer in the store
+				}
+				ts := timesOf(s)
+				denied := false
+				for k, t := range ts {
+					o, check := planAt(t).CheckAt(s, ref.Role, rec.Category, rec.Created, t)
+					if o.Allow {
+						continue
+					}
+					a := accs[s]
+					if a == nil {
+						a = &acc{first: t, firstIdx: rec.Index, reason: o, check: check, role: ref.Role}
+						accs[s] = a
+					} else if t < a.first {
+						a.first, a.firstIdx, a.reason, a.check, a.role = t, rec.Index, o, check, ref.Role
+					}
+					if !denied {
+						denied = true
+						if n := len(a.indexes); n == 0 || a.indexes[n-1] != rec.Index {
+							a.records = append(a.records, string(rec.ID))
+							a.indexes = append(a.indexes, rec.Index)
+						}
+					}
+					a.lastDeny = max(a.lastDeny, t)
+					if k == len(ts)-1 {
+						a.deniedNow = true
+					}
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var items []Item
+	for s, a := range accs {
+		if a.first < since {
+			continue
+		}
+		it := Item{ExportID: e.ID, Purpose: e.Purpose, Recipient: e.Recipient, AsOf: e.AsOf, Subject: view.ID(s),
+			Records: a.records, Indexes: a.indexes, Reason: a.reason.Reason, Role: a.role.String(), Check: a.check.String(),
+			At: a.first, Status: Open, Marks: []Mark{}}
+		it.Cause = cause(view, s, e.AsOf, a)
+		if a.reason.Reason == "consent.denied" {
+			// When the refusal was made: the deciding event's time.
+			if p := planAt(a.first); p != nil {
+				if at, ok := refusalAt(vs, view, p.Target(), s, a.first); ok {
+					it.At = at
+				}
+			}
+		}
+		if !a.deniedNow {
+			ts := timesOf(s)
+			k, _ := slices.BinarySearch(ts, a.lastDeny)
+			if k+1 < len(ts) {
+				it.LapsedAt = ts[k+1]
+			}
+		}
+		ms := marks[Key{e.ID, it.Subject}]
+		if len(ms) > 0 {
+			it.Marks = ms
+			last := ms[len(ms)-1]
+			it.Status, it.Note = last.Status, last.Note
+		}
+		if it.LapsedAt != 0 && (len(ms) == 0 || ms[len(ms)-1].At < it.LapsedAt) {
+			it.Status = Lapsed
+		}
+		items = append(items, it)
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Subject < items[j].Subject })
+	return items, nil
+}
+
+// cause says why an item arose: a refusal is a withdrawal; otherwise the
+// subject's region or attributes changed since the export (ineligibility),
+// or, when they did not, a later policy version narrowed what it allows.
+func cause(view *consent.View, s int, asOf timestamp.Time, a *acc) string {
+	switch {
+	case a.reason.Reason == "consent.denied":
+		return Withdrawal
+	case a.first == asOf || view.StateAt(s, a.first) != view.StateAt(s, asOf):
+		return Ineligibility
+	}
+	return Narrower
+}
+
+// refusalAt is the time of the consent event that decided a refusal at t.
+func refusalAt(vs *decision.Versions, view *consent.View, target decision.Target, s int, t timestamp.Time) (timestamp.Time, bool) {
+	st, ev := decision.ConsentStateAt(vs, view, s, target, t)
+	if st != policy.Denied || ev == nil {
+		return 0, false
+	}
+	return ev.At, true
 }

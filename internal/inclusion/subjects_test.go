@@ -1,13 +1,13 @@
-package export
+package inclusion
 
 import (
 	"math/rand/v2"
 	"testing"
 )
 
-func TestSubjectSetRoundTripAndSize(t *testing.T) {
+func TestSubjectsSize(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
-	s := &SubjectSet{}
+	s := &Subjects{}
 	n := int64(0)
 	for i := 0; i < 1_000_000; i++ {
 		n += 1 + int64(r.IntN(3))
@@ -19,7 +19,7 @@ func TestSubjectSetRoundTripAndSize(t *testing.T) {
 		t.Fatalf("a million subjects take %d bytes", len(b))
 	}
 	t.Logf("1,000,000 subjects: %d bytes", len(b))
-	d, err := DecodeSubjectSet(b)
+	d, err := DecodeSubjects(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +31,10 @@ func TestSubjectSetRoundTripAndSize(t *testing.T) {
 	if d.Count(0) != 0 || d.Count(n+1) != 0 {
 		t.Fatal("a subject not in the set has records")
 	}
-	if _, err := DecodeSubjectSet([]byte("garbage")); err == nil {
+	if _, err := DecodeSubjects([]byte("garbage")); err == nil {
 		t.Fatal("garbage decoded")
 	}
-	empty, err := DecodeSubjectSet((&SubjectSet{}).Encode())
+	empty, err := DecodeSubjects((&Subjects{}).Encode())
 	if err != nil || len(empty.Numbers) != 0 {
 		t.Fatalf("empty set: %v", err)
 	}

@@ -198,6 +198,38 @@ func (d *Document) LeafPurposes() []string {
 	return out
 }
 
+// DefaultGranted reports whether the version assumes consent for a
+// purpose when the subject never chose: its defaults entry for the nearest
+// ancestor-or-self of the purpose says granted (SPEC §2.2 step 6).
+func (d *Document) DefaultGranted(purpose string) bool {
+	best, granted := -1, false
+	for _, def := range d.Defaults {
+		if IsAncestorOrSelf(def.Purpose, purpose) && len(def.Purpose) > best {
+			best, granted = len(def.Purpose), def.Granted
+		}
+	}
+	return granted
+}
+
+// LeafCategories returns the declared categories with no declared child:
+// the kinds of data a record can be of.
+func (d *Document) LeafCategories() []string {
+	var out []string
+	for _, c := range d.Categories {
+		leaf := true
+		for _, q := range d.Categories {
+			if q != c && IsAncestorOrSelf(c, q) {
+				leaf = false
+				break
+			}
+		}
+		if leaf {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // HasAttribute reports whether the document declares the attribute.
 func (d *Document) HasAttribute(name string) bool {
 	for _, a := range d.Attributes {

@@ -158,13 +158,7 @@ func Compile(doc *Document) (*Table, error) {
 		return vec
 	}
 	defaultOf := func(p string) uint8 {
-		best, granted := -1, false
-		for _, d := range doc.Defaults {
-			if IsAncestorOrSelf(d.Purpose, p) && len(d.Purpose) > best {
-				best, granted = len(d.Purpose), d.Granted
-			}
-		}
-		if granted {
+		if doc.DefaultGranted(p) {
 			return extraDefaultGranted
 		}
 		return 0

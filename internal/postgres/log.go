@@ -289,8 +289,31 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
 			e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, manifest, e.Subjects)
+		if err != nil || len(e.Records) == 0 {
+			return err
+		}
+		rows := make([][]any, len(e.Records))
+		for i, body := range e.Records {
+			rows[i] = []any{e.ID, i, body}
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"export_records"}, []string{"export_id", "chunk", "body"}, pgx.CopyFromRows(rows))
 		return err
 	})
+}
+
+// ExportRecords implements store.Store.
+func (s *DB) ExportRecords(ctx context.Context, id string, fn func(chunk []byte) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT body FROM export_records WHERE export_id = $1 ORDER BY chunk`, id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.RawValues()[0]); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // SetExportStatus implements store.Store.

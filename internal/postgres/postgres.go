@@ -47,9 +47,19 @@ var _ store.Store = (*DB)(nil)
 // at once); keys gives subjects the keys their log entries' salts derive
 // from.
 func Open(ctx context.Context, dsn string, keys store.Keys) (*DB, error) {
+	return OpenWith(ctx, dsn, keys, store.OpenOptions{Create: true})
+}
+
+// OpenWith connects as o says: without o.Create a database without
+// consentgate's schema is store.ErrNoStore; read-only, every transaction
+// is read-only and the schema is never migrated (store.ErrOutdated).
+func OpenWith(ctx context.Context, dsn string, keys store.Keys, o store.OpenOptions) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if o.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -62,14 +72,37 @@ func Open(ctx context.Context, dsn string, keys store.Keys) (*DB, error) {
 	db.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
 		return groupCommit(ctx, db, b, consentValues, consentLog, db.ImportConsentEvents)
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, o); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return db, nil
 }
 
-func (s *DB) migrate(ctx context.Context) error {
+// migrate applies the migrations the schema lacks, under an advisory lock
+// (several processes may start at once); an up-to-date schema is seen
+// without taking it.
+func (s *DB) migrate(ctx context.Context, o store.OpenOptions) error {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists && !o.Create {
+		return store.ErrNoStore
+	}
+	if exists {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ANY($1)`, names).Scan(&n); err != nil {
+			return err
+		}
+		if n == len(names) {
+			return nil
+		}
+		if o.ReadOnly {
+			return fmt.Errorf("%w (%d schema migrations to apply)", store.ErrOutdated, len(names)-n)
+		}
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7261943)`); err != nil {
 			return err
@@ -77,7 +110,6 @@ func (s *DB) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
 			return err
 		}
-		names, _ := fs.Glob(migrations, "migrations/*.sql")
 		sort.Strings(names)
 		for _, name := range names {
 			var n int

@@ -308,7 +308,31 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 	if err != nil {
 		return err
 	}
+	for i, body := range e.Records {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO export_records(export_id, chunk, body) VALUES (?,?,?)`, e.ID, i, body); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
+}
+
+// ExportRecords implements store.Store.
+func (s *DB) ExportRecords(ctx context.Context, id string, fn func(chunk []byte) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT body FROM export_records WHERE export_id = ? ORDER BY chunk`, id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var body sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&body); err != nil {
+			return err
+		}
+		if err := fn(body); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // SetExportStatus implements store.Store.

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"iter"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -62,9 +63,25 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // schema up to date; keys gives subjects the keys their log entries' salts
 // derive from.
 func OpenWithKeys(ctx context.Context, path string, keys store.Keys) (*DB, error) {
+	return OpenWith(ctx, path, keys, store.OpenOptions{Create: true})
+}
+
+// OpenWith opens the store at path as o says: a store that does not exist
+// is created only with o.Create (otherwise store.ErrNoStore); a read-only
+// store refuses every write and is never migrated (store.ErrOutdated when
+// its schema is older than this program's).
+func OpenWith(ctx context.Context, path string, keys store.Keys, o store.OpenOptions) (*DB, error) {
+	if !o.Create {
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Size() == 0 {
+			return nil, fmt.Errorf("%s: %w", path, store.ErrNoStore)
+		}
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
+	}
+	if o.ReadOnly {
+		q.Add("_pragma", "query_only(1)")
 	}
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -89,23 +106,67 @@ func OpenWithKeys(ctx context.Context, path string, keys store.Keys) (*DB, error
 			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
 		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }, consentPacks)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, o); err != nil {
 		db.Close()
+		if errors.Is(err, store.ErrNoStore) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
 }
 
-func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
-		return err
-	}
+// migrate applies the migrations the store lacks. Reading which are
+// applied takes no lock, so opening an up-to-date store never waits for a
+// writer.
+func (s *DB) migrate(ctx context.Context, o store.OpenOptions) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	applied := map[string]bool{}
+	var tables int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables); err != nil {
+		return err
+	}
+	if tables == 0 && !o.Create {
+		return store.ErrNoStore
+	}
+	if tables > 0 {
+		rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			applied[v] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	var pending []string
 	for _, name := range names {
+		if !applied[name] {
+			pending = append(pending, name)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if o.ReadOnly {
+		return fmt.Errorf("%w (%d schema migrations to apply)", store.ErrOutdated, len(pending))
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+		return err
+	}
+	for _, name := range pending {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err

@@ -23,7 +23,21 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("the store is closed")
+	// ErrNoStore: there is no store where one was to be opened (and the
+	// caller did not ask to create one).
+	ErrNoStore = errors.New("no consentgate store there")
+	// ErrOutdated: a store opened read-only has an older schema than this
+	// program; a writing session upgrades it.
+	ErrOutdated = errors.New("the store's schema is older than this program: any command that writes upgrades it")
 )
+
+// OpenOptions say how a backend opens a store: Create makes one where
+// there is none (else ErrNoStore); ReadOnly refuses every write and never
+// migrates (ErrOutdated when it would have to).
+type OpenOptions struct {
+	Create   bool
+	ReadOnly bool
+}
 
 // Policy is a published policy version as stored.
 type Policy struct {
@@ -44,7 +58,11 @@ type Export struct {
 	AsOf      timestamp.Time
 	Status    string // "complete" or "abandoned"
 	Manifest  []byte // the manifest JSON
-	Subjects  []byte // the subjects included (export.SubjectSet's stored form)
+	Subjects  []byte // the subjects included (inclusion.Subjects' stored form)
+	// Records are the included records' decision inputs, inclusion
+	// chunks in output order: written by LogExport, read by ExportRecords
+	// (a listing of exports leaves them out).
+	Records [][]byte
 }
 
 // ImpactMark is an operator's status change of one impact item (an export
@@ -202,6 +220,10 @@ type Store interface {
 	// index the manifest gets and returns the manifest to store (now
 	// carrying its index and signature).
 	LogExport(ctx context.Context, e Export, finish func(index int64) (manifest []byte, err error)) error
+	// ExportRecords calls fn with each chunk of an export's included
+	// records, in output order (none for an export that kept none). The
+	// chunk is valid only during the call.
+	ExportRecords(ctx context.Context, id string, fn func(chunk []byte) error) error
 	// LoggedExports lists the exports with status ExportLogged: cheap
 	// enough to ask on every open.
 	LoggedExports(ctx context.Context) ([]Export, error)

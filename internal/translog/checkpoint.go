@@ -60,6 +60,42 @@ func LoadSigner(dir, deployment string) (*Signer, error) {
 	return s, nil
 }
 
+// ErrNoSigningKey: the keys directory holds no signing key.
+var ErrNoSigningKey = errors.New("no signing key there")
+
+// HasSigningKey reports whether dir holds a signing key.
+func HasSigningKey(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, SigningKeyFile))
+	return err == nil
+}
+
+// LoadVerifier reads the verifier key under dir without creating anything
+// (ErrNoSigningKey when there is none): what a read-only session checks
+// checkpoints and manifests with.
+func LoadVerifier(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, VerifierKeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		skey, err := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s: %w", dir, ErrNoSigningKey)
+		} else if err != nil {
+			return "", err
+		}
+		s, err := newSigner(strings.TrimSpace(string(skey)))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", filepath.Join(dir, SigningKeyFile), err)
+		}
+		return s.Verifier, nil
+	} else if err != nil {
+		return "", err
+	}
+	vkey := strings.TrimSpace(string(b))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Join(dir, VerifierKeyFile), err)
+	}
+	return vkey, nil
+}
+
 func createSigner(dir, origin string) error {
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	_ "modernc.org/sqlite" // the driver
+
+	"github.com/consentgate/consentgate/internal/store"
 )
 
 // SubjectKeysFile is the name of the per-subject key file under --keys.
@@ -28,15 +31,37 @@ type KeyStore struct {
 	Path string
 }
 
+// ErrNoKeys: the keys directory holds no subject key file.
+var ErrNoKeys = errors.New("no subject keys there")
+
 // OpenKeys opens (creating if needed) the key store in dir.
 func OpenKeys(dir string) (*KeyStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	return OpenKeysWith(dir, store.OpenOptions{Create: true})
+}
+
+// OpenKeysWith opens the key store in dir as o says: without o.Create a
+// missing key file is ErrNoKeys (and nothing is created); read-only, it is
+// never written (SubjectKeys with create and Erase fail).
+func OpenKeysWith(dir string, o store.OpenOptions) (*KeyStore, error) {
+	path := filepath.Join(dir, SubjectKeysFile)
+	if !o.Create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, ErrNoKeys)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, SubjectKeysFile)
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "secure_delete(1)"} {
 		q.Add("_pragma", p)
+	}
+	if o.ReadOnly {
+		q.Add("_pragma", "query_only(1)")
+		db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return &KeyStore{db: db, Path: path}, nil
 	}
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())

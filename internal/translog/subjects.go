@@ -9,7 +9,7 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
-	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/store"
 )
 
@@ -77,7 +77,7 @@ func ExportSubjectsTree(ctx context.Context, st store.Store, keys store.Keys, e 
 	if len(e.Subjects) == 0 {
 		return nil, nil
 	}
-	set, err := export.DecodeSubjectSet(e.Subjects)
+	set, err := inclusion.DecodeSubjects(e.Subjects)
 	if err != nil {
 		return nil, err
 	}

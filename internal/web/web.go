@@ -1,57 +1,68 @@
-// Package web is the privacy centre (/privacy), where members see and
-// change their choices and see where their data went, and the admin
-// console (/admin) for privacy teams and auditors: plain server-rendered
-// HTML and inline SVG charts, embedded in the binary, with a few lines of
-// JavaScript only to submit a toggle when it changes.
+// Package web is the privacy centre (/privacy), where members see what is
+// shared of their data and change their choices and see where their data
+// went, and the admin console (/admin) for privacy teams and auditors: a
+// front end over the application (gate), plain server-rendered HTML and
+// inline SVG charts, embedded in the binary, with a few lines of
+// JavaScript only to submit a switch when it changes. Every answer a page
+// shows is the application's; the pages only word and draw it.
 package web
 
 import (
 	"embed"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
-	"github.com/consentgate/consentgate/internal/export"
-	"github.com/consentgate/consentgate/internal/httpapi"
-	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/timestamp"
-	"github.com/consentgate/consentgate/internal/translog"
 )
 
 //go:embed templates/*.html static/*
 var files embed.FS
 
-// pages serves the web pages over a server's store.
-type pages struct {
-	s    *httpapi.Server
-	sess *sessions
-	tmpl *template.Template
+// Config is what the pages run on.
+type Config struct {
+	Gate *gate.Gate
+	// SessionKey signs the session cookies (a secret from the keys
+	// directory, so that several servers accept each other's).
+	SessionKey []byte
+	Logger     *slog.Logger
 }
 
-// New returns the function that mounts the pages, with sessions signed by
-// sessionKey (a secret from the keys directory).
-func New(sessionKey []byte) func(mux *http.ServeMux, s *httpapi.Server) {
-	return func(mux *http.ServeMux, s *httpapi.Server) {
-		p := &pages{s: s, sess: &sessions{key: sessionKey, maxAge: 12 * time.Hour}}
-		p.tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
-		mux.Handle("GET /static/", http.FileServerFS(files))
-		mux.HandleFunc("GET /privacy/login", p.loginPage("privacy"))
-		mux.HandleFunc("POST /privacy/login", p.login("privacy"))
-		mux.HandleFunc("GET /privacy", p.privacy)
-		mux.HandleFunc("POST /privacy/consent", p.toggle)
-		mux.HandleFunc("GET /privacy/proof", p.proof)
-		mux.HandleFunc("POST /privacy/logout", p.logout("privacy"))
-		mux.HandleFunc("GET /admin/login", p.loginPage("admin"))
-		mux.HandleFunc("POST /admin/login", p.login("admin"))
-		mux.HandleFunc("GET /admin", p.admin)
-		mux.HandleFunc("POST /admin/impact", p.mark)
-		mux.HandleFunc("POST /admin/logout", p.logout("admin"))
+// pages serves the web pages.
+type pages struct {
+	g      *gate.Gate
+	sess   *sessions
+	tmpl   *template.Template
+	logger *slog.Logger
+}
+
+// New returns the pages' handler: /privacy…, /admin… and /static/.
+func New(c Config) http.Handler {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
+	p := &pages{g: c.Gate, sess: &sessions{key: c.SessionKey, maxAge: 12 * time.Hour}, logger: c.Logger}
+	p.tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.FileServerFS(files))
+	mux.HandleFunc("GET /privacy/login", p.loginPage("privacy"))
+	mux.HandleFunc("POST /privacy/login", p.login("privacy"))
+	mux.HandleFunc("GET /privacy", p.privacy)
+	mux.HandleFunc("POST /privacy/consent", p.toggle)
+	mux.HandleFunc("GET /privacy/proof", p.proof)
+	mux.HandleFunc("POST /privacy/logout", p.logout("privacy"))
+	mux.HandleFunc("GET /admin/login", p.loginPage("admin"))
+	mux.HandleFunc("POST /admin/login", p.login("admin"))
+	mux.HandleFunc("GET /admin", p.admin)
+	mux.HandleFunc("POST /admin/impact", p.mark)
+	mux.HandleFunc("POST /admin/logout", p.logout("admin"))
+	return mux
 }
 
 var funcs = template.FuncMap{
@@ -67,12 +78,29 @@ func (p *pages) render(w http.ResponseWriter, name string, status int, data any)
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		p.s.Logger.Error("template", "name", name, "err", err)
+		p.logger.Error("template", "name", name, "err", err)
 	}
 }
 
 func (p *pages) fail(w http.ResponseWriter, status int, msg string) {
 	p.render(w, "error.html", status, map[string]any{"Status": status, "Message": msg})
+}
+
+// failErr answers an application error for a person: what they can do
+// about it, never the internals.
+func (p *pages) failErr(w http.ResponseWriter, what string, err error) {
+	e := gate.As(err)
+	switch e.Code {
+	case gate.Invalid:
+		p.fail(w, http.StatusBadRequest, what+": "+e.Message)
+	case gate.NotFound:
+		p.fail(w, http.StatusNotFound, what+": "+e.Message)
+	case gate.Forbidden:
+		p.fail(w, http.StatusForbidden, what+": you may not do that.")
+	default:
+		p.logger.Error("page", "what", what, "err", err)
+		p.fail(w, http.StatusInternalServerError, what+". Please try again.")
+	}
 }
 
 // loginPage shows the sign-in form of a login link (/privacy/login?token=…):
@@ -89,7 +117,7 @@ func (p *pages) loginPage(area string) http.HandlerFunc {
 func (p *pages) login(area string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-		pr, err := p.s.Authenticate(r.Context(), strings.TrimSpace(r.FormValue("token")))
+		pr, err := p.g.Authenticate(r.Context(), strings.TrimSpace(r.FormValue("token")))
 		if err != nil {
 			p.render(w, "login.html", http.StatusUnauthorized, map[string]any{"Area": area, "Error": "That sign-in link is not valid (any more). Ask for a new one."})
 			return
@@ -99,7 +127,8 @@ func (p *pages) login(area string) http.HandlerFunc {
 			return
 		}
 		if area == "privacy" && r.Header.Get("Sec-GPC") == "1" {
-			if _, err := p.s.GPC(r, pr.Subject); err != nil {
+			if _, err := p.g.ApplyGPC(r.Context(), pr, pr.Subject); err != nil {
+				p.logger.Error("gpc", "err", err)
 				p.fail(w, http.StatusInternalServerError, "Your Global Privacy Control signal could not be recorded. Please try again.")
 				return
 			}
@@ -137,35 +166,13 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request, post bool) (acce
 			return access.Principal{}, "", false
 		}
 	}
-	t, err := p.s.Store.TokenByHash(r.Context(), hash)
-	if err != nil || t.RevokedAt != 0 {
+	pr, err := p.g.Principal(r.Context(), hash)
+	if err != nil {
 		p.sess.clear(w)
 		p.fail(w, http.StatusUnauthorized, "Your session has ended. Use your sign-in link again.")
 		return access.Principal{}, "", false
 	}
-	return access.Principal{Role: access.Role(t.Role), Subject: t.Subject, Token: t.Hash}, csrf, true
-}
-
-// setting is one toggle of the privacy centre.
-type setting struct {
-	Purpose, Class, Recipient string
-	On                        bool
-	Default                   bool // the state is the policy's default: the member never chose
-	Meaning                   string
-	By                        string
-}
-
-// classWords says in plain words who a recipient class is.
-var classWords = map[string]string{
-	"first_party": "this platform itself",
-	"affiliate":   "companies in the same group as this platform",
-	"third_party": "other companies (partners)",
-}
-
-// purposeWords says in plain words what a purpose is, from its name.
-func purposeWords(p string) string {
-	words := strings.NewReplacer("train_ai_system", "train AI systems", ".generative", " that generate text or images", "_", " ", ".", " – ").Replace(p)
-	return words
+	return pr, csrf, true
 }
 
 func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
@@ -177,106 +184,19 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusForbidden, "The privacy centre is for members. Use the admin console.")
 		return
 	}
-	id := pr.Subject
-	now := timestamp.Now()
-	view, err := p.s.Consents(r, id, now, true)
+	pc, err := p.g.PrivacyCentre(r.Context(), pr, pr.Subject)
 	if err != nil {
-		p.fail(w, http.StatusInternalServerError, "Your settings could not be loaded. Please try again.")
+		p.failErr(w, "Your settings could not be loaded", err)
 		return
 	}
-	vs, _, err := p.s.Versions(r.Context())
-	if err != nil {
-		p.fail(w, http.StatusInternalServerError, "Your settings could not be loaded. Please try again.")
-		return
-	}
-	// One toggle per leaf purpose and recipient class: the state of the
-	// class's first recipient (choices are recorded for the class).
-	var settings []setting
-	if vs.IndexAt(now) > 0 {
-		doc := vs.At(now).Doc
-		seen := map[string]bool{}
-		for _, c := range view.Consent {
-			key := c.Purpose + "|" + c.RecipientClass
-			if seen[key] || !doc.IsLeafPurpose(c.Purpose) {
-				continue
-			}
-			seen[key] = true
-			st := setting{Purpose: c.Purpose, Class: c.RecipientClass, Recipient: c.Recipient, On: c.State == "granted", Default: c.DecidedBy == nil}
-			who := classWords[c.RecipientClass]
-			if st.On {
-				st.Meaning = "On: " + who + " may use your posts and messages to " + purposeWords(c.Purpose) + "."
-			} else {
-				st.Meaning = "Off: " + who + " may not use your posts and messages to " + purposeWords(c.Purpose) + "."
-			}
-			if st.Default {
-				st.By = "You have not chosen; this is the platform's default."
-			} else {
-				st.By = "Your choice of " + c.DecidedBy.At.Time().UTC().Format("2 Jan 2006, 15:04 UTC") + " (" + c.DecidedBy.Source + ")."
-			}
-			settings = append(settings, st)
-		}
-	}
-	hist, err := p.s.Store.ConsentHistory(r.Context(), id)
-	if err != nil {
-		p.fail(w, http.StatusInternalServerError, "Your history could not be loaded.")
-		return
-	}
-	type histRow struct {
-		At                                timestamp.Time
-		Purpose, Recipient, State, Source string
-		GPC                               bool
-	}
-	var rows []histRow
-	var gpc []histRow
-	for i := len(hist) - 1; i >= 0; i-- {
-		e := hist[i]
-		h := histRow{e.At, e.Purpose, e.RecipientLabel(), e.State.String(), e.Source, e.Source == "gpc"}
-		rows = append(rows, h)
-		if h.GPC {
-			gpc = append(gpc, h)
-		}
-	}
-	_, report, err := export.SubjectReport(r.Context(), p.s.Store, id)
-	if err != nil {
-		p.fail(w, http.StatusInternalServerError, "Where your data went could not be loaded.")
-		return
-	}
-	type went struct {
-		export.ReportEntry
-		SubjectsRoot string
-		Pseudonym    string
-	}
-	var wents []went
-	keys, _ := p.s.Keys.SubjectKeys(r.Context(), []string{id}, false)
-	for _, e := range report {
-		x := went{ReportEntry: e}
-		if m, ok := p.manifest(r, e.ExportID); ok && m.SubjectsRoot != nil {
-			x.SubjectsRoot = *m.SubjectsRoot
-		}
-		if k := keys[id]; k != nil {
-			ps := translog.Pseudonym(translog.ExportSalt(k, e.ExportID), []byte(id))
-			x.Pseudonym = hex.EncodeToString(ps[:])
-		}
-		wents = append(wents, x)
+	settings := make([]settingView, len(pc.Settings))
+	for i := range pc.Settings {
+		settings[i] = wordSetting(&pc.Settings[i])
 	}
 	p.render(w, "privacy.html", http.StatusOK, map[string]any{
-		"Subject": id, "Policy": view.Policy, "Settings": settings, "History": rows, "GPC": gpc, "Went": wents, "CSRF": csrf,
-		"Saved": r.URL.Query().Get("saved"),
+		"Subject": pc.Subject, "Policy": pc.Policy, "Settings": settings, "History": pc.History, "GPC": pc.GPC,
+		"Went": pc.Report.Exports, "CSRF": csrf, "Saved": r.URL.Query().Get("saved"),
 	})
-}
-
-func (p *pages) manifest(r *http.Request, id string) (*export.Manifest, bool) {
-	es, err := p.s.Store.Exports(r.Context())
-	if err != nil {
-		return nil, false
-	}
-	for _, e := range es {
-		if e.ID == id {
-			var m export.Manifest
-			return &m, json.Unmarshal(e.Manifest, &m) == nil
-		}
-	}
-	return nil, false
 }
 
 // toggle records a member's choice from the privacy centre, at once.
@@ -289,26 +209,17 @@ func (p *pages) toggle(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusForbidden, "The privacy centre is for members.")
 		return
 	}
-	state := r.FormValue("state")
+	state, purpose, class := r.FormValue("state"), r.FormValue("purpose"), r.FormValue("class")
 	if state != "granted" && state != "denied" {
 		p.fail(w, http.StatusBadRequest, "That setting can only be turned on or off.")
 		return
 	}
-	class := r.FormValue("class")
-	if _, ok := policy.ParseClass(class); !ok {
-		p.fail(w, http.StatusBadRequest, "That setting does not exist.")
+	c := consent.Choice{Subject: &pr.Subject, Purpose: &purpose, Recipient: &class, State: &state}
+	if _, err := p.g.RecordConsent(r.Context(), pr, c, r.Header.Get("Sec-GPC") == "1"); err != nil {
+		p.failErr(w, "That setting could not be changed", err)
 		return
 	}
-	err := p.s.RecordConsent(r, pr.Subject, r.FormValue("purpose"), class, state, "settings", r.Header.Get("Sec-GPC") == "1")
-	var he *httpapi.Error
-	if errors.As(err, &he) {
-		p.fail(w, http.StatusBadRequest, "That setting could not be changed: "+he.Message)
-		return
-	} else if err != nil {
-		p.fail(w, http.StatusInternalServerError, "Your choice could not be saved. Please try again.")
-		return
-	}
-	http.Redirect(w, r, "/privacy?saved="+r.FormValue("purpose")+"+"+class+"#settings", http.StatusSeeOther)
+	http.Redirect(w, r, "/privacy?saved="+purpose+"+"+class+"#settings", http.StatusSeeOther)
 }
 
 // proof gives the member the inclusion proof of their pseudonym in an
@@ -318,11 +229,20 @@ func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out, err := subjectProof(r, p.s, pr.Subject, r.URL.Query().Get("export"))
+	out, err := p.g.SubjectProof(r.Context(), pr, pr.Subject, r.URL.Query().Get("export"))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+		e := gate.As(err)
+		status := http.StatusNotFound
+		if e.Code == gate.Forbidden {
+			status = http.StatusForbidden
+		} else if e.Code != gate.NotFound {
+			status = http.StatusInternalServerError
+		}
+		http.Error(w, e.Message, status)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
 }

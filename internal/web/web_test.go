@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,12 +16,9 @@ import (
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"
 	"github.com/consentgate/consentgate/internal/policy"
-	"github.com/consentgate/consentgate/internal/sqlite"
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
-	"github.com/consentgate/consentgate/internal/translog"
 	"github.com/consentgate/consentgate/internal/web"
 )
 
@@ -40,44 +38,58 @@ rules: []
 type site struct {
 	t      *testing.T
 	url    string
-	st     *sqlite.DB
+	g      *gate.Gate
 	tokens map[string]string
 }
 
 func newSite(t *testing.T) *site {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+	g, err := gate.Open(ctx, gate.Config{Store: filepath.Join(dir, "s.db"), Mode: gate.Create, Deployment: "test", Serving: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	ks, _ := translog.OpenKeys(filepath.Join(dir, "s.db.keys"))
-	t.Cleanup(func() { ks.Close() })
-	signer, _ := translog.LoadSigner(filepath.Join(dir, "s.db.keys"), "test")
-	doc, _, err := policy.Parse("p.yaml", []byte(testPolicy))
+	t.Cleanup(func() { g.Close() })
+	pf, err := gate.ReadPolicy("p.yaml", []byte(testPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, _ := policy.Compile(doc)
-	store.Publish(ctx, st, tab, false, timestamp.Now())
-	st.AddSubjectEvents(ctx, []consent.SubjectEvent{{Subject: "ana", At: 1, RegionSet: true, Region: "US"}})
-	s := &site{t: t, st: st, tokens: map[string]string{}}
+	if _, err := g.Publish(ctx, access.Local, pf, false); err != nil {
+		t.Fatal(err)
+	}
+	subjects := filepath.Join(dir, "subjects.jsonl")
+	os.WriteFile(subjects, []byte(`{"subject":"ana","at":"1970-01-01T00:00:00.000001Z","region":"US"}`+"\n"), 0o644)
+	if _, err := g.ImportSubjects(ctx, subjects); err != nil {
+		t.Fatal(err)
+	}
+	s := &site{t: t, g: g, tokens: map[string]string{}}
 	for name, role := range map[string]access.Role{"ana": access.Subject, "admin": access.Admin, "auditor": access.Auditor} {
 		subject := ""
 		if role == access.Subject {
 			subject = name
 		}
-		secret, tok, _ := access.NewToken(role, subject, timestamp.Now())
-		st.AddToken(ctx, tok)
+		secret, err := g.CreateToken(ctx, role, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
 		s.tokens[name] = secret
 	}
-	srv := httpapi.New(httpapi.Config{Store: st, Keys: ks, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Extra: web.New([]byte("0123456789abcdef0123456789abcdef"))})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httpapi.New(httpapi.Config{Gate: g, Logger: logger,
+		Pages: web.New(web.Config{Gate: g, SessionKey: []byte("0123456789abcdef0123456789abcdef"), Logger: logger})})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	s.url = hs.URL
 	return s
+}
+
+// history is ana's consent history.
+func (s *site) history() []consent.Event {
+	h, err := s.g.ConsentHistory(context.Background(), access.Local, "ana")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return h
 }
 
 // client is a browser-like client with a cookie jar that does not follow
@@ -149,7 +161,7 @@ func TestPrivacySessionAndCSRF(t *testing.T) {
 	if code, _ := s.post(c, "/privacy/consent", toggle); code != 403 {
 		t.Fatalf("a toggle with a wrong CSRF token: %d", code)
 	}
-	hist, _ := s.st.ConsentHistory(context.Background(), "ana")
+	hist := s.history()
 	if len(hist) != 1 || hist[0].Source != "gpc" {
 		t.Fatalf("history after refused toggles: %+v", hist)
 	}
@@ -157,7 +169,7 @@ func TestPrivacySessionAndCSRF(t *testing.T) {
 	if code, _ := s.post(c, "/privacy/consent", toggle); code != http.StatusSeeOther {
 		t.Fatalf("a toggle: %d", code)
 	}
-	hist, _ = s.st.ConsentHistory(context.Background(), "ana")
+	hist = s.history()
 	if len(hist) != 2 || hist[1].Source != "settings" || hist[1].Recipient != "first_party" || hist[1].State != policy.Denied {
 		t.Fatalf("after the toggle: %+v", hist)
 	}
@@ -187,7 +199,7 @@ func TestAdminConsoleRoles(t *testing.T) {
 		t.Fatal("an auditor is offered the status form")
 	}
 	csrf := csrfRE.FindStringSubmatch(page)[1]
-	if code, _ := s.post(c, "/admin/impact", url.Values{"csrf": {csrf}, "export": {"e"}, "subject": {"ana"}, "status": {"waived"}}); code != 403 {
+	if code, _ := s.post(c, "/admin/impact", url.Values{"csrf": {csrf}, "export": {"e"}, "subject": {"ana"}, "status": {"notified"}}); code != 403 {
 		t.Fatalf("an auditor marking: %d", code)
 	}
 	for _, p := range []string{"/privacy/login?token=x", "/admin/login", "/static/style.css"} {

@@ -180,7 +180,8 @@ func testView(t *testing.T, s store.Store) {
 
 func testExports(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Manifest: []byte(`{"a":1}`), Subjects: []byte{1, 2, 3}}
+	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Manifest: []byte(`{"a":1}`), Subjects: []byte{1, 2, 3},
+		Records: [][]byte{[]byte("chunk one"), {}, []byte("chunk\x00three")}}
 	finish := func(i int64) ([]byte, error) { return fmt.Appendf(nil, `{"a":1,"log_index":%d}`, i), nil }
 	if err := s.LogExport(ctx, e, finish); err != nil {
 		t.Fatal(err)
@@ -194,6 +195,14 @@ func testExports(t *testing.T, s store.Store) {
 	es, err := s.Exports(ctx)
 	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1,"log_index":0}` || es[0].AsOf != 4 || string(es[0].Subjects) != "\x01\x02\x03" || es[0].Status != store.ExportLogged {
 		t.Fatalf("exports %+v %v", es, err)
+	}
+	var chunks []string
+	if err := s.ExportRecords(ctx, "exp-1", func(c []byte) error { chunks = append(chunks, string(c)); return nil }); err != nil ||
+		fmt.Sprintf("%q", chunks) != `["chunk one" "" "chunk\x00three"]` {
+		t.Fatalf("an export's records, in order: %q %v", chunks, err)
+	}
+	if err := s.ExportRecords(ctx, "nope", func([]byte) error { t.Fatal("records of an unknown export"); return nil }); err != nil {
+		t.Fatal(err)
 	}
 	if le, err := s.LoggedExports(ctx); err != nil || len(le) != 1 || le[0].ID != "exp-1" {
 		t.Fatalf("logged exports %+v %v", le, err)

@@ -1,0 +1,351 @@
+package gate
+
+import (
+	"context"
+	"strings"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// ConsentEvent is a consent event as the answers show it.
+type ConsentEvent struct {
+	Seq       int64          `json:"seq"`
+	Purpose   string         `json:"purpose"`
+	Recipient string         `json:"recipient"` // "*" for every recipient
+	State     string         `json:"state"`
+	At        timestamp.Time `json:"at"`
+	Source    string         `json:"source"`
+}
+
+func eventOf(e *consent.Event) *ConsentEvent {
+	if e == nil {
+		return nil
+	}
+	return &ConsentEvent{e.Seq, e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source}
+}
+
+// Cell is a subject's stored consent for one purpose and recipient: the
+// state the latest applicable event gives ("none" when the subject never
+// chose) and that event.
+type Cell struct {
+	Purpose        string        `json:"purpose"`
+	Recipient      string        `json:"recipient"`
+	RecipientClass string        `json:"recipient_class"`
+	State          string        `json:"state"`
+	DecidedBy      *ConsentEvent `json:"decided_by"`
+}
+
+// Effective is what is shared now for one use (SPEC §7): the decision and
+// reason decide gives for a record of the category created at the as-of
+// time with the subject as its author.
+type Effective struct {
+	Purpose        string `json:"purpose"`
+	Recipient      string `json:"recipient"`
+	RecipientClass string `json:"recipient_class"`
+	Category       string `json:"category"`
+	Decision       string `json:"decision"` // allow or deny
+	Reason         string `json:"reason"`
+	Check          string `json:"check,omitempty"` // the failing check, for a denial
+}
+
+func (e Effective) allowed() bool { return e.Decision == "allow" }
+
+// Consents is a subject's consent under the version in force at a time:
+// the stored choices per purpose and recipient, and the effective state
+// per leaf purpose, declared recipient and leaf category.
+type Consents struct {
+	Subject   string         `json:"subject"`
+	AsOf      timestamp.Time `json:"as_of"`
+	Policy    string         `json:"policy"` // the version in force ("" before the first)
+	Known     bool           `json:"known"`
+	Consent   []Cell         `json:"consent"`
+	Effective []Effective    `json:"effective"`
+}
+
+// Consents answers a subject's consent as of asOf (nil: now).
+func (g *Gate) Consents(ctx context.Context, p access.Principal, id string, asOf *timestamp.Time) (*Consents, error) {
+	if !p.Can(access.ReadSubject, id) {
+		return nil, errForbidden
+	}
+	vs, _, err := g.loadVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := now()
+	if asOf != nil {
+		t = *asOf
+	}
+	view, err := g.subjectView(ctx, vs, id, t, asOf == nil)
+	if err != nil {
+		return nil, err
+	}
+	return consentsOf(vs, view, id, t), nil
+}
+
+// subjectView is a view of one subject as of t: from the server's view of
+// every subject for the present, else from the store.
+func (g *Gate) subjectView(ctx context.Context, vs *decision.Versions, id string, t timestamp.Time, present bool) (*consent.View, error) {
+	if present && g.cache != nil {
+		v, err := g.cache.view(ctx, id, vs.Attributes())
+		if err != nil {
+			return nil, err
+		}
+		i, ok := v.Lookup(id)
+		if !ok {
+			return consent.EmptyView(t, vs.Attributes()), nil
+		}
+		return v.One(i, t), nil
+	}
+	return store.LoadView(ctx, g.st, t, vs.Attributes(), []string{id})
+}
+
+func consentsOf(vs *decision.Versions, view *consent.View, id string, t timestamp.Time) *Consents {
+	out := &Consents{Subject: id, AsOf: t, Consent: []Cell{}, Effective: []Effective{}}
+	idx, known := view.Lookup(id)
+	out.Known = known
+	if vs.IndexAt(t) == 0 {
+		return out
+	}
+	doc := vs.At(t).Doc
+	out.Policy = doc.Version
+	if known {
+		for _, purpose := range doc.Purposes {
+			for _, r := range doc.Recipients {
+				st, ev := decision.ConsentState(vs, view, idx, decision.Target{Purpose: purpose, Recipient: r.ID, Class: r.Class})
+				out.Consent = append(out.Consent, Cell{purpose, r.ID, r.Class.String(), st.String(), eventOf(ev)})
+			}
+		}
+	}
+	out.Effective = effective(vs, view, id, t, doc.LeafPurposes(), doc.Recipients)
+	return out
+}
+
+// effective decides, for each purpose and recipient given and each leaf
+// category of the version in force at t, a record of that category
+// created at t with the subject as its author.
+func effective(vs *decision.Versions, view *consent.View, id string, t timestamp.Time, purposes []string, recipients []policy.Recipient) []Effective {
+	doc := vs.At(t).Doc
+	var out []Effective
+	for _, purpose := range purposes {
+		for _, r := range recipients {
+			plan, err := decision.NewPlan(vs, view, purpose, r.ID)
+			if err != nil {
+				continue // not a leaf or not declared: the version offers no such use
+			}
+			for _, c := range doc.LeafCategories() {
+				rec := decision.Record{Category: []byte(c), Created: t, Subjects: []decision.SubjectRef{{ID: []byte(id), Role: policy.Author}}}
+				res := plan.Decide(&rec)
+				e := Effective{Purpose: purpose, Recipient: r.ID, RecipientClass: r.Class.String(), Category: c, Decision: "deny", Reason: res.Reason, Check: res.Check.String()}
+				if res.Allow {
+					e.Decision, e.Reason, e.Check = "allow", effectiveReason(plan, &rec), ""
+				}
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// effectiveReason is the reason of an allowed record's decision: the now
+// check's (consent.granted or default.granted).
+func effectiveReason(plan *decision.Plan, rec *decision.Record) string {
+	ex := plan.Explain(rec)
+	if len(ex.Checks) > 0 {
+		return ex.Checks[0].Outcome.Reason
+	}
+	return ex.Reason
+}
+
+// The states a privacy-centre setting can be in.
+const (
+	OnByDefault  = "on_default"   // the member never chose; the policy's default allows
+	OnAgreed     = "on_agreed"    // the member agreed
+	OffRefused   = "off_refused"  // the member refused
+	OffByDefault = "off_default"  // the member never chose; nothing is used without their agreement
+	NotPossible  = "not_possible" // a rule forbids it whatever the member chooses
+)
+
+// Setting is one switch of the privacy centre: a leaf purpose and a
+// recipient class, with what is shared now for each of the class's
+// recipients and each kind of data, and whether a choice can change it.
+type Setting struct {
+	Purpose    string   `json:"purpose"`
+	Class      string   `json:"class"`
+	Recipients []string `json:"recipients"`
+	State      string   `json:"state"`
+	// On is the switch's position: something is shared now, and refusing
+	// would stop it. Flipping an on switch records a refusal, an off one
+	// an agreement.
+	On bool `json:"on"`
+	// CanAgree and CanRefuse say whether agreeing or refusing would change
+	// what is shared; a setting where neither would has no switch.
+	CanAgree  bool          `json:"can_agree"`
+	CanRefuse bool          `json:"can_refuse"`
+	ChosenBy  *ConsentEvent `json:"chosen_by"` // the member's choice that decides it, if any
+	// GPC is the Global Privacy Control denial that the member's later
+	// agreement overrides, shown beside it.
+	GPC     *ConsentEvent `json:"gpc,omitempty"`
+	Entries []Effective   `json:"entries"`
+	// Rule is the first rule that forbids the use, for NotPossible, with
+	// what it tests (the member's region, an attribute, the kind of data).
+	Rule      string   `json:"rule,omitempty"`
+	RuleTests []string `json:"rule_tests,omitempty"`
+}
+
+// PrivacyCentre is everything a member's privacy centre shows.
+type PrivacyCentre struct {
+	Subject  string         `json:"subject"`
+	Policy   string         `json:"policy"`
+	Known    bool           `json:"known"`
+	Settings []Setting      `json:"settings"`
+	History  []ConsentEvent `json:"history"` // newest first
+	GPC      []ConsentEvent `json:"gpc"`     // the denials Global Privacy Control signals recorded, newest first
+	Report   *Report        `json:"report"`
+}
+
+// PrivacyCentre answers a member's privacy centre: their settings from
+// the effective state (SPEC §7), their history, and where their data went.
+func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string) (*PrivacyCentre, error) {
+	if !p.Can(access.ReadSubject, id) {
+		return nil, errForbidden
+	}
+	vs, _, err := g.loadVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := now()
+	view, err := g.subjectView(ctx, vs, id, t, true)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := g.st.ConsentHistory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := g.Report(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	out := &PrivacyCentre{Subject: id, Settings: []Setting{}, History: []ConsentEvent{}, GPC: []ConsentEvent{}, Report: rep}
+	_, out.Known = view.Lookup(id)
+	for i := len(hist) - 1; i >= 0; i-- {
+		out.History = append(out.History, *eventOf(&hist[i]))
+		if hist[i].Source == "gpc" {
+			out.GPC = append(out.GPC, *eventOf(&hist[i]))
+		}
+	}
+	if vs.IndexAt(t) == 0 || !out.Known {
+		return out, nil
+	}
+	doc := vs.At(t).Doc
+	out.Policy = doc.Version
+	for _, purpose := range doc.LeafPurposes() {
+		for class := policy.FirstParty; class <= policy.ThirdParty; class++ {
+			var rs []policy.Recipient
+			for _, r := range doc.Recipients {
+				if r.Class == class {
+					rs = append(rs, r)
+				}
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			out.Settings = append(out.Settings, setting(vs, view, id, t, doc, purpose, class, rs, hist))
+		}
+	}
+	return out, nil
+}
+
+// setting works out one switch: the effective state now, and as it would
+// be after an agreement or a refusal recorded now for the purpose and the
+// class (what flipping the switch records).
+func setting(vs *decision.Versions, view *consent.View, id string, t timestamp.Time, doc *policy.Document,
+	purpose string, class policy.Class, rs []policy.Recipient, hist []consent.Event) Setting {
+	i, _ := view.Lookup(id)
+	s := Setting{Purpose: purpose, Class: class.String(), Entries: effective(vs, view, id, t, []string{purpose}, rs)}
+	for _, r := range rs {
+		s.Recipients = append(s.Recipients, r.ID)
+	}
+	with := func(st policy.State) []Effective {
+		v := view.One(i, t, consent.Event{Purpose: purpose, Recipient: class.String(), State: st, At: t, Source: "settings"})
+		return effective(vs, v, id, t, []string{purpose}, rs)
+	}
+	agreed, refused := with(policy.Granted), with(policy.Denied)
+	allowedAny := false
+	for k, e := range s.Entries {
+		allowedAny = allowedAny || e.allowed()
+		s.CanAgree = s.CanAgree || agreed[k].allowed() != e.allowed()
+		s.CanRefuse = s.CanRefuse || refused[k].allowed() != e.allowed()
+	}
+	s.On = allowedAny && s.CanRefuse
+	st, ev := decision.ConsentState(vs, view, i, decision.Target{Purpose: purpose, Recipient: rs[0].ID, Class: class})
+	s.ChosenBy = eventOf(ev)
+	switch {
+	case !s.CanAgree && !s.CanRefuse:
+		s.State = NotPossible
+		for _, e := range s.Entries {
+			if rule, ok := strings.CutPrefix(e.Reason, "rule:"); ok {
+				s.Rule, s.RuleTests = rule, ruleTests(doc, rule)
+				break
+			}
+		}
+	case st == policy.Granted:
+		s.State = OnAgreed
+		s.GPC = overriddenGPC(doc, hist, ev, purpose, class.String())
+	case st == policy.Denied:
+		s.State = OffRefused
+	case allowedAny:
+		s.State = OnByDefault
+	default:
+		s.State = OffByDefault
+	}
+	return s
+}
+
+// ruleTests names what a rule's condition tests about a member or their
+// data: "region", an attribute's name, "category", "role".
+func ruleTests(doc *policy.Document, id string) []string {
+	for _, r := range doc.Rules {
+		if r.ID != id {
+			continue
+		}
+		var out []string
+		if r.When.Regions != nil {
+			out = append(out, "region")
+		}
+		for _, a := range r.When.Attrs {
+			out = append(out, a.Name)
+		}
+		if r.When.Categories != nil {
+			out = append(out, "category")
+		}
+		if r.When.Roles != nil {
+			out = append(out, "role")
+		}
+		return out
+	}
+	return nil
+}
+
+// overriddenGPC returns the GPC denial of a use overlapping (purpose,
+// class) that a grant made after it overrides.
+func overriddenGPC(doc *policy.Document, hist []consent.Event, grant *consent.Event, purpose, class string) *ConsentEvent {
+	if grant == nil {
+		return nil
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		e := &hist[i]
+		if e.Source != "gpc" || e.State != policy.Denied || e.Seq == grant.Seq {
+			continue
+		}
+		if (e.At < grant.At || e.At == grant.At && e.Seq < grant.Seq) && gpcOverlaps(doc, &consent.Event{Purpose: purpose, Recipient: class}, e.Purpose, e.Recipient) {
+			return eventOf(e)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package gate_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/gate"
+	"github.com/consentgate/consentgate/internal/policy"
+)
+
+// TestEffective (SPEC §7): the effective state is what decide gives, and
+// the privacy centre's settings say it — on by default, on because the
+// member agreed, off because they refused, not possible in their region —
+// with a switch only where a choice changes something.
+func TestEffective(t *testing.T) {
+	w := newWorld(t)
+	w.publish(basePolicy, false)
+	w.subjects(
+		`{"subject":"never","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`,
+		`{"subject":"agreed","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`,
+		`{"subject":"refused","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`,
+		`{"subject":"german","at":"2023-01-01T00:00:00Z","region":"DE","attributes":{"tier":"free"}}`,
+		`{"subject":"premium","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"premium"}}`,
+	)
+	w.consents(
+		`{"subject":"agreed","purpose":"train_ai_system","state":"granted","at":"2024-02-01T00:00:00Z"}`,
+		`{"subject":"refused","purpose":"train_ai_system","recipient":"third_party","state":"denied","at":"2024-02-01T00:00:00Z"}`,
+	)
+	type want struct {
+		subject, class, state string
+		toggle, on            bool
+		public, message       string // the reasons for partner-x (third party) or self
+	}
+	for _, c := range []want{
+		{"never", "third_party", gate.OnByDefault, true, true, "default.granted", "consent.required:messages-need-consent"},
+		{"never", "first_party", gate.OnByDefault, true, true, "default.granted", "consent.required:messages-need-consent"},
+		{"agreed", "third_party", gate.OnAgreed, true, true, "consent.granted", "consent.granted"},
+		{"refused", "third_party", gate.OffRefused, true, false, "consent.denied", "consent.denied"},
+		{"refused", "first_party", gate.OnByDefault, true, true, "default.granted", "consent.required:messages-need-consent"},
+		{"german", "third_party", gate.NotPossible, false, false, "rule:strict", "rule:strict"},
+		{"premium", "third_party", gate.OnByDefault, true, true, "default.granted", "rule:premium-messages"},
+	} {
+		cs, err := w.g.Consents(ctx, member(c.subject), c.subject, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := w.g.PrivacyCentre(ctx, member(c.subject), c.subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s *gate.Setting
+		for i := range pc.Settings {
+			if pc.Settings[i].Class == c.class {
+				s = &pc.Settings[i]
+			}
+		}
+		if s == nil {
+			t.Fatalf("%s: no %s setting", c.subject, c.class)
+		}
+		if s.State != c.state || (s.CanAgree || s.CanRefuse) != c.toggle || s.On != c.on {
+			t.Errorf("%s / %s: state %s, toggle %v, on %v; want %s, %v, %v", c.subject, c.class, s.State, s.CanAgree || s.CanRefuse, s.On, c.state, c.toggle, c.on)
+		}
+		for _, e := range s.Entries {
+			want := c.public
+			if e.Category == "user.content.private.message" {
+				want = c.message
+			}
+			if e.Reason != want {
+				t.Errorf("%s / %s / %s: %s %s, want %s", c.subject, e.Recipient, e.Category, e.Decision, e.Reason, want)
+			}
+			// The setting's entries are the API's effective entries, and
+			// both are decide's answer.
+			found := false
+			for _, x := range cs.Effective {
+				found = found || x == e
+			}
+			if !found {
+				t.Errorf("%s: the setting's %+v is not among the API's effective entries", c.subject, e)
+			}
+			rec := gate.DecisionRequest{Subjects: []gate.SubjectRole{{ID: c.subject, Role: policy.Author}}, Category: e.Category,
+				Created: cs.AsOf, Purpose: e.Purpose, Recipient: e.Recipient, AsOf: &cs.AsOf}
+			exs, err := w.g.Decide(ctx, access.Local, []gate.DecisionRequest{rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := exs[0].Allow; got != (e.Decision == "allow") {
+				t.Errorf("%s / %s / %s: decide says allow=%v, the effective state %s", c.subject, e.Recipient, e.Category, got, e.Decision)
+			}
+		}
+		if c.state == gate.NotPossible && (s.Rule != "strict" || s.RuleTests[0] != "region") {
+			t.Errorf("%s: not possible because of %q testing %v", c.subject, s.Rule, s.RuleTests)
+		}
+	}
+	// The member who never chose, under an opt-out default, reads allow /
+	// default.granted for partner-x's public posts.
+	cs, _ := w.g.Consents(ctx, member("never"), "never", nil)
+	if len(cs.Effective) != 4 {
+		t.Fatalf("effective entries: %d, want 2 recipients × 2 categories", len(cs.Effective))
+	}
+	// Agreeing on top of the default shares the messages too: the extra
+	// agreement is offered and does what it says.
+	pc, _ := w.g.PrivacyCentre(ctx, member("never"), "never")
+	third := pc.Settings[len(pc.Settings)-1]
+	if third.Class != "third_party" || !third.CanAgree || !third.CanRefuse {
+		t.Fatalf("the default-on setting offers no agreement: %+v", third)
+	}
+	if _, err := w.choose(member("never"), "never", third.Purpose, "third_party", "granted", false); err != nil {
+		t.Fatal(err)
+	}
+	pc, _ = w.g.PrivacyCentre(ctx, member("never"), "never")
+	third = pc.Settings[len(pc.Settings)-1]
+	if third.State != gate.OnAgreed || third.CanAgree || !third.On {
+		t.Fatalf("after agreeing: %+v", third)
+	}
+	for _, e := range third.Entries {
+		if e.Decision != "allow" {
+			t.Fatalf("after agreeing, %+v", e)
+		}
+	}
+	// Another member's centre is not this member's to read.
+	if _, err := w.g.PrivacyCentre(ctx, member("never"), "german"); gate.CodeOf(err) != gate.Forbidden {
+		t.Fatalf("another member's centre: %v", err)
+	}
+}
+
+// TestExportPreflight (SPEC §5): every check an export can make before the
+// log append happens before it — an output that is a directory, a
+// manifest whose folder does not exist — so the log never records a
+// disclosure that did not happen.
+func TestExportPreflight(t *testing.T) {
+	w := newWorld(t)
+	w.publish(basePolicy, false)
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US"}`)
+	in := w.file("posts.jsonl", `{"id":"p1","kind":"user.content.public","author":"ana","created_at":"2024-03-01T00:00:00Z"}`+"\n")
+	os.Mkdir(filepath.Join(w.dir, "adir"), 0o755)
+	asOf := ts(t, "2024-06-01T00:00:00Z")
+	before, _ := w.g.LogSize(ctx)
+	for name, o := range map[string]struct{ out, manifest, rejects string }{
+		"the output is a directory":               {out: filepath.Join(w.dir, "adir")},
+		"the manifest's folder does not exist":    {out: filepath.Join(w.dir, "o1.jsonl"), manifest: filepath.Join(w.dir, "no", "such", "m.json")},
+		"the rejects file is a directory":         {out: filepath.Join(w.dir, "o2.jsonl"), rejects: filepath.Join(w.dir, "adir")},
+		"the output's folder does not exist":      {out: filepath.Join(w.dir, "gone", "o.jsonl")},
+		"the manifest would overwrite the output": {out: filepath.Join(w.dir, "o3.jsonl"), manifest: filepath.Join(w.dir, "o3.jsonl")},
+	} {
+		req := gate.ExportRequest{Purpose: "train_ai_system.generative", Recipient: "partner-x", AsOf: &asOf}
+		req.Options.Inputs, req.Options.Out, req.Options.Manifest, req.Options.Rejects, req.Options.Fields = []string{in}, o.out, o.manifest, o.rejects, fields(t)
+		if _, err := w.g.Export(ctx, req); err == nil {
+			t.Errorf("%s: exported", name)
+		}
+		if after, _ := w.g.LogSize(ctx); after != before {
+			t.Fatalf("%s: the log grew from %d to %d leaves: a disclosure logged without its files", name, before, after)
+		}
+	}
+	if es, _ := w.g.Exports(ctx, access.Local); len(es) != 0 {
+		t.Fatalf("refused exports were recorded: %+v", es)
+	}
+	if left, _ := filepath.Glob(filepath.Join(w.dir, ".*tmp*")); len(left) != 0 {
+		t.Fatalf("refused exports left %v", left)
+	}
+}
+
+// TestVerifyManifestKeyOnly: a recipient with the manifest, the files and
+// the verifier key checks the signature and digests without any store;
+// nothing is created.
+func TestVerifyManifestKeyOnly(t *testing.T) {
+	w := newWorld(t)
+	w.publish(basePolicy, false)
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US"}`)
+	in := w.file("posts.jsonl", `{"id":"p1","kind":"user.content.public","author":"ana","created_at":"2024-03-01T00:00:00Z"}`+"\n")
+	asOf := ts(t, "2024-06-01T00:00:00Z")
+	req := gate.ExportRequest{Purpose: "train_ai_system.generative", Recipient: "partner-x", AsOf: &asOf}
+	req.Options.Inputs, req.Options.Out, req.Options.Fields = []string{in}, filepath.Join(w.dir, "out.jsonl"), fields(t)
+	if _, err := w.g.Export(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := w.g.VerifierKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := gate.VerifyManifest(ctx, nil, req.Options.ManifestPath(), vkey)
+	if err != nil || !rep.OK || rep.Checks[0].Result != gate.CheckOK || rep.Checks[len(rep.Checks)-1].Result != gate.CheckSkipped {
+		t.Fatalf("key only: %+v %v", rep, err)
+	}
+	rep, err = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "")
+	if err != nil || !rep.OK || rep.Skipped != 0 {
+		t.Fatalf("with the store: %+v %v", rep, err)
+	}
+	os.WriteFile(req.Options.Out, []byte("tampered\n"), 0o644)
+	rep, _ = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "")
+	if rep.OK {
+		t.Fatal("a tampered output verifies")
+	}
+	other, _ := gate.Open(ctx, gate.Config{Store: filepath.Join(t.TempDir(), "o.db"), Mode: gate.Create, Deployment: "other"})
+	defer other.Close()
+	other.Origin(ctx)
+	okey, _ := other.VerifierKey()
+	rep, _ = gate.VerifyManifest(ctx, nil, req.Options.ManifestPath(), okey)
+	if rep.OK || !strings.Contains(fmt.Sprint(rep.Checks[0]), string(gate.CheckFailed)) {
+		t.Fatalf("another log's key verifies the signature: %+v", rep.Checks[0])
+	}
+}

@@ -1,0 +1,280 @@
+package gate
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/lineage"
+	"github.com/consentgate/consentgate/internal/redact"
+	"github.com/consentgate/consentgate/internal/snapshot"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// ExportRequest is one dataset to build.
+type ExportRequest struct {
+	Purpose, Recipient string
+	// AsOf is the time decided as of; nil means now, or the snapshot's.
+	AsOf *timestamp.Time
+	// Snapshot, when not "", is a snapshot file to read the policy
+	// versions and the view from instead of the store.
+	Snapshot string
+	// Options are the export's files and fields; Plan, Now, Log,
+	// BeforeRename and RedactKey are the gate's to set.
+	Options export.Options
+	// Lineage, when not nil, receives the export's OpenLineage run events.
+	Lineage lineage.Sink
+}
+
+// Export builds a dataset (SPEC §5): the view and plan, the records pass,
+// then — once every output is complete under its temporary name — the
+// manifest appended to the log and the export recorded with what it
+// included, in one transaction, and the outputs renamed into place. Every
+// check that can be made before the log append is made before it.
+func (g *Gate) Export(ctx context.Context, req ExportRequest) (*export.Manifest, error) {
+	if err := g.writable(); err != nil {
+		return nil, err
+	}
+	var snap *snapshot.File
+	var vs *decision.Versions
+	var err error
+	asOf := now()
+	if req.Snapshot != "" {
+		if snap, err = snapshot.Open(req.Snapshot); err != nil {
+			return nil, invalid("%v", err)
+		}
+		defer snap.Close()
+		asOf = snap.AsOf
+		if req.AsOf != nil && *req.AsOf != snap.AsOf {
+			return nil, invalid("the as-of time %s differs from the snapshot's, %s", *req.AsOf, snap.AsOf)
+		}
+		vs, err = snap.Versions()
+	} else {
+		if req.AsOf != nil {
+			asOf = *req.AsOf
+		}
+		vs, _, err = g.loadVersions(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A bad purpose or recipient is refused before the (longer) view load.
+	if _, err := decision.NewPlan(vs, consent.EmptyView(asOf, vs.Attributes()), req.Purpose, req.Recipient); err != nil {
+		return nil, invalid("%v", err)
+	}
+	o := req.Options
+	attrs := vs.Attributes()
+	if o.Redact != nil {
+		if o.Redact.Operators[redact.Member] != redact.Off {
+			for _, a := range export.MemberAttributes {
+				if !slices.Contains(attrs, a) {
+					attrs = append(attrs, a)
+				}
+			}
+		}
+		secret, err := g.Secret("redaction.key")
+		if err != nil {
+			return nil, err
+		}
+		// The hash operator's key is derived for this use alone.
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("consentgate/redaction/hash/v1"))
+		o.RedactKey = mac.Sum(nil)
+	}
+	var view *consent.View
+	if snap != nil {
+		view, _, err = snap.LoadView(attrs)
+	} else {
+		view, err = store.LoadView(ctx, g.st, asOf, attrs, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.Plan, err = decision.NewPlan(vs, view, req.Purpose, req.Recipient); err != nil {
+		return nil, invalid("%v", err)
+	}
+	o.Now = now()
+	if req.Lineage == nil {
+		return g.runExport(ctx, o)
+	}
+	run := &lineage.Export{RunID: lineage.NewRunID(), Purpose: req.Purpose, Recipient: req.Recipient, AsOf: asOf.Time(),
+		Inputs: o.Inputs, Output: o.Out, Rejects: o.Rejects}
+	if err := req.Lineage.Emit(ctx, run.Start(o.Now.Time())); err != nil {
+		return nil, fmt.Errorf("the lineage START event could not be delivered, so nothing was exported: %w", err)
+	}
+	m, err := g.runExport(ctx, o)
+	var ev *lineage.Event
+	if err != nil {
+		ev = run.Fail(time.Now(), err)
+	} else {
+		ev = run.Complete(time.Now(), m)
+	}
+	if lerr := req.Lineage.Emit(ctx, ev); lerr != nil {
+		g.warn("the lineage %s event could not be delivered: %v", ev.EventType, lerr)
+	}
+	return m, err
+}
+
+// runExport runs a planned export: logged and recorded before its files
+// are renamed into place, marked complete after.
+func (g *Gate) runExport(ctx context.Context, o export.Options) (*export.Manifest, error) {
+	signer, err := g.signing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o.Log, err = g.logState(ctx); err != nil {
+		return nil, err
+	}
+	o.BeforeRename = g.logExport(ctx, signer)
+	m, err := export.Run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return m, g.st.SetExportStatus(ctx, m.ExportID, store.ExportComplete)
+}
+
+// FinalizeRequest names a sharded export's folder (the Beam pipeline's)
+// and where its files go.
+type FinalizeRequest struct {
+	Dir, Out, Rejects, Manifest string
+}
+
+// Finalize assembles, logs and records an export the Beam pipeline
+// computed, as Export does its own.
+func (g *Gate) Finalize(ctx context.Context, req FinalizeRequest) (*export.Manifest, error) {
+	if err := g.writable(); err != nil {
+		return nil, err
+	}
+	signer, err := g.signing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	logAt, err := g.logState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := export.Finalize(ctx, export.FinalizeOptions{Dir: req.Dir, Out: req.Out, Rejects: req.Rejects, Manifest: req.Manifest,
+		Now: now(), Log: logAt, BeforeRename: g.logExport(ctx, signer)})
+	if err != nil {
+		return nil, err
+	}
+	return m, g.st.SetExportStatus(ctx, m.ExportID, store.ExportComplete)
+}
+
+// logState is the log's size and root now, for a manifest.
+func (g *Gate) logState(ctx context.Context) (*export.LogState, error) {
+	size, err := g.st.LogSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	root, err := translog.Root(ctx, g.st, size)
+	if err != nil {
+		return nil, err
+	}
+	return &export.LogState{Size: uint64(size), Root: hex.EncodeToString(root)}, nil
+}
+
+// logExport is an export's BeforeRename hook: subjects_root, then the
+// manifest appended to the log and the export recorded with what it
+// included in one transaction, then its log index and signature.
+func (g *Gate) logExport(ctx context.Context, signer *translog.Signer) func(*export.Manifest, *export.Included) error {
+	return func(m *export.Manifest, inc *export.Included) error {
+		ks, err := g.keys.SubjectKeys(ctx, inc.Subjects.IDs, true)
+		if err != nil {
+			return err
+		}
+		r := hex.EncodeToString(translog.NewSubjectsTree(m.ExportID, inc.Subjects.IDs, ks).Root())
+		m.SubjectsRoot, m.LogIndex, m.Signature = &r, nil, nil
+		body, err := export.MarshalManifest(m)
+		if err != nil {
+			return err
+		}
+		e := store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose, Recipient: m.Recipient, AsOf: m.AsOf,
+			Manifest: body, Subjects: inc.Subjects.Encode(), Records: inc.Records}
+		defer crashPoint("after-log")
+		return g.st.LogExport(ctx, e, func(index int64) ([]byte, error) {
+			i := uint64(index)
+			m.LogIndex = &i
+			body, err := export.MarshalManifest(m)
+			if err != nil {
+				return nil, err
+			}
+			sig, err := signer.SignManifest(body)
+			if err != nil {
+				return nil, err
+			}
+			m.Signature = &sig
+			return export.MarshalManifest(m)
+		})
+	}
+}
+
+// crashPoint ends the process at once, as a crash would, when
+// $CONSENTGATE_TEST_CRASH names this point: fault injection for the crash
+// tests, which cannot time a kill between two steps microseconds apart.
+func crashPoint(name string) {
+	if os.Getenv("CONSENTGATE_TEST_CRASH") == name {
+		os.Exit(137)
+	}
+}
+
+// reconcileExports marks exports logged without their files abandoned
+// (SPEC §5): a crash between the log append and the renames. One whose
+// output is in place with the logged size completed its renames and is
+// marked complete.
+func (g *Gate) reconcileExports(ctx context.Context) error {
+	es, err := g.st.LoggedExports(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range es {
+		e := &es[i]
+		status := filesStatus(e)
+		if err := g.st.SetExportStatus(ctx, e.ID, status); err != nil {
+			return err
+		}
+		if status == store.ExportAbandoned {
+			g.warn("export %s was logged but its files never appeared: marked abandoned", e.ID)
+		}
+	}
+	return nil
+}
+
+// filesStatus is the status a logged export's files give it: complete
+// when its output is in place with the logged size, else abandoned.
+func filesStatus(e *store.Export) string {
+	var m export.Manifest
+	if json.Unmarshal(e.Manifest, &m) == nil && m.Output.File != "" {
+		if fi, err := os.Stat(m.Output.File); err == nil && fi.Size() == m.Output.Bytes {
+			return store.ExportComplete
+		}
+	}
+	return store.ExportAbandoned
+}
+
+// exports lists the exports, each with the status its files give it: a
+// writing session reconciled the store's as it opened; a read-only one
+// works out a logged export's in memory, writing nothing.
+func (g *Gate) exports(ctx context.Context) ([]store.Export, error) {
+	es, err := g.st.Exports(ctx)
+	if err != nil || g.cfg.Mode != ReadOnly {
+		return es, err
+	}
+	for i := range es {
+		if es[i].Status == store.ExportLogged {
+			es[i].Status = filesStatus(&es[i])
+		}
+	}
+	return es, nil
+}

@@ -1,0 +1,411 @@
+// Package gate is consentgate's application: every use case — publishing
+// and diffing policy versions, recording subject changes and consent,
+// deciding, exporting and finalizing, reporting, impact, the transparency
+// log and its proofs, manifests, tokens — computed in one place over the
+// store and the decision engine. The front ends (the command line, the
+// JSON API, the privacy centre and the admin console) parse a request,
+// call one method and present its answer; none of them assembles an
+// answer of its own. Failures are *Error values with a Code and a Hint
+// that each front end words for its users.
+package gate
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/postgres"
+	"github.com/consentgate/consentgate/internal/sqlite"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// Mode is what a session may do to the store. Opening is explicit about
+// intent: a read-only session never creates a store, a key or a file.
+type Mode int
+
+const (
+	// ReadOnly: the store must exist; nothing is written (not even a
+	// checkpoint, a key or a schema upgrade).
+	ReadOnly Mode = iota
+	// Write: the store must exist; the session may append to it.
+	Write
+	// Create: the session may append, creating the store and its keys
+	// when there are none.
+	Create
+)
+
+// Config says which store to open and how.
+type Config struct {
+	// Store is the DSN: sqlite:PATH (or a bare path), sqlite://PATH, or
+	// postgres://… / postgresql://….
+	Store string
+	// Keys is the directory of the signing key, the subjects' log keys and
+	// the other secrets; "" means PATH.keys beside a SQLite store.
+	Keys string
+	Mode Mode
+	// Deployment names the log's origin (consentgate/<deployment>) when a
+	// signing key is created.
+	Deployment string
+	// Serving keeps a view of every subject in memory for reads of the
+	// present state, following the store's writes (a long-running server).
+	Serving bool
+	// Warn receives what a person should hear about that is not an error
+	// (an export found abandoned as the store opened). Nil drops them.
+	Warn func(msg string)
+}
+
+// Gate is one session over a store. It is safe for concurrent use.
+type Gate struct {
+	cfg     Config
+	st      store.Store
+	keys    *keyRef
+	keysDir string
+	start   int64 // the log's size when opened
+
+	signerMu sync.Mutex
+	signer   *translog.Signer
+
+	mu       sync.Mutex
+	versions *decision.Versions
+	policies []store.Policy
+	digests  string
+	checked  time.Time
+
+	cache  *viewCache // nil unless serving
+	tokens sync.Map   // token hash → cachedToken
+	closed bool
+}
+
+// Open opens a session. A store that is not there is a NoStore error
+// (with the CreateStore hint) unless the mode is Create.
+func Open(ctx context.Context, c Config) (*Gate, error) {
+	backend, target, err := parseDSN(c.Store)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.Keys
+	if dir == "" {
+		if backend != "sqlite" {
+			return nil, Errorf(Invalid, KeysDir, "a keys directory is required with a PostgreSQL store")
+		}
+		dir = target + ".keys"
+	}
+	opts := store.OpenOptions{Create: c.Mode == Create, ReadOnly: c.Mode == ReadOnly}
+	keys := &keyRef{}
+	if c.Mode == Create {
+		keys.ks, err = translog.OpenKeys(dir)
+	} else if keys.ks, err = translog.OpenKeysWith(dir, opts); errors.Is(err, translog.ErrNoKeys) {
+		keys.ks, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys %s: %w", dir, err)
+	}
+	var st store.Store
+	switch backend {
+	case "postgres":
+		st, err = postgres.OpenWith(ctx, target, keys, opts)
+	default:
+		st, err = sqlite.OpenWith(ctx, target, keys, opts)
+	}
+	if err != nil {
+		keys.Close()
+		if errors.Is(err, store.ErrNoStore) {
+			return nil, &Error{Code: NoStore, Hint: CreateStore, Err: err, Message: fmt.Sprintf("there is no consentgate store at %s", redactDSN(c.Store))}
+		}
+		return nil, err
+	}
+	g := &Gate{cfg: c, st: st, keys: keys, keysDir: dir}
+	if keys.ks == nil {
+		subj, cons, err := st.EventCounts(ctx)
+		if err == nil && subj+cons > 0 {
+			err = Errorf(Unavailable, KeysDir, "the subject keys of this store's log are not in %s", dir)
+		} else if err == nil && c.Mode == Write {
+			keys.ks, err = translog.OpenKeys(dir)
+		}
+		if err != nil {
+			g.close()
+			return nil, err
+		}
+	}
+	if g.start, err = st.LogSize(ctx); err != nil {
+		g.close()
+		return nil, err
+	}
+	if c.Mode != ReadOnly {
+		if err := g.reconcileExports(ctx); err != nil {
+			g.close()
+			return nil, err
+		}
+	}
+	if c.Serving {
+		g.cache = newViewCache(st)
+	}
+	return g, nil
+}
+
+// parseDSN splits a DSN into its backend and the path or URL to open.
+func parseDSN(dsn string) (backend, target string, err error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return "postgres", dsn, nil
+	case strings.HasPrefix(dsn, "sqlite://"):
+		target = strings.TrimPrefix(dsn, "sqlite://")
+	case strings.HasPrefix(dsn, "sqlite:"):
+		target = strings.TrimPrefix(dsn, "sqlite:")
+	case strings.Contains(dsn, "://"):
+		return "", "", invalid("store %q: expected sqlite:PATH or postgres://HOST/DB", redactDSN(dsn))
+	default:
+		target = dsn
+	}
+	if target == "" {
+		return "", "", invalid("store %q: the SQLite path is empty", dsn)
+	}
+	return "sqlite", target, nil
+}
+
+// redactDSN hides a password in a DSN.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 {
+		if j := strings.Index(dsn, "://"); j > 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+// Close ends the session. A writing session whose log grew issues a
+// signed checkpoint first (SPEC §6); failing to is Close's error, after
+// everything is closed.
+func (g *Gate) Close() error {
+	if g.closed {
+		return nil
+	}
+	var cpErr error
+	if g.cfg.Mode != ReadOnly {
+		ctx := context.Background()
+		if size, err := g.st.LogSize(ctx); err == nil && size > g.start {
+			if _, err := g.Checkpoint(ctx); err != nil {
+				cpErr = fmt.Errorf("the log grew to %d leaves but no checkpoint was issued (the next command that writes issues it): %w", size, err)
+			}
+		}
+	}
+	err := g.close()
+	if cpErr != nil {
+		return cpErr
+	}
+	return err
+}
+
+func (g *Gate) close() error {
+	g.closed = true
+	err := g.st.Close()
+	g.keys.Close()
+	return err
+}
+
+// Mode is the session's mode.
+func (g *Gate) Mode() Mode { return g.cfg.Mode }
+
+// writable refuses a use case that writes in a read-only session.
+func (g *Gate) writable() error {
+	if g.cfg.Mode == ReadOnly {
+		return Errorf(Internal, NoHint, "a read-only session may not write")
+	}
+	return nil
+}
+
+func (g *Gate) warn(format string, args ...any) {
+	if g.cfg.Warn != nil {
+		g.cfg.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// keyRef is the subjects' log keys as the store sees them: the key store,
+// or none yet (a new store opened for writing gets one on first use).
+type keyRef struct{ ks *translog.KeyStore }
+
+func (k *keyRef) SubjectKeys(ctx context.Context, subjects []string, create bool) (map[string][]byte, error) {
+	if k.ks == nil {
+		if create && len(subjects) > 0 {
+			return nil, errors.New("no subject key store is open")
+		}
+		return map[string][]byte{}, nil
+	}
+	return k.ks.SubjectKeys(ctx, subjects, create)
+}
+
+func (k *keyRef) all(ctx context.Context) (map[string][]byte, error) {
+	if k.ks == nil {
+		return map[string][]byte{}, nil
+	}
+	return k.ks.All(ctx)
+}
+
+func (k *keyRef) Close() {
+	if k.ks != nil {
+		k.ks.Close()
+	}
+}
+
+// signing returns the log's signer, creating the signing key at first use
+// in a writing session — unless the store already holds checkpoints,
+// which were signed by a key that must then be the one in the keys
+// directory.
+func (g *Gate) signing(ctx context.Context) (*translog.Signer, error) {
+	if err := g.writable(); err != nil {
+		return nil, err
+	}
+	g.signerMu.Lock()
+	defer g.signerMu.Unlock()
+	if g.signer != nil {
+		return g.signer, nil
+	}
+	if !translog.HasSigningKey(g.keysDir) {
+		cps, err := g.st.Checkpoints(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(cps) > 0 {
+			return nil, Errorf(Unavailable, KeysDir, "the signing key of this store's log is not in %s", g.keysDir)
+		}
+	}
+	s, err := translog.LoadSigner(g.keysDir, g.cfg.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	g.signer = s
+	return s, nil
+}
+
+// VerifierKey is the log's verifier key (the signed-note form), read
+// without creating anything.
+func (g *Gate) VerifierKey() (string, error) {
+	g.signerMu.Lock()
+	s := g.signer
+	g.signerMu.Unlock()
+	if s != nil {
+		return s.Verifier, nil
+	}
+	v, err := translog.LoadVerifier(g.keysDir)
+	if errors.Is(err, translog.ErrNoSigningKey) {
+		return "", Errorf(Unavailable, KeysDir, "there is no signing key in %s: nothing of this store has been signed yet", g.keysDir)
+	}
+	return v, err
+}
+
+// Origin is the log's origin line (consentgate/<deployment>), creating
+// the signing key in a writing session.
+func (g *Gate) Origin(ctx context.Context) (string, error) {
+	s, err := g.signing(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.Origin, nil
+}
+
+// Secret returns a named 32-byte secret from the keys directory (the
+// session, redaction and webhook keys), creating it in a writing session.
+func (g *Gate) Secret(name string) ([]byte, error) {
+	path := filepath.Join(g.keysDir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: expected 32 bytes, found %d", path, len(b))
+		}
+		return b, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := g.writable(); err != nil {
+		return nil, Errorf(Unavailable, KeysDir, "%s does not exist", path)
+	}
+	if err := os.MkdirAll(g.keysDir, 0o700); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	// Written whole under a temporary name, then linked into place, so
+	// that two processes creating it at once agree on one secret.
+	f, err := atomicfile.Temp(path)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := atomicfile.SyncClose(f); err != nil {
+		return nil, err
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return g.Secret(name)
+	} else if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// versionsTTL is how long compiled versions are used before the published
+// set is compared again (a publication in this session takes effect at
+// once; through another process, within it).
+const versionsTTL = time.Second
+
+// loadVersions returns the compiled published versions, compiling again
+// only when the published set changed.
+func (g *Gate) loadVersions(ctx context.Context) (*decision.Versions, []store.Policy, error) {
+	g.mu.Lock()
+	if g.versions != nil && time.Since(g.checked) < versionsTTL {
+		defer g.mu.Unlock()
+		return g.versions, g.policies, nil
+	}
+	g.mu.Unlock()
+	ps, err := g.st.Policies(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.Version + "\x00" + p.Digest + "\x00")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.versions != nil && g.digests == b.String() {
+		g.checked = time.Now()
+		return g.versions, g.policies, nil
+	}
+	vs, err := store.CompileVersions(ps)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.versions, g.policies, g.digests, g.checked = vs, ps, b.String(), time.Now()
+	return vs, ps, nil
+}
+
+// forgetVersions makes the next loadVersions compare the published set.
+func (g *Gate) forgetVersions() {
+	g.mu.Lock()
+	g.checked = time.Time{}
+	g.mu.Unlock()
+}
+
+// now is the session's clock.
+func now() timestamp.Time { return timestamp.Now() }
+
+// Health reports whether the store answers.
+func (g *Gate) Health(ctx context.Context) error {
+	_, err := g.st.LogSize(ctx)
+	return err
+}

@@ -1,0 +1,107 @@
+package gate
+
+import (
+	"context"
+	"strings"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/impact"
+	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// Impact lists the impact items (SPEC §5) arising at or after since: for
+// every complete export, each subject one of whose included records the
+// export would exclude if decided again — with the records, the first
+// reason, when it arose, and its status.
+func (g *Gate) Impact(ctx context.Context, p access.Principal, since timestamp.Time) ([]impact.Item, error) {
+	if !p.Can(access.ReadExports, "") {
+		return nil, errForbidden
+	}
+	return g.impact(ctx, "", since)
+}
+
+// impact computes the items of every complete export, or of one.
+func (g *Gate) impact(ctx context.Context, only string, since timestamp.Time) ([]impact.Item, error) {
+	vs, _, err := g.loadVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	es, err := g.exports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var exports []impact.Export
+	for i := range es {
+		e := &es[i]
+		if e.Status != store.ExportComplete || (only != "" && e.ID != only) {
+			continue
+		}
+		m, err := manifestOf(e)
+		if err != nil {
+			return nil, err
+		}
+		class, _ := policy.ParseClass(m.RecipientClass)
+		id := e.ID
+		exports = append(exports, impact.Export{ID: id, Purpose: e.Purpose, Recipient: e.Recipient, Class: class, AsOf: e.AsOf,
+			Records: func(fn func([]byte) error) error { return g.st.ExportRecords(ctx, id, fn) }})
+	}
+	if len(exports) == 0 {
+		return []impact.Item{}, nil
+	}
+	view, err := g.nowView(ctx, vs.Attributes())
+	if err != nil {
+		return nil, err
+	}
+	ms, err := g.st.ImpactMarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	marks := map[impact.Key][]impact.Mark{}
+	for _, m := range ms {
+		k := impact.Key{Export: m.ExportID, Subject: m.Subject}
+		marks[k] = append(marks[k], impact.Mark{Seq: m.Seq, Status: m.Status, Note: m.Note, At: m.At})
+	}
+	items, err := impact.Compute(vs, view, exports, marks, since)
+	if items == nil && err == nil {
+		items = []impact.Item{}
+	}
+	return items, err
+}
+
+// MarkImpact records what an operator did about an item: a status of
+// impact.Statuses, with a note (required for wontfix). An (export,
+// subject) that is not an item is NotFound with the SeeImpact hint.
+func (g *Gate) MarkImpact(ctx context.Context, p access.Principal, exportID, subject, status, note string) (*impact.Item, error) {
+	if !p.Can(access.MarkImpact, "") {
+		return nil, errForbidden
+	}
+	if err := g.writable(); err != nil {
+		return nil, err
+	}
+	if !impact.ValidStatus(status) {
+		return nil, invalid("status %q: expected one of %s", status, strings.Join(impact.Statuses, ", "))
+	}
+	if status == impact.WontFix && strings.TrimSpace(note) == "" {
+		return nil, invalid("status wontfix needs a note saying why nothing will be done")
+	}
+	items, err := g.impact(ctx, exportID, timestamp.Min)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if items[i].Subject != subject {
+			continue
+		}
+		m := store.ImpactMark{ExportID: exportID, Subject: subject, Status: status, Note: note, At: now()}
+		if err := g.st.AddImpactMark(ctx, m); err != nil {
+			return nil, err
+		}
+		it := items[i]
+		it.Status, it.Note = status, note
+		it.Marks = append(it.Marks, impact.Mark{Status: status, Note: note, At: m.At})
+		return &it, nil
+	}
+	return nil, Errorf(NotFound, SeeImpact, "export %s and subject %s are not an impact item", exportID, subject)
+}

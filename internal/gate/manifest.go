@@ -1,0 +1,172 @@
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/translog"
+)
+
+// The results of one check of a manifest.
+const (
+	CheckOK      = "ok"
+	CheckFailed  = "fail"
+	CheckSkipped = "skipped" // could not be checked here (an input not at hand, no log)
+)
+
+// ManifestCheck is one check of a manifest.
+type ManifestCheck struct {
+	What   string `json:"what"`
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+}
+
+// ManifestReport is what VerifyManifest found.
+type ManifestReport struct {
+	Manifest string          `json:"manifest"`
+	OK       bool            `json:"ok"` // no check failed
+	Skipped  int             `json:"skipped"`
+	Checks   []ManifestCheck `json:"checks"`
+}
+
+// VerifyManifest checks an export manifest: its Ed25519 signature with
+// verifierKey (the signed-note verifier key; "" for the store's), the
+// SHA-256 and size of each file it names (a relative path is looked for
+// where it says, then beside the manifest), and, with a store, that the
+// manifest is the leaf at its log index under the latest checkpoint. g may
+// be nil: then the log is not checked. It creates nothing; a manifest that
+// cannot be read or parsed is Invalid.
+func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*ManifestReport, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Code: Invalid, Message: err.Error(), Err: err}
+	}
+	var m export.Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, invalid("%s is not an export manifest: %v", path, err)
+	}
+	if verifierKey == "" {
+		if g == nil {
+			return nil, invalid("a verifier key is needed to check the signature, and there is no store to take it from")
+		}
+		if verifierKey, err = g.VerifierKey(); err != nil {
+			return nil, err
+		}
+	}
+	rep := &ManifestReport{Manifest: path, Checks: []ManifestCheck{}}
+	add := func(what, result, detail string) {
+		rep.Checks = append(rep.Checks, ManifestCheck{what, result, detail})
+	}
+	if err := translog.VerifyManifest(body, verifierKey); err != nil {
+		add("signature", CheckFailed, err.Error())
+	} else {
+		add("signature", CheckOK, "Ed25519 over the RFC 8785 canonical JSON, by "+strings.SplitN(verifierKey, "+", 2)[0])
+	}
+	type file struct {
+		role string
+		d    *export.FileDigest
+	}
+	files := []file{{"output", &m.Output}}
+	if m.Rejects != nil {
+		files = append(files, file{"rejects", m.Rejects})
+	}
+	for i := range m.Inputs {
+		files = append(files, file{"input", &m.Inputs[i]})
+	}
+	for _, f := range files {
+		p := f.d.File
+		if _, err := os.Stat(p); err != nil && !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(path), filepath.Base(p)) // beside the manifest
+		}
+		sum, size, err := fileSHA256(p)
+		switch {
+		case err != nil && f.role == "input":
+			add(f.role+" "+f.d.File, CheckSkipped, "not at hand here: "+pathProblem(err))
+		case err != nil:
+			add(f.role+" "+f.d.File, CheckFailed, pathProblem(err))
+		case sum != f.d.SHA256 || size != f.d.Bytes:
+			add(f.role+" "+f.d.File, CheckFailed, fmt.Sprintf("sha256 %s (%d bytes), the manifest says %s (%d bytes)", sum, size, f.d.SHA256, f.d.Bytes))
+		default:
+			add(f.role+" "+f.d.File, CheckOK, "sha256 "+sum)
+		}
+	}
+	switch {
+	case g == nil:
+		add("log inclusion", CheckSkipped, "no store to check the log of")
+	default:
+		if detail, err := g.manifestInclusion(ctx, body, &m); err != nil {
+			add("log inclusion", CheckFailed, err.Error())
+		} else {
+			add("log inclusion", CheckOK, detail)
+		}
+	}
+	rep.OK = true
+	for _, c := range rep.Checks {
+		rep.OK = rep.OK && c.Result != CheckFailed
+		if c.Result == CheckSkipped {
+			rep.Skipped++
+		}
+	}
+	return rep, nil
+}
+
+// pathProblem words a file error without Go's "open " prefix.
+func pathProblem(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// manifestInclusion proves the manifest's leaf is at its log index in the
+// tree of the latest checkpoint, checked with the merkle library's
+// verifier against the checkpoint's signed root.
+func (g *Gate) manifestInclusion(ctx context.Context, body []byte, m *export.Manifest) (string, error) {
+	if m.LogIndex == nil {
+		return "", errors.New("the manifest carries no log index")
+	}
+	leaf, err := translog.ManifestLeaf(m.ExportID, body)
+	if err != nil {
+		return "", err
+	}
+	cp, _, err := g.LatestCheckpoint(ctx)
+	if err != nil {
+		return "", err
+	}
+	index := int64(*m.LogIndex)
+	if index >= cp.Size {
+		return "", fmt.Errorf("log index %d is beyond the latest checkpoint (%d leaves)", index, cp.Size)
+	}
+	p, err := translog.InclusionProof(ctx, g.st, index, cp.Size)
+	if err != nil {
+		return "", err
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(index), uint64(cp.Size), translog.LeafHash(leaf), p, cp.Root); err != nil {
+		return "", fmt.Errorf("the manifest is not the leaf at log index %d: %v", index, err)
+	}
+	return fmt.Sprintf("leaf %d of the checkpoint of %d leaves (root %s)", index, cp.Size, hex.EncodeToString(cp.Root)), nil
+}
+
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
