@@ -314,9 +314,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		_, b := call("GET", urls[0]+"/v1/subjects/eve/consents", "")
-		if strings.Contains(b, `"recipient": "partner-x",
-      "recipient_class": "third_party",
-      "state": "denied"`) {
+		if strings.Contains(b, `"recipient":"partner-x","recipient_class":"third_party","state":"denied"`) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -87,19 +87,11 @@ func (g *Gate) Consents(ctx context.Context, p access.Principal, id string, asOf
 	return consentsOf(vs, view, id, t), nil
 }
 
-// subjectView is a view of one subject as of t: from the server's view of
-// every subject for the present, else from the store.
+// subjectView is a view holding one subject as of t: the server's view of
+// every subject for the present, else one loaded from the store.
 func (g *Gate) subjectView(ctx context.Context, vs *decision.Versions, id string, t timestamp.Time, present bool) (*consent.View, error) {
 	if present && g.cache != nil {
-		v, err := g.cache.view(ctx, id, vs.Attributes())
-		if err != nil {
-			return nil, err
-		}
-		i, ok := v.Lookup(id)
-		if !ok {
-			return consent.EmptyView(t, vs.Attributes()), nil
-		}
-		return v.One(i, t), nil
+		return g.cache.view(ctx, id, vs.Attributes())
 	}
 	return store.LoadView(ctx, g.st, t, vs.Attributes(), []string{id})
 }
@@ -113,52 +105,47 @@ func consentsOf(vs *decision.Versions, view *consent.View, id string, t timestam
 	}
 	doc := vs.At(t).Doc
 	out.Policy = doc.Version
-	if known {
-		for _, purpose := range doc.Purposes {
-			for _, r := range doc.Recipients {
-				st, ev := decision.ConsentState(vs, view, idx, decision.Target{Purpose: purpose, Recipient: r.ID, Class: r.Class})
-				out.Consent = append(out.Consent, Cell{purpose, r.ID, r.Class.String(), st.String(), eventOf(ev)})
-			}
+	if !known {
+		out.Effective = effective(vs, nil, t, doc.LeafPurposes(), doc.Recipients, nil)
+		return out
+	}
+	for _, purpose := range doc.Purposes {
+		for _, r := range doc.Recipients {
+			st, ev := decision.ConsentStateAt(vs, view, idx, decision.Target{Purpose: purpose, Recipient: r.ID, Class: r.Class}, t)
+			out.Consent = append(out.Consent, Cell{purpose, r.ID, r.Class.String(), st.String(), eventOf(ev)})
 		}
 	}
-	out.Effective = effective(vs, view, id, t, doc.LeafPurposes(), doc.Recipients)
+	out.Effective = effective(vs, decision.NewOne(vs, view, idx), t, doc.LeafPurposes(), doc.Recipients, nil)
 	return out
 }
 
 // effective decides, for each purpose and recipient given and each leaf
 // category of the version in force at t, a record of that category
-// created at t with the subject as its author.
-func effective(vs *decision.Versions, view *consent.View, id string, t timestamp.Time, purposes []string, recipients []policy.Recipient) []Effective {
+// created at t with the subject as its author (decide's answer, SPEC §7);
+// with consent not nil, as that consent would make it (a choice not made
+// yet). A nil one is a subject unknown at t: subject.unknown throughout.
+func effective(vs *decision.Versions, one *decision.One, t timestamp.Time, purposes []string, recipients []policy.Recipient, consent *policy.State) []Effective {
 	doc := vs.At(t).Doc
 	var out []Effective
 	for _, purpose := range purposes {
 		for _, r := range recipients {
-			plan, err := decision.NewPlan(vs, view, purpose, r.ID)
-			if err != nil {
-				continue // not a leaf or not declared: the version offers no such use
-			}
+			target := decision.Target{Purpose: purpose, Recipient: r.ID, Class: r.Class}
 			for _, c := range doc.LeafCategories() {
-				rec := decision.Record{Category: []byte(c), Created: t, Subjects: []decision.SubjectRef{{ID: []byte(id), Role: policy.Author}}}
-				res := plan.Decide(&rec)
-				e := Effective{Purpose: purpose, Recipient: r.ID, RecipientClass: r.Class.String(), Category: c, Decision: "deny", Reason: res.Reason, Check: res.Check.String()}
-				if res.Allow {
-					e.Decision, e.Reason, e.Check = "allow", effectiveReason(plan, &rec), ""
+				e := Effective{Purpose: purpose, Recipient: r.ID, RecipientClass: r.Class.String(), Category: c, Decision: "deny", Reason: decision.ReasonSubjectUnknown}
+				if one != nil {
+					o, check := one.Decide(target, c, t, t, policy.Author, consent)
+					e.Reason = o.Reason
+					if o.Allow {
+						e.Decision = "allow"
+					} else {
+						e.Check = check.String()
+					}
 				}
 				out = append(out, e)
 			}
 		}
 	}
 	return out
-}
-
-// effectiveReason is the reason of an allowed record's decision: the now
-// check's (consent.granted or default.granted).
-func effectiveReason(plan *decision.Plan, rec *decision.Record) string {
-	ex := plan.Explain(rec)
-	if len(ex.Checks) > 0 {
-		return ex.Checks[0].Outcome.Reason
-	}
-	return ex.Reason
 }
 
 // The states a privacy-centre setting can be in.
@@ -232,7 +219,8 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 		return nil, err
 	}
 	out := &PrivacyCentre{Subject: id, Settings: []Setting{}, History: []ConsentEvent{}, GPC: []ConsentEvent{}, Report: rep}
-	_, out.Known = view.Lookup(id)
+	i, known := view.Lookup(id)
+	out.Known = known
 	for i := len(hist) - 1; i >= 0; i-- {
 		out.History = append(out.History, *eventOf(&hist[i]))
 		if hist[i].Source == "gpc" {
@@ -255,7 +243,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 			if len(rs) == 0 {
 				continue
 			}
-			out.Settings = append(out.Settings, setting(vs, view, id, t, doc, purpose, class, rs, hist))
+			out.Settings = append(out.Settings, setting(vs, view, i, t, doc, purpose, class, rs, hist))
 		}
 	}
 	return out, nil
@@ -263,19 +251,17 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 
 // setting works out one switch: the effective state now, and as it would
 // be after an agreement or a refusal recorded now for the purpose and the
-// class (what flipping the switch records).
-func setting(vs *decision.Versions, view *consent.View, id string, t timestamp.Time, doc *policy.Document,
+// class (what flipping the switch records: then the latest applicable
+// event for every recipient of the class).
+func setting(vs *decision.Versions, view *consent.View, i int, t timestamp.Time, doc *policy.Document,
 	purpose string, class policy.Class, rs []policy.Recipient, hist []consent.Event) Setting {
-	i, _ := view.Lookup(id)
-	s := Setting{Purpose: purpose, Class: class.String(), Entries: effective(vs, view, id, t, []string{purpose}, rs)}
+	one := decision.NewOne(vs, view, i)
+	s := Setting{Purpose: purpose, Class: class.String(), Entries: effective(vs, one, t, []string{purpose}, rs, nil)}
 	for _, r := range rs {
 		s.Recipients = append(s.Recipients, r.ID)
 	}
-	with := func(st policy.State) []Effective {
-		v := view.One(i, t, consent.Event{Purpose: purpose, Recipient: class.String(), State: st, At: t, Source: "settings"})
-		return effective(vs, v, id, t, []string{purpose}, rs)
-	}
-	agreed, refused := with(policy.Granted), with(policy.Denied)
+	granted, denied := policy.Granted, policy.Denied
+	agreed, refused := effective(vs, one, t, []string{purpose}, rs, &granted), effective(vs, one, t, []string{purpose}, rs, &denied)
 	allowedAny := false
 	for k, e := range s.Entries {
 		allowedAny = allowedAny || e.allowed()
@@ -283,7 +269,7 @@ func setting(vs *decision.Versions, view *consent.View, id string, t timestamp.T
 		s.CanRefuse = s.CanRefuse || refused[k].allowed() != e.allowed()
 	}
 	s.On = allowedAny && s.CanRefuse
-	st, ev := decision.ConsentState(vs, view, i, decision.Target{Purpose: purpose, Recipient: rs[0].ID, Class: class})
+	st, ev := decision.ConsentStateAt(vs, view, i, decision.Target{Purpose: purpose, Recipient: rs[0].ID, Class: class}, t)
 	s.ChosenBy = eventOf(ev)
 	switch {
 	case !s.CanAgree && !s.CanRefuse:

@@ -323,7 +323,7 @@ func TestBadRequests(t *testing.T) {
 func TestGPC(t *testing.T) {
 	w := newWorld(t)
 	code, b := w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system.generative","recipient":"self","state":"granted"}`, "Sec-GPC", "1")
-	if code != 201 || !strings.Contains(string(b), `"source": "gpc"`) {
+	if code != 201 || !strings.Contains(string(b), `"source":"gpc"`) {
 		t.Fatalf("with GPC: %d %s", code, b)
 	}
 	hist := w.history("ana")
@@ -332,7 +332,7 @@ func TestGPC(t *testing.T) {
 	}
 	// Again: already denied, nothing more from GPC.
 	_, b = w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system.generative","recipient":"self","state":"denied"}`, "Sec-GPC", "1")
-	if strings.Contains(string(b), `"source": "gpc"`) {
+	if strings.Contains(string(b), `"source":"gpc"`) {
 		t.Fatalf("GPC recorded twice: %s", b)
 	}
 	// An explicit grant for third parties is the subject's choice; without
