@@ -813,3 +813,113 @@ func readFile(t *testing.T, dir, name string) string {
 	}
 	return string(b)
 }
+
+// TestReadingNeverWrites: read-only commands on a store that is not there
+// fail, saying so, and create nothing — no store, no keys, no key file;
+// manifest verify needs only the verifier key.
+func TestReadingNeverWrites(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"policy", "list"}, {"policy", "show", "v1"}, {"log", "verify"}, {"token", "list"}, {"report", "subject", "--subject", "ana"},
+		{"impact"}, {"consent", "show", "--subject", "ana"}, {"log", "prove", "inclusion", "--index", "0"}, {"deliver", "status"},
+		{"manifest", "verify", "m.json"}, {"--store", "sqlite:elsewhere.db", "log", "open", "--subject", "ana"},
+		{"export", "--purpose", "p", "--recipient", "r", "--in", "x.jsonl", "--out", "o.jsonl", "--id", "id", "--time", "t", "--category", "c", "--subject", "author=a"},
+		{"impact", "mark", "--export", "e", "--subject", "s", "--status", "notified"},
+	} {
+		_, errOut, code := cg(t, dir, args...)
+		if code != 1 || !strings.Contains(errOut, "there is no consentgate store at") {
+			t.Errorf("%v on a missing store: exit %d %q", args, code, errOut)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("%v created %v", args, entries)
+		}
+	}
+	// A store made, then read: reading leaves every file as it was.
+	e2e := setupE2E(t)
+	args := append(append([]string{}, e2eExport...), "--out", "out.jsonl")
+	ok(t, e2e, args...)
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		filepath.WalkDir(e2e, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				sum := sha256.Sum256(b)
+				out[p] = hex.EncodeToString(sum[:])
+			}
+			return nil
+		})
+		return out
+	}
+	before := snapshot()
+	for _, args := range [][]string{{"policy", "list"}, {"log", "verify"}, {"token", "list"}, {"report", "subject", "--subject", "ana"}, {"impact"},
+		{"consent", "show", "--subject", "ana"}, {"manifest", "verify", "out.jsonl.manifest.json"}, {"log", "prove", "inclusion", "--index", "3"},
+		{"policy", "diff", "2024-01-01", "2024-09-18"}, {"decide", "--subject", "ana", "--category", "user.content.public", "--created", "2024-10-01T00:00:00Z",
+			"--purpose", "train_ai_system.generative", "--recipient", "partner-x"}} {
+		ok(t, e2e, args...)
+	}
+	after := snapshot()
+	for p, sum := range before {
+		if after[p] != sum && !strings.HasSuffix(p, "-shm") && !strings.HasSuffix(p, "-wal") {
+			t.Errorf("reading changed %s", p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok && !strings.HasSuffix(p, "-shm") && !strings.HasSuffix(p, "-wal") {
+			t.Errorf("reading created %s", p)
+		}
+	}
+	if out := ok(t, e2e, "report", "subject", "--subject", "ana"); !strings.Contains(out, "STATUS") || !strings.Contains(out, "complete") {
+		t.Errorf("report subject does not show the export's status:\n%s", out)
+	}
+	// A recipient with the manifest, the output and the public key alone.
+	rec := t.TempDir()
+	for _, f := range []string{"out.jsonl", "out.jsonl.manifest.json"} {
+		b, _ := os.ReadFile(filepath.Join(e2e, f))
+		os.WriteFile(filepath.Join(rec, f), b, 0o644)
+	}
+	pub, _ := os.ReadFile(filepath.Join(e2e, "consentgate.db.keys", "log.pub"))
+	os.WriteFile(filepath.Join(rec, "log.pub"), pub, 0o644)
+	out, errOut, code := cg(t, rec, "manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json")
+	if code != 0 || !strings.Contains(out, "ok   signature") || !strings.Contains(out, "SKIP log inclusion") || strings.Contains(out, "FAIL") {
+		t.Fatalf("manifest verify with the key alone: exit %d\n%s%s", code, out, errOut)
+	}
+	if entries, _ := os.ReadDir(rec); len(entries) != 3 {
+		t.Fatalf("manifest verify created files: %v", entries)
+	}
+}
+
+// TestExportLogsOnlyWhatItWrites (SPEC §5): an export whose output is a
+// directory, or whose manifest's folder is missing, fails before the log
+// records it.
+func TestExportLogsOnlyWhatItWrites(t *testing.T) {
+	dir := setupE2E(t)
+	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	size := func() string { return strings.SplitN(ok(t, dir, "log", "verify"), ",", 2)[0] }
+	before := size()
+	for _, extra := range [][]string{{"--out", "adir"}, {"--out", "o.jsonl", "--manifest", "missing/m.json"}, {"--out", "o.jsonl", "--rejects", "adir"}} {
+		args := append(append([]string{}, e2eExport...), extra...)
+		if _, errOut, code := cg(t, dir, args...); code != 1 || errOut == "" {
+			t.Errorf("%v: exit %d %q", extra, code, errOut)
+		}
+	}
+	if after := size(); after != before {
+		t.Fatalf("refused exports were logged: %s → %s", before, after)
+	}
+}
+
+// TestFlagTwice: a flag that takes one value given twice is a usage error.
+func TestFlagTwice(t *testing.T) {
+	dir := setupE2E(t)
+	for _, args := range [][]string{
+		append(append([]string{}, e2eExport...), "--out", "a.jsonl", "--purpose", "train_ai_system.generative"),
+		{"consent", "show", "--subject", "ana", "--subject", "ben"},
+		{"--store", "sqlite:consentgate.db", "policy", "list", "--store", "sqlite:other.db"},
+	} {
+		if _, errOut, code := cg(t, dir, args...); code != 2 || !strings.Contains(errOut, "is given twice") {
+			t.Errorf("%v: exit %d %q", args, code, errOut)
+		}
+	}
+	// Repeatable flags repeat.
+	ok(t, dir, "decide", "--subject", "ana", "--subject", "ben:recipient", "--category", "user.content.private.message", "--created", "2024-10-01T00:00:00Z",
+		"--purpose", "train_ai_system.generative", "--recipient", "partner-x")
+}

@@ -584,3 +584,22 @@ func TestPeriodicCheckpoint(t *testing.T) {
 		t.Fatalf("no checkpoint on the way out: %v", got)
 	}
 }
+
+// TestPublishWordsItsHint: a refusal tells an HTTP client what it can do
+// in its own terms, never the command line's; the diff route counts the
+// subjects a widening exposes as the command line does.
+func TestPublishWordsItsHint(t *testing.T) {
+	w := newWorld(t)
+	wider := strings.NewReplacer(`version: "v1"`, `version: "v2"`, "effective_from: 2020-01-01T00:00:00Z",
+		"effective_from: 2021-01-01T00:00:00Z\nannounced_at: 2021-01-01T00:00:00Z\nmin_notice: 30d",
+		"  - id: strict\n    effect: deny\n    when: { purpose: train_ai_system, region: strict }\n", "").Replace(testPolicy)
+	code, b := w.do("admin", "POST", "/v1/policies", wider)
+	if code != 409 || !strings.Contains(string(b), "?force=true") || strings.Contains(string(b), "--force") || !strings.Contains(string(b), `"hint":"force"`) {
+		t.Fatalf("a widening without notice: %d %s", code, b)
+	}
+	w.json("admin", "POST", "/v1/policies?force=true", wider, 201)
+	v := w.json("auditor", "GET", "/v1/policies/diff?from=v1&to=v2", "", 200)
+	if n, ok := v["diff"].(map[string]any)["subjects_newly_allowed"].(float64); !ok || n != 1 {
+		t.Fatalf("the diff's exposed subjects: %v", v["diff"])
+	}
+}
