@@ -68,14 +68,9 @@ func (m *consentMatcher) stateAt(v *consent.View, s int, t timestamp.Time) (poli
 	return policy.None, -1
 }
 
-// ConsentState returns a subject's consent for a target in a view, and the
-// deciding event when one applies.
-func ConsentState(vs *Versions, v *consent.View, s int, t Target) (policy.State, *consent.Event) {
-	return ConsentStateAt(vs, v, s, t, timestamp.Max)
-}
-
-// ConsentStateAt is ConsentState as the subject's consent stood at a time
-// (the view's events after it are not seen).
+// ConsentStateAt returns a subject's consent for a target as it stood at
+// a time (the view's events after it are not seen), and the deciding event
+// when one applies.
 func ConsentStateAt(vs *Versions, v *consent.View, s int, t Target, at timestamp.Time) (policy.State, *consent.Event) {
 	m := newConsentMatcher(vs, v, t)
 	st, k := m.stateAt(v, s, at)
@@ -94,19 +89,4 @@ func ConsentAll(vs *Versions, v *consent.View, t Target) []policy.State {
 		out[s], _ = m.state(v, s)
 	}
 	return out
-}
-
-// ConsentDecisions returns, for every subject of a view, its consent for a
-// target and the time of the event that decided it (zero when none did).
-func ConsentDecisions(vs *Versions, v *consent.View, t Target) ([]policy.State, []timestamp.Time) {
-	m := newConsentMatcher(vs, v, t)
-	states, times := make([]policy.State, v.Len()), make([]timestamp.Time, v.Len())
-	for s := range states {
-		st, k := m.state(v, s)
-		states[s] = st
-		if k >= 0 {
-			times[s], _, _, _ = v.ConsentRaw(s, k)
-		}
-	}
-	return states, times
 }

@@ -90,7 +90,7 @@ func TestArchitecture(t *testing.T) {
 	// The front ends compute no answer of their own: they never call the
 	// engine's or the application's parts (read from their source).
 	banned := map[string][]string{
-		"decision": {"NewPlan", "PlanFor", "ConsentState", "ConsentStateAt", "ConsentAll", "ConsentDecisions", "NewVersions"},
+		"decision": {"NewPlan", "PlanFor", "NewOne", "ConsentStateAt", "ConsentAll", "NewVersions"},
 		"impact":   {"Compute"},
 		"policy":   {"Compare", "Parse", "Compile"},
 		"translog": {"Verify", "Issue", "ProveInclusion", "ProveConsistency", "OpenCheckpoint", "VerifyManifest", "LoadSigner", "OpenKeys"},

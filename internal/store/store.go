@@ -258,14 +258,3 @@ type Store interface {
 
 	Close() error
 }
-
-// All yields the events of a slice, for the Import methods.
-func All[E any](evs []E) iter.Seq2[E, error] {
-	return func(yield func(E, error) bool) {
-		for _, e := range evs {
-			if !yield(e, nil) {
-				return
-			}
-		}
-	}
-}
