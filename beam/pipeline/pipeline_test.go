@@ -131,17 +131,19 @@ func TestPipelineMatchesExport(t *testing.T) {
 	}
 	// The records both kept give the same impact: the same subjects owe
 	// the same records in each export.
-	var items []struct {
-		ExportID string `json:"export_id"`
-		Subject  string
-		Reason   string
-		Records  []string
+	var impact struct {
+		Items []struct {
+			ExportID string `json:"export_id"`
+			Subject  string
+			Reason   string
+			Records  []string
+		}
 	}
-	if err := json.Unmarshal([]byte(run(t, bin, dir, store, "impact", "--json")), &items); err != nil {
+	if err := json.Unmarshal([]byte(run(t, bin, dir, store, "impact", "--json")), &impact); err != nil {
 		t.Fatal(err)
 	}
 	byExport := map[string][]string{}
-	for _, it := range items {
+	for _, it := range impact.Items {
 		byExport[it.ExportID] = append(byExport[it.ExportID], fmt.Sprint(it.Subject, it.Reason, it.Records))
 	}
 	// The demo's own export, the snapshot's and the pipeline's decided the

@@ -150,6 +150,9 @@ func cmdConsentShow(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	fmt.Fprintln(w, "\n  subject history:")
+	if len(subjHist) == 0 {
+		fmt.Fprintln(w, "    (no subject events)")
+	}
 	for _, e := range subjHist {
 		var parts []string
 		if e.RegionSet {
@@ -178,7 +181,7 @@ func cmdConsentShow(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(w, "    (no consent events)")
 	}
 	for _, e := range consHist {
-		fmt.Fprintf(w, "    %s  %-7s purpose %s, recipient %s, source %s\n", e.At, e.State, e.Purpose, e.RecipientLabel(), e.Source)
+		fmt.Fprintf(w, "    %s  %-7s purpose %s, recipient %s, source %s\n", e.At, e.State, e.Purpose, e.Recipient, e.Source)
 	}
 	return nil
 }

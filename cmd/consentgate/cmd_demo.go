@@ -103,7 +103,8 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	fmt.Fprintf(w, "   Imported consent: %s — opt-ins under the baseline, opt-outs before and after\n", importReport(con))
-	fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), opt-outs after the export.\n\n")
+	fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), and opt-outs after the\n")
+	fmt.Fprintf(w, "   export's as-of time (21 January 2025), which the tour exports as of, as a platform would have then.\n\n")
 
 	if forced != "" {
 		d, err := g.Diff(ctx, access.Local, gate.PolicyArg{Label: prev}, gate.PolicyArg{Label: forced})
@@ -204,9 +205,9 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(w, "   consentgate --store %s consent show --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
 	fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s serve --addr :8080   # then, with a token from\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s\n", a.storeDSN, reported)
-	fmt.Fprintf(w, "       open http://localhost:8080/privacy/login?token=TOKEN (an admin token: /admin/login?token=TOKEN)\n")
+	fmt.Fprintf(w, "   consentgate --store %s serve --addr 127.0.0.1:8080   # then, with tokens from\n", a.storeDSN)
+	fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", a.storeDSN, reported)
+	fmt.Fprintf(w, "   consentgate --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
 	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
 		a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)

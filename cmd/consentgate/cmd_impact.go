@@ -31,7 +31,7 @@ func cmdImpact(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return a.printJSON(items)
+		return a.printJSON(map[string]any{"items": items}) // the shape GET /v1/impact answers
 	}
 	printImpact(a.stdout, items, 0)
 	return nil
@@ -64,6 +64,9 @@ func printImpact(w io.Writer, items []impact.Item, limit int) {
 			status := it.Status
 			if it.Status == impact.Lapsed {
 				status = "lapsed " + it.LapsedAt.String()
+				if n := len(it.Marks); n > 0 {
+					status += "; last marked " + it.Marks[n-1].Status
+				}
 			}
 			fmt.Fprintf(w, "    %-10s %s (%s) since %s: %d %s (%s) [%s]%s\n", it.Subject, it.Cause, it.Reason, it.At,
 				len(it.Records), plural(len(it.Records), "record", "records"), recordList(it.Records, 3), status, note)

@@ -207,6 +207,9 @@ func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
 		defer a.done(g)
 	}
 	d, err := g.Diff(ctx, access.Local, oldArg, newArg)
+	if gate.CodeOf(err) == gate.NotFound {
+		return fmt.Errorf("%w, and there is no policy file of that name", err)
+	}
 	if err != nil {
 		return err
 	}

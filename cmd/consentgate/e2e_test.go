@@ -624,7 +624,13 @@ func TestImpact(t *testing.T) {
 		Records                              []string
 	}
 	out := ok(t, dir, "impact", "--json")
-	if err := json.Unmarshal([]byte(out), &items); err != nil {
+	var got struct {
+		Items json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got.Items, &items); err != nil {
 		t.Fatal(err)
 	}
 	if len(items) != 2 || items[0].Subject != "ana" || items[0].Cause != "withdrawal" || items[0].Reason != "consent.denied" || len(items[0].Records) != 2 ||

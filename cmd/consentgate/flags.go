@@ -40,7 +40,8 @@ func (a *app) parse(fs *flag.FlagSet, args []string, positional func(string)) er
 			if a.twice != "" {
 				return usagef("--%s is given twice; give it once", a.twice)
 			}
-			return usagef("%v", err)
+			// The flag package names flags with one dash; the docs, two.
+			return usagef("%s", strings.Replace(strings.Replace(err.Error(), " for flag -", " for flag --", 1), "provided but not defined: -", "unknown flag --", 1))
 		}
 		args = fs.Args()
 		if len(args) == 0 {

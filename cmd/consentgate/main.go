@@ -105,7 +105,7 @@ func message(err error) string {
 	case gate.PublishPolicy:
 		msg += "; publish one first: consentgate policy publish FILE"
 	case gate.CreateStore:
-		msg += " (check --store; the commands that set a store up create it: policy publish, subjects import, consent import, consent set, token create, serve)"
+		msg += " (check --store; the commands that set a store up create it: policy publish, subjects import, consent import, token create, serve)"
 	case gate.KeysDir:
 		msg += "; --keys DIR names the store's keys directory"
 	case gate.SeeImpact:
@@ -135,18 +135,18 @@ func commands() []command {
 		{"demo", "[--dir DIR] [--members N]", "the guided tour on a generated professional network, in its own store", cmdDemo},
 		{"policy check", "FILE", "validate a policy file", cmdPolicyCheck},
 		{"policy publish", "[--force] FILE", "publish a policy version", cmdPolicyPublish},
-		{"policy list", "", "list published versions", cmdPolicyList},
+		{"policy list", "[--json]", "list published versions", cmdPolicyList},
 		{"policy show", "VERSION", "print a published version", cmdPolicyShow},
 		{"policy diff", "OLD NEW [--json]", "what changes between two versions (files or published), and the notice check", cmdPolicyDiff},
 		{"subjects import", "FILE", "import subject events (JSON Lines)", cmdSubjectsImport},
 		{"consent import", "FILE", "import consent events (JSON Lines)", cmdConsentImport},
 		{"consent set", "--subject S --purpose P [--recipient R] --state granted|denied [--at T] [--source SRC]", "record one consent event", cmdConsentSet},
 		{"consent export", "--subject S --format iso27560", "a subject's consent history as ISO/IEC TS 27560-style JSON", cmdConsentExport},
-		{"consent show", "--subject S [--as-of T]", "a subject's state, consent and history", cmdConsentShow},
+		{"consent show", "--subject S [--as-of T] [--json]", "a subject's state, consent, what is shared now, and history", cmdConsentShow},
 		{"decide", "--subject S[:role]... --category C --created T --purpose P --recipient R [--as-of T] [--json]", "decide one record and explain", cmdDecide},
 		{"report subject", "--subject S [--json]", "every export that included a subject's data", cmdReportSubject},
 		{"impact mark", "--export E --subject S --status open|notified|deleted|retrained|wontfix [--note TEXT]", "record what was done about an impact item", cmdImpactMark},
-		{"impact", "[--since T] [--json]", "subjects who withdrew or became ineligible after an export used their data", cmdImpact},
+		{"impact", "[--since T] [--json]", "export subjects who no longer allow records it included: withdrawals, moves, narrower versions", cmdImpact},
 		{"export finalize", "--dir DIR --out FILE [--rejects FILE] [--manifest FILE]", "assemble, log and record an export the Beam pipeline computed", cmdExportFinalize},
 		{"export", "--purpose P --recipient R [--as-of T] [--snapshot FILE] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] [--redact CONFIG] [--lineage FILE|--lineage-url URL] FIELDS", "build a dataset", cmdExport},
 		{"deliver status", "[--json]", "each delivery destination's progress and how many changes it has yet to receive", cmdDeliverStatus},
@@ -158,7 +158,7 @@ func commands() []command {
 		{"log open", "--subject S [--json]", "give a subject the salts of their log entries and export pseudonyms", cmdLogOpen},
 		{"log erase", "--subject S", "erase a subject's log key: their entries become unlinkable", cmdLogErase},
 		{"log tiles", "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", cmdLogTiles},
-		{"manifest verify", "FILE [--json]", "check an export manifest's signature, file digests and log inclusion", cmdManifestVerify},
+		{"manifest verify", "FILE [--key FILE] [--json]", "check an export manifest's signature, file digests and log inclusion", cmdManifestVerify},
 		{"serve", "[--addr :8080] [--checkpoint-every 1m] [--quiet]", "the HTTP API, the privacy centre and the admin console", cmdServe},
 		{"token create", "--role admin|operator|auditor|subject [--subject S]", "create an API token; prints it alone, once", cmdTokenCreate},
 		{"token revoke", "TOKEN", "revoke a token (the token or its SHA-256)", cmdTokenRevoke},

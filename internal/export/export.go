@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 			return nil, fmt.Errorf("input %s is a directory", in)
 		}
 	}
-	if err := checkOutputs(outs); err != nil {
+	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.ManifestPath(), "rejects file": o.Rejects}); err != nil {
 		return nil, err
 	}
 	if o.Workers <= 0 {
@@ -635,17 +635,22 @@ func membersOf(v *consent.View) (*redact.Members, error) {
 	return m, nil
 }
 
-// checkOutputs refuses outputs that could not be renamed into place once
-// the export is logged: a path that is a directory, in a folder that does
-// not exist.
-func checkOutputs(outs []string) error {
-	for _, out := range outs {
+// checkOutputs refuses outputs (by what they are: the output, the
+// manifest, the rejects file) that could not be renamed into place once the
+// export is logged: a path that is a directory, in a folder that does not
+// exist.
+func checkOutputs(outs map[string]string) error {
+	for _, role := range []string{"output", "rejects file", "manifest"} {
+		out := outs[role]
+		if out == "" {
+			continue
+		}
 		if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-			return fmt.Errorf("output %s is a directory: name a file", out)
+			return fmt.Errorf("the %s %s is a directory: name a file", role, out)
 		}
 		dir := filepath.Dir(out)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("output %s: the folder %s does not exist", out, dir)
+			return fmt.Errorf("the %s %s: the folder %s does not exist", role, out, dir)
 		}
 	}
 	return nil

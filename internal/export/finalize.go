@@ -117,7 +117,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 			}
 		}
 	}
-	if err := checkOutputs(outs); err != nil {
+	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.Manifest, "rejects file": o.Rejects}); err != nil {
 		return nil, err
 	}
 	outF, err := temp(o.Out)

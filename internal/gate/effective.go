@@ -176,8 +176,15 @@ type Setting struct {
 	ChosenBy  *ConsentEvent `json:"chosen_by"` // the member's choice that decides it, if any
 	// GPC is the Global Privacy Control denial that the member's later
 	// agreement overrides, shown beside it.
-	GPC     *ConsentEvent `json:"gpc,omitempty"`
-	Entries []Effective   `json:"entries"`
+	GPC *ConsentEvent `json:"gpc,omitempty"`
+	// Uncovered is the member's latest agreement that overlaps the setting
+	// but does not reach it (SPEC §2.2: given before the version in force
+	// then declared these recipients), when no choice decides it.
+	Uncovered *ConsentEvent `json:"uncovered,omitempty"`
+	Entries   []Effective   `json:"entries"`
+	// IfAgreed is what agreeing now would make of the entries (what
+	// turning the switch on, or the extra agreement, shares).
+	IfAgreed []Effective `json:"if_agreed"`
 	// Rule is the first rule that forbids the use, for NotPossible, with
 	// what it tests (the member's region, an attribute, the kind of data).
 	Rule      string   `json:"rule,omitempty"`
@@ -191,8 +198,11 @@ type PrivacyCentre struct {
 	Known    bool           `json:"known"`
 	Settings []Setting      `json:"settings"`
 	History  []ConsentEvent `json:"history"` // newest first
-	GPC      []ConsentEvent `json:"gpc"`     // the denials Global Privacy Control signals recorded, newest first
-	Report   *Report        `json:"report"`
+	// GPC are the denials Global Privacy Control signals recorded that still
+	// stand (no later choice of the member decides the same use), newest
+	// first.
+	GPC    []ConsentEvent `json:"gpc"`
+	Report *Report        `json:"report"`
 }
 
 // PrivacyCentre answers a member's privacy centre: their settings from
@@ -223,14 +233,24 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 	out.Known = known
 	for i := len(hist) - 1; i >= 0; i-- {
 		out.History = append(out.History, *eventOf(&hist[i]))
-		if hist[i].Source == "gpc" {
-			out.GPC = append(out.GPC, *eventOf(&hist[i]))
-		}
 	}
 	if vs.IndexAt(t) == 0 || !out.Known {
 		return out, nil
 	}
 	doc := vs.At(t).Doc
+	for i := len(hist) - 1; i >= 0; i-- {
+		e := &hist[i]
+		if e.Source != "gpc" || e.State != policy.Denied {
+			continue
+		}
+		standing := true
+		for _, later := range hist[i+1:] {
+			standing = standing && !gpcOverlaps(doc, &later, e.Purpose, e.Recipient)
+		}
+		if standing {
+			out.GPC = append(out.GPC, *eventOf(e))
+		}
+	}
 	out.Policy = doc.Version
 	for _, purpose := range doc.LeafPurposes() {
 		for class := policy.FirstParty; class <= policy.ThirdParty; class++ {
@@ -269,8 +289,19 @@ func setting(vs *decision.Versions, view *consent.View, i int, t timestamp.Time,
 		s.CanRefuse = s.CanRefuse || refused[k].allowed() != e.allowed()
 	}
 	s.On = allowedAny && s.CanRefuse
+	s.IfAgreed = agreed
 	st, ev := decision.ConsentStateAt(vs, view, i, decision.Target{Purpose: purpose, Recipient: rs[0].ID, Class: class}, t)
 	s.ChosenBy = eventOf(ev)
+	if ev == nil {
+		// An agreement that overlaps the use but does not reach it.
+		for k := len(hist) - 1; k >= 0; k-- {
+			e := &hist[k]
+			if e.State == policy.Granted && e.At <= t && gpcOverlaps(doc, e, purpose, class.String()) && policy.IsAncestorOrSelf(e.Purpose, purpose) {
+				s.Uncovered = eventOf(e)
+				break
+			}
+		}
+	}
 	switch {
 	case !s.CanAgree && !s.CanRefuse:
 		s.State = NotPossible

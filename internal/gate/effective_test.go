@@ -189,6 +189,21 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	if err != nil || !rep.OK || rep.Skipped != 0 {
 		t.Fatalf("with the store: %+v %v", rep, err)
 	}
+	// A recipient's copies, in a folder of their own: the copy beside the
+	// manifest is what is checked, not the path the manifest records.
+	rec := t.TempDir()
+	for _, f := range []string{req.Options.Out, req.Options.ManifestPath()} {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(rec, filepath.Base(f)), b, 0o644)
+	}
+	copied := filepath.Join(rec, filepath.Base(req.Options.ManifestPath()))
+	if rep, _ := gate.VerifyManifest(ctx, nil, copied, vkey); !rep.OK {
+		t.Fatalf("the recipient's copies: %+v", rep)
+	}
+	os.WriteFile(filepath.Join(rec, "out.jsonl"), []byte("tampered\n"), 0o644)
+	if rep, _ := gate.VerifyManifest(ctx, nil, copied, vkey); rep.OK {
+		t.Fatal("a tampered copy verifies against the original beside the exporter's manifest")
+	}
 	os.WriteFile(req.Options.Out, []byte("tampered\n"), 0o644)
 	rep, _ = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "")
 	if rep.OK {

@@ -43,8 +43,9 @@ type ManifestReport struct {
 
 // VerifyManifest checks an export manifest: its Ed25519 signature with
 // verifierKey (the signed-note verifier key; "" for the store's), the
-// SHA-256 and size of each file it names (a relative path is looked for
-// where it says, then beside the manifest), and, with a store, that the
+// SHA-256 and size of each file it names (the file of that name beside the
+// manifest, else the path it records; an input or rejects file not at hand
+// is skipped, not failed: a recipient has neither), and, with a store, that the
 // manifest is the leaf at its log index under the latest checkpoint. g may
 // be nil: then the log is not checked. It creates nothing; a manifest that
 // cannot be read or parsed is Invalid.
@@ -86,20 +87,23 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*Ma
 		files = append(files, file{"input", &m.Inputs[i]})
 	}
 	for _, f := range files {
-		p := f.d.File
-		if _, err := os.Stat(p); err != nil && !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(path), filepath.Base(p)) // beside the manifest
-		}
+		p := locate(path, f.d.File)
 		sum, size, err := fileSHA256(p)
+		where := ""
+		if p != f.d.File {
+			where = " (" + p + ")"
+		}
 		switch {
-		case err != nil && f.role == "input":
+		case err != nil && f.role != "output":
+			// Inputs stay with the platform, and the rejects file names
+			// the excluded members: a recipient has neither.
 			add(f.role+" "+f.d.File, CheckSkipped, "not at hand here: "+pathProblem(err))
 		case err != nil:
 			add(f.role+" "+f.d.File, CheckFailed, pathProblem(err))
 		case sum != f.d.SHA256 || size != f.d.Bytes:
-			add(f.role+" "+f.d.File, CheckFailed, fmt.Sprintf("sha256 %s (%d bytes), the manifest says %s (%d bytes)", sum, size, f.d.SHA256, f.d.Bytes))
+			add(f.role+" "+f.d.File, CheckFailed, fmt.Sprintf("sha256 %s (%d bytes)%s, the manifest says %s (%d bytes)", sum, size, where, f.d.SHA256, f.d.Bytes))
 		default:
-			add(f.role+" "+f.d.File, CheckOK, "sha256 "+sum)
+			add(f.role+" "+f.d.File, CheckOK, "sha256 "+sum+where)
 		}
 	}
 	switch {
@@ -120,6 +124,17 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*Ma
 		}
 	}
 	return rep, nil
+}
+
+// locate finds a file a manifest names: the file of that name beside the
+// manifest when there is one — what came with it, a recipient's copy —
+// else the path the manifest records (as the export wrote it).
+func locate(manifest, file string) string {
+	beside := filepath.Join(filepath.Dir(manifest), filepath.Base(file))
+	if _, err := os.Stat(beside); err == nil {
+		return beside
+	}
+	return file
 }
 
 // pathProblem words a file error without Go's "open " prefix.

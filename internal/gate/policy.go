@@ -248,7 +248,7 @@ func (g *Gate) policyArg(ctx context.Context, a PolicyArg) (*policy.Table, times
 			return t, ps[i].PublishedAt, err
 		}
 	}
-	return nil, 0, notFound("%q is neither a policy file nor a published version", a.Label)
+	return nil, 0, notFound("policy version %q is not published", a.Label)
 }
 
 // diffAttributes are the attributes either side of a diff declares.

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"slices"
@@ -375,20 +376,64 @@ func (g *Gate) Subject(ctx context.Context, p access.Principal, id string, asOf 
 	return out, nil
 }
 
+// SubjectEvent is a subject event as the answers show it: like a
+// subjects-file line, "region" only when the event sets it (null when it
+// removes it), the attributes it sets (null removes one).
+type SubjectEvent struct {
+	Seq        int64
+	At         timestamp.Time
+	RegionSet  bool
+	Region     string
+	Attributes map[string]*string
+}
+
+// MarshalJSON writes the event as a subjects-file line's fields, with its
+// sequence number.
+func (e SubjectEvent) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"seq": e.Seq, "at": e.At}
+	if e.RegionSet {
+		if e.Region == "" {
+			m["region"] = nil
+		} else {
+			m["region"] = e.Region
+		}
+	}
+	if len(e.Attributes) > 0 {
+		m["attributes"] = e.Attributes
+	}
+	return json.Marshal(m)
+}
+
 // SubjectHistory returns a subject's events in (at, seq) order.
-func (g *Gate) SubjectHistory(ctx context.Context, p access.Principal, id string) ([]consent.SubjectEvent, error) {
+func (g *Gate) SubjectHistory(ctx context.Context, p access.Principal, id string) ([]SubjectEvent, error) {
 	if !p.Can(access.ReadSubject, id) {
 		return nil, errForbidden
 	}
-	return g.st.SubjectHistory(ctx, id)
+	hist, err := g.st.SubjectHistory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SubjectEvent, len(hist))
+	for i, e := range hist {
+		out[i] = SubjectEvent{e.Seq, e.At, e.RegionSet, e.Region, e.Attributes}
+	}
+	return out, nil
 }
 
 // ConsentHistory returns a subject's consent events in (at, seq) order.
-func (g *Gate) ConsentHistory(ctx context.Context, p access.Principal, id string) ([]consent.Event, error) {
+func (g *Gate) ConsentHistory(ctx context.Context, p access.Principal, id string) ([]ConsentEvent, error) {
 	if !p.Can(access.ReadSubject, id) {
 		return nil, errForbidden
 	}
-	return g.st.ConsentHistory(ctx, id)
+	hist, err := g.st.ConsentHistory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ConsentEvent, len(hist))
+	for i := range hist {
+		out[i] = *eventOf(&hist[i])
+	}
+	return out, nil
 }
 
 // ConsentRecords returns a subject's consent history as ISO/IEC TS

@@ -25,7 +25,6 @@ import (
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"
-	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -132,7 +131,7 @@ func newWorld(t testing.TB) *world {
 }
 
 // history is a subject's consent history as the store keeps it.
-func (w *world) history(subject string) []consent.Event {
+func (w *world) history(subject string) []gate.ConsentEvent {
 	w.t.Helper()
 	h, err := w.g.ConsentHistory(context.Background(), access.Local, subject)
 	if err != nil {
@@ -327,7 +326,7 @@ func TestGPC(t *testing.T) {
 		t.Fatalf("with GPC: %d %s", code, b)
 	}
 	hist := w.history("ana")
-	if len(hist) != 2 || hist[0].Source != "gpc" || hist[0].Recipient != "third_party" || hist[0].State != policy.Denied {
+	if len(hist) != 2 || hist[0].Source != "gpc" || hist[0].Recipient != "third_party" || hist[0].State != "denied" {
 		t.Fatalf("history %+v", hist)
 	}
 	// Again: already denied, nothing more from GPC.

@@ -135,12 +135,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request, p access.Pri
 	if err != nil {
 		return err
 	}
-	events := make([]*gate.ConsentEvent, len(hist))
-	for i := range hist {
-		e := &hist[i]
-		events[i] = &gate.ConsentEvent{Seq: e.Seq, Purpose: e.Purpose, Recipient: e.RecipientLabel(), State: e.State.String(), At: e.At, Source: e.Source}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"subject": id, "events": events})
+	writeJSON(w, http.StatusOK, map[string]any{"subject": id, "events": hist})
 	return nil
 }
 

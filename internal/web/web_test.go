@@ -15,10 +15,8 @@ import (
 	"testing"
 
 	"github.com/consentgate/consentgate/internal/access"
-	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"
-	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/web"
 )
 
@@ -84,7 +82,7 @@ func newSite(t *testing.T) *site {
 }
 
 // history is ana's consent history.
-func (s *site) history() []consent.Event {
+func (s *site) history() []gate.ConsentEvent {
 	h, err := s.g.ConsentHistory(context.Background(), access.Local, "ana")
 	if err != nil {
 		s.t.Fatal(err)
@@ -170,7 +168,7 @@ func TestPrivacySessionAndCSRF(t *testing.T) {
 		t.Fatalf("a toggle: %d", code)
 	}
 	hist = s.history()
-	if len(hist) != 2 || hist[1].Source != "settings" || hist[1].Recipient != "first_party" || hist[1].State != policy.Denied {
+	if len(hist) != 2 || hist[1].Source != "settings" || hist[1].Recipient != "first_party" || hist[1].State != "denied" {
 		t.Fatalf("after the toggle: %+v", hist)
 	}
 	// A forged cookie is no session.

@@ -18,6 +18,9 @@ type settingView struct {
 	Agree    bool   // an extra "agree" is offered: the switch is on by default, and agreeing shares more
 	Lines    []string
 	GPCNote  string
+	// AgreeNote says what agreeing shares (turning an off switch on, or
+	// the extra agreement): every kind of data it would let through.
+	AgreeNote string
 }
 
 // classWords says in plain words who a recipient class is.
@@ -98,6 +101,8 @@ func wordSetting(s *gate.Setting) settingView {
 	}
 	if e := s.ChosenBy; e != nil {
 		v.By = "Your choice of " + e.At.Time().UTC().Format("2 Jan 2006, 15:04 UTC") + " (" + sourceWords(e.Source) + ")."
+	} else if e := s.Uncovered; e != nil {
+		v.By = "Your agreement of " + e.At.Time().UTC().Format("2 Jan 2006") + " was given before the policy named these companies, so it does not reach them; this is the platform's default."
 	} else if s.State != gate.NotPossible {
 		v.By = "You have not chosen; this is the platform's default."
 	}
@@ -108,7 +113,27 @@ func wordSetting(s *gate.Setting) settingView {
 	}
 	v.Agree = s.On && s.CanAgree
 	if g := s.GPC; g != nil {
-		v.GPCNote = "Your browser sent a Global Privacy Control signal (recorded " + g.At.Time().UTC().Format("2 Jan 2006") + "); you turned this on afterwards, and that choice stands."
+		v.GPCNote = "A Global Privacy Control signal from your browser was recorded on " + g.At.Time().UTC().Format("2 Jan 2006") + "; you turned this on afterwards, and that choice stands."
+	}
+	// What agreeing would share that is not shared now: what turning an
+	// off switch on agrees to, or what the extra agreement adds.
+	if s.CanAgree && (!s.On || v.Agree) {
+		var more []string
+		seen := map[string]bool{}
+		for k, e := range s.IfAgreed {
+			if e.Decision == "allow" && s.Entries[k].Decision != "allow" && !seen[e.Category] {
+				seen[e.Category] = true
+				w := categoryWords(e.Category)
+				more = append(more, strings.ToLower(w[:1])+w[1:])
+			}
+		}
+		switch {
+		case len(more) == 0:
+		case v.Agree:
+			v.AgreeNote = "Agreeing also lets them use " + strings.Join(more, ", ") + "."
+		default:
+			v.AgreeNote = "Turning it on agrees to the use of " + strings.Join(more, ", ") + "."
+		}
 	}
 	// One line per kind of data (per recipient when they differ).
 	same := map[string]string{}
