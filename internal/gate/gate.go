@@ -102,10 +102,12 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 		dir = target + ".keys"
 	}
 	opts := store.OpenOptions{Create: c.Mode == Create, ReadOnly: c.Mode == ReadOnly}
+	// The subject keys are never created here: a store that holds events
+	// but whose keys are not in dir must not get new ones (its log would
+	// no longer verify); they are created below only for a store without
+	// events.
 	keys := &keyRef{}
-	if c.Mode == Create {
-		keys.ks, err = translog.OpenKeys(dir)
-	} else if keys.ks, err = translog.OpenKeysWith(dir, opts); errors.Is(err, translog.ErrNoKeys) {
+	if keys.ks, err = translog.OpenKeysWith(dir, store.OpenOptions{ReadOnly: opts.ReadOnly}); errors.Is(err, translog.ErrNoKeys) {
 		keys.ks, err = nil, nil
 	}
 	if err != nil {
@@ -130,7 +132,7 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 		subj, cons, err := st.EventCounts(ctx)
 		if err == nil && subj+cons > 0 {
 			err = Errorf(Unavailable, KeysDir, "the subject keys of this store's log are not in %s", dir)
-		} else if err == nil && c.Mode == Write {
+		} else if err == nil && c.Mode != ReadOnly {
 			keys.ks, err = translog.OpenKeys(dir)
 		}
 		if err != nil {

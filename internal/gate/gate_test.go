@@ -1,7 +1,9 @@
 package gate_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +17,8 @@ import (
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/timestamp"
+
+	_ "modernc.org/sqlite" // a foreign SQLite file
 )
 
 var ctx = context.Background()
@@ -209,6 +213,33 @@ func TestOpenModes(t *testing.T) {
 	ro.Close()
 	if after := files(t, dir); !slices.Equal(before, after) {
 		t.Fatalf("a read-only session changed the files: %v → %v", before, after)
+	}
+	// A store with events opened with another keys directory — even by a
+	// command that may create a store — is refused: new keys would salt
+	// its log with keys it was never derived from.
+	w.g = w.open(gate.Create)
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US"}`)
+	w.g.Close()
+	for _, mode := range []gate.Mode{gate.Create, gate.Write, gate.ReadOnly} {
+		_, err := gate.Open(ctx, gate.Config{Store: w.store(), Keys: filepath.Join(dir, "other-keys"), Mode: mode})
+		if e := gate.As(err); e == nil || e.Hint != gate.KeysDir {
+			t.Fatalf("mode %d with another keys directory: %v", mode, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "other-keys", "subject-keys.db")); err == nil {
+		t.Fatal("a refused open created subject keys")
+	}
+	// A SQLite file that is not a store, opened to read: refused, and left
+	// byte for byte as it was (not even turned into WAL mode).
+	foreign := filepath.Join(dir, "foreign.db")
+	fdb, _ := sql.Open("sqlite", foreign)
+	fdb.Exec(`CREATE TABLE t (x)`)
+	fdb.Close()
+	was, _ := os.ReadFile(foreign)
+	_, err = gate.Open(ctx, gate.Config{Store: foreign, Mode: gate.ReadOnly})
+	codeIs(t, err, gate.NoStore)
+	if now, _ := os.ReadFile(foreign); !bytes.Equal(was, now) {
+		t.Fatal("reading a foreign SQLite file changed it")
 	}
 }
 

@@ -77,11 +77,19 @@ func OpenWith(ctx context.Context, path string, keys store.Keys, o store.OpenOpt
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
-		q.Add("_pragma", p)
-	}
 	if o.ReadOnly {
-		q.Add("_pragma", "query_only(1)")
+		// Every statement that would write is refused (query_only), and
+		// not even the journal mode is set: a file that is not a store
+		// stays as it is. (SQLite's own WAL housekeeping — its -shm and
+		// -wal files, removed again as the last connection closes — is
+		// not the store's state.)
+		for _, p := range []string{"busy_timeout(10000)", "query_only(1)"} {
+			q.Add("_pragma", p)
+		}
+	} else {
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
 	}
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())

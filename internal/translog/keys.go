@@ -52,16 +52,17 @@ func OpenKeysWith(dir string, o store.OpenOptions) (*KeyStore, error) {
 		return nil, err
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "secure_delete(1)"} {
-		q.Add("_pragma", p)
-	}
 	if o.ReadOnly {
+		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "query_only(1)")
 		db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 		return &KeyStore{db: db, Path: path}, nil
+	}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "secure_delete(1)"} {
+		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
