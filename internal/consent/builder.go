@@ -389,8 +389,9 @@ func (b *Builder) Finish() *View {
 	v.stateRegion = make([]uint32, 0, len(b.subj))
 	v.stateAttr = make([]uint32, 0, len(b.subj)*nSlots)
 
-	cur := make([]int32, 1+nSlots)   // region, slots: current values
-	first := make([]int32, 1+nSlots) // earliest value set, -1 none
+	cur := make([]int32, 1+nSlots)              // region, slots: current values
+	first := make([]int32, 1+nSlots)            // earliest value set, -1 none
+	firstAt := make([]timestamp.Time, 1+nSlots) // when it was set
 	for s := 0; s < nIDs; s++ {
 		grp := order[count[s]:count[s+1]]
 		if len(grp) == 0 {
@@ -401,18 +402,26 @@ func (b *Builder) Finish() *View {
 			sort.SliceStable(grp, func(x, y int) bool { return b.before(grp[x], grp[y]) })
 		}
 		for f := range first {
-			first[f] = -1
+			first[f], firstAt[f] = -1, timestamp.Min
 		}
 		for k := len(grp) - 1; k >= 0; k-- {
 			e := grp[k]
 			if r := b.subj[e].region; r >= 0 {
-				first[0] = r
+				first[0], firstAt[0] = r, b.subj[e].at
 			}
 			for f := 0; f < nSlots; f++ {
 				if x := b.subjVal[int(e)*nSlots+f]; x >= 0 {
-					first[f+1] = x
+					first[f+1], firstAt[f+1] = x, b.subj[e].at
 				}
 			}
+		}
+		// A field first set after the subject's first event is unknown
+		// to a decision as of a time before it (SPEC §2.3): keep when.
+		if t0 := b.subj[grp[0]].at; slices.ContainsFunc(firstAt, func(at timestamp.Time) bool { return at > t0 }) {
+			if v.firstSet == nil {
+				v.firstSet = map[int32][]timestamp.Time{}
+			}
+			v.firstSet[int32(len(v.subjects))] = slices.Clone(firstAt)
 		}
 		for f := range cur {
 			cur[f] = max(first[f], 0)

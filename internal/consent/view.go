@@ -28,6 +28,11 @@ type View struct {
 	Regions    []string
 	AttrValues [][]string
 
+	// firstSet holds, for the subjects with a field first set after
+	// their first event, when each field (region, then the slots) was
+	// first set (timestamp.Min for one never set).
+	firstSet map[int32][]timestamp.Time
+
 	consent []viewEvent
 	// Purposes and Recipients are the distinct consent event purposes and
 	// recipients; Recipients[0] is "" (every recipient).
@@ -86,6 +91,36 @@ func (v *View) StateAt(i int, t timestamp.Time) int {
 	k := sort.Search(n, func(k int) bool { return v.stateAt[lo+k] > t })
 	return lo + k - 1
 }
+
+// Unseen reports which fields of subject i's states a decision as of t
+// does not see: a field whose first setting event is after t has no value
+// then, not the earliest value StateAt gives it (SPEC §2.3: events after
+// the as-of time are not seen, not even as a field's earliest value).
+// Field 0 is the region, field 1+slot an attribute's slot. It returns nil
+// when every field is seen, as it always is for t at or after the view's
+// as-of time (or the subject's fields' first settings).
+func (v *View) Unseen(i int, t timestamp.Time) []bool {
+	fs, ok := v.firstSet[int32(i)]
+	if !ok || t >= v.AsOf {
+		return nil
+	}
+	var unseen []bool
+	for f, at := range fs {
+		if at > t {
+			if unseen == nil {
+				unseen = make([]bool, len(fs))
+			}
+			unseen[f] = true
+		}
+	}
+	return unseen
+}
+
+// FirstSet returns when each of subject i's fields (region, then the
+// slots) was first set, for a subject with a field first set after its
+// first event; nil for the others. A field first set later changes what a
+// decision as of a time sees (Unseen) without changing StateAt's states.
+func (v *View) FirstSet(i int) []timestamp.Time { return v.firstSet[int32(i)] }
 
 // ChangedAfter returns the time of subject i's first change of state after
 // t, and false when it has none.

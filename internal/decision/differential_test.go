@@ -129,13 +129,6 @@ type refSubject struct {
 }
 
 func (w *refWorld) decide(category string, created timestamp.Time, subjects []refSubject, purpose, recipient string, asOf timestamp.Time, attrNames []string) (bool, string, string, string) {
-	return w.decideSeen(category, created, subjects, purpose, recipient, asOf, asOf, attrNames)
-}
-
-// decideSeen decides as of asOf with the subject events recorded up to
-// seen (at or after asOf): a decision again, later, over the store as it
-// then stands.
-func (w *refWorld) decideSeen(category string, created timestamp.Time, subjects []refSubject, purpose, recipient string, asOf, seen timestamp.Time, attrNames []string) (bool, string, string, string) {
 	now := w.versionAt(asOf)
 	class, _ := now.RecipientClass(recipient)
 	if !now.DeclaresCategory(category) {
@@ -159,7 +152,7 @@ func (w *refWorld) decideSeen(category string, created timestamp.Time, subjects 
 			name string
 			t    timestamp.Time
 		}{{"now", asOf}, {"collection", created}} {
-			region, attrs := w.state(s.id, chk.t, seen, attrNames)
+			region, attrs := w.state(s.id, chk.t, asOf, attrNames)
 			reason := w.versionAt(chk.t).DecideDirect(policy.Query{Purpose: purpose, Category: category, Recipient: recipient,
 				Class: class, Region: region, Attrs: attrs, Role: s.role, Consent: c})
 			if reason != "consent.granted" && reason != "default.granted" {
@@ -260,14 +253,14 @@ func TestDifferential(t *testing.T) {
 						got := plan.Decide(&rec)
 						allow, reason, subject, check := ref.decide(string(rec.Category), rec.Created, subjects, purpose, rc.ID, asOf, attrNames)
 						// One subject alone: One, and CheckAt at a time up to the
-						// view's (the store as it stands at the view's time), decide
-						// as the reading does.
+						// view's, over the view of a later store, decide as the
+						// reading does as of that time (the later events unseen).
 						if sub := subjects[0]; sub.id != "stranger" && ref.known(sub.id, asOf) && ref.known(sub.id, at(n, asOf)) {
 							i, _ := view.Lookup(sub.id)
 							at := at(n, asOf)
 							d := ref.versionAt(at)
 							if cls, ok := d.RecipientClass(rc.ID); ok && cls == plan.Target().Class && at <= asOf && rec.Created <= at {
-								a, ra, _, ca := ref.decideSeen(string(rec.Category), rec.Created, subjects[:1], purpose, rc.ID, at, asOf, attrNames)
+								a, ra, _, ca := ref.decide(string(rec.Category), rec.Created, subjects[:1], purpose, rc.ID, at, attrNames)
 								o, c := decision.PlanFor(vs, view, plan.Target()).CheckAt(i, sub.role, string(rec.Category), rec.Created, at)
 								if o.Allow != a || !a && (o.Reason != ra || c.String() != ca) {
 									t.Fatalf("world %d, %s alone as of %s (view of %s): CheckAt %v %s %s, reference %v %s %s", world, sub.id, at, asOf, o.Allow, o.Reason, c, a, ra, ca)

@@ -31,7 +31,7 @@ func NewOne(vs *Versions, view *consent.View, subj int) *One {
 
 // Decide decides a record of category created at created with the subject
 // alone on it in role, for target t as of asOf (at most the view's as-of
-// time): §2.4's category.unknown and record.future, then the now and
+// time, seeing the store as it stood then): §2.4's category.unknown and record.future, then the now and
 // collection checks of §2.3. consent, when not nil, stands for the
 // subject's consent for the target (a choice not made yet). It returns the
 // failing check's outcome, or the now check's when the record is allowed.
@@ -54,6 +54,7 @@ func (o *One) Decide(t Target, category string, created, asOf timestamp.Time, ro
 		}
 		cs, _ = m.stateAt(o.view, o.subj, asOf)
 	}
+	unseen := o.view.Unseen(o.subj, asOf)
 	var first policy.Outcome
 	for _, c := range [2]Check{Now, Collection} {
 		v, at := vNow, asOf
@@ -61,7 +62,7 @@ func (o *One) Decide(t Target, category string, created, asOf timestamp.Time, ro
 			v, at = o.vs.IndexAt(created), created
 		}
 		tb := o.vs.Table(v)
-		sc := o.subjectClass(tb, o.view.StateAt(o.subj, at))
+		sc := o.subjectClass(tb, o.view.StateAt(o.subj, at), unseen)
 		out := tb.Outcomes[tb.Decide(tb.PurposeClass(t.Purpose), tb.CategoryClass(category), tb.RecipientClass(t.Recipient, t.Class), sc, role, cs)]
 		if !out.Allow {
 			return out, c
@@ -73,16 +74,21 @@ func (o *One) Decide(t Target, category string, created, asOf timestamp.Time, ro
 	return first, Now
 }
 
-// subjectClass resolves a view state to its subject class in a version.
-func (o *One) subjectClass(tb *policy.Table, state int) int {
+// subjectClass resolves a view state to its subject class in a version,
+// with the fields unseen marks (View.Unseen) taken as unset.
+func (o *One) subjectClass(tb *policy.Table, state int, unseen []bool) int {
 	attrs := make([]int, len(tb.Doc.Attributes))
 	for k, a := range tb.Doc.Attributes {
 		val, present := "", false
-		if slot, ok := o.slotOf[a.Name]; ok {
+		if slot, ok := o.slotOf[a.Name]; ok && (unseen == nil || !unseen[1+slot]) {
 			x := o.view.StateAttr(state, slot)
 			val, present = o.view.AttrValues[slot][x], x != 0
 		}
 		attrs[k] = tb.AttrClass(k, val, present)
 	}
-	return tb.SubjectClass(tb.RegionClass(o.view.Regions[o.view.StateRegion(state)]), attrs)
+	region := o.view.Regions[o.view.StateRegion(state)]
+	if unseen != nil && unseen[0] {
+		region = ""
+	}
+	return tb.SubjectClass(tb.RegionClass(region), attrs)
 }

@@ -208,16 +208,26 @@ func (p *Plan) Versions() *Versions { return p.vs }
 
 // subjectClass resolves a view state to its subject class in version v.
 func (p *Plan) subjectClass(v, state int) int {
+	return p.subjectClassSeen(v, state, nil)
+}
+
+// subjectClassSeen is subjectClass with the fields unseen marks (View.Unseen)
+// taken as unset.
+func (p *Plan) subjectClassSeen(v, state int, unseen []bool) int {
 	tb := p.vs.Table(v)
 	s := 0
 	for k, slot := range p.attrSlot[v] {
 		c := p.absent[v][k]
-		if slot >= 0 {
+		if slot >= 0 && (unseen == nil || !unseen[1+slot]) {
 			c = p.attrCls[v][k][p.view.StateAttr(state, slot)]
 		}
 		s = s*tb.AttrRadix(k) + c
 	}
-	return p.region[v][p.view.StateRegion(state)]*tb.NumAttrCombos() + s
+	region := p.view.StateRegion(state)
+	if unseen != nil && unseen[0] {
+		region = 0
+	}
+	return p.region[v][region]*tb.NumAttrCombos() + s
 }
 
 // check decides one subject in one version at one time; it returns the
@@ -262,26 +272,38 @@ func PlanFor(vs *Versions, view *consent.View, t Target) *Plan {
 
 // CheckAt decides one subject's two checks for a record of category
 // created at created, as of t (SPEC §2.3) — t may be any time up to the
-// view's: consent as it stood at t, the version in force at t with the
-// subject's state at t (now), the version in force at created with the
-// subject's state then (collection). It returns the first failing check's
-// outcome, or the collection check's when both allow. A category the
-// version in force at t does not declare exactly fails closed (§2.4),
-// reported with NoCheck and the reason category.unknown.
+// view's, and the decision sees the store as it stood at t: consent as it
+// stood at t, the version in force at t with the subject's state at t
+// (now), the version in force at created with the subject's state then
+// (collection), where a field no event at or before t sets has no value.
+// It returns the first failing check's outcome, or the collection check's
+// when both allow. A category the version in force at t does not declare
+// exactly fails closed (§2.4), reported with NoCheck and the reason
+// category.unknown.
 func (p *Plan) CheckAt(subj int, role policy.Role, category string, created, t timestamp.Time) (policy.Outcome, Check) {
+	return p.CheckKnown(subj, role, category, created, t, t)
+}
+
+// CheckKnown is CheckAt with the subject's region and attributes as they
+// stood at known (at most t) in the now check, and as known then in the
+// collection check: what the policy and consent in force at t make of the
+// subject as it was at known. Impact asks it whether the policy changed or
+// the subject did.
+func (p *Plan) CheckKnown(subj int, role policy.Role, category string, created, t, known timestamp.Time) (policy.Outcome, Check) {
 	vNow := p.vs.IndexAt(t)
 	if !p.vs.Table(vNow).Doc.DeclaresCategory(category) {
 		return policy.Outcome{Reason: ReasonCategoryUnknown}, NoCheck
 	}
 	cs, _ := p.matcher.stateAt(p.view, subj, t)
+	unseen := p.view.Unseen(subj, known)
 	var o policy.Outcome
 	for _, c := range [2]Check{Now, Collection} {
-		v, at := vNow, t
+		v, at := vNow, known
 		if c == Collection {
 			v, at = p.vs.IndexAt(created), created
 		}
 		tb := p.vs.Table(v)
-		sc := p.subjectClass(v, p.view.StateAt(subj, at))
+		sc := p.subjectClassSeen(v, p.view.StateAt(subj, at), unseen)
 		o = tb.Outcomes[tb.DecidePartial(p.base[v], tb.CategoryClass(category), sc, role, cs)]
 		if !o.Allow {
 			return o, c

@@ -111,38 +111,7 @@ func TestImpactExact(t *testing.T) {
 		t.Errorf("eve lapsed at %s", got["eve"].LapsedAt)
 	}
 
-	// Every record the export included, every subject on it alone, decided
-	// again now: a denial is exactly an open item naming that record.
-	denied := map[string][]string{}
-	for _, r := range outputRecords(t, out) {
-		for _, s := range r.subjects {
-			q := gate.DecisionRequest{Subjects: []gate.SubjectRole{s}, Category: r.category, Created: r.created, Purpose: "train_ai_system.generative", Recipient: "partner-x"}
-			exs, err := w.g.Decide(ctx, access.Local, []gate.DecisionRequest{q})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !exs[0].Allow {
-				denied[s.ID] = append(denied[s.ID], r.id)
-			}
-		}
-	}
-	for _, it := range items {
-		if it.Status == impact.Lapsed {
-			if len(denied[it.Subject]) != 0 {
-				t.Errorf("%s is lapsed but decide denies %v now", it.Subject, denied[it.Subject])
-			}
-			continue
-		}
-		if !slices.Equal(denied[it.Subject], it.Records) {
-			t.Errorf("%s: decide denies %v now, the item names %v", it.Subject, denied[it.Subject], it.Records)
-		}
-		delete(denied, it.Subject)
-	}
-	for s, recs := range denied {
-		if len(recs) > 0 && s != "eve" {
-			t.Errorf("decide denies %s's %v now, and impact has no item", s, recs)
-		}
-	}
+	checkImpactAgainstDecide(t, w, out, items)
 
 	// since: items that arose at or after it.
 	later, _ := w.g.Impact(ctx, access.Local, ts(t, "2025-03-01T00:00:00Z"))
@@ -249,4 +218,137 @@ func outputRecords(t *testing.T, path string) []outRecord {
 		out = append(out, rec)
 	}
 	return out
+}
+
+// TestImpactCauses: when an item arose and why, on the cases a comparison
+// of states gets wrong — an attribute first set after the export (unknown
+// to a decision before it was set), a narrower version published after the
+// export with an earlier effective date, and a change the policy does not
+// care about followed by a version that narrows for the member as they were.
+func TestImpactCauses(t *testing.T) {
+	w := newWorld(t)
+	w.publish(basePolicy, false)
+	w.subjects(
+		`{"subject":"hal","at":"2023-01-01T00:00:00Z","region":"US"}`,
+		`{"subject":"ivy","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`,
+		`{"subject":"jo","at":"2023-01-01T00:00:00Z","region":"BR","attributes":{"tier":"free"}}`,
+		`{"subject":"kim","at":"2023-01-01T00:00:00Z","region":"MX","attributes":{"tier":"free"}}`,
+		`{"subject":"lu","at":"2023-01-01T00:00:00Z","region":"MX","attributes":{"tier":"free"}}`,
+	)
+	w.consents(
+		`{"subject":"lu","purpose":"train_ai_system","recipient":"first_party","state":"denied","at":"2024-03-01T00:00:00Z"}`,
+		`{"subject":"hal","purpose":"train_ai_system","state":"granted","at":"2024-02-01T00:00:00Z"}`,
+		`{"subject":"kim","purpose":"train_ai_system","state":"granted","at":"2024-02-01T00:00:00Z"}`,
+	)
+	in := w.file("records.jsonl", `{"id":"m1","kind":"user.content.private.message","author":"hal","to":["kim"],"created_at":"2024-05-01T00:00:00Z"}
+{"id":"p1","kind":"user.content.public","author":"ivy","created_at":"2024-06-01T00:00:00Z"}
+{"id":"p2","kind":"user.content.public","author":"jo","created_at":"2024-06-01T00:00:00Z"}
+{"id":"p3","kind":"user.content.public","author":"lu","created_at":"2024-06-01T00:00:00Z"}
+`)
+	asOf := ts(t, "2025-01-01T00:00:00Z")
+	req := gate.ExportRequest{Purpose: "train_ai_system.generative", Recipient: "partner-x", AsOf: &asOf}
+	req.Options.Inputs, req.Options.Out, req.Options.Fields = []string{in}, filepath.Join(w.dir, "out.jsonl"), fields(t)
+	if _, err := w.g.Export(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(outputRecords(t, req.Options.Out)); n != 4 {
+		t.Fatalf("the export included %d records, want 4", n)
+	}
+	// hal's tier is first recorded after the export; ivy moves between two
+	// regions no rule names.
+	w.subjects(`{"subject":"hal","at":"2025-02-10T00:00:00Z","attributes":{"tier":"premium"}}`,
+		`{"subject":"ivy","at":"2025-03-01T00:00:00Z","region":"CA"}`)
+	version := func(label, from, rule string) string {
+		return strings.NewReplacer(`version: "v1"`, `version: "`+label+`"`, "effective_from: 2024-01-01T00:00:00Z", "effective_from: "+from).Replace(basePolicy) + rule
+	}
+	// v2 takes effect before the export's as-of time but is published
+	// after the export; v3 leaves out the region ivy came from.
+	brRule := "  - id: br\n    effect: deny\n    when: { region: [BR] }\n"
+	if _, err := w.publish(version("v2", "2024-12-01T00:00:00Z", brRule), false); err != nil {
+		t.Fatal(err)
+	}
+	naRule := "  - id: north-america\n    effect: deny\n    when: { region: [US, CA] }\n"
+	if _, err := w.publish(version("v3", "2025-06-01T00:00:00Z", brRule+naRule), false); err != nil {
+		t.Fatal(err)
+	}
+	// v4 counts partner-x a first party, which lu refused before the
+	// export: the policy changed, not lu's wish.
+	v4 := strings.Replace(version("v4", "2025-08-01T00:00:00Z", brRule+naRule), "partner-x: { class: third_party }", "partner-x: { class: first_party }", 1)
+	if _, err := w.publish(v4, false); err != nil {
+		t.Fatal(err)
+	}
+	items, err := w.g.Impact(ctx, access.Local, timestamp.Min)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ subject, cause, reason, check, at string }{
+		{"hal", impact.Ineligibility, "rule:premium-messages", "now", "2025-02-10T00:00:00Z"},
+		{"ivy", impact.Narrower, "rule:north-america", "now", "2025-06-01T00:00:00Z"},
+		{"jo", impact.Narrower, "rule:br", "now", "2025-01-01T00:00:00Z"},
+		{"lu", impact.Narrower, "consent.denied", "now", "2025-08-01T00:00:00Z"},
+	}
+	if len(items) != len(want) {
+		t.Fatalf("%d items, want %d: %+v", len(items), len(want), items)
+	}
+	for k, c := range want {
+		it := items[k]
+		if it.Subject != c.subject || it.Cause != c.cause || it.Reason != c.reason || it.Check != c.check || it.At.String() != c.at || it.Status != impact.Open {
+			t.Errorf("item %d: %s %s %s %s at %s, %s; want %s %s %s %s at %s, open", k, it.Subject, it.Cause, it.Reason, it.Check, it.At, it.Status,
+				c.subject, c.cause, c.reason, c.check, c.at)
+		}
+	}
+	checkImpactAgainstDecide(t, w, req.Options.Out, items)
+
+	// since keeps the items that arose at or after it, by when they arose.
+	for _, c := range []struct {
+		since string
+		want  []string
+	}{{"2025-01-01T00:00:00Z", []string{"hal", "ivy", "jo", "lu"}}, {"2025-02-10T00:00:00Z", []string{"hal", "ivy", "lu"}}, {"2025-02-10T00:00:01Z", []string{"ivy", "lu"}}} {
+		later, err := w.g.Impact(ctx, access.Local, ts(t, c.since))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, it := range later {
+			names = append(names, it.Subject)
+		}
+		if !slices.Equal(names, c.want) {
+			t.Errorf("since %s: %v, want %v", c.since, names, c.want)
+		}
+	}
+}
+
+// checkImpactAgainstDecide decides every record an export included again
+// now, every subject on it alone: a denial is exactly an item that is not
+// lapsed naming that record.
+func checkImpactAgainstDecide(t *testing.T, w *world, out string, items []impact.Item) {
+	t.Helper()
+	denied := map[string][]string{}
+	for _, r := range outputRecords(t, out) {
+		for _, s := range r.subjects {
+			q := gate.DecisionRequest{Subjects: []gate.SubjectRole{s}, Category: r.category, Created: r.created, Purpose: "train_ai_system.generative", Recipient: "partner-x"}
+			exs, err := w.g.Decide(ctx, access.Local, []gate.DecisionRequest{q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !exs[0].Allow {
+				denied[s.ID] = append(denied[s.ID], r.id)
+			}
+		}
+	}
+	for _, it := range items {
+		if it.Status == impact.Lapsed {
+			if len(denied[it.Subject]) != 0 {
+				t.Errorf("%s is lapsed but decide denies %v now", it.Subject, denied[it.Subject])
+			}
+			continue
+		}
+		if !slices.Equal(denied[it.Subject], it.Records) {
+			t.Errorf("%s: decide denies %v now, the item names %v", it.Subject, denied[it.Subject], it.Records)
+		}
+		delete(denied, it.Subject)
+	}
+	for s, recs := range denied {
+		t.Errorf("decide denies %s's %v now, and impact has no item", s, recs)
+	}
 }

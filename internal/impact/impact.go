@@ -102,9 +102,11 @@ type Key struct{ Export, Subject string }
 // (export, subject) is an item when, at some time from the export's as-of
 // time to now, the subject's own checks (SPEC §2.3) would deny one of the
 // export's records on which the subject appears: decided as of the export's
-// as-of time with what the store knows now, then as of each later change
-// of the subject's consent, region or attributes and each later policy
-// version. Items arising before since are left out. Exports keep their
+// as-of time, then as of each later change of the subject's consent, region
+// or attributes and each later policy version, each time over the store's
+// events up to it (SPEC §2.3's as-of rule; an event recorded since with an
+// earlier time counts from that time). The item arose at the first such
+// time. Items arising before since are left out. Exports keep their
 // order, and items within one export are by subject.
 func Compute(vs *decision.Versions, view *consent.View, exports []Export, marks map[Key][]Mark, since timestamp.Time) ([]Item, error) {
 	byNumber := make(map[int64]int, view.Len())
@@ -126,6 +128,8 @@ func Compute(vs *decision.Versions, view *consent.View, exports []Export, marks 
 type acc struct {
 	first     timestamp.Time // the earliest time a record was denied
 	firstIdx  int64          // the record denied then (the first in output order)
+	category  string         // its category and creation time
+	created   timestamp.Time
 	reason    policy.Outcome
 	check     decision.Check
 	role      policy.Role
@@ -174,6 +178,11 @@ func computeExport(vs *decision.Versions, view *consent.View, byNumber map[int64
 				ts = append(ts, at)
 			}
 		}
+		for _, at := range view.FirstSet(s) {
+			if at > e.AsOf && at <= now {
+				ts = append(ts, at)
+			}
+		}
 		for t := e.AsOf; ; {
 			at, ok := view.ChangedAfter(s, t)
 			if !ok || at > now {
@@ -205,10 +214,12 @@ func computeExport(vs *decision.Versions, view *consent.View, byNumber map[int64
 					}
 					a := accs[s]
 					if a == nil {
-						a = &acc{first: t, firstIdx: rec.Index, reason: o, check: check, role: ref.Role}
+						a = &acc{first: timestamp.Max}
 						accs[s] = a
-					} else if t < a.first {
+					}
+					if t < a.first {
 						a.first, a.firstIdx, a.reason, a.check, a.role = t, rec.Index, o, check, ref.Role
+						a.category, a.created = rec.Category, rec.Created
 					}
 					if !denied {
 						denied = true
@@ -231,20 +242,13 @@ func computeExport(vs *decision.Versions, view *consent.View, byNumber map[int64
 	}
 	var items []Item
 	for s, a := range accs {
-		if a.first < since {
-			continue
-		}
 		it := Item{ExportID: e.ID, Purpose: e.Purpose, Recipient: e.Recipient, AsOf: e.AsOf, Subject: view.ID(s),
 			Records: a.records, Indexes: a.indexes, Reason: a.reason.Reason, Role: a.role.String(), Check: a.check.String(),
 			At: a.first, Status: Open, Marks: []Mark{}}
-		it.Cause = cause(view, s, e.AsOf, a)
-		if a.reason.Reason == "consent.denied" {
-			// When the refusal was made: the deciding event's time.
-			if p := planAt(a.first); p != nil {
-				if at, ok := refusalAt(vs, view, p.Target(), s, a.first); ok {
-					it.At = at
-				}
-			}
+		p := planAt(a.first)
+		it.Cause = cause(vs, view, p, s, e.AsOf, a)
+		if it.At < since {
+			continue
 		}
 		if !a.deniedNow {
 			ts := timesOf(s)
@@ -268,24 +272,22 @@ func computeExport(vs *decision.Versions, view *consent.View, byNumber map[int64
 	return items, nil
 }
 
-// cause says why an item arose: a refusal is a withdrawal; otherwise the
-// subject's region or attributes changed since the export (ineligibility),
-// or, when they did not, a later policy version narrowed what it allows.
-func cause(view *consent.View, s int, asOf timestamp.Time, a *acc) string {
-	switch {
-	case a.reason.Reason == "consent.denied":
-		return Withdrawal
-	case a.first == asOf || view.StateAt(s, a.first) != view.StateAt(s, asOf):
+// cause says why an item arose: a refusal the subject made after the
+// export is a withdrawal; otherwise, when the policy and consent in force
+// then still allow the first denied record for the subject as it stood at
+// the export (region and attributes as known at the as-of time), the
+// subject changed (ineligibility), and when they do not, the policy
+// narrowed what it allows — a later version, one published since with an
+// earlier effective date, or a recipient moved into a class the subject
+// had refused.
+func cause(vs *decision.Versions, view *consent.View, p *decision.Plan, s int, asOf timestamp.Time, a *acc) string {
+	if a.reason.Reason == "consent.denied" {
+		if st, ev := decision.ConsentStateAt(vs, view, s, p.Target(), a.first); st == policy.Denied && ev != nil && ev.At > asOf {
+			return Withdrawal
+		}
+	}
+	if o, _ := p.CheckKnown(s, a.role, a.category, a.created, a.first, asOf); o.Allow {
 		return Ineligibility
 	}
 	return Narrower
-}
-
-// refusalAt is the time of the consent event that decided a refusal at t.
-func refusalAt(vs *decision.Versions, view *consent.View, target decision.Target, s int, t timestamp.Time) (timestamp.Time, bool) {
-	st, ev := decision.ConsentStateAt(vs, view, s, target, t)
-	if st != policy.Denied || ev == nil {
-		return 0, false
-	}
-	return ev.At, true
 }
