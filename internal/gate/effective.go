@@ -155,6 +155,9 @@ const (
 	OffRefused   = "off_refused"  // the member refused
 	OffByDefault = "off_default"  // the member never chose; nothing is used without their agreement
 	NotPossible  = "not_possible" // a rule forbids it whatever the member chooses
+	// Partly: the member's choices differ between the class's recipients
+	// (an agreement or refusal for one of them); the entries say which.
+	Partly = "partly"
 )
 
 // Setting is one switch of the privacy centre: a leaf purpose and a
@@ -290,7 +293,23 @@ func setting(vs *decision.Versions, view *consent.View, i int, t timestamp.Time,
 	}
 	s.On = allowedAny && s.CanRefuse
 	s.IfAgreed = agreed
-	st, ev := decision.ConsentStateAt(vs, view, i, decision.Target{Purpose: purpose, Recipient: rs[0].ID, Class: class}, t)
+	// The member's choice for each recipient of the class: the setting
+	// speaks for all of them, so it names the latest deciding choice and
+	// says when they differ.
+	var st policy.State
+	var ev *consent.Event
+	differ := false
+	for k, r := range rs {
+		rst, rev := decision.ConsentStateAt(vs, view, i, decision.Target{Purpose: purpose, Recipient: r.ID, Class: class}, t)
+		if k == 0 {
+			st, ev = rst, rev
+			continue
+		}
+		differ = differ || rst != st
+		if rev != nil && (ev == nil || rev.At > ev.At || rev.At == ev.At && rev.Seq > ev.Seq) {
+			ev = rev
+		}
+	}
 	s.ChosenBy = eventOf(ev)
 	if ev == nil {
 		// An agreement that overlaps the use but does not reach it.
@@ -311,6 +330,8 @@ func setting(vs *decision.Versions, view *consent.View, i int, t timestamp.Time,
 				break
 			}
 		}
+	case differ:
+		s.State = Partly
 	case st == policy.Granted:
 		s.State = OnAgreed
 		s.GPC = overriddenGPC(doc, hist, ev, purpose, class.String())

@@ -127,6 +127,52 @@ func TestEffective(t *testing.T) {
 	}
 }
 
+// TestSettingOverRecipients: a setting speaks for every recipient of its
+// class; when the member chose for one partner only, it says their choices
+// differ (partly), names the latest, and each entry is still decide's.
+func TestSettingOverRecipients(t *testing.T) {
+	w := newWorld(t)
+	w.publish(strings.Replace(basePolicy, "  partner-x: { class: third_party }\n", "  partner-x: { class: third_party }\n  partner-y: { class: third_party }\n", 1), false)
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`)
+	w.consents(
+		`{"subject":"ana","purpose":"train_ai_system","recipient":"partner-y","state":"denied","at":"2024-02-01T00:00:00Z"}`,
+		`{"subject":"ana","purpose":"train_ai_system","recipient":"partner-x","state":"granted","at":"2024-03-01T00:00:00Z"}`,
+	)
+	third := func() gate.Setting {
+		pc, err := w.g.PrivacyCentre(ctx, member("ana"), "ana")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range pc.Settings {
+			if s.Class == "third_party" {
+				return s
+			}
+		}
+		t.Fatal("no third-party setting")
+		return gate.Setting{}
+	}
+	s := third()
+	if s.State != gate.Partly || !s.On || !s.CanRefuse || s.ChosenBy == nil || s.ChosenBy.Recipient != "partner-x" || s.ChosenBy.State != "granted" {
+		t.Fatalf("ana agreed for partner-x and refused partner-y: %+v", s)
+	}
+	byRecipient := map[string]string{}
+	for _, e := range s.Entries {
+		if e.Category == "user.content.public" {
+			byRecipient[e.Recipient] = e.Reason
+		}
+	}
+	if byRecipient["partner-x"] != "consent.granted" || byRecipient["partner-y"] != "consent.denied" {
+		t.Fatalf("entries: %v", byRecipient)
+	}
+	// Turning the switch off refuses for the whole class: one state again.
+	if _, err := w.choose(member("ana"), "ana", s.Purpose, "third_party", "denied", false); err != nil {
+		t.Fatal(err)
+	}
+	if s := third(); s.State != gate.OffRefused || s.On || s.ChosenBy == nil || s.ChosenBy.Recipient != "third_party" {
+		t.Fatalf("after refusing for every partner: %+v", s)
+	}
+}
+
 // TestExportPreflight (SPEC §5): every check an export can make before the
 // log append happens before it — an output that is a directory, a
 // manifest whose folder does not exist — so the log never records a

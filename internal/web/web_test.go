@@ -144,6 +144,12 @@ func TestPrivacySessionAndCSRF(t *testing.T) {
 	if code != 200 || !strings.Contains(page, "Global Privacy Control signal") {
 		t.Fatalf("privacy centre after a GPC login: %d\n%s", code, page)
 	}
+	// The platform's own use is on by default (ana never chose), and its
+	// switch shows on; the partners' is off by the GPC refusal.
+	if !regexp.MustCompile(`role="switch"[^>]*id="t-train_ai_system\.generative-first_party"[^>]*checked`).MatchString(page) ||
+		!strings.Contains(page, "On by default") || !strings.Contains(page, "Off: you refused.") {
+		t.Fatalf("the default-on setting is not shown on:\n%s", page)
+	}
 	csrf := csrfRE.FindStringSubmatch(page)[1]
 	toggle := url.Values{"purpose": {"train_ai_system.generative"}, "class": {"first_party"}, "state": {"denied"}}
 	// Without the CSRF token, nothing changes.

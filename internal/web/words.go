@@ -89,6 +89,11 @@ func wordSetting(s *gate.Setting) settingView {
 		v.Headline = "Off: you refused."
 	case gate.OffByDefault:
 		v.Headline = "Off — you never chose, and nothing is used without your agreement."
+	case gate.Partly:
+		v.Headline = "Partly on: your choices differ between these companies (below)."
+		if !s.On {
+			v.Headline = "Off: your choices differ between these companies (below)."
+		}
 	case gate.NotPossible:
 		v.Headline = "Not possible"
 		switch {
@@ -99,7 +104,9 @@ func wordSetting(s *gate.Setting) settingView {
 		}
 		v.Headline += ": the platform's policy forbids it (" + s.Rule + "), whatever you choose."
 	}
-	if e := s.ChosenBy; e != nil {
+	if e := s.ChosenBy; e != nil && s.State == gate.Partly {
+		v.By = "Your latest choice: " + e.State + " for " + e.Recipient + ", " + e.At.Time().UTC().Format("2 Jan 2006, 15:04 UTC") + " (" + sourceWords(e.Source) + "). The switch chooses for all of them."
+	} else if e != nil {
 		v.By = "Your choice of " + e.At.Time().UTC().Format("2 Jan 2006, 15:04 UTC") + " (" + sourceWords(e.Source) + ")."
 	} else if e := s.Uncovered; e != nil {
 		v.By = "Your agreement of " + e.At.Time().UTC().Format("2 Jan 2006") + " was given before the policy named these companies, so it does not reach them; this is the platform's default."
