@@ -110,10 +110,14 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	if o.Rejects != "" {
 		outs = append(outs, o.Rejects)
 	}
+	var inputs []string
+	for _, in := range job.Inputs {
+		inputs = append(inputs, in.File)
+	}
 	for i, a := range outs {
-		for _, b := range outs[i+1:] {
+		for _, b := range append(outs[i+1:], inputs...) {
 			if sameFile(a, b) {
-				return nil, fmt.Errorf("%s is named twice among the outputs", a)
+				return nil, fmt.Errorf("%s is named twice among the pipeline's inputs and the outputs: an export never overwrites its own input or writes two outputs to one file", a)
 			}
 		}
 	}

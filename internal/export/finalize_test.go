@@ -120,6 +120,20 @@ func TestDeciderShardsFinalize(t *testing.T) {
 		t.Fatal("the subject sets differ")
 	}
 
+	// An output that is one of the pipeline's inputs: refused before
+	// anything is logged or written, the input untouched.
+	input := want.Inputs[0].File
+	before, _ := os.ReadFile(input)
+	logged := false
+	_, err = export.Finalize(context.Background(), export.FinalizeOptions{Dir: shards, Out: input, Now: 1,
+		BeforeRename: func(*export.Manifest, *export.Included) error { logged = true; return nil }})
+	if err == nil || !strings.Contains(err.Error(), "never overwrites its own input") || logged {
+		t.Fatalf("finalizing onto the pipeline's input: %v (logged %v)", err, logged)
+	}
+	if after, _ := os.ReadFile(input); !bytes.Equal(before, after) {
+		t.Fatal("the input changed")
+	}
+
 	// A missing shard: refused, nothing written.
 	os.Remove(export.ShardFile(shards, "leaves", 1))
 	if _, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: shards, Out: filepath.Join(dir, "bad.jsonl"), Now: 1}); err == nil {
