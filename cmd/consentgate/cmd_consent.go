@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,9 +36,11 @@ func cmdConsentSet(ctx context.Context, a *app, args []string) error {
 		return usagef("--source %q: expected one of %s", source, strings.Join(consent.Sources, ", "))
 	}
 	c := consent.Choice{Subject: &subject, Purpose: &purpose, State: &state, Source: &source}
-	if recipient != "" {
-		c.Recipient = &recipient
-	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "recipient" { // given, even empty: the gate judges it
+			c.Recipient = &recipient
+		}
+	})
 	if at != "" {
 		if _, err := timestamp.Parse(at); err != nil {
 			return usagef("--at %q: %v", at, err)

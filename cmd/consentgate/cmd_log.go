@@ -253,9 +253,14 @@ func cmdManifestVerify(ctx context.Context, a *app, args []string) error {
 			return err
 		}
 		vkey = string(b)
+		if err := gate.CheckVerifierKey(vkey); err != nil {
+			return usagef("--key %s: %s", *keyFile, message(err))
+		}
 	}
-	// The store, when there is one, for the log inclusion (and the key).
-	g, err := a.open(ctx, gate.ReadOnly)
+	// The store, when there is one, for the log inclusion (and the key;
+	// a key given is the one trusted, for the checkpoint too, and the
+	// store's secrets need not be at hand).
+	g, err := a.openWith(ctx, gate.Config{Mode: gate.ReadOnly, Verifier: vkey, Warn: a.warn})
 	if err != nil {
 		if gate.CodeOf(err) != gate.NoStore || a.storeGiven || vkey == "" {
 			return err

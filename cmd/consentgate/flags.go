@@ -66,6 +66,12 @@ func (o *onceValue) Set(s string) error {
 		return fmt.Errorf("given twice")
 	}
 	o.set = true
+	switch o.name {
+	case "store":
+		o.a.storeGiven = true
+	case "keys":
+		o.a.keysGiven = true
+	}
 	return o.Value.Set(s)
 }
 

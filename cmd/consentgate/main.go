@@ -56,8 +56,11 @@ type app struct {
 
 // open opens a session on the store the global flags name.
 func (a *app) open(ctx context.Context, mode gate.Mode) (*gate.Gate, error) {
-	return a.openWith(ctx, gate.Config{Mode: mode, Warn: func(msg string) { fmt.Fprintf(a.stderr, "consentgate: %s\n", msg) }})
+	return a.openWith(ctx, gate.Config{Mode: mode, Warn: a.warn})
 }
+
+// warn tells the person at the terminal what is not an error.
+func (a *app) warn(msg string) { fmt.Fprintf(a.stderr, "consentgate: %s\n", msg) }
 
 // openWith opens a session with the global flags' store and keys; a store
 // or keys flag that cannot be used is a usage error.
@@ -105,7 +108,7 @@ func message(err error) string {
 	case gate.PublishPolicy:
 		msg += "; publish one first: consentgate policy publish FILE"
 	case gate.CreateStore:
-		msg += " (check --store; the commands that set a store up create it: policy publish, subjects import, consent import, token create, serve)"
+		msg += " (check --store; the commands that set a store up create it: policy publish, subjects import, token create, serve)"
 	case gate.KeysDir:
 		msg += "; --keys DIR names the store's keys directory"
 	case gate.SeeImpact:

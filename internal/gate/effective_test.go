@@ -235,6 +235,36 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	if err != nil || !rep.OK || rep.Skipped != 0 {
 		t.Fatalf("with the store: %+v %v", rep, err)
 	}
+	// An auditor's copy of the store, without its keys directory, with only
+	// the public key: the log inclusion is checked with that key, nothing
+	// is created, and what needs the subjects' keys says so.
+	w.g.Close()
+	audit := filepath.Join(t.TempDir(), "copy.db")
+	b, _ := os.ReadFile(w.store())
+	os.WriteFile(audit, b, 0o644)
+	if _, err := gate.Open(ctx, gate.Config{Store: audit, Mode: gate.ReadOnly}); gate.CodeOf(err) != gate.Unavailable {
+		t.Fatalf("a copy without keys or a verifier key: %v", err)
+	}
+	if _, err := gate.Open(ctx, gate.Config{Store: audit, Mode: gate.ReadOnly, Verifier: "not a key"}); gate.CodeOf(err) != gate.Invalid {
+		t.Fatalf("a malformed verifier key: %v", err)
+	}
+	ag, err := gate.Open(ctx, gate.Config{Store: audit, Mode: gate.ReadOnly, Verifier: vkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = gate.VerifyManifest(ctx, ag, req.Options.ManifestPath(), vkey)
+	if err != nil || !rep.OK || rep.Skipped != 0 {
+		t.Fatalf("the auditor's copy with the public key: %+v %v", rep, err)
+	}
+	if _, err := ag.Report(ctx, access.Local, "ana"); gate.CodeOf(err) != gate.Unavailable || gate.As(err).Hint != gate.KeysDir {
+		t.Fatalf("a pseudonym without the subject keys: %v", err)
+	}
+	ag.Close()
+	if m, _ := filepath.Glob(audit + "*"); len(m) != 1 {
+		t.Fatalf("the auditor's session created %v", m)
+	}
+	w.g = w.open(gate.Write)
+
 	// A recipient's copies, in a folder of their own: the copy beside the
 	// manifest is what is checked, not the path the manifest records.
 	rec := t.TempDir()

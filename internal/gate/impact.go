@@ -95,12 +95,13 @@ func (g *Gate) MarkImpact(ctx context.Context, p access.Principal, exportID, sub
 			continue
 		}
 		m := store.ImpactMark{ExportID: exportID, Subject: subject, Status: status, Note: note, At: now()}
-		if err := g.st.AddImpactMark(ctx, m); err != nil {
+		seq, err := g.st.AddImpactMark(ctx, m)
+		if err != nil {
 			return nil, err
 		}
 		it := items[i]
 		it.Status, it.Note = status, note
-		it.Marks = append(it.Marks, impact.Mark{Status: status, Note: note, At: m.At})
+		it.Marks = append(it.Marks, impact.Mark{Seq: seq, Status: status, Note: note, At: m.At})
 		return &it, nil
 	}
 	return nil, Errorf(NotFound, SeeImpact, "export %s and subject %s are not an impact item", exportID, subject)

@@ -132,13 +132,17 @@ func TestImpactMarks(t *testing.T) {
 	items, _ := w.g.Impact(ctx, access.Local, timestamp.Min)
 	exp := items[0].ExportID
 	before, _ := w.g.LogSize(ctx)
-	if _, err := w.g.MarkImpact(ctx, access.Local, exp, "ana", impact.Notified, "told partner-x"); err != nil {
+	marked, err := w.g.MarkImpact(ctx, access.Local, exp, "ana", impact.Notified, "told partner-x")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if m := marked.Marks[len(marked.Marks)-1]; m.Seq == 0 || m.Seq != item(t, w, "ana").Marks[0].Seq {
+		t.Fatalf("the mark's sequence number: %+v, listed %+v", m, item(t, w, "ana").Marks)
 	}
 	if after, _ := w.g.LogSize(ctx); after != before+1 {
 		t.Fatalf("the mark is not logged: %d → %d", before, after)
 	}
-	_, err := w.g.MarkImpact(ctx, access.Local, exp, "fay", impact.Notified, "")
+	_, err = w.g.MarkImpact(ctx, access.Local, exp, "fay", impact.Notified, "")
 	if e := gate.As(err); e.Code != gate.NotFound || e.Hint != gate.SeeImpact {
 		t.Fatalf("marking a non-item: %v", err)
 	}

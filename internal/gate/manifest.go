@@ -58,7 +58,11 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*Ma
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, invalid("%s is not an export manifest: %v", path, err)
 	}
-	if verifierKey == "" {
+	if verifierKey != "" {
+		if err := CheckVerifierKey(verifierKey); err != nil {
+			return nil, err
+		}
+	} else {
 		if g == nil {
 			return nil, invalid("a verifier key is needed to check the signature, and there is no store to take it from")
 		}
@@ -124,6 +128,16 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*Ma
 		}
 	}
 	return rep, nil
+}
+
+// CheckVerifierKey refuses text that is not a log verifier key: the
+// signed-note form NAME+HASH+KEY of an Ed25519 key, as log.pub and
+// GET /v1/log/key give it.
+func CheckVerifierKey(key string) error {
+	if _, err := translog.Ed25519Key(strings.TrimSpace(key)); err != nil {
+		return invalid("not a log verifier key (%v): expected one line NAME+HASH+KEY, as the store's log.pub holds", err)
+	}
+	return nil
 }
 
 // locate finds a file a manifest names: the file of that name beside the

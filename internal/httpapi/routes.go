@@ -170,9 +170,6 @@ func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.
 	if err := readJSON(r, &body); err != nil {
 		return err
 	}
-	if len(body) > gate.MaxDecisions {
-		return badRequest("expected a list of 1 to %d records to decide", gate.MaxDecisions)
-	}
 	reqs := make([]gate.DecisionRequest, len(body))
 	for i, q := range body {
 		d := &reqs[i]

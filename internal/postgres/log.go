@@ -330,12 +330,12 @@ func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
 
 // AddImpactMark implements store.Store: the mark and its leaf in one
 // transaction.
-func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
+func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) (int64, error) {
 	ks, err := s.subjectKeys(ctx, []string{m.Subject})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockLog(ctx, tx); err != nil {
 			return err
 		}
@@ -346,6 +346,10 @@ func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
 		_, err := appendLog(ctx, tx, [][]byte{translog.ImpactLeaf(ks[m.Subject], m.Seq, &m)})
 		return err
 	})
+	if err != nil {
+		return 0, err
+	}
+	return m.Seq, nil
 }
 
 // SubjectsByNumber implements store.Store.

@@ -349,28 +349,28 @@ func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
 
 // AddImpactMark implements store.Store: the mark and its leaf in one
 // transaction.
-func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) error {
+func (s *DB) AddImpactMark(ctx context.Context, m store.ImpactMark) (int64, error) {
 	ks, err := keysFor(ctx, s.keys, []string{m.Subject})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO impact_marks(export_id, subject, status, note, at) VALUES (?,?,?,?,?)`,
 		m.ExportID, m.Subject, m.Status, m.Note, int64(m.At))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if m.Seq, err = res.LastInsertId(); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := appendLog(ctx, tx, [][]byte{translog.ImpactLeaf(ks[m.Subject], m.Seq, &m)}); err != nil {
-		return err
+		return 0, err
 	}
-	return tx.Commit()
+	return m.Seq, tx.Commit()
 }
 
 // SubjectsByNumber implements store.Store.

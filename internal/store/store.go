@@ -198,8 +198,9 @@ type Store interface {
 	// number; numbers without an event are absent.
 	SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]string, error)
 
-	// AddImpactMark records an operator's status change of an impact item.
-	AddImpactMark(ctx context.Context, m ImpactMark) error
+	// AddImpactMark records an operator's status change of an impact item,
+	// returning the sequence number the store gave it.
+	AddImpactMark(ctx context.Context, m ImpactMark) (int64, error)
 	// ImpactMarks returns every status change, oldest first.
 	ImpactMarks(ctx context.Context) ([]ImpactMark, error)
 

@@ -52,7 +52,7 @@ func testLog(t *testing.T, s store.Store, keys *translog.KeyStore) {
 		t.Fatal(err)
 	}
 	want++
-	if err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "e1", Subject: "u3", Status: "notified", At: 5}); err != nil {
+	if _, err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "e1", Subject: "u3", Status: "notified", At: 5}); err != nil {
 		t.Fatal(err)
 	}
 	want++

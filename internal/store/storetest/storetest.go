@@ -225,16 +225,20 @@ func testExports(t *testing.T, s store.Store) {
 	if _, ok, err := s.SubjectNumber(ctx, "nobody"); ok || err != nil {
 		t.Fatalf("unknown subject: %v %v", ok, err)
 	}
+	var seqs []int64
 	for _, st := range []string{"notified", "retrained"} {
-		if err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "exp-1", Subject: "x", Status: st, Note: "n", At: 9}); err != nil {
+		seq, err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "exp-1", Subject: "x", Status: st, Note: "n", At: 9})
+		if err != nil {
 			t.Fatal(err)
 		}
+		seqs = append(seqs, seq)
 	}
-	if err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "no-such-export", Subject: "x", Status: "open"}); err == nil {
+	if _, err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "no-such-export", Subject: "x", Status: "open"}); err == nil {
 		t.Fatal("a mark for an unknown export was stored")
 	}
 	marks, err := s.ImpactMarks(ctx)
-	if err != nil || len(marks) != 2 || marks[1].Status != "retrained" || marks[0].Note != "n" || marks[0].At != 9 {
+	if err != nil || len(marks) != 2 || marks[1].Status != "retrained" || marks[0].Note != "n" || marks[0].At != 9 ||
+		seqs[0] == 0 || marks[0].Seq != seqs[0] || marks[1].Seq != seqs[1] {
 		t.Fatalf("marks %+v %v", marks, err)
 	}
 }
