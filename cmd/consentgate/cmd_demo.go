@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
-	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/demo"
 	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/record"
@@ -257,19 +256,11 @@ func explainLine(ctx context.Context, g *gate.Gate, req *gate.ExportRequest, fie
 		l, err := br.ReadBytes('\n')
 		if n == line {
 			l = bytes.TrimRight(l, "\r\n")
-			var rec decision.Record
-			if _, rerr := record.NewReader(fields).Read(l, &rec); rerr != nil {
-				return "", fmt.Errorf("%s:%d: %w", file, line, rerr)
-			}
-			q := gate.DecisionRequest{Category: string(rec.Category), Created: rec.Created, Purpose: req.Purpose, Recipient: req.Recipient, AsOf: req.AsOf}
-			for _, s := range rec.Subjects {
-				q.Subjects = append(q.Subjects, gate.SubjectRole{ID: string(s.ID), Role: s.Role})
-			}
-			exs, err := g.Decide(ctx, access.Local, []gate.DecisionRequest{q})
+			ex, err := g.DecideLine(ctx, access.Local, fields, l, req.Purpose, req.Recipient, req.AsOf)
 			if err != nil {
-				return "", err
+				return "", fmt.Errorf("%s:%d: %s", file, line, message(err))
 			}
-			return exs[0].Text(), nil
+			return ex.Text(), nil
 		}
 		if err == io.EOF {
 			return "", fmt.Errorf("%s has no line %d", file, line)

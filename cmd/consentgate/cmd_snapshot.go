@@ -51,7 +51,7 @@ func cmdSnapshotVerify(ctx context.Context, a *app, args []string) error {
 	if len(pos) != 1 {
 		return usagef("expected one snapshot FILE")
 	}
-	sum, err := snapshot.Verify(pos[0])
+	sum, err := gate.VerifySnapshot(pos[0])
 	if err != nil {
 		return err
 	}

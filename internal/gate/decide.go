@@ -7,6 +7,7 @@ import (
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -109,4 +110,24 @@ func (g *Gate) Decide(ctx context.Context, p access.Principal, reqs []DecisionRe
 		out[i] = plan.Explain(&rec)
 	}
 	return out, nil
+}
+
+// DecideLine decides one input line as an export reads it (its fields
+// found by fields, by the same strict reader), with the full explanation:
+// why an export included or rejected it. A line the reader refuses is an
+// Invalid error naming what was expected.
+func (g *Gate) DecideLine(ctx context.Context, p access.Principal, fields record.Fields, line []byte, purpose, recipient string, asOf *timestamp.Time) (*decision.Explanation, error) {
+	var rec decision.Record
+	if _, err := record.NewReader(fields).Read(line, &rec); err != nil {
+		return nil, invalid("%v", err)
+	}
+	q := DecisionRequest{Category: string(rec.Category), Created: rec.Created, Purpose: purpose, Recipient: recipient, AsOf: asOf}
+	for _, s := range rec.Subjects {
+		q.Subjects = append(q.Subjects, SubjectRole{ID: string(s.ID), Role: s.Role})
+	}
+	exs, err := g.Decide(ctx, p, []DecisionRequest{q})
+	if err != nil {
+		return nil, err
+	}
+	return exs[0], nil
 }

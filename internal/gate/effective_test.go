@@ -294,3 +294,29 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 		t.Fatalf("another log's key verifies the signature: %+v", rep.Checks[0])
 	}
 }
+
+// TestDecideLine: a raw input line is decided as the export reads it, by
+// the same reader, with decide's explanation; a line the reader refuses is
+// Invalid, naming what was expected.
+func TestDecideLine(t *testing.T) {
+	w := newWorld(t)
+	w.publish(basePolicy, false)
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`,
+		`{"subject":"de","at":"2023-01-01T00:00:00Z","region":"DE","attributes":{"tier":"free"}}`)
+	asOf := ts(t, "2024-06-01T00:00:00Z")
+	ex, err := w.g.DecideLine(ctx, access.Local, fields(t), []byte(`{"id":"p1","kind":"user.content.public","author":"ana","mentions":["de"],"created_at":"2024-03-01T00:00:00Z"}`),
+		"train_ai_system.generative", "partner-x", &asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := w.g.Decide(ctx, access.Local, []gate.DecisionRequest{{Subjects: []gate.SubjectRole{{ID: "ana", Role: policy.Author}, {ID: "de", Role: policy.Mentioned}},
+		Category: "user.content.public", Created: ts(t, "2024-03-01T00:00:00Z"), Purpose: "train_ai_system.generative", Recipient: "partner-x", AsOf: &asOf}})
+	if ex.Allow || ex.Reason != "rule:strict" || ex.Text() != want[0].Text() {
+		t.Fatalf("the line: %s\ndecide: %s", ex.Text(), want[0].Text())
+	}
+	_, err = w.g.DecideLine(ctx, access.Local, fields(t), []byte(`{"id":"p1","id":"p2","kind":"user.content.public","author":"ana","created_at":"2024-03-01T00:00:00Z"}`),
+		"train_ai_system.generative", "partner-x", &asOf)
+	if gate.CodeOf(err) != gate.Invalid || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("a key given twice: %v", err)
+	}
+}

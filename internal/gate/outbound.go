@@ -15,6 +15,12 @@ func (g *Gate) Snapshot(ctx context.Context, asOf timestamp.Time, path string) (
 	return snapshot.Write(ctx, g.st, asOf, now(), path)
 }
 
+// VerifySnapshot checks a snapshot file whole (its checksums and its
+// contents' order) without a store, and summarises it.
+func VerifySnapshot(path string) (*snapshot.Summary, error) {
+	return snapshot.Verify(path)
+}
+
 // Deliver sends consent changes to every sink, at least once and in order
 // (SPEC §7), until ctx ends (or, with o.Once, until each has everything);
 // the first sink to fail stops the others.

@@ -146,18 +146,24 @@ func (g *Gate) RecordConsent(ctx context.Context, p access.Principal, c consent.
 	if err := checkDeclared(vs, &e); err != nil {
 		return nil, err
 	}
-	var out []Recorded
+	// The signal's denials and the choice in one transaction, the choice
+	// last: it stands against them (SPEC §7).
+	var evs []consent.Event
 	if gpc {
-		if out, err = g.applyGPC(ctx, vs, subject, at); err != nil {
+		if evs, err = g.gpcDenials(ctx, vs, subject, at); err != nil {
 			return nil, err
 		}
 	}
-	n, err := g.st.AddConsentEvents(ctx, []consent.Event{e})
+	n, err := g.st.AddConsentEvents(ctx, append(evs, e))
 	if err != nil {
 		return nil, err
 	}
 	g.changed(subject)
-	return append(out, recorded(&e, n == 1)), nil
+	out := make([]Recorded, 0, len(evs)+1)
+	for i := range evs {
+		out = append(out, recorded(&evs[i], true))
+	}
+	return append(out, recorded(&e, n > len(evs))), nil
 }
 
 // RecordConsentJSON is RecordConsent for a JSON object of a consent line's
@@ -194,7 +200,8 @@ func (g *Gate) ApplyGPC(ctx context.Context, p access.Principal, subject string)
 	return g.applyGPC(ctx, vs, subject, now())
 }
 
-func (g *Gate) applyGPC(ctx context.Context, vs *decision.Versions, subject string, at timestamp.Time) ([]Recorded, error) {
+// gpcDenials are the denials a signal at at owes the subject now.
+func (g *Gate) gpcDenials(ctx context.Context, vs *decision.Versions, subject string, at timestamp.Time) ([]consent.Event, error) {
 	if vs.IndexAt(at) == 0 {
 		return nil, nil
 	}
@@ -202,9 +209,13 @@ func (g *Gate) applyGPC(ctx context.Context, vs *decision.Versions, subject stri
 	if err != nil {
 		return nil, err
 	}
-	evs := GPCDenials(vs.At(at).Doc, hist, subject, at)
-	if len(evs) == 0 {
-		return nil, nil
+	return GPCDenials(vs.At(at).Doc, hist, subject, at), nil
+}
+
+func (g *Gate) applyGPC(ctx context.Context, vs *decision.Versions, subject string, at timestamp.Time) ([]Recorded, error) {
+	evs, err := g.gpcDenials(ctx, vs, subject, at)
+	if err != nil || len(evs) == 0 {
+		return nil, err
 	}
 	if _, err := g.st.AddConsentEvents(ctx, evs); err != nil {
 		return nil, err

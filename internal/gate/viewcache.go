@@ -31,6 +31,9 @@ type viewCache struct {
 	subjSeq int64                    // highest subject event sequence number seen
 	consSeq int64                    // highest consent event sequence number seen
 	synced  time.Time
+	// gen counts the marks of changed subjects (by a sync or this server's
+	// own write): a view loaded while it moved may predate the change.
+	gen uint64
 }
 
 const (
@@ -57,6 +60,7 @@ func (c *viewCache) sync(ctx context.Context, force bool) error {
 	mark := func(subject []byte) {
 		c.changed[string(subject)] = true
 		delete(c.views, string(subject))
+		c.gen++
 	}
 	if subj > c.subjSeq {
 		err := c.st.SubjectRows(ctx, c.subjSeq+1, math.MaxInt64, func(r *store.SubjectRow) error {
@@ -93,6 +97,7 @@ func (c *viewCache) changedBy(subject string) {
 	if c.changed != nil {
 		c.changed[subject] = true
 		delete(c.views, subject)
+		c.gen++
 	}
 }
 
@@ -111,7 +116,7 @@ func (c *viewCache) view(ctx context.Context, subject string, attrs []string) (*
 	c.mu.Lock()
 	base, changed := c.base, c.changed[subject]
 	v, ok := c.views[subject]
-	subjSeq, consSeq := c.subjSeq, c.consSeq
+	gen := c.gen
 	c.mu.Unlock()
 	if base != nil && !changed {
 		return base, nil
@@ -123,10 +128,11 @@ func (c *viewCache) view(ctx context.Context, subject string, attrs []string) (*
 	if err != nil {
 		return nil, err
 	}
-	// Keep it only if no sync saw new events while it loaded (it might
-	// predate one of them); a write not yet synced will mark it changed.
+	// Keep it only if no subject was marked changed while it loaded (by a
+	// sync or by a write of this server: it might predate that change); a
+	// write elsewhere not yet synced will mark it changed.
 	c.mu.Lock()
-	if c.attrs == key && c.subjSeq == subjSeq && c.consSeq == consSeq && c.views != nil {
+	if c.attrs == key && c.gen == gen && c.views != nil {
 		c.views[subject] = v
 	}
 	c.mu.Unlock()
