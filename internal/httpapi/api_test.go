@@ -341,6 +341,62 @@ func TestGPC(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(v["consent"]), "partner-x recipient_class:third_party state:granted") {
 		t.Fatalf("after the explicit grant: %v", v["consent"])
 	}
+	// A later signal does not undo the grant made after a GPC denial
+	// (SPEC §7): nothing from GPC, and the grant still decides.
+	n := len(w.history("ana"))
+	_, b = w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system.generative","recipient":"self","state":"granted"}`, "Sec-GPC", "1")
+	if strings.Contains(string(b), `"source":"gpc"`) || len(w.history("ana")) != n+1 {
+		t.Fatalf("a signal after the grant: %s", b)
+	}
+	v = w.json("ana", "GET", "/v1/subjects/ana/consents", "", 200)
+	if !strings.Contains(fmt.Sprint(v["consent"]), "partner-x recipient_class:third_party state:granted") {
+		t.Fatalf("after a later signal: %v", v["consent"])
+	}
+	// A subject token records only its own settings.
+	code, b = w.do("ana", "POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","source":"support"}`)
+	if code != 403 || !strings.Contains(string(b), "source settings") {
+		t.Fatalf("a subject recording source support: %d %s", code, b)
+	}
+}
+
+// TestEffectiveOverHTTP: GET consents answers the effective state (SPEC
+// §7), one entry per leaf purpose × declared recipient × leaf category,
+// each what POST /v1/decisions gives a record of that category created at
+// the as-of time with the subject as author.
+func TestEffectiveOverHTTP(t *testing.T) {
+	w := newWorld(t)
+	for _, subject := range []string{"ana", "ben"} {
+		v := w.json("admin", "GET", "/v1/subjects/"+subject+"/consents", "", 200)
+		eff, _ := v["effective"].([]any)
+		if len(eff) != 2*2 {
+			t.Fatalf("%s: %d effective entries, want 2 recipients × 2 categories: %v", subject, len(eff), v)
+		}
+		asOf := v["as_of"].(string)
+		for _, x := range eff {
+			e := x.(map[string]any)
+			body := fmt.Sprintf(`[{"subjects":[{"id":%q}],"category":%q,"created":%q,"purpose":%q,"recipient":%q,"as_of":%q}]`,
+				subject, e["category"], asOf, e["purpose"], e["recipient"], asOf)
+			code, b := w.do("admin", "POST", "/v1/decisions", body)
+			var got struct {
+				Decisions []struct {
+					Decision, Reason string
+					Checks           []struct{ Reason string }
+				}
+			}
+			if code != 200 || json.Unmarshal(b, &got) != nil || len(got.Decisions) != 1 {
+				t.Fatalf("decide %s: %d %s", body, code, b)
+			}
+			// An allowed record's reason is its now check's.
+			d := got.Decisions[0]
+			reason := d.Reason
+			if d.Decision == "allow" {
+				reason = d.Checks[0].Reason
+			}
+			if d.Decision != e["decision"] || reason != e["reason"] {
+				t.Errorf("%s %s %s: effective %s %s, decide %s %s", subject, e["recipient"], e["category"], e["decision"], e["reason"], d.Decision, reason)
+			}
+		}
+	}
 }
 
 // TestLogOverHTTP: the checkpoint, tiles and proofs the server gives check
