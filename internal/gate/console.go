@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/impact"
@@ -82,11 +83,20 @@ func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error
 		return nil, errForbidden
 	}
 	out := &Console{}
-	var err error
-	if out.Versions, err = g.PolicyHistory(ctx, p); err != nil {
+	vs, ps, err := g.loadVersions(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := g.consentCharts(ctx, out); err != nil {
+	// One view of the store now for every part of the page.
+	nowView := g.viewOnce(ctx, vs)
+	if out.Versions, err = g.policyHistory(vs, ps, nowView); err != nil {
+		return nil, err
+	}
+	view, err := nowView()
+	if err != nil {
+		return nil, err
+	}
+	if err := consentCharts(vs, view, out); err != nil {
 		return nil, err
 	}
 	es, err := g.exports(ctx)
@@ -124,7 +134,7 @@ func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error
 	if out.LogSize, err = g.st.LogSize(ctx); err != nil {
 		return nil, err
 	}
-	if out.Impact, err = g.impact(ctx, "", timestamp.Min); err != nil {
+	if out.Impact, err = g.impact(ctx, "", timestamp.Min, nowView); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -133,16 +143,8 @@ func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error
 // consentCharts counts consent events per month by state (the last 24
 // months with events), denials per month by the member's region group
 // then, and today's consent per region group for each leaf purpose.
-func (g *Gate) consentCharts(ctx context.Context, out *Console) error {
-	vs, _, err := g.loadVersions(ctx)
-	if err != nil {
-		return err
-	}
-	t := now()
-	view, err := g.nowView(ctx, vs.Attributes())
-	if err != nil {
-		return err
-	}
+func consentCharts(vs *decision.Versions, view *consent.View, out *Console) error {
+	t := view.AsOf
 	months := map[string]*MonthCount{}
 	for i := 0; i < view.Len(); i++ {
 		for k := 0; k < view.NumConsent(i); k++ {

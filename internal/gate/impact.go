@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/impact"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
@@ -19,14 +20,18 @@ func (g *Gate) Impact(ctx context.Context, p access.Principal, since timestamp.T
 	if !p.Can(access.ReadExports, "") {
 		return nil, errForbidden
 	}
-	return g.impact(ctx, "", since)
+	return g.impact(ctx, "", since, nil)
 }
 
-// impact computes the items of every complete export, or of one.
-func (g *Gate) impact(ctx context.Context, only string, since timestamp.Time) ([]impact.Item, error) {
+// impact computes the items of every complete export, or of one, over the
+// view nowView gives (nil: one loaded for it).
+func (g *Gate) impact(ctx context.Context, only string, since timestamp.Time, nowView func() (*consent.View, error)) ([]impact.Item, error) {
 	vs, _, err := g.loadVersions(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if nowView == nil {
+		nowView = g.viewOnce(ctx, vs)
 	}
 	es, err := g.exports(ctx)
 	if err != nil {
@@ -50,7 +55,7 @@ func (g *Gate) impact(ctx context.Context, only string, since timestamp.Time) ([
 	if len(exports) == 0 {
 		return []impact.Item{}, nil
 	}
-	view, err := g.nowView(ctx, vs.Attributes())
+	view, err := nowView()
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +91,7 @@ func (g *Gate) MarkImpact(ctx context.Context, p access.Principal, exportID, sub
 	if status == impact.WontFix && strings.TrimSpace(note) == "" {
 		return nil, invalid("status wontfix needs a note saying why nothing will be done")
 	}
-	items, err := g.impact(ctx, exportID, timestamp.Min)
+	items, err := g.impact(ctx, exportID, timestamp.Min, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/translog"
@@ -20,6 +21,20 @@ import (
 // nowView is a view of every subject as of now.
 func (g *Gate) nowView(ctx context.Context, attrs []string) (*consent.View, error) {
 	return store.LoadView(ctx, g.st, now(), attrs, nil)
+}
+
+// viewOnce loads the view of every subject now at its first call, and
+// gives the same one after: one answer made of several parts (the
+// console) reads the store once.
+func (g *Gate) viewOnce(ctx context.Context, vs *decision.Versions) func() (*consent.View, error) {
+	var view *consent.View
+	var err error
+	return func() (*consent.View, error) {
+		if view == nil && err == nil {
+			view, err = g.nowView(ctx, vs.Attributes())
+		}
+		return view, err
+	}
 }
 
 // Checkpoint returns the signed checkpoint of the log as it is, issuing

@@ -308,6 +308,10 @@ func (g *Gate) PolicyHistory(ctx context.Context, p access.Principal) ([]History
 	if err != nil {
 		return nil, err
 	}
+	return g.policyHistory(vs, ps, g.viewOnce(ctx, vs))
+}
+
+func (g *Gate) policyHistory(vs *decision.Versions, ps []store.Policy, nowView func() (*consent.View, error)) ([]History, error) {
 	var tables []*policy.Table
 	for _, x := range ps {
 		t, ok := vs.ByLabel(x.Version)
@@ -316,9 +320,12 @@ func (g *Gate) PolicyHistory(ctx context.Context, p access.Principal) ([]History
 		}
 		tables = append(tables, t)
 	}
-	view, err := store.LoadView(ctx, g.st, now(), diffAttributes(tables...), nil)
-	if err != nil {
-		return nil, err
+	var view *consent.View
+	if len(ps) > 1 {
+		var err error
+		if view, err = nowView(); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]History, len(ps))
 	for i, x := range ps {
