@@ -63,12 +63,13 @@ type Options struct {
 }
 
 // Included is what an export included, as the store keeps it (SPEC §5:
-// what report subject and impact answer from).
+// what report subject and impact answer from). It is valid during the
+// BeforeRename call it is passed to.
 type Included struct {
 	Subjects *inclusion.Subjects
 	// Records are the included records' decision inputs, in output order,
 	// as inclusion chunks.
-	Records [][]byte
+	Records *inclusion.Spool
 }
 
 // ManifestPath returns where the manifest goes.
@@ -282,7 +283,8 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	tree := rf.NewEmptyRange(0)
 	totals := Counts{ExcludedByReason: map[string]int64{}}
 	pending := map[int]*batch{}
-	var records [][]byte
+	records := inclusion.NewSpool(0)
+	defer records.Close()
 	next := 0
 	start := time.Now()
 	lastProgress := start
@@ -302,8 +304,10 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 				if writeErr != nil {
 					cancel()
 				}
-				if len(cur.records) > 0 {
-					records = append(records, bytes.Clone(cur.records))
+				if writeErr == nil && len(cur.records) > 0 {
+					if writeErr = records.Add(cur.records); writeErr != nil {
+						cancel()
+					}
 				}
 			}
 			bytesIn += int64(len(cur.data))

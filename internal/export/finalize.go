@@ -147,7 +147,8 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	totals := Counts{ExcludedByReason: map[string]int64{}}
 	used := map[int]bool{}
 	subjects := SubjectTally{}
-	var records [][]byte
+	records := inclusion.NewSpool(0)
+	defer records.Close()
 	for i := 0; i < job.Shards; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -184,7 +185,11 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ShardFile(o.Dir, "records", i), err)
 		}
-		records = append(records, chunks...)
+		for _, c := range chunks {
+			if err := records.Add(c); err != nil {
+				return nil, err
+			}
+		}
 		totals.Read += sh.Read
 		totals.Included += sh.Included
 		totals.Excluded += sh.Read - sh.Included

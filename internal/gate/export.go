@@ -201,7 +201,7 @@ func (g *Gate) logExport(ctx context.Context, signer *translog.Signer) func(*exp
 			return err
 		}
 		e := store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose, Recipient: m.Recipient, AsOf: m.AsOf,
-			Manifest: body, Subjects: inc.Subjects.Encode(), Records: inc.Records}
+			Manifest: body, Subjects: inc.Subjects.Encode(), Records: inc.Records.Each}
 		defer crashPoint("after-log")
 		return g.st.LogExport(ctx, e, func(index int64) ([]byte, error) {
 			i := uint64(index)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -289,15 +290,33 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
 			e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, manifest, e.Subjects)
-		if err != nil || len(e.Records) == 0 {
+		if err != nil || e.Records == nil {
 			return err
 		}
-		rows := make([][]any, len(e.Records))
-		for i, body := range e.Records {
-			rows[i] = []any{e.ID, i, body}
+		// Copied in batches of chunks: memory stays bounded however many
+		// records the export kept.
+		var rows [][]any
+		flush := func() error {
+			if len(rows) == 0 {
+				return nil
+			}
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"export_records"}, []string{"export_id", "chunk", "body"}, pgx.CopyFromRows(rows))
+			rows = rows[:0]
+			return err
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"export_records"}, []string{"export_id", "chunk", "body"}, pgx.CopyFromRows(rows))
-		return err
+		i := 0
+		err = e.Records(func(body []byte) error {
+			rows = append(rows, []any{e.ID, i, bytes.Clone(body)})
+			i++
+			if len(rows) == 256 {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return flush()
 	})
 }
 

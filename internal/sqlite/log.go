@@ -308,8 +308,19 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 	if err != nil {
 		return err
 	}
-	for i, body := range e.Records {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO export_records(export_id, chunk, body) VALUES (?,?,?)`, e.ID, i, body); err != nil {
+	if e.Records != nil {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO export_records(export_id, chunk, body) VALUES (?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		i := 0
+		err = e.Records(func(body []byte) error {
+			_, err := ins.ExecContext(ctx, e.ID, i, body)
+			i++
+			return err
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -59,10 +59,11 @@ type Export struct {
 	Status    string // "complete" or "abandoned"
 	Manifest  []byte // the manifest JSON
 	Subjects  []byte // the subjects included (inclusion.Subjects' stored form)
-	// Records are the included records' decision inputs, inclusion
-	// chunks in output order: written by LogExport, read by ExportRecords
-	// (a listing of exports leaves them out).
-	Records [][]byte
+	// Records gives the included records' decision inputs, inclusion
+	// chunks in output order, to LogExport (nil: none), which keeps them
+	// for ExportRecords; a chunk is valid only during its call. Listings
+	// of exports leave it nil.
+	Records func(fn func(chunk []byte) error) error
 }
 
 // ImpactMark is an operator's status change of one impact item (an export

@@ -181,7 +181,14 @@ func testView(t *testing.T, s store.Store) {
 func testExports(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	e := store.Export{ID: "exp-1", CreatedAt: 5, Purpose: "p", Recipient: "r", AsOf: 4, Manifest: []byte(`{"a":1}`), Subjects: []byte{1, 2, 3},
-		Records: [][]byte{[]byte("chunk one"), {}, []byte("chunk\x00three")}}
+		Records: func(fn func([]byte) error) error {
+			for _, c := range [][]byte{[]byte("chunk one"), {}, []byte("chunk\x00three")} {
+				if err := fn(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
 	finish := func(i int64) ([]byte, error) { return fmt.Appendf(nil, `{"a":1,"log_index":%d}`, i), nil }
 	if err := s.LogExport(ctx, e, finish); err != nil {
 		t.Fatal(err)
