@@ -40,7 +40,10 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	var wr, gr []string
 	want, err := export.Run(context.Background(), export.Options{Plan: p, Fields: testFields, Inputs: []string{path},
 		Out: filepath.Join(dir, "want.jsonl"), Rejects: filepath.Join(dir, "want.rej"), Workers: 2, Now: 1,
-		BeforeRename: func(_ *export.Manifest, inc *export.Included) error { wantInc, wr = inc, decodeRecords(t, inc); return nil }})
+		BeforeRename: func(_ *export.Manifest, inc *export.Included) error {
+			wantInc, wr = inc, decodeRecords(t, inc)
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +100,10 @@ func TestDeciderShardsFinalize(t *testing.T) {
 
 	got, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: shards, Out: filepath.Join(dir, "got.jsonl"),
 		Rejects: filepath.Join(dir, "got.rej"), Now: timestamp.Time(1),
-		BeforeRename: func(_ *export.Manifest, inc *export.Included) error { gotInc, gr = inc, decodeRecords(t, inc); return nil }})
+		BeforeRename: func(_ *export.Manifest, inc *export.Included) error {
+			gotInc, gr = inc, decodeRecords(t, inc)
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
