@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		o.Format = "jsonl"
 	}
 	if o.Format != "jsonl" && o.Format != "parquet" {
-		return nil, fmt.Errorf("--format %q: expected jsonl or parquet", o.Format)
+		return nil, fmt.Errorf("output format %q: expected jsonl or parquet", o.Format)
 	}
 	if o.Redact != nil {
 		read := []string{o.Fields.ID, o.Fields.Time, o.Fields.Category}
@@ -130,7 +130,7 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, err
 	}
 	if len(o.Inputs) == 0 {
-		return nil, fmt.Errorf("at least one --in FILE is required")
+		return nil, fmt.Errorf("at least one input file is required")
 	}
 	outs := []string{o.Out, o.ManifestPath()}
 	if o.Rejects != "" {
