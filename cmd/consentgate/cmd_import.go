@@ -35,7 +35,15 @@ func (a *app) importCmd(ctx context.Context, name string, mode gate.Mode, args [
 	} else if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a file", file)
 	}
-	g, err := a.open(ctx, mode)
+	g, err := a.open(ctx, gate.Write)
+	if gate.CodeOf(err) == gate.NoStore && mode == gate.Create {
+		// The first import sets the store up, once its file reads well:
+		// a refused file leaves no store behind.
+		if err := gate.CheckSubjects(file); err != nil {
+			return err
+		}
+		g, err = a.open(ctx, gate.Create)
+	}
 	if err != nil {
 		return err
 	}

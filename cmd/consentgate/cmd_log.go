@@ -250,11 +250,11 @@ func cmdManifestVerify(ctx context.Context, a *app, args []string) error {
 	if *keyFile != "" {
 		b, err := os.ReadFile(*keyFile)
 		if err != nil {
-			return err
+			return fmt.Errorf("--key %s: %w", *keyFile, errors.Unwrap(err))
 		}
 		vkey = string(b)
 		if err := gate.CheckVerifierKey(vkey); err != nil {
-			return usagef("--key %s: %s", *keyFile, message(err))
+			return fmt.Errorf("--key %s: %s", *keyFile, message(err))
 		}
 	}
 	// The store, when there is one, for the log inclusion (and the key;
@@ -270,7 +270,9 @@ func cmdManifestVerify(ctx context.Context, a *app, args []string) error {
 		defer a.done(g)
 	}
 	rep, err := gate.VerifyManifest(ctx, g, path, vkey)
-	if err != nil {
+	if e := gate.As(err); e != nil && e.Hint == gate.KeysDir {
+		return fmt.Errorf("%s; or give the log's public key with --key FILE", message(err))
+	} else if err != nil {
 		return err
 	}
 	if *asJSON {

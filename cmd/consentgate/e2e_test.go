@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -892,6 +893,96 @@ func TestReadingNeverWrites(t *testing.T) {
 	if entries, _ := os.ReadDir(rec); len(entries) != 3 {
 		t.Fatalf("manifest verify created files: %v", entries)
 	}
+}
+
+// TestReadingAStoreOneCannotWrite: an auditor's copy of the store in a
+// folder they may only read — the store's secrets not at hand — answers
+// every read that needs no secret, creates nothing, and says which secret
+// a pseudonym needs. (Run as root, the test reads as the user nobody.)
+func TestReadingAStoreOneCannotWrite(t *testing.T) {
+	e2e := setupE2E(t)
+	ok(t, e2e, append(append([]string{}, e2eExport...), "--out", "out.jsonl")...)
+	copyDir, err := os.MkdirTemp("", "consentgate-audit-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(copyDir)
+	for _, f := range []string{"consentgate.db", "out.jsonl", "out.jsonl.manifest.json", "consentgate.db.keys/log.pub"} {
+		b, _ := os.ReadFile(filepath.Join(e2e, f))
+		os.WriteFile(filepath.Join(copyDir, filepath.Base(f)), b, 0o444)
+	}
+	bin := binary
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// The test binary's folder is the test's own; nobody runs a copy.
+		bin = filepath.Join(copyDir, "consentgate")
+		b, _ := os.ReadFile(binary)
+		os.WriteFile(bin, b, 0o555)
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	os.Chmod(copyDir, 0o555)
+	defer os.Chmod(copyDir, 0o755)
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(bin, append([]string{"--store", "sqlite:" + filepath.Join(copyDir, "consentgate.db")}, args...)...)
+		cmd.Dir = copyDir
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return o.String(), e.String(), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o.String(), e.String(), 0
+	}
+	before, _ := os.ReadDir(copyDir)
+	for _, args := range [][]string{{"policy", "list"}, {"impact"}, {"token", "list"}, {"consent", "show", "--subject", "ana"},
+		{"manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json"}} {
+		if out, errOut, code := run(args...); code != 0 {
+			t.Errorf("%v on a store one cannot write: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	if out, _, _ := run("manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json"); !strings.Contains(out, "ok   log inclusion") {
+		t.Errorf("the auditor's copy does not prove the log inclusion:\n%s", out)
+	}
+	if _, errOut, code := run("report", "subject", "--subject", "ana"); code != 1 || !strings.Contains(errOut, "subject keys") || !strings.Contains(errOut, "--keys DIR") {
+		t.Errorf("a pseudonym without the subject keys: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := run("manifest", "verify", "out.jsonl.manifest.json"); code != 1 || !strings.Contains(errOut, "--key FILE") {
+		t.Errorf("manifest verify without any verifier key: exit %d %q", code, errOut)
+	}
+	if after, _ := os.ReadDir(copyDir); len(after) != len(before) {
+		t.Errorf("reading created files: %v → %v", before, after)
+	}
+}
+
+// TestImportSetsUpOnlyWhatItImports: a subjects file that is refused, or
+// a store in a folder that does not exist, sets no store up.
+func TestImportSetsUpOnlyWhatItImports(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dup.jsonl"), []byte(`{"subject":"x","subject":"y","at":"2024-01-01T00:00:00Z"}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "good.jsonl"), []byte(`{"subject":"x","at":"2024-01-01T00:00:00Z","region":"US"}`+"\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--store", "sqlite:new.db", "subjects", "import", "dup.jsonl"}, `dup.jsonl:1: field "subject" given twice`},
+		{[]string{"--store", "sqlite:nodir/new.db", "subjects", "import", "good.jsonl"}, "the folder nodir does not exist"},
+		{[]string{"--store", "sqlite:new.db", "subjects", "import", "missing.jsonl"}, "missing.jsonl: no such file"},
+		{[]string{"--store", "sqlite:new.db", "consent", "import", "good.jsonl"}, "there is no consentgate store"},
+	} {
+		if _, errOut, code := cg(t, dir, c.args...); code != 1 || !strings.Contains(errOut, c.says) {
+			t.Errorf("%v: exit %d %q, want %q", c.args, code, errOut, c.says)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+			t.Fatalf("%v left %v", c.args, entries)
+		}
+	}
+	ok(t, dir, "--store", "sqlite:new.db", "subjects", "import", "good.jsonl")
 }
 
 // TestExportLogsOnlyWhatItWrites (SPEC §5): an export whose output is a

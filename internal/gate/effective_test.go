@@ -242,9 +242,14 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	audit := filepath.Join(t.TempDir(), "copy.db")
 	b, _ := os.ReadFile(w.store())
 	os.WriteFile(audit, b, 0o644)
-	if _, err := gate.Open(ctx, gate.Config{Store: audit, Mode: gate.ReadOnly}); gate.CodeOf(err) != gate.Unavailable {
-		t.Fatalf("a copy without keys or a verifier key: %v", err)
+	bare, err := gate.Open(ctx, gate.Config{Store: audit, Mode: gate.ReadOnly})
+	if err != nil {
+		t.Fatalf("a copy without keys, read: %v", err)
 	}
+	if _, err := gate.VerifyManifest(ctx, bare, req.Options.ManifestPath(), ""); gate.CodeOf(err) != gate.Unavailable || !strings.Contains(err.Error(), "log.pub") {
+		t.Fatalf("a manifest verified without any verifier key: %v", err)
+	}
+	bare.Close()
 	if _, err := gate.Open(ctx, gate.Config{Store: audit, Mode: gate.ReadOnly, Verifier: "not a key"}); gate.CodeOf(err) != gate.Invalid {
 		t.Fatalf("a malformed verifier key: %v", err)
 	}

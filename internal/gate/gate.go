@@ -65,9 +65,9 @@ type Config struct {
 	Warn func(msg string)
 	// Verifier, when set, is the log's verifier key to check checkpoints
 	// with in place of the keys directory's: an auditor's read-only
-	// session over a copy of the store, without its secrets. Then the
-	// subject keys may be missing too, and what needs them (pseudonyms)
-	// fails with the KeysDir hint.
+	// session over a copy of the store, without its secrets. (A read-only
+	// session does without the subject keys when they are not at hand;
+	// what needs them, a pseudonym, fails with the KeysDir hint.)
 	Verifier string
 }
 
@@ -118,8 +118,11 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 	// no longer verify); they are created below only for a store without
 	// events.
 	keys := &keyRef{}
+	var keysErr error // why the subject keys could not be opened
 	if keys.ks, err = translog.OpenKeysWith(dir, store.OpenOptions{ReadOnly: opts.ReadOnly}); errors.Is(err, translog.ErrNoKeys) {
 		keys.ks, err = nil, nil
+	} else if errors.Is(err, fs.ErrPermission) {
+		keys.ks, keysErr, err = nil, err, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys %s: %w", dir, err)
@@ -143,9 +146,17 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 		subj, cons, err := st.EventCounts(ctx)
 		if err == nil && subj+cons > 0 {
 			err = Errorf(Unavailable, KeysDir, "the subject keys of this store's log are not in %s", dir)
-			if c.Mode == ReadOnly && c.Verifier != "" {
+			if keysErr != nil {
+				err = &Error{Code: Unavailable, Hint: KeysDir, Err: keysErr, Message: keysErr.Error()}
+			}
+			// A read-only session does without them until something
+			// needs a subject's pseudonym (an auditor's copy of the
+			// store, the secrets kept elsewhere).
+			if c.Mode == ReadOnly {
 				keys.missing, err = err, nil
 			}
+		} else if err == nil && keysErr != nil {
+			err = fmt.Errorf("keys %s: %w", dir, keysErr)
 		} else if err == nil && c.Mode != ReadOnly {
 			keys.ks, err = translog.OpenKeys(dir)
 		}
@@ -327,6 +338,9 @@ func (g *Gate) VerifierKey() (string, error) {
 	}
 	v, err := translog.LoadVerifier(g.keysDir)
 	if errors.Is(err, translog.ErrNoSigningKey) {
+		if cps, cerr := g.st.Checkpoints(context.Background()); cerr == nil && len(cps) > 0 {
+			return "", Errorf(Unavailable, KeysDir, "the log's verifier key (log.pub) is not in %s", g.keysDir)
+		}
 		return "", Errorf(Unavailable, KeysDir, "there is no signing key in %s: nothing of this store has been signed yet", g.keysDir)
 	}
 	return v, err

@@ -39,6 +39,18 @@ func (g *Gate) ImportSubjects(ctx context.Context, file string) (*Imported, erro
 	return &Imported{file, read, added}, nil
 }
 
+// CheckSubjects reads a subjects file by the rules its import reads it
+// with, storing nothing: the first import checks its file so before it
+// sets a store up, so that a refused file leaves no store behind.
+func CheckSubjects(file string) error {
+	for _, err := range consent.SubjectsFile(file, now()) {
+		if err != nil {
+			return inputError(err)
+		}
+	}
+	return nil
+}
+
 // ImportConsent stores a consent file: all of it or none. Its purposes and
 // recipients must be declared by the published versions.
 func (g *Gate) ImportConsent(ctx context.Context, file string) (*Imported, error) {

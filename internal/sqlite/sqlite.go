@@ -14,6 +14,7 @@ import (
 	"iter"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
+	"github.com/consentgate/consentgate/internal/sqlitefile"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
@@ -76,16 +78,19 @@ func OpenWith(ctx context.Context, path string, keys store.Keys, o store.OpenOpt
 			return nil, fmt.Errorf("%s: %w", path, store.ErrNoStore)
 		}
 	}
+	if !o.Create {
+		if err := sqlitefile.Readable(path, "the store"); err != nil {
+			return nil, err
+		}
+	} else if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("the store %s: the folder %s does not exist", path, filepath.Dir(path))
+	}
 	q := url.Values{}
 	if o.ReadOnly {
-		// Every statement that would write is refused (query_only), and
-		// not even the journal mode is set: a file that is not a store
-		// stays as it is. (SQLite's own WAL housekeeping — its -shm and
-		// -wal files, removed again as the last connection closes — is
-		// not the store's state.)
-		for _, p := range []string{"busy_timeout(10000)", "query_only(1)"} {
-			q.Add("_pragma", p)
-		}
+		// Nothing is written, not even the journal mode: a file that is
+		// not a store stays as it is, and one this process may not write
+		// is read in place.
+		sqlitefile.ReadOnly(path, q)
 	} else {
 		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 			q.Add("_pragma", p)

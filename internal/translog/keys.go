@@ -14,6 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // the driver
 
+	"github.com/consentgate/consentgate/internal/sqlitefile"
 	"github.com/consentgate/consentgate/internal/store"
 )
 
@@ -51,10 +52,12 @@ func OpenKeysWith(dir string, o store.OpenOptions) (*KeyStore, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := sqlitefile.Readable(path, "the subject key store"); err != nil && !o.Create {
+		return nil, err
+	}
 	q := url.Values{}
 	if o.ReadOnly {
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "query_only(1)")
+		sqlitefile.ReadOnly(path, q)
 		db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
