@@ -51,5 +51,16 @@ func cmdReportSubject(ctx context.Context, a *app, args []string) error {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s (%s)\t%s\t%d\t%s\t%s\n", e.CreatedAt.Time().Format("2006-01-02 15:04"), e.ExportID, e.Purpose, e.Recipient, e.RecipientClass, e.AsOf, e.Records, idx, e.Status)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The roots and the pseudonym, one export a line: too long for the table.
+	for _, e := range rep.Exports {
+		fmt.Fprintf(w, "  %s: records_root %s", e.ExportID, e.RecordsRoot)
+		if e.Pseudonym != "" {
+			fmt.Fprintf(w, ", %s's pseudonym in subjects_root %s", subject, e.Pseudonym)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }
