@@ -135,7 +135,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	// Where their data went.
-	if out := ok(t, dir, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x (third_party)") || strings.Count(out, "exp-") != 2 {
+	if out := ok(t, dir, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x (third_party)") || strings.Count(out, "records_root") != 2 {
 		t.Fatalf("report for ana (two exports so far):\n%s", out)
 	}
 	var rep struct {
