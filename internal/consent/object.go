@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/consentgate/consentgate/internal/jsontext"
 )
 
 // This file is the one JSON reader of the data files' lines: subjects and
@@ -231,7 +233,7 @@ func (r *objectReader) object(i, depth int, fn func([]byte, value) error) (int, 
 		}
 		key := s[i+1 : end-1]
 		if esc {
-			key = unescape(nil, key)
+			key = jsontext.AppendUnescaped(nil, key)
 		}
 		if many != nil {
 			if _, dup := many[string(key)]; dup {
@@ -275,7 +277,7 @@ func (r *objectReader) object(i, depth int, fn func([]byte, value) error) (int, 
 			if k == kindString {
 				v.str = s[start+1 : i-1]
 				if esc {
-					r.buf = unescape(r.buf[:0], v.str)
+					r.buf = jsontext.AppendUnescaped(r.buf[:0], v.str)
 					v.str = r.buf
 				}
 			}
@@ -532,55 +534,4 @@ func (r *objectReader) hex4(j int) (rune, error) {
 		}
 	}
 	return v, nil
-}
-
-// unescape appends the content of a validated string with escapes to b.
-func unescape(b, s []byte) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			b = append(b, c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			c := hexValue(s[i+1 : i+5])
-			i += 4
-			if c >= 0xd800 && c <= 0xdbff { // validated: a low surrogate follows
-				c = 0x10000 + (c-0xd800)<<10 + hexValue(s[i+3:i+7]) - 0xdc00
-				i += 6
-			}
-			b = utf8.AppendRune(b, c)
-		default: // '"', '\\', '/'
-			b = append(b, s[i])
-		}
-	}
-	return b
-}
-
-// hexValue reads four validated hex digits.
-func hexValue(h []byte) rune {
-	var v rune
-	for _, c := range h {
-		switch {
-		case c <= '9':
-			v = v<<4 | rune(c-'0')
-		case c >= 'a':
-			v = v<<4 | rune(c-'a'+10)
-		default:
-			v = v<<4 | rune(c-'A'+10)
-		}
-	}
-	return v
 }

@@ -6,10 +6,10 @@ import (
 	"math/bits"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/jsontext"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -242,7 +242,7 @@ func (r *Reader) str(s []byte, sp span) []byte {
 	if !sp.escaped {
 		return s[sp.start+1 : sp.end-1]
 	}
-	return unescape(s[sp.start+1 : sp.end-1])
+	return jsontext.AppendUnescaped(make([]byte, 0, sp.end-sp.start), s[sp.start+1:sp.end-1])
 }
 
 var wsTable = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
@@ -456,7 +456,7 @@ func (r *Reader) object(s []byte, i int, n *node, depth int) (int, error) {
 		if n != nil {
 			key := s[i+1 : kend-1]
 			if kesc {
-				key = unescape(key)
+				key = jsontext.AppendUnescaped(make([]byte, 0, len(key)), key)
 			}
 			if child = n.find(key); child != nil {
 				if child.gen == gen {
@@ -511,66 +511,6 @@ func (r *Reader) object(s []byte, i int, n *node, depth int) (int, error) {
 		}
 		i = skipWS(s, i+1)
 	}
-}
-
-// unescape decodes a validated JSON string body with escapes. Unpaired
-// surrogates become U+FFFD, as encoding/json does.
-func unescape(s []byte) []byte {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r := rune(hex4(s[i+1 : i+5]))
-			i += 4
-			if utf16.IsSurrogate(r) {
-				if i+6 < len(s)+0 && s[i+1] == '\\' && s[i+2] == 'u' {
-					r2 := rune(hex4(s[i+3 : i+7]))
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						out = utf8.AppendRune(out, d)
-						i += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			out = utf8.AppendRune(out, r)
-		default: // '"', '\\', '/'
-			out = append(out, s[i])
-		}
-	}
-	return out
-}
-
-func hex4(b []byte) int {
-	v := 0
-	for _, c := range b {
-		v <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			v |= int(c - '0')
-		case c >= 'a' && c <= 'f':
-			v |= int(c-'a') + 10
-		default:
-			v |= int(c-'A') + 10
-		}
-	}
-	return v
 }
 
 // parseTime reads an RFC 3339 timestamp quickly for the common shapes and
