@@ -1016,6 +1016,13 @@ func TestFlagTwice(t *testing.T) {
 			t.Errorf("%v: exit %d %q", args, code, errOut)
 		}
 	}
+	// A time flag reads RFC 3339 strictly, as every input does.
+	for _, bad := range []string{"2024-10-20T1:03:10Z", "2024-10-20T10:03:10,5Z"} {
+		if _, errOut, code := cg(t, dir, "decide", "--subject", "ana", "--category", "user.content.public", "--created", bad,
+			"--purpose", "train_ai_system.generative", "--recipient", "partner-x"); code != 2 || !strings.Contains(errOut, "RFC 3339") {
+			t.Errorf("--created %s: exit %d %q", bad, code, errOut)
+		}
+	}
 	// Repeatable flags repeat.
 	ok(t, dir, "decide", "--subject", "ana", "--subject", "ben:recipient", "--category", "user.content.private.message", "--created", "2024-10-01T00:00:00Z",
 		"--purpose", "train_ai_system.generative", "--recipient", "partner-x")

@@ -466,3 +466,44 @@ func TestStrictImports(t *testing.T) {
 		t.Fatalf("a missing file: %v", err)
 	}
 }
+
+// TestStrictTimesEverywhere: one RFC 3339 reader for every input kind —
+// a policy's dates, subject and consent lines, a choice, a record, a
+// decision request — each refusing the loose shapes the standard library
+// lets through, and storing or exporting nothing of them.
+func TestStrictTimesEverywhere(t *testing.T) {
+	w := newWorld(t)
+	w.publish(basePolicy, false)
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US"}`)
+	before, _ := w.g.LogSize(ctx)
+	for _, bad := range []string{"2024-10-20T1:03:10Z", "2024-10-20T10:03:10,5Z", "2024-10-20t10:03:10z", "2024-10-20 10:03:10Z", "2024-10-20T10:03:10"} {
+		if _, err := gate.ReadPolicy("p.yaml", []byte(strings.Replace(basePolicy, "2024-01-01T00:00:00Z", bad, 1))); err == nil {
+			t.Errorf("policy effective_from %q accepted", bad)
+		}
+		if _, err := w.g.ImportSubjects(ctx, w.file("s.jsonl", `{"subject":"bo","at":"`+bad+`","region":"US"}`+"\n")); gate.CodeOf(err) != gate.Invalid || !strings.Contains(err.Error(), "s.jsonl:1") {
+			t.Errorf("subject line at %q: %v", bad, err)
+		}
+		if _, err := w.g.ImportConsent(ctx, w.file("c.jsonl", `{"subject":"ana","purpose":"train_ai_system","state":"denied","at":"`+bad+`"}`+"\n")); gate.CodeOf(err) != gate.Invalid || !strings.Contains(err.Error(), "c.jsonl:1") {
+			t.Errorf("consent line at %q: %v", bad, err)
+		}
+		if _, err := w.g.RecordConsentJSON(ctx, access.Local, "ana", []byte(`{"purpose":"train_ai_system","state":"denied","at":"`+bad+`"}`), false); gate.CodeOf(err) != gate.Invalid {
+			t.Errorf("a choice at %q: %v", bad, err)
+		}
+		line := `{"id":"p1","kind":"user.content.public","author":"ana","created_at":"` + bad + `"}`
+		if _, err := w.g.DecideLine(ctx, access.Local, fields(t), []byte(line), "train_ai_system.generative", "partner-x", nil); gate.CodeOf(err) != gate.Invalid {
+			t.Errorf("a record created at %q: %v", bad, err)
+		}
+		// In an export the record is malformed, never included.
+		asOf := ts(t, "2025-01-01T00:00:00Z")
+		req := gate.ExportRequest{Purpose: "train_ai_system.generative", Recipient: "partner-x", AsOf: &asOf}
+		req.Options.Inputs, req.Options.Out, req.Options.Fields = []string{w.file("r.jsonl", line+"\n")}, filepath.Join(w.dir, "out.jsonl"), fields(t)
+		m, err := w.g.Export(ctx, req)
+		if err != nil || m.Counts.Included != 0 || m.Counts.ExcludedByReason["record.malformed"] != 1 {
+			t.Errorf("an export of a record created at %q: %+v %v", bad, m, err)
+		}
+		before++ // the export's manifest
+	}
+	if after, _ := w.g.LogSize(ctx); after != before {
+		t.Fatalf("refused inputs were stored: log %d → %d", before, after)
+	}
+}

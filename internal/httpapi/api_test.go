@@ -304,6 +304,9 @@ func TestBadRequests(t *testing.T) {
 		{"POST", "/v1/decisions", `[{"subjects":[{"id":"ana","role":"boss"}],"category":"c","created":"2023-01-01T00:00:00Z","purpose":"p","recipient":"r"}]`, 400, "boss"},
 		{"POST", "/v1/policies", "version: v2\npurposes: [\n", 400, "request body"},
 		{"GET", "/v1/subjects/ana?as_of=yesterday", "", 400, "as_of"},
+		{"GET", "/v1/subjects/ana?as_of=2024-10-20T1:03:10Z", "", 400, "as_of"},
+		{"POST", "/v1/subjects/ana/consents", `{"purpose":"train_ai_system","state":"denied","at":"2024-10-20T10:03:10,5Z"}`, 400, "RFC 3339"},
+		{"POST", "/v1/decisions", `[{"subjects":[{"id":"ana"}],"category":"user.content.public","created":"2024-10-20 10:03:10Z","purpose":"train_ai_system.generative","recipient":"self"}]`, 400, "created"},
 		{"POST", "/v1/subjects/ana/consents", `{"purpose":"` + strings.Repeat("x", 70<<10) + `","state":"denied"}`, 413, "larger than"},
 		{"GET", "/v1/log/proofs/inclusion?index=-1", "", 400, "index"},
 	} {

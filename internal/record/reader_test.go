@@ -88,22 +88,6 @@ func TestFixedCategory(t *testing.T) {
 	}
 }
 
-func TestParseTimeAgreesWithTimePackage(t *testing.T) {
-	for _, s := range []string{"2024-01-01T00:00:00Z", "2024-02-29T23:59:59.123456Z", "2024-02-29T23:59:59.1234567Z",
-		"1999-12-31T23:00:00-05:30", "2024-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z", "2024-13-01T00:00:00Z",
-		"2024-01-01T24:00:00Z", "2024-01-01T00:00:60Z", "2024-01-01t00:00:00z", "2024-01-01T00:00:00", "2024-01-01 00:00:00Z"} {
-		got, ok := parseTime([]byte(s))
-		want, err := time.Parse(time.RFC3339Nano, s)
-		if ok != (err == nil) {
-			t.Errorf("%s: ok=%v, time.Parse err=%v", s, ok, err)
-			continue
-		}
-		if ok && got != timestamp.FromTime(want) {
-			t.Errorf("%s: %v, want %v", s, got, timestamp.FromTime(want))
-		}
-	}
-}
-
 // seeds gathers record lines from the repository's test data.
 func seeds() [][]byte {
 	var out [][]byte

@@ -17,17 +17,26 @@ const (
 	Max Time = 1<<63 - 1
 )
 
-// Parse reads a full RFC 3339 timestamp (a date alone is refused) and keeps
-// it to the microsecond (finer digits are truncated).
+// Parse reads a full RFC 3339 timestamp and keeps it to the microsecond
+// (finer digits are truncated). It is the one reader of times for every
+// input — policies, subject and consent lines, records, flags, API bodies —
+// and it is strict: YYYY-MM-DDTHH:MM:SS, two digits to each field, an
+// optional fraction of 1 to 9 digits after a '.', then Z or ±hh:mm. A date
+// alone, one-digit fields, a ',' fraction, a lower-case t or z, a space for
+// the T, a missing offset, second 60 are refused.
 func Parse(s string) (Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		if len(s) == 10 {
-			return 0, fmt.Errorf("time %q is a date alone; give a full RFC 3339 timestamp such as %sT00:00:00Z", s, s)
-		}
-		return 0, fmt.Errorf("time %q is not an RFC 3339 timestamp such as 2024-09-18T00:00:00Z", s)
+	return ParseBytes([]byte(s))
+}
+
+// ParseBytes is Parse for bytes, without allocating.
+func ParseBytes(b []byte) (Time, error) {
+	if t, ok := strict(b); ok {
+		return t, nil
 	}
-	return FromTime(t), nil
+	if len(b) == 10 {
+		return 0, fmt.Errorf("time %q is a date alone; give a full RFC 3339 timestamp such as %sT00:00:00Z", b, b)
+	}
+	return 0, fmt.Errorf("time %q is not an RFC 3339 timestamp such as 2024-09-18T00:00:00Z (two digits to each field, a '.' fraction, Z or ±hh:mm)", b)
 }
 
 // FromTime converts a time.Time, truncating to the microsecond.
