@@ -185,9 +185,10 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("the demo's own log does not verify: %w", err)
 	}
-	fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest),\n",
-		rep.Size, rep.Leaves["policy"], rep.Leaves["subject"], rep.Leaves["consent"], rep.Leaves["manifest"])
-	fmt.Fprintf(w, "   the tree recomputed, and the signed checkpoint (C2SP tlog-checkpoint):\n")
+	fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest, %d export state),\n",
+		rep.Size, rep.Leaves["policy"], rep.Leaves["subject"], rep.Leaves["consent"], rep.Leaves["manifest"], rep.Leaves["export"])
+	fmt.Fprintf(w, "   the copies views are read from compared with their rows (%d events), the tree recomputed, and the\n", rep.PackedRows)
+	fmt.Fprintf(w, "   signed checkpoint (C2SP tlog-checkpoint):\n")
 	for _, l := range strings.Split(strings.TrimRight(string(note), "\n"), "\n") {
 		fmt.Fprintln(w, strings.TrimRight("     "+l, " "))
 	}

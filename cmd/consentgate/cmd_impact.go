@@ -90,6 +90,8 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+func plural64(n int64, one, many string) string { return plural(int(min(n, 2)), one, many) }
+
 func cmdImpactMark(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlags("impact mark")
 	var exportID, subject, status, note string

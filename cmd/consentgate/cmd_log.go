@@ -54,7 +54,7 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 	if errors.As(err, &ve) {
 		if *asJSON {
 			a.printJSON(map[string]any{"ok": false, "error": ve.Error(), "index": ve.Index, "checkpoint": ve.Checkpoint,
-				"kind": ve.Kind.String(), "ref": ve.Ref, "problem": ve.Problem, "stored": ve.Stored, "derived": ve.Derived})
+				"kind": ve.Kind.String(), "ref": ve.Ref, "row": ve.Row, "problem": ve.Problem, "stored": ve.Stored, "derived": ve.Derived})
 		}
 		return err
 	}
@@ -65,10 +65,16 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 		return a.printJSON(map[string]any{"ok": true, "report": rep})
 	}
 	fmt.Fprintf(a.stdout, "log verified: %d leaves, root %s\n", rep.Size, rep.Root)
-	for _, k := range []string{"policy", "subject", "consent", "manifest", "impact"} {
+	for _, k := range []string{"policy", "subject", "consent", "manifest", "export", "impact", "erasure"} {
 		if rep.Leaves[k] > 0 {
 			fmt.Fprintf(a.stdout, "  %8d  %s leaves re-derived from their rows\n", rep.Leaves[k], k)
 		}
+	}
+	if rep.Exports > 0 {
+		fmt.Fprintf(a.stdout, "  %8d  %s with their logged state (status, subject set, kept records) and manifest\n", rep.Exports, plural(rep.Exports, "export agrees", "exports agree"))
+	}
+	if rep.PackedRows > 0 {
+		fmt.Fprintf(a.stdout, "  %8d  packed events (what views are read from) match their rows\n", rep.PackedRows)
 	}
 	if rep.SubjectSets > 0 {
 		fmt.Fprintf(a.stdout, "  %8d  exports' stored subject sets match their subjects_root\n", rep.SubjectSets)
@@ -79,7 +85,13 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 	if rep.Erased > 0 {
 		fmt.Fprintf(a.stdout, "  %8d  entries of erased subjects (their keys are gone: in the tree, not re-derivable)\n", rep.Erased)
 	}
-	fmt.Fprintf(a.stdout, "  %d kept checkpoints checked (signature, root, consistency)\n", rep.Checkpoints)
+	if rep.ErasuresPending > 0 {
+		fmt.Fprintf(a.stdout, "  %8d  %s logged whose key is still there: run log erase for it again to finish\n", rep.ErasuresPending, plural(rep.ErasuresPending, "erasure", "erasures"))
+	}
+	fmt.Fprintf(a.stdout, "  %d kept checkpoints checked (signature, root, consistency); the log records %d of them, each found kept\n", rep.Checkpoints, rep.RecordedCheckpoints)
+	if rep.Unsigned > 0 {
+		fmt.Fprintf(a.stdout, "  %8d  %s after the newest checkpoint not signed yet (the next writing command signs them)\n", rep.Unsigned, plural64(rep.Unsigned, "leaf", "leaves"))
+	}
 	if rep.External {
 		fmt.Fprintf(a.stdout, "  the checkpoint in %s is consistent with the log\n", *external)
 	}

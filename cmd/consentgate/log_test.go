@@ -93,6 +93,7 @@ type verifyOut struct {
 	OK         bool   `json:"ok"`
 	Index      int64  `json:"index"`
 	Checkpoint int64  `json:"checkpoint"`
+	Row        string `json:"row"`
 	Problem    string `json:"problem"`
 	Error      string `json:"error"`
 }

@@ -240,6 +240,14 @@ func (g *Gate) reconcileExports(ctx context.Context) error {
 	}
 	for i := range es {
 		e := &es[i]
+		if e.Status != store.ExportLogged {
+			// Logged before exports' states were: its state is logged
+			// now, once (backfilled), as the store holds it.
+			if err := g.st.SetExportStatus(ctx, e.ID, e.Status); err != nil {
+				return err
+			}
+			continue
+		}
 		status := filesStatus(e)
 		if err := g.st.SetExportStatus(ctx, e.ID, status); err != nil {
 			return err

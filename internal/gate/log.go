@@ -267,7 +267,10 @@ func (g *Gate) OpenLog(ctx context.Context, subject string) (*Opening, error) {
 }
 
 // Erase deletes a subject's log key: the log still verifies; its entries
-// can no longer be linked to the subject. NotFound when it has none.
+// can no longer be linked to the subject. The erasure is logged first (a
+// logged row whose subject has no key verifies only then), then the key
+// deleted; an erasure cut short by a crash is finished by erasing again.
+// NotFound when the subject has no key.
 func (g *Gate) Erase(ctx context.Context, subject string) error {
 	if err := g.writable(); err != nil {
 		return err
@@ -275,13 +278,20 @@ func (g *Gate) Erase(ctx context.Context, subject string) error {
 	if g.keys.ks == nil {
 		return notFound("subject %s has no log key", subject)
 	}
-	ok, err := g.keys.ks.Erase(ctx, subject)
+	ks, err := g.keys.ks.SubjectKeys(ctx, []string{subject}, false)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if _, ok := ks[subject]; !ok {
 		return notFound("subject %s has no log key (unknown, or already erased)", subject)
 	}
+	if err := g.st.AddErasure(ctx, subject, now()); err != nil {
+		return err
+	}
+	if _, err := g.keys.ks.Erase(ctx, subject); err != nil {
+		return err
+	}
+	g.changed(subject)
 	return nil
 }
 

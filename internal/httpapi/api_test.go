@@ -625,20 +625,24 @@ func TestPeriodicCheckpoint(t *testing.T) {
 	}
 	for i := range 3 {
 		publish(t, g, version(i))
+		// (Each append records the checkpoints issued before it, so the
+		// log grows by more than the publication.)
+		size, _ := g.LogSize(ctx)
 		deadline := time.Now().Add(2 * time.Second)
-		for !slices.Contains(sizes(), int64(i+1)) {
+		for !slices.Contains(sizes(), size) {
 			if time.Now().After(deadline) {
-				t.Fatalf("no checkpoint of size %d within 2 s: %v", i+1, sizes())
+				t.Fatalf("no checkpoint of size %d within 2 s: %v", size, sizes())
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	publish(t, g, version(3))
+	last, _ := g.LogSize(ctx)
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if got := sizes(); got[len(got)-1] != 4 {
+	if got := sizes(); got[len(got)-1] != last {
 		t.Fatalf("no checkpoint on the way out: %v", got)
 	}
 }

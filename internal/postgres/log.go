@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"runtime"
@@ -136,12 +137,61 @@ func appendLog(ctx context.Context, tx pgx.Tx, leaves [][]byte) (int64, error) {
 // appendLogPrepared appends with the hashing done ahead; the bundle and
 // node writes go to the server as one batch.
 func appendLogPrepared(ctx context.Context, tx pgx.Tx, leaves [][]byte, pre *translog.Prepared) (int64, error) {
+	if len(leaves) == 0 {
+		return 0, nil
+	}
+	// (Checkpoints recorded first move the leaves on: the hashing prepared
+	// for the old size is then redone.)
+	if err := recordCheckpoints(ctx, tx); err != nil {
+		return 0, err
+	}
 	l := &logQ{q: tx, tx: tx, batch: &pgx.Batch{}}
 	first, err := translog.AppendPrepared(ctx, l, leaves, pre)
 	if err != nil {
 		return 0, err
 	}
 	return first, l.send(ctx)
+}
+
+// recordCheckpoints appends the leaves of the kept checkpoints the log
+// does not record yet (those issued since the last append), before an
+// appending transaction's own leaves: the log holds the sequence of its
+// checkpoints (SPEC §6: a deleted one is missed).
+func recordCheckpoints(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT size, note FROM checkpoints WHERE logged IS NULL ORDER BY size`)
+	if err != nil {
+		return err
+	}
+	var sizes []int64
+	var leaves [][]byte
+	for rows.Next() {
+		var size int64
+		var note []byte
+		if err := rows.Scan(&size, &note); err != nil {
+			rows.Close()
+			return err
+		}
+		sizes = append(sizes, size)
+		leaves = append(leaves, translog.CheckpointLeaf(size, note))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(leaves) == 0 {
+		return err
+	}
+	l := &logQ{q: tx, tx: tx, batch: &pgx.Batch{}}
+	first, err := translog.Append(ctx, l, leaves)
+	if err != nil {
+		return err
+	}
+	if err := l.send(ctx); err != nil {
+		return err
+	}
+	for k, size := range sizes {
+		if _, err := tx.Exec(ctx, `UPDATE checkpoints SET logged = $1 WHERE size = $2`, first+int64(k), size); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LogSize implements store.Store.
@@ -290,7 +340,7 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
 			e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, manifest, e.Subjects)
-		if err != nil || e.Records == nil {
+		if err != nil {
 			return err
 		}
 		// Copied in batches of chunks: memory stays bounded however many
@@ -305,19 +355,38 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 			return err
 		}
 		i := 0
-		err = e.Records(func(body []byte) error {
-			rows = append(rows, []any{e.ID, i, bytes.Clone(body)})
-			i++
-			if len(rows) == 256 {
-				return flush()
+		digest, err := translog.ExportDataDigest(e.Subjects, func(fn func([]byte) error) error {
+			if e.Records == nil {
+				return nil
 			}
-			return nil
+			return e.Records(func(body []byte) error {
+				rows = append(rows, []any{e.ID, i, bytes.Clone(body)})
+				i++
+				if len(rows) == 256 {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				return fn(body)
+			})
 		})
 		if err != nil {
 			return err
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		return logExportState(ctx, tx, e.ID, store.ExportLogged, digest, false)
 	})
+}
+
+// logExportState records an export's data digest and appends its state.
+func logExportState(ctx context.Context, tx pgx.Tx, id, status string, digest []byte, backfilled bool) error {
+	if _, err := tx.Exec(ctx, `UPDATE exports SET data_digest = $1 WHERE id = $2`, digest, id); err != nil {
+		return err
+	}
+	_, err := appendLog(ctx, tx, [][]byte{translog.ExportLeaf(id, status, digest, backfilled)})
+	return err
 }
 
 // ExportRecords implements store.Store.
@@ -337,15 +406,76 @@ func (s *DB) ExportRecords(ctx context.Context, id string, fn func(chunk []byte)
 
 // SetExportStatus implements store.Store.
 func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE exports SET status = $1 WHERE id = $2`, status, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockLog(ctx, tx); err != nil {
+			return err
+		}
+		var digest, subjects []byte
+		err := tx.QueryRow(ctx, `SELECT data_digest, subjects FROM exports WHERE id = $1`, id).Scan(&digest, &subjects)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		backfilled := digest == nil
+		if backfilled {
+			var chunks [][]byte
+			rows, err := tx.Query(ctx, `SELECT body FROM export_records WHERE export_id = $1 ORDER BY chunk`, id)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				chunks = append(chunks, bytes.Clone(rows.RawValues()[0]))
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			digest, _ = translog.ExportDataDigest(subjects, func(fn func([]byte) error) error {
+				for _, c := range chunks {
+					fn(c)
+				}
+				return nil
+			})
+		}
+		if _, err := tx.Exec(ctx, `UPDATE exports SET status = $1 WHERE id = $2`, status, id); err != nil {
+			return err
+		}
+		return logExportState(ctx, tx, id, status, digest, backfilled)
+	})
 }
+
+// AddErasure implements store.Store.
+func (s *DB) AddErasure(ctx context.Context, subject string, at timestamp.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockLog(ctx, tx); err != nil {
+			return err
+		}
+		salt := make([]byte, 32)
+		rand.Read(salt)
+		var seq int64
+		err := tx.QueryRow(ctx, `INSERT INTO erasures(subject, salt, at) VALUES ($1,$2,$3) ON CONFLICT (subject) DO NOTHING RETURNING seq`, subject, salt, int64(at)).Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // erased before
+		} else if err != nil {
+			return err
+		}
+		_, err = appendLog(ctx, tx, [][]byte{translog.ErasureLeaf(seq, []byte(subject), int64(at), salt)})
+		return err
+	})
+}
+
+// Erasures implements store.Store.
+func (s *DB) Erasures(ctx context.Context) ([]store.Erasure, error) {
+	return list(ctx, s.pool, store.ErasureList)
+}
+
+// DerivedSubjectRows implements store.Store: PostgreSQL reads its views
+// from the rows, and keeps no derived copy of them.
+func (s *DB) DerivedSubjectRows(context.Context, func(*store.SubjectRow) error) error { return nil }
+
+// DerivedConsentRows implements store.Store, likewise.
+func (s *DB) DerivedConsentRows(context.Context, func(*store.ConsentRow) error) error { return nil }
 
 // AddImpactMark implements store.Store: the mark and its leaf in one
 // transaction.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
 )
 
@@ -93,9 +95,54 @@ func (l *logQ) InsertNode(ctx context.Context, tl int, i int64, hash []byte) err
 	return err
 }
 
-// appendLog appends leaves inside tx.
+// appendLog appends leaves inside tx, after the leaves of the kept
+// checkpoints not yet recorded; it returns the index of the first of
+// leaves.
 func appendLog(ctx context.Context, tx *sql.Tx, leaves [][]byte) (int64, error) {
+	if len(leaves) == 0 {
+		return 0, nil
+	}
+	if err := recordCheckpoints(ctx, tx); err != nil {
+		return 0, err
+	}
 	return translog.Append(ctx, &logQ{q: tx}, leaves)
+}
+
+// recordCheckpoints appends the leaves of the kept checkpoints the log
+// does not record yet (those issued since the last append): every
+// appending transaction does, before its own leaves, so the log holds the
+// sequence of its checkpoints (SPEC §6: a deleted one is missed).
+func recordCheckpoints(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT size, note FROM checkpoints WHERE logged IS NULL ORDER BY size`)
+	if err != nil {
+		return err
+	}
+	var sizes []int64
+	var leaves [][]byte
+	for rows.Next() {
+		var size int64
+		var note []byte
+		if err := rows.Scan(&size, &note); err != nil {
+			rows.Close()
+			return err
+		}
+		sizes = append(sizes, size)
+		leaves = append(leaves, translog.CheckpointLeaf(size, note))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(leaves) == 0 {
+		return err
+	}
+	first, err := translog.Append(ctx, &logQ{q: tx}, leaves)
+	if err != nil {
+		return err
+	}
+	for k, size := range sizes {
+		if _, err := tx.ExecContext(ctx, `UPDATE checkpoints SET logged = ? WHERE size = ?`, first+int64(k), size); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LogSize implements store.Store.
@@ -183,6 +230,11 @@ func logRows(ctx context.Context, tx *sql.Tx, allNew bool, d derived, derr error
 	}
 	if len(d.leaves) == 0 {
 		return nil
+	}
+	// (Checkpoints recorded first move the leaves on: the hashing prepared
+	// for the old size is then redone.)
+	if err := recordCheckpoints(ctx, tx); err != nil {
+		return err
 	}
 	_, err := translog.AppendPrepared(ctx, &logQ{q: tx}, d.leaves, d.pre)
 	return err
@@ -308,28 +360,53 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 	if err != nil {
 		return err
 	}
-	if e.Records != nil {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO export_records(export_id, chunk, body) VALUES (?,?,?)`)
-		if err != nil {
-			return err
+	// The kept records, stored and digested in one pass; then the
+	// export's state, logged.
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO export_records(export_id, chunk, body) VALUES (?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	i := 0
+	digest, err := translog.ExportDataDigest(e.Subjects, func(fn func([]byte) error) error {
+		if e.Records == nil {
+			return nil
 		}
-		defer ins.Close()
-		i := 0
-		err = e.Records(func(body []byte) error {
-			_, err := ins.ExecContext(ctx, e.ID, i, body)
+		return e.Records(func(body []byte) error {
+			if _, err := ins.ExecContext(ctx, e.ID, i, body); err != nil {
+				return err
+			}
 			i++
-			return err
+			return fn(body)
 		})
-		if err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := logExportState(ctx, tx, e.ID, store.ExportLogged, digest, false); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
 
+// logExportState records an export's data digest and appends its state.
+func logExportState(ctx context.Context, tx *sql.Tx, id, status string, digest []byte, backfilled bool) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE exports SET data_digest = ? WHERE id = ?`, digest, id); err != nil {
+		return err
+	}
+	_, err := appendLog(ctx, tx, [][]byte{translog.ExportLeaf(id, status, digest, backfilled)})
+	return err
+}
+
 // ExportRecords implements store.Store.
 func (s *DB) ExportRecords(ctx context.Context, id string, fn func(chunk []byte) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT body FROM export_records WHERE export_id = ? ORDER BY chunk`, id)
+	return exportRecords(ctx, s.db, id, fn)
+}
+
+func exportRecords(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, id string, fn func(chunk []byte) error) error {
+	rows, err := q.QueryContext(ctx, `SELECT body FROM export_records WHERE export_id = ? ORDER BY chunk`, id)
 	if err != nil {
 		return err
 	}
@@ -348,14 +425,62 @@ func (s *DB) ExportRecords(ctx context.Context, id string, fn func(chunk []byte)
 
 // SetExportStatus implements store.Store.
 func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE exports SET status = ? WHERE id = ?`, status, id)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var digest, subjects []byte
+	err = tx.QueryRowContext(ctx, `SELECT data_digest, subjects FROM exports WHERE id = ?`, id).Scan(&digest, &subjects)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
+	} else if err != nil {
+		return err
+	}
+	backfilled := digest == nil
+	if backfilled {
+		if digest, err = translog.ExportDataDigest(subjects, func(fn func([]byte) error) error { return exportRecords(ctx, tx, id, fn) }); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE exports SET status = ? WHERE id = ?`, status, id); err != nil {
+		return err
+	}
+	if err := logExportState(ctx, tx, id, status, digest, backfilled); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AddErasure implements store.Store.
+func (s *DB) AddErasure(ctx context.Context, subject string, at timestamp.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	salt := make([]byte, 32)
+	rand.Read(salt)
+	res, err := tx.ExecContext(ctx, `INSERT INTO erasures(subject, salt, at) VALUES (?,?,?) ON CONFLICT(subject) DO NOTHING`, subject, salt, int64(at))
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
+		return nil // erased before
 	}
-	return nil
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := appendLog(ctx, tx, [][]byte{translog.ErasureLeaf(seq, []byte(subject), int64(at), salt)}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Erasures implements store.Store.
+func (s *DB) Erasures(ctx context.Context) ([]store.Erasure, error) {
+	return list(ctx, s.db, store.ErasureList)
 }
 
 // AddImpactMark implements store.Store: the mark and its leaf in one

@@ -227,3 +227,23 @@ func (s *DB) scanAllConsent(ctx context.Context, asOf timestamp.Time, fn func(*s
 		return scanConsentRows(ctx, tx, `WHERE seq > ? AND at <= ? ORDER BY seq`, []any{after, int64(asOf)}, fn)
 	})
 }
+
+// DerivedSubjectRows implements store.Store: the subject events as the
+// packs hold them, for log verification to compare with the rows.
+func (s *DB) DerivedSubjectRows(ctx context.Context, fn func(*store.SubjectRow) error) error {
+	var r store.SubjectRow
+	return s.scanPacked(ctx, subjectPacks, timestamp.Max, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+		r = store.SubjectRow{Seq: seq, At: at, RegionSet: small == 1, Subject: strs[0], Region: strs[1], Attrs: strs[2]}
+		return fn(&r)
+	}, func(*sql.Tx, int64) error { return nil })
+}
+
+// DerivedConsentRows implements store.Store: the consent events as the
+// packs hold them.
+func (s *DB) DerivedConsentRows(ctx context.Context, fn func(*store.ConsentRow) error) error {
+	var r store.ConsentRow
+	return s.scanPacked(ctx, consentPacks, timestamp.Max, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3]}
+		return fn(&r)
+	}, func(*sql.Tx, int64) error { return nil })
+}

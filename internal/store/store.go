@@ -64,6 +64,18 @@ type Export struct {
 	// for ExportRecords; a chunk is valid only during its call. Listings
 	// of exports leave it nil.
 	Records func(fn func(chunk []byte) error) error
+	// DataDigest is translog.ExportDataDigest of the subject set and the
+	// kept records, as the store recorded it (nil for an export logged
+	// before exports' states were logged, until its state is backfilled).
+	DataDigest []byte
+}
+
+// Erasure is the logged erasure of a subject's log key.
+type Erasure struct {
+	Seq     int64
+	Subject string
+	Salt    []byte // the erasure leaf's own salt
+	At      timestamp.Time
 }
 
 // ImpactMark is an operator's status change of one impact item (an export
@@ -226,11 +238,22 @@ type Store interface {
 	// records, in output order (none for an export that kept none). The
 	// chunk is valid only during the call.
 	ExportRecords(ctx context.Context, id string, fn func(chunk []byte) error) error
-	// LoggedExports lists the exports with status ExportLogged: cheap
-	// enough to ask on every open.
+	// LoggedExports lists the exports with status ExportLogged, and those
+	// whose state is not logged yet (DataDigest nil): cheap enough to ask
+	// on every open.
 	LoggedExports(ctx context.Context) ([]Export, error)
-	// SetExportStatus changes an export's status.
+	// SetExportStatus changes an export's status and appends its state
+	// (translog.ExportLeaf) in the same transaction; for an export whose
+	// state was never logged (logged before exports' states were), the
+	// digest of its data is computed and the leaf marked backfilled.
 	SetExportStatus(ctx context.Context, id, status string) error
+
+	// AddErasure records the erasure of a subject's log key, with its
+	// leaf, in one transaction (a second erasure of the subject adds
+	// nothing). It does not touch the key: the caller deletes it after.
+	AddErasure(ctx context.Context, subject string, at timestamp.Time) error
+	// Erasures lists every erasure, by sequence number.
+	Erasures(ctx context.Context) ([]Erasure, error)
 	// Exports lists the recorded exports, oldest first.
 	Exports(ctx context.Context) ([]Export, error)
 
@@ -257,6 +280,12 @@ type Store interface {
 	// (never a derived copy): what log verification re-derives leaves from.
 	SubjectRows(ctx context.Context, lo, hi int64, fn func(*SubjectRow) error) error
 	ConsentRows(ctx context.Context, lo, hi int64, fn func(*ConsentRow) error) error
+	// DerivedSubjectRows and DerivedConsentRows call fn for every event as
+	// the store's derived copies hold it (SQLite's packs, which views are
+	// loaded from), in sequence order; nothing for a store that reads its
+	// views from the rows. Log verification compares them with the rows.
+	DerivedSubjectRows(ctx context.Context, fn func(*SubjectRow) error) error
+	DerivedConsentRows(ctx context.Context, fn func(*ConsentRow) error) error
 
 	Close() error
 }

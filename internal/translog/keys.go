@@ -146,6 +146,11 @@ func (k *KeyStore) SubjectKeys(ctx context.Context, subjects []string, create bo
 			return nil, err
 		}
 	}
+	for _, s := range missing {
+		if _, ok := out[s]; !ok {
+			return nil, fmt.Errorf("subject %s %w", s, ErrErased)
+		}
+	}
 	return out, tx.Commit()
 }
 
@@ -170,7 +175,9 @@ func (k *KeyStore) lookup(ctx context.Context, q querier, subjects []string, out
 				rows.Close()
 				return err
 			}
-			out[s] = key
+			if len(key) > 0 { // not a tombstone
+				out[s] = key
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -194,14 +201,22 @@ func (k *KeyStore) All(ctx context.Context) (map[string][]byte, error) {
 		if err := rows.Scan(&s, &key); err != nil {
 			return nil, err
 		}
-		out[s] = key
+		if len(key) > 0 {
+			out[s] = key
+		}
 	}
 	return out, rows.Err()
 }
 
-// Erase deletes a subject's key, reporting whether it had one.
+// ErrErased: a subject whose key was erased gets no key again (its old
+// entries would then fail to re-derive, and new ones would link it).
+var ErrErased = errors.New("was erased: no log key can be made for it again")
+
+// Erase deletes a subject's key, reporting whether it had one. What stays
+// is a tombstone (an empty key, the bytes overwritten: secure_delete), so
+// that no key is made for the subject again.
 func (k *KeyStore) Erase(ctx context.Context, subject string) (bool, error) {
-	res, err := k.db.ExecContext(ctx, `DELETE FROM subject_keys WHERE subject = ?`, subject)
+	res, err := k.db.ExecContext(ctx, `UPDATE subject_keys SET key = X'' WHERE subject = ? AND length(key) > 0`, subject)
 	if err != nil {
 		return false, err
 	}

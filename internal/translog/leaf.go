@@ -46,6 +46,16 @@ const (
 	KindPolicy   Kind = 3
 	KindManifest Kind = 4
 	KindImpact   Kind = 5
+	// KindExport records an export's state: its status and a digest of
+	// what the store keeps of it (its subject set and kept records),
+	// appended as it is logged and at every status change.
+	KindExport Kind = 6
+	// KindErasure records that a subject's log key was erased.
+	KindErasure Kind = 7
+	// KindCheckpoint records a kept checkpoint, appended by the first
+	// append after it was issued: the log holds the sequence of its own
+	// checkpoints, so a deleted one is missed.
+	KindCheckpoint Kind = 8
 )
 
 func (k Kind) String() string {
@@ -60,14 +70,21 @@ func (k Kind) String() string {
 		return "manifest"
 	case KindImpact:
 		return "impact"
+	case KindExport:
+		return "export"
+	case KindErasure:
+		return "erasure"
+	case KindCheckpoint:
+		return "checkpoint"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // hasNames reports whether leaves of the kind end with a list of names:
 // the attributes a subject change sets, "forced" for a forced policy
-// publication.
-func (k Kind) hasNames() bool { return k == KindSubject || k == KindPolicy }
+// publication, an export's status (and "backfilled" for the state of an
+// export logged before exports' states were).
+func (k Kind) hasNames() bool { return k == KindSubject || k == KindPolicy || k == KindExport }
 
 // hasSubject reports whether leaves of the kind carry a pseudonym.
 func (k Kind) hasSubject() bool { return k == KindConsent || k == KindSubject || k == KindImpact }
@@ -195,7 +212,7 @@ func DecodeLeaf(b []byte) (*Leaf, error) {
 		}
 		rest = rest[w+int(n):]
 	}
-	if len(rest) != 0 || l.Kind < KindConsent || l.Kind > KindImpact {
+	if len(rest) != 0 || l.Kind < KindConsent || l.Kind > KindCheckpoint {
 		return nil, ErrBadLeaf
 	}
 	return l, nil
@@ -308,5 +325,65 @@ func ImpactLeaf(key []byte, seq int64, m *store.ImpactMark) []byte {
 	w.int(int64(m.At))
 	p := Pseudonym(salt, []byte(m.Subject))
 	l := Leaf{Kind: KindImpact, Ref: ref, Pseudonym: p[:], Digest: saltedDigest(salt, w.b)}
+	return l.Encode(nil)
+}
+
+// Backfilled names the state leaf of an export logged before exports'
+// states were: appended once, by the first writing session of a store that
+// lacks it, it vouches for the state found then.
+const Backfilled = "backfilled"
+
+// ExportDataDigest is the digest of what the store keeps of an export:
+// its subject set's stored form and its kept record chunks, in order, each
+// length-prefixed.
+func ExportDataDigest(subjects []byte, records func(fn func(chunk []byte) error) error) ([]byte, error) {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	write := func(b []byte) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
+		h.Write(b)
+	}
+	h.Write([]byte("consentgate/log/export-data/v1"))
+	write(subjects)
+	if records != nil {
+		if err := records(func(c []byte) error { write(c); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	return h.Sum(nil), nil
+}
+
+// ExportLeaf derives the leaf of an export's state: its status and the
+// digest of its kept data (ExportDataDigest). backfilled marks the one
+// state leaf of an export logged before exports' states were.
+func ExportLeaf(exportID, status string, data []byte, backfilled bool) []byte {
+	var w row
+	w.str([]byte(exportID))
+	w.str([]byte(status))
+	w.str(data)
+	d := sha256.Sum256(w.b)
+	l := Leaf{Kind: KindExport, Ref: exportID, Digest: d[:], Names: []string{status}}
+	if backfilled {
+		l.Names = append(l.Names, Backfilled)
+	}
+	return l.Encode(nil)
+}
+
+// ErasureLeaf derives the leaf of an erasure: salt is the erasure's own
+// random salt (kept with it in the store, never in the log), so the leaf
+// names the subject to nobody who does not hold the store.
+func ErasureLeaf(seq int64, subject []byte, at int64, salt []byte) []byte {
+	var w row
+	w.int(seq)
+	w.str(subject)
+	w.int(at)
+	l := Leaf{Kind: KindErasure, Ref: strconv.FormatInt(seq, 10), Digest: saltedDigest(salt, w.b)}
+	return l.Encode(nil)
+}
+
+// CheckpointLeaf derives the leaf recording a kept checkpoint.
+func CheckpointLeaf(size int64, note []byte) []byte {
+	d := sha256.Sum256(note)
+	l := Leaf{Kind: KindCheckpoint, Ref: strconv.FormatInt(size, 10), Digest: d[:]}
 	return l.Encode(nil)
 }

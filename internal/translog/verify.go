@@ -3,9 +3,12 @@ package translog
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"runtime"
 	"slices"
@@ -17,23 +20,29 @@ import (
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // VerifyError is what log verification found wrong first: the log index
 // (or the checkpoint's size) and the evidence.
 type VerifyError struct {
-	Index      int64  // the first bad leaf index; -1 when the problem is a checkpoint
+	Index      int64  // the first bad leaf index; -1 when the problem is a checkpoint or a row
 	Checkpoint int64  // the checkpoint's size, when it is one
 	Kind       Kind   // what the leaf records, when known
 	Ref        string // the row's key, when known
-	Problem    string
-	Stored     string // hex of what is stored, when it is a mismatch
-	Derived    string // hex of what the row gives
+	// Row names the first bad row of a table the log does not hold (a
+	// packed copy, an export), when the problem is there.
+	Row     string
+	Problem string
+	Stored  string // hex of what is stored, when it is a mismatch
+	Derived string // hex of what the row gives
 }
 
 func (e *VerifyError) Error() string {
 	var where string
-	if e.Index >= 0 {
+	if e.Row != "" {
+		where = e.Row
+	} else if e.Index >= 0 {
 		where = "log index " + strconv.FormatInt(e.Index, 10)
 		if e.Ref != "" {
 			where += " (" + e.Kind.String() + " " + e.Ref + ")"
@@ -63,6 +72,22 @@ type Report struct {
 	// could not be (a subject erased, or without subject events).
 	SubjectSets        int `json:"subject_sets"`
 	SubjectSetsSkipped int `json:"subject_sets_skipped"`
+	// Exports counts the exports whose state — status, subject set, kept
+	// records, and the columns report and impact read — agrees with its
+	// logged entries.
+	Exports int `json:"exports"`
+	// PackedRows counts the events of the store's derived copies (SQLite's
+	// packs) compared with their rows.
+	PackedRows int `json:"packed_rows"`
+	// Erasures counts the logged erasures; ErasuresPending those whose key
+	// is still there (an erasure cut short: erasing again finishes it).
+	Erasures        int `json:"erasures"`
+	ErasuresPending int `json:"erasures_pending"`
+	// RecordedCheckpoints counts the checkpoints the log records, each
+	// found kept; Unsigned the leaves after the newest kept checkpoint (the
+	// next appending command, or the server within a minute, signs them).
+	RecordedCheckpoints int   `json:"recorded_checkpoints"`
+	Unsigned            int64 `json:"unsigned"`
 }
 
 // Verify re-derives every leaf from the stored row it records, checks that
@@ -103,6 +128,10 @@ func Verify(ctx context.Context, st store.Store, keys map[string][]byte, verifie
 		wants = append(wants, want{cp.Size, cp.Root, c.Size})
 	}
 	v.rep.Checkpoints = len(cps)
+	v.kept = map[int64][]byte{}
+	for _, c := range cps {
+		v.kept[c.Size] = c.Note
+	}
 	if external != nil {
 		cp, err := OpenCheckpoint(external, verifierKey)
 		if err != nil {
@@ -201,6 +230,10 @@ func Verify(ctx context.Context, st store.Store, keys map[string][]byte, verifie
 		break
 	}
 	v.rep.Size = size
+	v.rep.Unsigned = size
+	for n := range v.kept {
+		v.rep.Unsigned = min(v.rep.Unsigned, size-n)
+	}
 	// The stored node hashes that proofs and tiles are built from.
 	for tl := 1; ; tl++ {
 		want := nodes[tl]
@@ -242,9 +275,33 @@ type verifier struct {
 	policies map[string]*store.Policy
 	exports  map[string]*store.Export
 	impacts  map[int64]*store.ImpactMark
-	seen     map[Kind]map[string]bool // policies, exports, impact marks logged
+	erasures map[int64]*store.Erasure
+	erased   map[string]*store.Erasure // by subject
+	kept     map[int64][]byte          // kept checkpoints' notes by size
+	seen     map[Kind]map[string]bool  // policies, exports, impact marks, erasures, checkpoints logged
 
+	// states are each export's logged states in log order; data its
+	// data digest recomputed from what the store keeps.
+	states map[string][]exportState
+	data   map[string][]byte
+
+	// fps are the fingerprints of the rows checked, in sequence order, to
+	// compare the derived copies with (fpSeed keys them: unpredictable).
+	fpSeed                   maphash.Seed
+	subjectFP                []rowFP
+	consentFP                []rowFP
 	lastConsent, lastSubject int64 // the last sequence number checked
+}
+
+type exportState struct {
+	index      int64
+	status     string
+	backfilled bool
+}
+
+type rowFP struct {
+	seq int64
+	fp  uint64
 }
 
 // reload reads the policies, exports and impact marks again, for leaves
@@ -283,8 +340,61 @@ func (v *verifier) load() error {
 	for i := range ms {
 		v.impacts[ms[i].Seq] = &ms[i]
 	}
-	v.seen = map[Kind]map[string]bool{KindPolicy: {}, KindManifest: {}, KindImpact: {}}
+	er, err := v.st.Erasures(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.erasures, v.erased = map[int64]*store.Erasure{}, map[string]*store.Erasure{}
+	for i := range er {
+		v.erasures[er[i].Seq] = &er[i]
+		v.erased[er[i].Subject] = &er[i]
+	}
+	v.seen = map[Kind]map[string]bool{KindPolicy: {}, KindManifest: {}, KindImpact: {}, KindErasure: {}, KindCheckpoint: {}}
+	if v.states == nil {
+		v.states, v.data = map[string][]exportState{}, map[string][]byte{}
+		v.fpSeed = maphash.MakeSeed()
+	}
 	return nil
+}
+
+// noKey is the verdict on a logged row whose subject has no key: an
+// erased subject (the erasure logged: checked as its leaf is met, and at
+// the end that every erasure was), else a row moved to a subject without
+// one, or a key lost.
+func (v *verifier) noKey(i int64, l *Leaf, subject []byte) error {
+	if _, ok := v.erased[string(subject)]; ok {
+		v.rep.Erased++
+		return nil
+	}
+	return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref,
+		Problem: fmt.Sprintf("the row's subject %q has no log key and was never erased (a row moved to another subject, or a key lost)", subject)}
+}
+
+// fingerprint is a keyed hash of a row's fields, each length-prefixed.
+func fingerprint(seed maphash.Seed, ints []int64, strs ...[]byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var b [binary.MaxVarintLen64]byte
+	for _, n := range ints {
+		h.Write(b[:binary.PutVarint(b[:], n)])
+	}
+	for _, x := range strs {
+		h.Write(b[:binary.PutUvarint(b[:], uint64(len(x)))])
+		h.Write(x)
+	}
+	return h.Sum64()
+}
+
+func (v *verifier) subjectFingerprint(r *store.SubjectRow) uint64 {
+	set := int64(0)
+	if r.RegionSet {
+		set = 1
+	}
+	return fingerprint(v.fpSeed, []int64{r.Seq, int64(r.At), set}, r.Subject, r.Region, r.Attrs)
+}
+
+func (v *verifier) consentFingerprint(r *store.ConsentRow) uint64 {
+	return fingerprint(v.fpSeed, []int64{r.Seq, int64(r.At), int64(r.State)}, r.Subject, r.Purpose, r.Recipient, r.Source)
 }
 
 func mismatch(i int64, l *Leaf, stored, derived []byte) *VerifyError {
@@ -321,6 +431,7 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			consentRows[r.Seq] = store.ConsentRow{Seq: r.Seq, Subject: bytes.Clone(r.Subject), Purpose: bytes.Clone(r.Purpose),
 				Recipient: bytes.Clone(r.Recipient), State: r.State, At: r.At, Source: bytes.Clone(r.Source)}
 			consentSeqs = append(consentSeqs, r.Seq)
+			v.consentFP = append(v.consentFP, rowFP{r.Seq, v.consentFingerprint(r)})
 			return nil
 		})
 		if err != nil {
@@ -334,6 +445,7 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			subjectRows[r.Seq] = store.SubjectRow{Seq: r.Seq, Subject: bytes.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
 				Region: bytes.Clone(r.Region), Attrs: bytes.Clone(r.Attrs)}
 			subjectSeqs = append(subjectSeqs, r.Seq)
+			v.subjectFP = append(v.subjectFP, rowFP{r.Seq, v.subjectFingerprint(r)})
 			return nil
 		})
 		if err != nil {
@@ -408,7 +520,9 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			}
 			key, ok := v.keys[string(subject)]
 			if !ok {
-				v.rep.Erased++
+				if err := v.noKey(i, l, subject); err != nil {
+					return err
+				}
 				break
 			}
 			want := wants[k]
@@ -478,12 +592,81 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			v.seen[KindImpact][l.Ref] = true
 			key, ok := v.keys[m.Subject]
 			if !ok {
-				v.rep.Erased++
+				if err := v.noKey(i, l, []byte(m.Subject)); err != nil {
+					return err
+				}
 				break
 			}
 			if want := ImpactLeaf(key, seq, m); !bytes.Equal(want, d) {
 				return mismatch(i, l, d, want)
 			}
+		case KindExport:
+			e, ok := v.exports[l.Ref]
+			if !ok && v.reload() == nil {
+				e, ok = v.exports[l.Ref]
+			}
+			if !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the export whose state it records is missing from the store"}
+			}
+			if !v.seen[KindManifest][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the export's state is logged before its manifest"}
+			}
+			if len(l.Names) == 0 || len(l.Names) > 2 || len(l.Names) == 2 && l.Names[1] != Backfilled {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: fmt.Sprintf("the leaf names %q: expected a status", l.Names)}
+			}
+			st := exportState{index: i, status: l.Names[0], backfilled: len(l.Names) == 2}
+			if st.backfilled && len(v.states[e.ID]) > 0 {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "a backfilled state of an export whose state was logged before: it vouches for whatever the store held then"}
+			}
+			data, err := v.exportData(e)
+			if err != nil {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: err.Error()}
+			}
+			if want := ExportLeaf(e.ID, st.status, data, st.backfilled); !bytes.Equal(want, d) {
+				ve := mismatch(i, l, d, want)
+				ve.Problem = "the export's state does not match what the store keeps of it (its subject set and kept records)"
+				return ve
+			}
+			v.states[e.ID] = append(v.states[e.ID], st)
+		case KindErasure:
+			seq, err := strconv.ParseInt(l.Ref, 10, 64)
+			e, ok := v.erasures[seq]
+			if !ok && v.reload() == nil {
+				e, ok = v.erasures[seq]
+			}
+			if err != nil || !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the erasure it records is missing from the store"}
+			}
+			if v.seen[KindErasure][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the erasure is logged twice"}
+			}
+			v.seen[KindErasure][l.Ref] = true
+			if want := ErasureLeaf(e.Seq, []byte(e.Subject), int64(e.At), e.Salt); !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+			v.rep.Erasures++
+			if _, ok := v.keys[e.Subject]; ok {
+				v.rep.ErasuresPending++
+			}
+		case KindCheckpoint:
+			size, err := strconv.ParseInt(l.Ref, 10, 64)
+			if err != nil || size > i {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the leaf records a checkpoint of a size the log did not have then"}
+			}
+			if v.seen[KindCheckpoint][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the checkpoint is recorded twice"}
+			}
+			v.seen[KindCheckpoint][l.Ref] = true
+			note, ok := v.kept[size]
+			if !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: fmt.Sprintf("the checkpoint of size %d it records is missing from the store (a kept checkpoint deleted)", size)}
+			}
+			if want := CheckpointLeaf(size, note); !bytes.Equal(want, d) {
+				ve := mismatch(i, l, d, want)
+				ve.Problem = fmt.Sprintf("the kept checkpoint of size %d is not the one the log recorded", size)
+				return ve
+			}
+			v.rep.RecordedCheckpoints++
 		}
 		v.rep.Leaves[l.Kind.String()]++
 	}
@@ -546,6 +729,118 @@ func subjectLeaf(key []byte, r *store.SubjectRow) []byte {
 	return SubjectLeaf(nil, key, r, names)
 }
 
+// exportData is an export's data digest, recomputed from the subject set
+// and the kept records the store holds.
+func (v *verifier) exportData(e *store.Export) ([]byte, error) {
+	if d, ok := v.data[e.ID]; ok {
+		return d, nil
+	}
+	d, err := ExportDataDigest(e.Subjects, func(fn func([]byte) error) error { return v.st.ExportRecords(v.ctx, e.ID, fn) })
+	if err != nil {
+		return nil, fmt.Errorf("the export's kept records: %v", err)
+	}
+	v.data[e.ID] = d
+	return d, nil
+}
+
+// checkExports checks what the log does not hold of each export against
+// what it does: its status against its last logged state, and the columns
+// report and impact read against its logged manifest.
+func (v *verifier) checkExports() error {
+	v.rep.Exports = 0
+	for id, e := range v.exports {
+		states := v.states[id]
+		if len(states) == 0 {
+			return &VerifyError{Index: -1, Row: "export " + id, Problem: "the export's state (status, subject set, kept records) is not in the log"}
+		}
+		if last := states[len(states)-1]; last.status != e.Status {
+			return &VerifyError{Index: -1, Row: "export " + id,
+				Problem: fmt.Sprintf("the store says %s, the log's last entry for it (index %d) says %s: a status changed without its log entry", e.Status, last.index, last.status)}
+		}
+		var m struct {
+			ExportID  string `json:"export_id"`
+			CreatedAt string `json:"created_at"`
+			Purpose   string `json:"purpose"`
+			Recipient string `json:"recipient"`
+			AsOf      string `json:"as_of"`
+		}
+		if err := json.Unmarshal(e.Manifest, &m); err != nil {
+			return &VerifyError{Index: -1, Row: "export " + id, Problem: "the stored manifest does not parse: " + err.Error()}
+		}
+		for _, c := range []struct{ what, row, manifest string }{
+			{"export id", e.ID, m.ExportID}, {"purpose", e.Purpose, m.Purpose}, {"recipient", e.Recipient, m.Recipient},
+			{"as-of time", e.AsOf.String(), m.AsOf}, {"creation time", e.CreatedAt.String(), m.CreatedAt},
+		} {
+			if c.manifest != "" && c.row != c.manifest {
+				if t, err := timestamp.Parse(c.manifest); err == nil && t.String() == c.row {
+					continue
+				}
+				return &VerifyError{Index: -1, Row: "export " + id, Problem: fmt.Sprintf("the store's %s %q is not the logged manifest's %q", c.what, c.row, c.manifest)}
+			}
+		}
+		v.rep.Exports++
+	}
+	return nil
+}
+
+// checkDerived compares the store's derived copies of the event rows
+// (SQLite's packs, which views and so exports are read from) with the rows
+// checked: the same fields, every row from the first on, none twice, none
+// made up.
+func (v *verifier) checkDerived() error {
+	type kind struct {
+		what, table string
+		fps         []rowFP
+		each        func(fn func(seq int64, fp uint64) error) error
+	}
+	for _, k := range []kind{
+		{"subject", "subject_packs", v.subjectFP, func(fn func(int64, uint64) error) error {
+			return v.st.DerivedSubjectRows(v.ctx, func(r *store.SubjectRow) error { return fn(r.Seq, v.subjectFingerprint(r)) })
+		}},
+		{"consent", "consent_packs", v.consentFP, func(fn func(int64, uint64) error) error {
+			return v.st.DerivedConsentRows(v.ctx, func(r *store.ConsentRow) error { return fn(r.Seq, v.consentFingerprint(r)) })
+		}},
+	} {
+		if k.what == "subject" {
+			v.rep.PackedRows = 0
+		}
+		next := 0
+		err := k.each(func(seq int64, fp uint64) error {
+			if next >= len(k.fps) {
+				if len(k.fps) > 0 && seq <= k.fps[len(k.fps)-1].seq {
+					return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, seq), Problem: "the packed copy holds an event twice, or out of order"}
+				}
+				return errStop // rows stored after the rows were read
+			}
+			want := k.fps[next]
+			switch {
+			case seq < want.seq:
+				return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, seq), Problem: "the packed copy holds an event that is not a row, or twice"}
+			case seq > want.seq:
+				return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, want.seq), Problem: "the packed copy leaves out a row: views read from it do not see it"}
+			case fp != want.fp:
+				return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, seq), Problem: "the packed copy differs from the row: views, and so exports, read the copy"}
+			}
+			next++
+			v.rep.PackedRows++
+			return nil
+		})
+		if errors.Is(err, errStop) {
+			continue
+		}
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			return ve
+		}
+		if err != nil {
+			return &VerifyError{Index: -1, Row: k.table, Problem: "the packed copy does not decode: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+var errStop = errors.New("stop")
+
 // finish checks that no row was stored without its leaf.
 func (v *verifier) finish(size int64) error {
 	var extra error
@@ -582,5 +877,13 @@ func (v *verifier) finish(size int64) error {
 			return &VerifyError{Index: size, Kind: KindImpact, Problem: fmt.Sprintf("impact status change %d is not in the log", seq)}
 		}
 	}
-	return nil
+	for seq, e := range v.erasures {
+		if !v.seen[KindErasure][strconv.FormatInt(seq, 10)] {
+			return &VerifyError{Index: size, Kind: KindErasure, Problem: fmt.Sprintf("the erasure of %s (%d) is not in the log", e.Subject, seq)}
+		}
+	}
+	if err := v.checkExports(); err != nil {
+		return err
+	}
+	return v.checkDerived()
 }

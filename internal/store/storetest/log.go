@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -51,7 +53,7 @@ func testLog(t *testing.T, s store.Store, keys *translog.KeyStore) {
 		func(i int64) ([]byte, error) { return fmt.Appendf(nil, `{"export_id":"e1","log_index":%d}`, i), nil }); err != nil {
 		t.Fatal(err)
 	}
-	want++
+	want += 2 // the manifest, the export's state
 	if _, err := s.AddImpactMark(ctx, store.ImpactMark{ExportID: "e1", Subject: "u3", Status: "notified", At: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -128,17 +130,36 @@ func testLog(t *testing.T, s store.Store, keys *translog.KeyStore) {
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	if rep.Size != size || rep.Checkpoints != 2 || rep.Leaves["consent"] != 700 || rep.Leaves["subject"] != 300 || rep.Erased != 0 {
+	if rep.Size != size || rep.Checkpoints != 2 || rep.Leaves["consent"] != 700 || rep.Leaves["subject"] != 300 || rep.Erased != 0 ||
+		rep.Exports != 1 || rep.Unsigned != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	// Erasing a subject's key: the log still verifies, and its entries
-	// can no longer be re-derived.
+	// A key lost, the erasure not logged: a row whose subject has no key
+	// does not verify.
 	if ok, err := keys.Erase(ctx, "u7"); err != nil || !ok {
 		t.Fatalf("erase: %v %v", ok, err)
 	}
 	all, _ = keys.All(ctx)
+	if _, err := translog.Verify(ctx, s, all, signer.Verifier, nil); err == nil || !strings.Contains(err.Error(), "never erased") {
+		t.Fatalf("verify with a key gone and no erasure logged: %v", err)
+	}
+	// The erasure logged (the next append records the kept checkpoints
+	// first): the log verifies, u7's entries counted, not re-derived.
+	if err := s.AddErasure(ctx, "u7", 9); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddErasure(ctx, "u7", 10); err != nil {
+		t.Fatal(err)
+	}
+	if er, err := s.Erasures(ctx); err != nil || len(er) != 1 || er[0].Subject != "u7" || len(er[0].Salt) != 32 {
+		t.Fatalf("erasures %+v %v", er, err)
+	}
 	rep, err = translog.Verify(ctx, s, all, signer.Verifier, nil)
-	if err != nil || rep.Erased == 0 {
+	if err != nil || rep.Erased == 0 || rep.Erasures != 1 || rep.RecordedCheckpoints != 2 || rep.Unsigned != 3 {
 		t.Fatalf("verify after erasure: %+v %v", rep, err)
+	}
+	// No key is made again for an erased subject.
+	if _, err := keys.SubjectKeys(ctx, []string{"u7"}, true); !errors.Is(err, translog.ErrErased) {
+		t.Fatalf("a key made again for an erased subject: %v", err)
 	}
 }

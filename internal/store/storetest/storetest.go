@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -196,12 +197,18 @@ func testExports(t *testing.T, s store.Store) {
 	if err := s.LogExport(ctx, e, finish); err == nil {
 		t.Fatal("an export id is unique")
 	}
-	if n, err := s.LogSize(ctx); err != nil || n != 1 {
+	// The manifest and the export's state: two leaves.
+	if n, err := s.LogSize(ctx); err != nil || n != 2 {
 		t.Fatalf("log size %d %v: the failed export left a leaf", n, err)
 	}
 	es, err := s.Exports(ctx)
 	if err != nil || len(es) != 1 || string(es[0].Manifest) != `{"a":1,"log_index":0}` || es[0].AsOf != 4 || string(es[0].Subjects) != "\x01\x02\x03" || es[0].Status != store.ExportLogged {
 		t.Fatalf("exports %+v %v", es, err)
+	}
+	// Its state leaf vouches for the subject set and the kept records.
+	data, _ := translog.ExportDataDigest(es[0].Subjects, func(fn func([]byte) error) error { return s.ExportRecords(ctx, "exp-1", fn) })
+	if !bytes.Equal(es[0].DataDigest, data) || !bytes.Equal(leafAt(t, s, 1), translog.ExportLeaf("exp-1", store.ExportLogged, data, false)) {
+		t.Fatalf("the export's state leaf: digest %x, want %x", es[0].DataDigest, data)
 	}
 	var chunks []string
 	if err := s.ExportRecords(ctx, "exp-1", func(c []byte) error { chunks = append(chunks, string(c)); return nil }); err != nil ||
@@ -216,6 +223,9 @@ func testExports(t *testing.T, s store.Store) {
 	}
 	if err := s.SetExportStatus(ctx, "exp-1", store.ExportComplete); err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := s.LogSize(ctx); n != 3 || !bytes.Equal(leafAt(t, s, 2), translog.ExportLeaf("exp-1", store.ExportComplete, data, false)) {
+		t.Fatalf("a status change is logged with the export's state: log size %d", n)
 	}
 	if le, err := s.LoggedExports(ctx); err != nil || len(le) != 0 {
 		t.Fatalf("logged exports after completion %+v %v", le, err)
@@ -248,6 +258,16 @@ func testExports(t *testing.T, s store.Store) {
 		seqs[0] == 0 || marks[0].Seq != seqs[0] || marks[1].Seq != seqs[1] {
 		t.Fatalf("marks %+v %v", marks, err)
 	}
+}
+
+// leafAt reads one leaf.
+func leafAt(t *testing.T, s store.Store, i int64) []byte {
+	t.Helper()
+	var out []byte
+	if err := s.LogLeaves(context.Background(), i, i+1, func(_ int64, d []byte) error { out = bytes.Clone(d); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func testConcurrent(t *testing.T, s store.Store) {
