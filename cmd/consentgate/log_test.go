@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	logfmt "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
@@ -439,21 +438,18 @@ func TestLogCrash(t *testing.T) {
 	}
 	f, _ := os.Create(filepath.Join(dir, "big.jsonl"))
 	w := bufio.NewWriter(f)
-	for i := range 400_000 {
+	for i := range 40_000 {
 		fmt.Fprintf(w, `{"subject":"k%06d","purpose":"train_ai_system","state":"granted","at":"2024-01-01T00:00:00Z","source":"settings"}`+"\n", i)
 	}
 	w.Flush()
 	f.Close()
+	// Killed once its first chunk is stored in its transaction (a fault
+	// point: deterministic, not a race with a timer).
 	cmd := exec.Command(binary, "consent", "import", "big.jsonl")
 	cmd.Dir = dir
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond) // well inside an import of 400,000 events
-	cmd.Process.Kill()
-	err := cmd.Wait()
-	if err == nil {
-		t.Fatal("the import finished before it was killed; make it larger")
+	cmd.Env = append(os.Environ(), "CONSENTGATE_TEST_CRASH=after-import-chunk")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("the import was not killed:\n%s", out)
 	}
 	v, code := verifyJSON(t, dir)
 	if code != 0 || !v.OK {
@@ -497,5 +493,124 @@ func TestLogCrash(t *testing.T) {
 	}
 	if out := ok(t, dir, "report", "subject", "--subject", "ana", "--json"); !strings.Contains(out, `"status": "abandoned"`) {
 		t.Errorf("report does not show the abandoned export:\n%s", out)
+	}
+}
+
+// exportStatus is an export's status as report subject (--json) shows it
+// to a command run in dir on the store at storePath.
+func exportStatus(t *testing.T, dir, storePath, id string) string {
+	t.Helper()
+	out := ok(t, dir, "--store", "sqlite:"+storePath, "report", "subject", "--subject", "ana", "--json")
+	var rep struct {
+		Exports []struct {
+			ExportID string `json:"export_id"`
+			Status   string `json:"status"`
+		} `json:"exports"`
+	}
+	json.Unmarshal([]byte(out), &rep)
+	for _, e := range rep.Exports {
+		if e.ExportID == id || id == "" {
+			return e.Status
+		}
+	}
+	return ""
+}
+
+// lastExportID is the id of the store's newest export (the newest line of
+// report subject).
+func lastExportID(t *testing.T, dir, storePath string) string {
+	t.Helper()
+	out := ok(t, dir, "--store", "sqlite:"+storePath, "report", "subject", "--subject", "ana", "--json")
+	var rep struct {
+		Exports []struct {
+			ExportID string `json:"export_id"`
+		} `json:"exports"`
+	}
+	json.Unmarshal([]byte(out), &rep)
+	if len(rep.Exports) == 0 {
+		t.Fatalf("no export:\n%s", out)
+	}
+	return rep.Exports[len(rep.Exports)-1].ExportID
+}
+
+// TestExportCrashAtEachRename (SPEC §5): an export killed after its log
+// append, or after any rename but the manifest's, is abandoned at the next
+// opening of the store — by a command run from another directory, which
+// still finds the export's relative paths — and its temporary files are
+// removed; one killed after its manifest's rename, all its files in place,
+// is complete. The status change is logged either way.
+func TestExportCrashAtEachRename(t *testing.T) {
+	for _, c := range []struct{ point, want string }{
+		{"after-log", "abandoned"}, {"after-rename-output", "abandoned"}, {"after-rename-rejects", "abandoned"}, {"after-rename-manifest", "complete"},
+	} {
+		t.Run(c.point, func(t *testing.T) {
+			dir := setupE2E(t)
+			storePath := filepath.Join(dir, "consentgate.db")
+			cmd := exec.Command(binary, append(append([]string{}, e2eExport...), "--out", "crash.jsonl", "--rejects", "crash.rej")...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CONSENTGATE_TEST_CRASH="+c.point)
+			if out, err := cmd.CombinedOutput(); err == nil {
+				t.Fatalf("the crash point was not reached:\n%s", out)
+			}
+			elsewhere := t.TempDir()
+			id := lastExportID(t, elsewhere, storePath)
+			// A read-only look from elsewhere works it out, writing nothing.
+			if got := exportStatus(t, elsewhere, storePath, id); got != c.want {
+				t.Fatalf("seen read-only from another directory: %s, want %s", got, c.want)
+			}
+			// The next writing command, from elsewhere, records it.
+			_, errOut, code := cg(t, elsewhere, "--store", "sqlite:"+storePath, "log", "checkpoint")
+			if code != 0 || (c.want == "abandoned") != strings.Contains(errOut, "marked abandoned") {
+				t.Fatalf("the next writing command: exit %d %q", code, errOut)
+			}
+			if got := exportStatus(t, elsewhere, storePath, id); got != c.want {
+				t.Fatalf("after the next writing command: %s, want %s", got, c.want)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".crash*.tmp-*")); len(left) != 0 {
+				t.Fatalf("temporary files left: %v", left)
+			}
+			if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
+				t.Fatalf("log verify after the crash: %+v", v)
+			}
+		})
+	}
+}
+
+// TestRunningExportLeftAlone: a command that opens the store while an
+// export is finishing (paused between its renames, deterministically) does
+// not mark it abandoned; the export then completes.
+func TestRunningExportLeftAlone(t *testing.T) {
+	dir := setupE2E(t)
+	cmd := exec.Command(binary, append(append([]string{}, e2eExport...), "--out", "run.jsonl", "--rejects", "run.rej")...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CONSENTGATE_TEST_PAUSE=after-rename-output")
+	stdin, _ := cmd.StdinPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "paused at after-rename-output") {
+	}
+	storePath := filepath.Join(dir, "consentgate.db")
+	id := lastExportID(t, dir, storePath)
+	_, errOut, code := cg(t, dir, "log", "checkpoint")
+	if code != 0 || strings.Contains(errOut, "abandoned") {
+		t.Fatalf("a writing command during the export: exit %d %q", code, errOut)
+	}
+	if got := exportStatus(t, dir, storePath, id); got != "logged" {
+		t.Fatalf("the running export is %s, want logged", got)
+	}
+	stdin.Write([]byte("\n"))
+	for sc.Scan() {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the export, resumed: %v", err)
+	}
+	if got := exportStatus(t, dir, storePath, id); got != "complete" {
+		t.Fatalf("after it finished: %s", got)
+	}
+	if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
+		t.Fatalf("log verify: %+v", v)
 	}
 }

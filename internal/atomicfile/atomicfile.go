@@ -4,18 +4,58 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
-// Temp creates a temporary file beside final, named ".BASE.tmp-…", so that
-// the rename into place stays on one file system.
+// Temp creates a temporary file beside final, named ".BASE.tmp-PID-…"
+// (PID this process's), so that the rename into place stays on one file
+// system, and a crash's leftovers can be told from a running writer's.
 func Temp(final string) (*os.File, error) {
 	dir, base := filepath.Split(final)
 	if dir == "" {
 		dir = "."
 	}
-	return os.CreateTemp(dir, "."+base+".tmp-*")
+	return os.CreateTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+}
+
+// CleanStale removes the temporary files beside final that a process no
+// longer running left (a writer killed before its rename), and returns
+// their names. Those of a process still running are left alone.
+func CleanStale(final string) []string {
+	dir, base := filepath.Split(final)
+	if dir == "" {
+		dir = "."
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+globEscape(base)+".tmp-*"))
+	var removed []string
+	for _, m := range matches {
+		rest := strings.TrimPrefix(filepath.Base(m), "."+base+".tmp-")
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || alive(pid) {
+			continue
+		}
+		if os.Remove(m) == nil {
+			removed = append(removed, m)
+		}
+	}
+	return removed
+}
+
+// alive reports whether a process runs with this pid (on this machine).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// globEscape escapes the pattern characters of a file name.
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
 }
 
 // SyncClose makes f durable and closes it.

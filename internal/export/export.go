@@ -22,6 +22,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/inclusion"
@@ -152,6 +153,12 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 	}
 	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.ManifestPath(), "rejects file": o.Rejects}); err != nil {
 		return nil, err
+	}
+	// What an export killed before its renames left of these outputs.
+	for _, f := range []string{o.Out, o.ManifestPath(), o.Rejects} {
+		if f != "" {
+			atomicfile.CleanStale(f)
+		}
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()
@@ -425,14 +432,39 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		finals = append(finals, e.o.Rejects)
 	}
 	finals = append(finals, e.o.ManifestPath())
-	for i, final := range finals {
-		if err := os.Rename(e.tmps[i], final); err != nil {
-			return nil, fmt.Errorf("rename into place: %w", err)
-		}
+	if err := renameAll(e.tmps, finals); err != nil {
+		return nil, err
 	}
 	e.tmps = nil
-	atomicfile.SyncDir(filepath.Dir(e.o.Out))
 	return m, nil
+}
+
+// renameAll renames each temporary file into place, in order (the
+// manifest last), and makes the renames durable. After each rename is a
+// fault-injection point, "after-rename-" and the last element of the
+// final's role: output, rejects, manifest.
+func renameAll(tmps, finals []string) error {
+	for i, final := range finals {
+		if err := os.Rename(tmps[i], final); err != nil {
+			return fmt.Errorf("rename into place: %w", err)
+		}
+		role := "rejects"
+		switch {
+		case i == 0:
+			role = "output"
+		case i == len(finals)-1:
+			role = "manifest"
+		}
+		faults.Point("after-rename-" + role)
+	}
+	seen := map[string]bool{}
+	for _, f := range finals {
+		if d := filepath.Dir(f); !seen[d] {
+			seen[d] = true
+			atomicfile.SyncDir(d)
+		}
+	}
+	return nil
 }
 
 func fieldsUsed(f record.Fields) FieldsUsed {

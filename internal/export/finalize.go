@@ -124,6 +124,12 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.Manifest, "rejects file": o.Rejects}); err != nil {
 		return nil, err
 	}
+	// What an export killed before its renames left of these outputs.
+	for _, f := range []string{o.Out, o.Manifest, o.Rejects} {
+		if f != "" {
+			atomicfile.CleanStale(f)
+		}
+	}
 	outF, err := temp(o.Out)
 	if err != nil {
 		return nil, outputError(o.Out, err)
@@ -267,13 +273,10 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		finals = append(finals, o.Rejects)
 	}
 	finals = append(finals, o.Manifest)
-	for i, final := range finals {
-		if err := os.Rename(tmps[i], final); err != nil {
-			return nil, fmt.Errorf("rename into place: %w", err)
-		}
+	if err := renameAll(tmps, finals); err != nil {
+		return nil, err
 	}
 	tmps = nil
-	atomicfile.SyncDir(filepath.Dir(o.Out))
 	return m, nil
 }
 

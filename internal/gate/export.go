@@ -1,19 +1,27 @@
 package gate
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
+	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/lineage"
 	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/snapshot"
@@ -136,7 +144,7 @@ func (g *Gate) runExport(ctx context.Context, o export.Options) (*export.Manifes
 	if o.Log, err = g.logState(ctx); err != nil {
 		return nil, err
 	}
-	o.BeforeRename = g.logExport(ctx, signer)
+	o.BeforeRename = g.logExport(ctx, signer, o.ManifestPath())
 	m, err := export.Run(ctx, o)
 	if err != nil {
 		return nil, err
@@ -165,11 +173,50 @@ func (g *Gate) Finalize(ctx context.Context, req FinalizeRequest) (*export.Manif
 		return nil, err
 	}
 	m, err := export.Finalize(ctx, export.FinalizeOptions{Dir: req.Dir, Out: req.Out, Rejects: req.Rejects, Manifest: req.Manifest,
-		Now: now(), Log: logAt, BeforeRename: g.logExport(ctx, signer)})
+		Now: now(), Log: logAt, BeforeRename: g.logExport(ctx, signer, manifestPath(req))})
 	if err != nil {
 		return nil, err
 	}
 	return m, g.st.SetExportStatus(ctx, m.ExportID, store.ExportComplete)
+}
+
+// manifestPath is where a finalize writes the manifest.
+func manifestPath(req FinalizeRequest) string {
+	if req.Manifest != "" {
+		return req.Manifest
+	}
+	return req.Out + ".manifest.json"
+}
+
+// exportLease is how long another machine leaves a logged export alone
+// before taking it for abandoned: far longer than renaming its files into
+// place takes. On the exporter's own machine its process's end says so at
+// once.
+const exportLease = 10 * time.Minute
+
+// owner names this process for an export's lease: host:pid.
+func owner() string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid())
+}
+
+// finishing reports whether a logged export is still being finished: its
+// owner's process alive, on this machine, or, on another, its lease not
+// run out. An export logged by an older consentgate has no owner.
+func finishing(e *store.Export, t timestamp.Time) bool {
+	i := strings.LastIndexByte(e.Owner, ':')
+	if i < 0 {
+		return false
+	}
+	if host, _ := os.Hostname(); e.Owner[:i] == host {
+		pid, err := strconv.Atoi(e.Owner[i+1:])
+		if err != nil || pid <= 0 {
+			return false
+		}
+		err = syscall.Kill(pid, 0)
+		return err == nil || errors.Is(err, syscall.EPERM)
+	}
+	return e.LeaseUntil > t
 }
 
 // logState is the log's size and root now, for a manifest.
@@ -188,7 +235,8 @@ func (g *Gate) logState(ctx context.Context) (*export.LogState, error) {
 // logExport is an export's BeforeRename hook: subjects_root, then the
 // manifest appended to the log and the export recorded with what it
 // included in one transaction, then its log index and signature.
-func (g *Gate) logExport(ctx context.Context, signer *translog.Signer) func(*export.Manifest, *export.Included) error {
+func (g *Gate) logExport(ctx context.Context, signer *translog.Signer, manifest string) func(*export.Manifest, *export.Included) error {
+	dir, _ := os.Getwd()
 	return func(m *export.Manifest, inc *export.Included) error {
 		ks, err := g.keys.SubjectKeys(ctx, inc.Subjects.IDs, true)
 		if err != nil {
@@ -201,8 +249,9 @@ func (g *Gate) logExport(ctx context.Context, signer *translog.Signer) func(*exp
 			return err
 		}
 		e := store.Export{ID: m.ExportID, CreatedAt: m.CreatedAt, Purpose: m.Purpose, Recipient: m.Recipient, AsOf: m.AsOf,
-			Manifest: body, Subjects: inc.Subjects.Encode(), Records: inc.Records.Each}
-		defer crashPoint("after-log")
+			Manifest: body, Subjects: inc.Subjects.Encode(), Records: inc.Records.Each,
+			Dir: dir, ManifestPath: manifest, Owner: owner(), LeaseUntil: now() + timestamp.Time(exportLease/time.Microsecond)}
+		defer faults.Point("after-log")
 		return g.st.LogExport(ctx, e, func(index int64) ([]byte, error) {
 			i := uint64(index)
 			m.LogIndex = &i
@@ -220,24 +269,21 @@ func (g *Gate) logExport(ctx context.Context, signer *translog.Signer) func(*exp
 	}
 }
 
-// crashPoint ends the process at once, as a crash would, when
-// $CONSENTGATE_TEST_CRASH names this point: fault injection for the crash
-// tests, which cannot time a kill between two steps microseconds apart.
-func crashPoint(name string) {
-	if os.Getenv("CONSENTGATE_TEST_CRASH") == name {
-		os.Exit(137)
-	}
-}
 
-// reconcileExports marks exports logged without their files abandoned
-// (SPEC §5): a crash between the log append and the renames. One whose
-// output is in place with the logged size completed its renames and is
-// marked complete.
+// reconcileExports settles the exports logged whose files were not
+// renamed into place (SPEC §5): one still being finished (its owner alive,
+// or its lease running) is left alone; one whose output, rejects and
+// manifest are all in place with the logged digests completed its renames
+// and is marked complete; any other is marked abandoned — a crash between
+// the log append and the last rename — and its leftover temporary files
+// are removed. An export logged before exports' states were gets its state
+// logged (backfilled).
 func (g *Gate) reconcileExports(ctx context.Context) error {
 	es, err := g.st.LoggedExports(ctx)
 	if err != nil {
 		return err
 	}
+	t := now()
 	for i := range es {
 		e := &es[i]
 		if e.Status != store.ExportLogged {
@@ -248,27 +294,81 @@ func (g *Gate) reconcileExports(ctx context.Context) error {
 			}
 			continue
 		}
+		if finishing(e, t) {
+			continue
+		}
 		status := filesStatus(e)
 		if err := g.st.SetExportStatus(ctx, e.ID, status); err != nil {
 			return err
 		}
 		if status == store.ExportAbandoned {
-			g.warn("export %s was logged but its files never appeared: marked abandoned", e.ID)
+			for _, f := range exportFiles(e) {
+				atomicfile.CleanStale(f)
+			}
+			g.warn("export %s was logged but its files never all appeared (a crash before its last rename): marked abandoned", e.ID)
 		}
 	}
 	return nil
 }
 
-// filesStatus is the status a logged export's files give it: complete
-// when its output is in place with the logged size, else abandoned.
+// exportFiles are a logged export's output, rejects file and manifest, as
+// paths from here (relative ones resolved where the export ran).
+func exportFiles(e *store.Export) []string {
+	var m export.Manifest
+	json.Unmarshal(e.Manifest, &m)
+	var out []string
+	for _, f := range []string{m.Output.File, rejectsFile(&m), e.ManifestPath} {
+		if f == "" {
+			continue
+		}
+		if !filepath.IsAbs(f) && e.Dir != "" {
+			f = filepath.Join(e.Dir, f)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func rejectsFile(m *export.Manifest) string {
+	if m.Rejects == nil {
+		return ""
+	}
+	return m.Rejects.File
+}
+
+// filesStatus is the status a logged export's files give it: complete when
+// its output, its rejects file (when it wrote one) and its manifest are all
+// in place under their final names, the first two with the logged digests
+// and the manifest the logged one; else abandoned.
 func filesStatus(e *store.Export) string {
 	var m export.Manifest
-	if json.Unmarshal(e.Manifest, &m) == nil && m.Output.File != "" {
-		if fi, err := os.Stat(m.Output.File); err == nil && fi.Size() == m.Output.Bytes {
-			return store.ExportComplete
+	if json.Unmarshal(e.Manifest, &m) != nil || m.Output.File == "" {
+		return store.ExportAbandoned
+	}
+	resolve := func(f string) string {
+		if !filepath.IsAbs(f) && e.Dir != "" {
+			return filepath.Join(e.Dir, f)
+		}
+		return f
+	}
+	for _, d := range []*export.FileDigest{&m.Output, m.Rejects} {
+		if d == nil {
+			continue
+		}
+		sum, size, err := fileSHA256(resolve(d.File))
+		if err != nil || sum != d.SHA256 || size != d.Bytes {
+			return store.ExportAbandoned
 		}
 	}
-	return store.ExportAbandoned
+	path := e.ManifestPath
+	if path == "" { // logged by an older consentgate
+		path = m.Output.File + ".manifest.json"
+	}
+	body, err := os.ReadFile(resolve(path))
+	if err != nil || !bytes.Equal(bytes.TrimSpace(body), bytes.TrimSpace(e.Manifest)) {
+		return store.ExportAbandoned
+	}
+	return store.ExportComplete
 }
 
 // exports lists the exports, each with the status its files give it: a
@@ -279,8 +379,9 @@ func (g *Gate) exports(ctx context.Context) ([]store.Export, error) {
 	if err != nil || g.cfg.Mode != ReadOnly {
 		return es, err
 	}
+	t := now()
 	for i := range es {
-		if es[i].Status == store.ExportLogged {
+		if es[i].Status == store.ExportLogged && !finishing(&es[i], t) {
 			es[i].Status = filesStatus(&es[i])
 		}
 	}

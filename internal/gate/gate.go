@@ -278,7 +278,8 @@ func (k *keyRef) SubjectKeys(ctx context.Context, subjects []string, create bool
 	return k.ks.SubjectKeys(ctx, subjects, create)
 }
 
-func (k *keyRef) all(ctx context.Context) (map[string][]byte, error) {
+// All gives every subject's key (log verification).
+func (k *keyRef) All(ctx context.Context) (map[string][]byte, error) {
 	if k.missing != nil {
 		return nil, k.missing
 	}

@@ -89,11 +89,10 @@ func (g *Gate) VerifyLog(ctx context.Context, external []byte) (*translog.Report
 			return nil, err
 		}
 	}
-	keys, err := g.keys.all(ctx)
-	if err != nil {
+	if _, err := g.keys.All(ctx); err != nil {
 		return nil, err
 	}
-	rep, err := translog.Verify(ctx, g.st, keys, vkey, external)
+	rep, err := translog.Verify(ctx, g.st, g.keys, vkey, external)
 	var ve *translog.VerifyError
 	if errors.As(err, &ve) {
 		return nil, &Error{Code: Inconsistent, Message: "the log does not verify: " + ve.Error(), Err: ve}

@@ -338,8 +338,8 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-			e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, manifest, e.Subjects)
+		_, err = tx.Exec(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects, dir, manifest_path, owner, lease_until) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+			e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, manifest, e.Subjects, e.Dir, e.ManifestPath, e.Owner, int64(e.LeaseUntil))
 		if err != nil {
 			return err
 		}

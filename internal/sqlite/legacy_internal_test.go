@@ -42,7 +42,7 @@ func TestBackfilledExportState(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := func() error {
-		_, err := translog.Verify(ctx, s, map[string][]byte{}, "", nil)
+		_, err := translog.Verify(ctx, s, translog.KeyMap{}, "", nil)
 		return err
 	}
 	if err := verify(); err == nil || !strings.Contains(err.Error(), "is not in the log") {

@@ -355,8 +355,8 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 	if e.Manifest, err = finish(index); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects) VALUES (?,?,?,?,?,?,?,?)`,
-		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, e.Manifest, e.Subjects)
+	_, err = tx.ExecContext(ctx, `INSERT INTO exports(id, created_at, purpose, recipient, as_of, status, manifest, subjects, dir, manifest_path, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		e.ID, int64(e.CreatedAt), e.Purpose, e.Recipient, int64(e.AsOf), store.ExportLogged, e.Manifest, e.Subjects, e.Dir, e.ManifestPath, e.Owner, int64(e.LeaseUntil))
 	if err != nil {
 		return err
 	}

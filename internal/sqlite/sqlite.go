@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // the driver
 
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/sqlitefile"
 	"github.com/consentgate/consentgate/internal/store"
@@ -332,6 +333,7 @@ func importEvents[E any](ctx context.Context, db *sql.DB, table, insertHead stri
 		n, err := store(tx, in, chunk, before)
 		added += n
 		chunk = chunk[:0]
+		faults.Point("after-import-chunk")
 		return err
 	}
 	for e, err := range seq {

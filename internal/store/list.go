@@ -35,14 +35,15 @@ var (
 			return r.Scan(&p.Version, (*int64)(&p.EffectiveFrom), &p.Source, &p.Digest, (*int64)(&p.PublishedAt), &p.Forced)
 		}}
 	ExportList = List[Export]{
-		`SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects, data_digest FROM exports ORDER BY created_at, id`,
+		`SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects, data_digest, dir, manifest_path, owner, lease_until FROM exports ORDER BY created_at, id`,
 		func(r Rows, e *Export) error {
-			return r.Scan(&e.ID, (*int64)(&e.CreatedAt), &e.Purpose, &e.Recipient, (*int64)(&e.AsOf), &e.Status, &e.Manifest, &e.Subjects, &e.DataDigest)
+			return r.Scan(&e.ID, (*int64)(&e.CreatedAt), &e.Purpose, &e.Recipient, (*int64)(&e.AsOf), &e.Status, &e.Manifest, &e.Subjects, &e.DataDigest,
+				&e.Dir, &e.ManifestPath, &e.Owner, (*int64)(&e.LeaseUntil))
 		}}
 	// LoggedExportList is the exports logged whose files were not yet
 	// renamed into place (a crash, or one in progress).
 	LoggedExportList = List[Export]{
-		`SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects, data_digest FROM exports WHERE status = 'logged' OR data_digest IS NULL ORDER BY created_at, id`,
+		`SELECT id, created_at, purpose, recipient, as_of, status, manifest, subjects, data_digest, dir, manifest_path, owner, lease_until FROM exports WHERE status = 'logged' OR data_digest IS NULL ORDER BY created_at, id`,
 		ExportList.scan}
 	ImpactMarkList = List[ImpactMark]{
 		`SELECT seq, export_id, subject, status, note, at FROM impact_marks ORDER BY seq`,

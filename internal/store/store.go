@@ -68,6 +68,14 @@ type Export struct {
 	// kept records, as the store recorded it (nil for an export logged
 	// before exports' states were logged, until its state is backfilled).
 	DataDigest []byte
+	// Dir is the directory the export ran in (relative paths in its
+	// manifest are resolved there), ManifestPath its manifest's path.
+	Dir, ManifestPath string
+	// Owner ("host:pid") runs the export until LeaseUntil: while the
+	// owner's process lives, or the lease has not run out, a logged export
+	// is finishing, not abandoned.
+	Owner      string
+	LeaseUntil timestamp.Time
 }
 
 // Erasure is the logged erasure of a subject's log key.

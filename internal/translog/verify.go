@@ -90,17 +90,46 @@ type Report struct {
 	Unsigned            int64 `json:"unsigned"`
 }
 
+// KeySource gives verification the subjects' keys: all at once, and one
+// subject's again — on a live store, a subject first seen after All was
+// read has a key by the time its rows are.
+type KeySource interface {
+	All(ctx context.Context) (map[string][]byte, error)
+	SubjectKeys(ctx context.Context, subjects []string, create bool) (map[string][]byte, error)
+}
+
+// KeyMap is a KeySource over keys held in memory.
+type KeyMap map[string][]byte
+
+// All implements KeySource.
+func (m KeyMap) All(context.Context) (map[string][]byte, error) { return m, nil }
+
+// SubjectKeys implements KeySource (and store.Keys), creating none.
+func (m KeyMap) SubjectKeys(_ context.Context, subjects []string, _ bool) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(subjects))
+	for _, s := range subjects {
+		if k, ok := m[s]; ok {
+			out[s] = k
+		}
+	}
+	return out, nil
+}
+
 // Verify re-derives every leaf from the stored row it records, checks that
 // every row is logged, recomputes the tree and its stored node hashes, and
 // checks every kept checkpoint, and external (a signed checkpoint from
 // outside the store) when not nil. keys holds every subject key. The first
 // problem is returned as a *VerifyError.
-func Verify(ctx context.Context, st store.Store, keys map[string][]byte, verifierKey string, external []byte) (*Report, error) {
+func Verify(ctx context.Context, st store.Store, src KeySource, verifierKey string, external []byte) (*Report, error) {
+	keys, err := src.All(ctx)
+	if err != nil {
+		return nil, err
+	}
 	size, err := st.LogSize(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v := verifier{ctx: ctx, st: st, keys: keys, rep: &Report{Size: size, Leaves: map[string]int{}}}
+	v := verifier{ctx: ctx, st: st, src: src, keys: keys, rep: &Report{Size: size, Leaves: map[string]int{}}}
 	if err := v.load(); err != nil {
 		return nil, err
 	}
@@ -269,6 +298,7 @@ func Verify(ctx context.Context, st store.Store, keys map[string][]byte, verifie
 type verifier struct {
 	ctx  context.Context
 	st   store.Store
+	src  KeySource
 	keys map[string][]byte
 	rep  *Report
 
@@ -355,6 +385,20 @@ func (v *verifier) load() error {
 		v.fpSeed = maphash.MakeSeed()
 	}
 	return nil
+}
+
+// key is a subject's key: from those read at the start, else asked for
+// again (a subject first stored while verification ran).
+func (v *verifier) key(subject []byte) ([]byte, bool) {
+	if k, ok := v.keys[string(subject)]; ok {
+		return k, true
+	}
+	got, err := v.src.SubjectKeys(v.ctx, []string{string(subject)}, false)
+	if k, ok := got[string(subject)]; err == nil && ok {
+		v.keys[string(subject)] = k
+		return k, true
+	}
+	return nil, false
 }
 
 // noKey is the verdict on a logged row whose subject has no key: an
@@ -518,7 +562,7 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 				subject = r.Subject
 				derive = func(key []byte) []byte { return subjectLeaf(key, &r) }
 			}
-			key, ok := v.keys[string(subject)]
+			key, ok := v.key(subject)
 			if !ok {
 				if err := v.noKey(i, l, subject); err != nil {
 					return err
@@ -590,7 +634,7 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the impact status change is logged twice"}
 			}
 			v.seen[KindImpact][l.Ref] = true
-			key, ok := v.keys[m.Subject]
+			key, ok := v.key([]byte(m.Subject))
 			if !ok {
 				if err := v.noKey(i, l, []byte(m.Subject)); err != nil {
 					return err
@@ -687,7 +731,7 @@ func (v *verifier) subjects(e *store.Export, root *string) error {
 	if len(e.Subjects) == 0 || root == nil {
 		return nil
 	}
-	tree, err := ExportSubjectsTree(v.ctx, v.st, mapKeys(v.keys), e)
+	tree, err := ExportSubjectsTree(v.ctx, v.st, KeyMap(v.keys), e)
 	if err != nil {
 		return fmt.Errorf("the export's stored subject set: %v", err)
 	}
@@ -702,18 +746,6 @@ func (v *verifier) subjects(e *store.Export, root *string) error {
 	return nil
 }
 
-// mapKeys gives the keys of a map, creating none.
-type mapKeys map[string][]byte
-
-func (m mapKeys) SubjectKeys(_ context.Context, subjects []string, _ bool) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(subjects))
-	for _, s := range subjects {
-		if k, ok := m[s]; ok {
-			out[s] = k
-		}
-	}
-	return out, nil
-}
 
 // subjectLeaf derives a subject row's leaf, its attribute names read from
 // the row.

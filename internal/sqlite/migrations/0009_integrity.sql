@@ -6,6 +6,15 @@
 -- An export logged before this migration gets one "backfilled" entry from
 -- the first writing session.
 ALTER TABLE exports ADD COLUMN data_digest BLOB;
+-- Where the export ran (relative paths in its manifest are resolved there,
+-- whatever the directory of the command that looks later), its manifest's
+-- path, and who is running it until when: a command opening the store
+-- while the export finishes leaves it alone (its owner's process alive on
+-- this machine, or its lease not run out), instead of marking it abandoned.
+ALTER TABLE exports ADD COLUMN dir TEXT NOT NULL DEFAULT '';
+ALTER TABLE exports ADD COLUMN manifest_path TEXT NOT NULL DEFAULT '';
+ALTER TABLE exports ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE exports ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 -- Each erasure of a subject's log key, logged: a logged row whose subject
 -- has no key verifies only when its subject is here. salt is the erasure
 -- leaf's own, so that the log names the subject to nobody without the store.

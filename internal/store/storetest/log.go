@@ -126,7 +126,7 @@ func testLog(t *testing.T, s store.Store, keys *translog.KeyStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := translog.Verify(ctx, s, all, signer.Verifier, nil)
+	rep, err := translog.Verify(ctx, s, translog.KeyMap(all), signer.Verifier, nil)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -140,7 +140,7 @@ func testLog(t *testing.T, s store.Store, keys *translog.KeyStore) {
 		t.Fatalf("erase: %v %v", ok, err)
 	}
 	all, _ = keys.All(ctx)
-	if _, err := translog.Verify(ctx, s, all, signer.Verifier, nil); err == nil || !strings.Contains(err.Error(), "never erased") {
+	if _, err := translog.Verify(ctx, s, translog.KeyMap(all), signer.Verifier, nil); err == nil || !strings.Contains(err.Error(), "never erased") {
 		t.Fatalf("verify with a key gone and no erasure logged: %v", err)
 	}
 	// The erasure logged (the next append records the kept checkpoints
@@ -154,7 +154,7 @@ func testLog(t *testing.T, s store.Store, keys *translog.KeyStore) {
 	if er, err := s.Erasures(ctx); err != nil || len(er) != 1 || er[0].Subject != "u7" || len(er[0].Salt) != 32 {
 		t.Fatalf("erasures %+v %v", er, err)
 	}
-	rep, err = translog.Verify(ctx, s, all, signer.Verifier, nil)
+	rep, err = translog.Verify(ctx, s, translog.KeyMap(all), signer.Verifier, nil)
 	if err != nil || rep.Erased == 0 || rep.Erasures != 1 || rep.RecordedCheckpoints != 2 || rep.Unsigned != 3 {
 		t.Fatalf("verify after erasure: %+v %v", rep, err)
 	}
