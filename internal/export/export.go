@@ -22,9 +22,9 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
-	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"

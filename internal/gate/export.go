@@ -269,7 +269,6 @@ func (g *Gate) logExport(ctx context.Context, signer *translog.Signer, manifest 
 	}
 }
 
-
 // reconcileExports settles the exports logged whose files were not
 // renamed into place (SPEC §5): one still being finished (its owner alive,
 // or its lease running) is left alone; one whose output, rejects and

@@ -746,7 +746,6 @@ func (v *verifier) subjects(e *store.Export, root *string) error {
 	return nil
 }
 
-
 // subjectLeaf derives a subject row's leaf, its attribute names read from
 // the row.
 func subjectLeaf(key []byte, r *store.SubjectRow) []byte {
