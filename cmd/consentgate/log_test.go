@@ -614,3 +614,30 @@ func TestRunningExportLeftAlone(t *testing.T) {
 		t.Fatalf("log verify: %+v", v)
 	}
 }
+
+// TestCheckpointAfterCommitFails: a command whose change is stored but
+// whose checkpoint cannot be signed (the signing key unreadable here) says
+// so and succeeds; the next writing command signs the tail.
+func TestCheckpointAfterCommitFails(t *testing.T) {
+	dir := setupE2E(t)
+	key := filepath.Join(dir, "consentgate.db.keys", "log.key")
+	good, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(key, []byte("PRIVATE+KEY+garbled\n"), 0o600)
+	out, errOut, code := cg(t, dir, "consent", "set", "--subject", "ben", "--purpose", "train_ai_system", "--state", "denied")
+	if code != 0 || !strings.Contains(out, "recorded") || !strings.Contains(errOut, "warning: the change is stored") || !strings.Contains(errOut, "the next command that writes signs it") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	v, _ := verifyJSON(t, dir)
+	if !v.OK {
+		t.Fatalf("log verify with the tail unsigned: %+v", v)
+	}
+	os.WriteFile(key, good, 0o600)
+	ok(t, dir, "consent", "set", "--subject", "ben", "--purpose", "train_ai_system", "--state", "granted")
+	out = ok(t, dir, "log", "verify")
+	if strings.Contains(out, "not signed yet") {
+		t.Fatalf("the tail is still unsigned after the next writing command:\n%s", out)
+	}
+}

@@ -76,7 +76,13 @@ func (a *app) openWith(ctx context.Context, c gate.Config) (*gate.Gate, error) {
 // done closes a session, keeping a failure to close (a checkpoint that
 // could not be issued) as the command's error.
 func (a *app) done(g *gate.Gate) {
-	if err := g.Close(); err != nil && a.closeErr == nil {
+	err := g.Close()
+	if errors.Is(err, gate.ErrCheckpointPending) {
+		// The change is stored: say so, and succeed.
+		a.warn("warning: " + err.Error())
+		return
+	}
+	if err != nil && a.closeErr == nil {
 		a.closeErr = err
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/consentgate/consentgate/internal/postgres"
+	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -33,6 +35,12 @@ const (
 	// Unavailable: something the use case needs is not there (a signing
 	// key, a store schema to upgrade).
 	Unavailable Code = "unavailable"
+	// Busy: another writer held the store past the busy timeout (a long
+	// import); nothing was written, and the same request shortly after may
+	// go through.
+	Busy Code = "busy"
+	// Full: the store's disk is full; nothing was written.
+	Full Code = "full"
 	// Inconsistent: the log does not verify.
 	Inconsistent Code = "log_inconsistent"
 	// Internal: anything else.
@@ -107,6 +115,16 @@ func As(err error) *Error {
 		return &Error{Code: Invalid, Message: err.Error(), Err: err}
 	case errors.Is(err, translog.ErrNoSigningKey), errors.Is(err, translog.ErrNoKeys):
 		return &Error{Code: Unavailable, Message: err.Error(), Hint: KeysDir, Err: err}
+	case errors.Is(err, store.ErrBusy):
+		return &Error{Code: Busy, Message: store.ErrBusy.Error(), Err: err}
+	case errors.Is(err, store.ErrFull):
+		return &Error{Code: Full, Message: store.ErrFull.Error(), Err: err}
+	}
+	// What a backend answered, in the store's terms.
+	for _, condition := range []func(error) error{sqlite.Condition, postgres.Condition} {
+		if c := condition(err); c != nil {
+			return As(fmt.Errorf("%w: %v", c, err))
+		}
 	}
 	return &Error{Code: Internal, Message: err.Error(), Err: err}
 }

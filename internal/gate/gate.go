@@ -113,6 +113,11 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 		dir = target + ".keys"
 	}
 	opts := store.OpenOptions{Create: c.Mode == Create, ReadOnly: c.Mode == ReadOnly}
+	if c.Serving {
+		// A server answers "busy" within a couple of seconds when another
+		// writer (a long import) holds the store, rather than hang.
+		opts.BusyTimeout = ServingBusyTimeout
+	}
 	// The subject keys are never created here: a store that holds events
 	// but whose keys are not in dir must not get new ones (its log would
 	// no longer verify); they are created below only for a store without
@@ -211,8 +216,13 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
+// ErrCheckpointPending: a session's changes are stored, but the signed
+// checkpoint that should cover them could not be issued as it closed; the
+// next writing session issues one. A warning, not a failure of the change.
+var ErrCheckpointPending = errors.New("the change is stored")
+
 // Close ends the session. A writing session whose log grew issues a
-// signed checkpoint first (SPEC §6); failing to is Close's error, after
+// signed checkpoint first (SPEC §6); failing to is ErrCheckpointPending, after
 // everything is closed.
 func (g *Gate) Close() error {
 	if g.closed {
@@ -223,7 +233,7 @@ func (g *Gate) Close() error {
 		ctx := context.Background()
 		if size, err := g.st.LogSize(ctx); err == nil && size > g.start {
 			if _, err := g.Checkpoint(ctx); err != nil {
-				cpErr = fmt.Errorf("the log grew to %d leaves but no checkpoint was issued (the next command that writes issues it): %w", size, err)
+				cpErr = fmt.Errorf("%w: the log grew to %d leaves but its checkpoint could not be signed (%v); the next command that writes signs it", ErrCheckpointPending, size, err)
 			}
 		}
 	}
@@ -447,8 +457,24 @@ func (g *Gate) forgetVersions() {
 // now is the session's clock.
 func now() timestamp.Time { return timestamp.Now() }
 
-// Health reports whether the store answers.
+// Health reports whether the store answers and, for a writing session
+// over a store on this machine, has room to write.
 func (g *Gate) Health(ctx context.Context) error {
-	_, err := g.st.LogSize(ctx)
-	return err
+	if _, err := g.st.LogSize(ctx); err != nil {
+		return err
+	}
+	if fs, ok := g.st.(interface{ FreeSpace() (uint64, error) }); ok && g.cfg.Mode != ReadOnly {
+		if free, err := fs.FreeSpace(); err == nil && free < minFreeSpace {
+			return &Error{Code: Full, Message: fmt.Sprintf("the store's disk has %d bytes free: writes would fail", free)}
+		}
+	}
+	return nil
 }
+
+// minFreeSpace is the free space below which the store is reported
+// unwritable: a group of writes, its log leaves and the WAL need room.
+const minFreeSpace = 1 << 20
+
+// ServingBusyTimeout is how long a server's write waits for another
+// writer before it answers busy.
+const ServingBusyTimeout = 2 * time.Second

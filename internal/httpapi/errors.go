@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/consentgate/consentgate/internal/gate"
 )
@@ -33,6 +35,8 @@ var statuses = map[gate.Code]int{
 	gate.Forbidden:    http.StatusForbidden,
 	gate.NoStore:      http.StatusServiceUnavailable,
 	gate.Unavailable:  http.StatusServiceUnavailable,
+	gate.Busy:         http.StatusServiceUnavailable,
+	gate.Full:         http.StatusInsufficientStorage,
 	gate.Inconsistent: http.StatusInternalServerError,
 	gate.Internal:     http.StatusInternalServerError,
 }
@@ -79,6 +83,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
 	if e.Status >= 500 {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Code == string(gate.Busy) {
+		// The busy timeout already waited; the client tries again soon.
+		w.Header().Set("Retry-After", strconv.Itoa(int(gate.ServingBusyTimeout/time.Second)))
 	}
 	writeJSON(w, e.Status, map[string]any{"error": e})
 }

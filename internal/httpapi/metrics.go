@@ -87,6 +87,12 @@ func (s *Server) observe(h http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
+			switch {
+			case sw.status == http.StatusInsufficientStorage:
+				s.fullSince.CompareAndSwap(0, time.Now().UnixNano())
+			case r.Method != http.MethodGet && sw.status >= 200 && sw.status < 300:
+				s.fullSince.Store(0) // a write went through: there is room again
+			}
 			d := time.Since(start)
 			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
 			s.metrics.latency.WithLabelValues(route).Observe(d.Seconds())

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/gate"
@@ -45,9 +46,25 @@ func (s *Server) routes() {
 	s.logRoutes()
 }
 
+// healthz answers 200 when the store answers and can be written to; 503
+// naming the cause when it cannot — it does not answer, its disk is (nearly)
+// full, or a write failed for lack of space and none has succeeded since.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Gate.Health(r.Context()); err != nil {
-		return err
+	err := s.Gate.Health(r.Context())
+	if err == nil {
+		if since := s.fullSince.Load(); since != 0 {
+			err = &Error{Status: http.StatusServiceUnavailable, Code: string(gate.Full),
+				Message: "the store is not writable: a write failed for lack of space at " + time.Unix(0, since).UTC().Format(time.RFC3339) + ", and none has gone through since"}
+		}
+	}
+	if err != nil {
+		e := asError(err)
+		status := "unavailable"
+		if e.Code == string(gate.Full) {
+			status = "unwritable"
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": status, "error": e})
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
@@ -38,6 +39,10 @@ type Server struct {
 	mux       *http.ServeMux
 	metrics   *metrics
 	routeList []Route
+	// fullSince is when a write last failed for lack of space (unix
+	// nanoseconds; 0 once a write has succeeded since): /healthz reports
+	// the store unwritable meanwhile.
+	fullSince atomic.Int64
 }
 
 // New builds a server.

@@ -61,16 +61,21 @@ func OpenWith(ctx context.Context, dsn string, keys store.Keys, o store.OpenOpti
 	if o.ReadOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
+	if o.BusyTimeout > 0 {
+		// A write waiting for another's lock (the log's advisory lock, held
+		// by a long import) gives up, and the caller hears ErrBusy.
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = fmt.Sprint(o.BusyTimeout.Milliseconds())
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool, keys: keys}
 	db.subjectGroup.Commit = func(ctx context.Context, b [][]consent.SubjectEvent) ([]int, error) {
-		return groupCommit(ctx, db, b, subjectValues, subjectLog, db.ImportSubjectEvents)
+		return classified(groupCommit(ctx, db, b, subjectValues, subjectLog, db.ImportSubjectEvents))
 	}
 	db.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
-		return groupCommit(ctx, db, b, consentValues, consentLog, db.ImportConsentEvents)
+		return classified(groupCommit(ctx, db, b, consentValues, consentLog, db.ImportConsentEvents))
 	}
 	if err := db.migrate(ctx, o); err != nil {
 		pool.Close()
@@ -676,4 +681,30 @@ func list[T any](ctx context.Context, pool *pgxpool.Pool, l store.List[T]) ([]T,
 	}
 	defer rows.Close()
 	return l.Collect(rows)
+}
+
+// classified passes a result on with its error in the store's terms
+// (Condition) when it has one.
+func classified[T any](v T, err error) (T, error) {
+	if c := Condition(err); c != nil {
+		return v, fmt.Errorf("%w: %v", c, err)
+	}
+	return v, err
+}
+
+// Condition maps what PostgreSQL answers a write with to the store's
+// sentinels: store.ErrBusy when a lock was not had within the busy timeout
+// (or the transaction lost a race it may retry), store.ErrFull when the
+// server's disk is full; nil for anything else.
+func Condition(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "55P03", "40001", "40P01": // lock_not_available, serialization_failure, deadlock_detected
+			return store.ErrBusy
+		case "53100": // disk_full
+			return store.ErrFull
+		}
+	}
+	return nil
 }

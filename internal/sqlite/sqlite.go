@@ -18,8 +18,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
-	_ "modernc.org/sqlite" // the driver
+	"golang.org/x/sys/unix"
+	sqlite3 "modernc.org/sqlite" // the driver
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/faults"
@@ -93,7 +96,11 @@ func OpenWith(ctx context.Context, path string, keys store.Keys, o store.OpenOpt
 		// is read in place.
 		sqlitefile.ReadOnly(path, q)
 	} else {
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		busy := o.BusyTimeout
+		if busy <= 0 {
+			busy = 10 * time.Second
+		}
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()), "foreign_keys(1)"} {
 			q.Add("_pragma", p)
 		}
 	}
@@ -109,16 +116,16 @@ func OpenWith(ctx context.Context, path string, keys store.Keys, o store.OpenOpt
 	s := &DB{db: db, Path: path, keys: keys}
 	s.subjectGroup.Commit = func(ctx context.Context, b [][]consent.SubjectEvent) ([]int, error) {
 		now := int64(timestamp.Now())
-		return importBatches(ctx, s.db, "subject_events", subjectInsert, 7, b, func(e *consent.SubjectEvent, dst []any) []any {
+		return classified(importBatches(ctx, s.db, "subject_events", subjectInsert, 7, b, func(e *consent.SubjectEvent, dst []any) []any {
 			attrs, key := e.StoredForm()
 			return append(dst, e.Subject, int64(e.At), e.RegionSet, e.Region, attrs, now, key)
-		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackSubjects(ctx, tx, s.keys, before) }, subjectPacks)
+		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackSubjects(ctx, tx, s.keys, before) }, subjectPacks))
 	}
 	s.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
 		now := int64(timestamp.Now())
-		return importBatches(ctx, s.db, "consent_events", consentInsert, 8, b, func(e *consent.Event, dst []any) []any {
+		return classified(importBatches(ctx, s.db, "consent_events", consentInsert, 8, b, func(e *consent.Event, dst []any) []any {
 			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
-		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }, consentPacks)
+		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }, consentPacks))
 	}
 	if err := s.migrate(ctx, o); err != nil {
 		db.Close()
@@ -669,4 +676,42 @@ func list[T any](ctx context.Context, db *sql.DB, l store.List[T]) ([]T, error) 
 	}
 	defer rows.Close()
 	return l.Collect(rows)
+}
+
+// classified passes a result on with its error in the store's terms
+// (Condition) when it has one.
+func classified[T any](v T, err error) (T, error) {
+	if c := Condition(err); c != nil {
+		return v, fmt.Errorf("%w: %v", c, err)
+	}
+	return v, err
+}
+
+// Condition maps what SQLite (or the file system under it) answers a
+// write with to the store's sentinels: store.ErrBusy when another writer
+// held the database past the busy timeout, store.ErrFull when the disk is
+// full; nil for anything else.
+func Condition(err error) error {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary result code
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return store.ErrBusy
+		case 13: // SQLITE_FULL
+			return store.ErrFull
+		}
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return store.ErrFull
+	}
+	return nil
+}
+
+// FreeSpace is how many bytes the store's file system has free for it.
+func (s *DB) FreeSpace() (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(s.Path), &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }

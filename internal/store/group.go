@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -108,6 +109,22 @@ func (g *Group[E]) commit(group []*groupReq[E]) {
 		batches[i] = r.evs
 	}
 	added, err := g.Commit(context.Background(), batches)
+	if errors.Is(err, ErrBusy) {
+		// Another writer holds the store: every batch of the group, and
+		// every one queued while this one waited, would wait as long
+		// again. They are all answered busy at once.
+		for _, r := range group {
+			r.done <- groupResult{err: err}
+		}
+		for {
+			select {
+			case r := <-g.reqs:
+				r.done <- groupResult{err: err}
+			default:
+				return
+			}
+		}
+	}
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
 			g.commit([]*groupReq[E]{r})

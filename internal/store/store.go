@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"time"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -29,6 +30,13 @@ var (
 	// ErrOutdated: a store opened read-only has an older schema than this
 	// program; a writing session upgrades it.
 	ErrOutdated = errors.New("the store's schema is older than this program: any command that writes upgrades it")
+	// ErrBusy: another writer held the store longer than the opener's
+	// busy timeout (a long import); nothing was written. A backend's
+	// Condition maps its own errors to it.
+	ErrBusy = errors.New("the store is busy: another writer holds it (a long import?); nothing was written, try again shortly")
+	// ErrFull: the store's disk (or the database server's) is full;
+	// nothing was written.
+	ErrFull = errors.New("the store's disk is full: nothing was written")
 )
 
 // OpenOptions say how a backend opens a store: Create makes one where
@@ -37,6 +45,10 @@ var (
 type OpenOptions struct {
 	Create   bool
 	ReadOnly bool
+	// BusyTimeout is how long a write waits for another writer before it
+	// fails with ErrBusy (0: ten seconds). A server sets it short, to
+	// answer "busy" rather than hang.
+	BusyTimeout time.Duration
 }
 
 // Policy is a published policy version as stored.

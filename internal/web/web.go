@@ -97,6 +97,11 @@ func (p *pages) failErr(w http.ResponseWriter, what string, err error) {
 		p.fail(w, http.StatusNotFound, what+": "+e.Message)
 	case gate.Forbidden:
 		p.fail(w, http.StatusForbidden, what+": you may not do that.")
+	case gate.Busy:
+		w.Header().Set("Retry-After", "2")
+		p.fail(w, http.StatusServiceUnavailable, what+": the service is busy for a moment; nothing was changed. Please try again in a few seconds.")
+	case gate.Full:
+		p.fail(w, http.StatusInsufficientStorage, what+": the service cannot record anything right now; nothing was changed. Please try again later.")
 	default:
 		p.logger.Error("page", "what", what, "err", err)
 		p.fail(w, http.StatusInternalServerError, what+". Please try again.")
