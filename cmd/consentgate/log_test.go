@@ -156,7 +156,7 @@ func TestLogTampering(t *testing.T) {
 		{"a policy's source edited", []string{`UPDATE policies SET source = source || ' ' WHERE version = '2024-09-18'`}, policy, "does not match"},
 		{"a manifest edited in the store", []string{`UPDATE exports SET manifest = replace(manifest, '"included": ', '"included": 1')`}, manifest, "does not match"},
 		{"an impact mark edited", []string{`UPDATE impact_marks SET status = 'waived'`}, impact, "does not match"},
-		{"an export's subject set edited", []string{fmt.Sprintf(`UPDATE exports SET subjects = X'%x'`, (&inclusion.Subjects{Numbers: []int64{1}, Records: []uint32{1}}).Encode())}, manifest, "subject set"},
+		{"an export's subject set edited", []string{fmt.Sprintf(`UPDATE exports SET subjects = X'%x'`, (&inclusion.Subjects{Numbers: []int64{1}, Records: []uint32{1}}).Encode())}, manifest + 1, "does not match what the store keeps"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

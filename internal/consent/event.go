@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -149,4 +150,82 @@ func (e *Event) Key() []byte {
 func (e *SubjectEvent) StoredForm() (attrs string, key []byte) {
 	attrs = EncodeAttributes(e.Attributes)
 	return attrs, e.keyWith(attrs)
+}
+
+// AttributeNames returns the names in a stored attributes form (what
+// EncodeAttributes writes: an object of strings and nulls), in their
+// order, without decoding the values: what a subject change's log leaf
+// lists. Anything else is decoded in full.
+func AttributeNames(s []byte) ([]string, error) {
+	if len(s) == 0 {
+		return nil, nil
+	}
+	if names, ok := attributeNamesFast(s); ok {
+		return names, nil
+	}
+	m, err := DecodeAttributes(s)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// attributeNamesFast reads {"name":"value"|null,...} with strings free of
+// escapes, as EncodeAttributes writes the common case.
+func attributeNamesFast(s []byte) ([]string, bool) {
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	str := func(i int) (int, bool) { // s[i] is '"'; the index after the closing quote
+		for j := i + 1; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"':
+				return j + 1, true
+			case c == '\\' || c < 0x20:
+				return 0, false
+			}
+		}
+		return 0, false
+	}
+	var names []string
+	i := 1
+	if s[i] == '}' {
+		return nil, i == len(s)-1
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return nil, false
+		}
+		end, ok := str(i)
+		if !ok || end >= len(s) || s[end] != ':' {
+			return nil, false
+		}
+		names = append(names, string(s[i+1:end-1]))
+		i = end + 1
+		switch {
+		case i < len(s) && s[i] == '"':
+			if i, ok = str(i); !ok {
+				return nil, false
+			}
+		case i+4 <= len(s) && string(s[i:i+4]) == "null":
+			i += 4
+		default:
+			return nil, false
+		}
+		if i >= len(s) {
+			return nil, false
+		}
+		switch s[i] {
+		case ',':
+			i++
+		case '}':
+			return names, i == len(s)-1 && utf8.Valid(s)
+		default:
+			return nil, false
+		}
+	}
 }

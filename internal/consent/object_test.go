@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -414,4 +415,33 @@ func FuzzReadObject(f *testing.F) {
 			t.Fatalf("%q: refused (%v), but it is a valid object", in, err)
 		}
 	})
+}
+
+// TestAttributeNames: the fast reading of stored attributes gives the
+// names a full decoding gives, for what EncodeAttributes writes and for
+// anything else.
+func TestAttributeNames(t *testing.T) {
+	v := func(s string) *string { return &s }
+	for _, m := range []map[string]*string{nil, {}, {"tier": v("premium")}, {"a": nil, "b": v("x"), "handle": v("@ä")},
+		{`we"ird`: v(`va\lue`)}, {"ctl": v("\x01")}} {
+		stored := EncodeAttributes(m)
+		got, err := AttributeNames([]byte(stored))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		var want []string
+		for k := range m {
+			want = append(want, k)
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", stored, got, want)
+		}
+	}
+	for _, bad := range []string{`{"a":1}`, `{"a"`, `[1]`, `{"a":"b",}`, `nope`} {
+		if names, err := AttributeNames([]byte(bad)); err == nil && bad != `{"a":1}` {
+			t.Errorf("%s read as %v", bad, names)
+		}
+	}
 }

@@ -288,15 +288,15 @@ func (k *keyRef) SubjectKeys(ctx context.Context, subjects []string, create bool
 	return k.ks.SubjectKeys(ctx, subjects, create)
 }
 
-// All gives every subject's key (log verification).
-func (k *keyRef) All(ctx context.Context) (map[string][]byte, error) {
+// Table gives every subject's key (log verification).
+func (k *keyRef) Table(ctx context.Context) (*translog.KeyTable, error) {
 	if k.missing != nil {
 		return nil, k.missing
 	}
 	if k.ks == nil {
-		return map[string][]byte{}, nil
+		return translog.NewKeyTable(0), nil
 	}
-	return k.ks.All(ctx)
+	return k.ks.Table(ctx)
 }
 
 func (k *keyRef) Close() {

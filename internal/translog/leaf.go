@@ -135,10 +135,8 @@ func hmacSHA256(key, msg []byte) []byte {
 // ExportSalt derives the salt of a subject's pseudonym in one export's
 // subjects_root.
 func ExportSalt(key []byte, exportID string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("consentgate/log/export/v1"))
-	m.Write([]byte(exportID))
-	return m.Sum(nil)
+	var msg [96]byte
+	return hmacSHA256(key, append(append(msg[:0], "consentgate/log/export/v1"...), exportID...))
 }
 
 // Pseudonym is SHA-256(salt ‖ subject).

@@ -24,6 +24,12 @@ func TestSaltIsHMAC(t *testing.T) {
 			if got, want := Salt(key, KindConsent, ref), m.Sum(nil); !bytes.Equal(got, want) {
 				t.Fatalf("key %d bytes, ref %d bytes: %x, crypto/hmac %x", len(key), len(ref), got, want)
 			}
+			e := hmac.New(sha256.New, key)
+			e.Write([]byte("consentgate/log/export/v1"))
+			e.Write([]byte(ref))
+			if got, want := ExportSalt(key, ref), e.Sum(nil); !bytes.Equal(got, want) {
+				t.Fatalf("export salt, key %d bytes, id %d bytes: %x, crypto/hmac %x", len(key), len(ref), got, want)
+			}
 		}
 	}
 }

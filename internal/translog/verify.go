@@ -3,6 +3,7 @@ package translog
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -94,15 +97,21 @@ type Report struct {
 // subject's again — on a live store, a subject first seen after All was
 // read has a key by the time its rows are.
 type KeySource interface {
-	All(ctx context.Context) (map[string][]byte, error)
+	Table(ctx context.Context) (*KeyTable, error)
 	SubjectKeys(ctx context.Context, subjects []string, create bool) (map[string][]byte, error)
 }
 
 // KeyMap is a KeySource over keys held in memory.
 type KeyMap map[string][]byte
 
-// All implements KeySource.
-func (m KeyMap) All(context.Context) (map[string][]byte, error) { return m, nil }
+// Table implements KeySource.
+func (m KeyMap) Table(context.Context) (*KeyTable, error) {
+	t := NewKeyTable(len(m))
+	for s, k := range m {
+		t.Put([]byte(s), k)
+	}
+	return t, nil
+}
 
 // SubjectKeys implements KeySource (and store.Keys), creating none.
 func (m KeyMap) SubjectKeys(_ context.Context, subjects []string, _ bool) (map[string][]byte, error) {
@@ -121,15 +130,28 @@ func (m KeyMap) SubjectKeys(_ context.Context, subjects []string, _ bool) (map[s
 // outside the store) when not nil. keys holds every subject key. The first
 // problem is returned as a *VerifyError.
 func Verify(ctx context.Context, st store.Store, src KeySource, verifierKey string, external []byte) (*Report, error) {
-	keys, err := src.All(ctx)
-	if err != nil {
-		return nil, err
-	}
 	size, err := st.LogSize(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v := verifier{ctx: ctx, st: st, src: src, keys: keys, rep: &Report{Size: size, Leaves: map[string]int{}}}
+	v := verifier{ctx: ctx, st: st, src: src, rep: &Report{Size: size, Leaves: map[string]int{}}}
+	// The keys load on a core of their own while the first leaves and
+	// rows are read.
+	keysDone := make(chan error, 1)
+	go func() {
+		var err error
+		v.keys, err = src.Table(ctx)
+		keysDone <- err
+	}()
+	keysLoaded := false
+	waitKeys := func() error {
+		if keysLoaded {
+			return nil
+		}
+		keysLoaded = true
+		return <-keysDone
+	}
+	defer waitKeys()
 	if err := v.load(); err != nil {
 		return nil, err
 	}
@@ -211,38 +233,41 @@ func Verify(ctx context.Context, st store.Store, src KeySource, verifierKey stri
 	// appended meanwhile is verified too, until a pass finds it still.
 	from := int64(0)
 	for rounds := 0; ; rounds++ {
-		for from < size {
-			to := min(from+chunk, size)
-			var idx []int64
-			var datas [][]byte
-			err := st.LogLeaves(ctx, from, to, func(i int64, d []byte) error {
-				idx = append(idx, i)
-				datas = append(datas, bytes.Clone(d))
-				return nil
-			})
-			if err != nil {
-				return nil, err
+		// A reader reads ahead — the leaves and the rows they record, a
+		// chunk at a time — while the chunk before is derived and checked:
+		// the row scan (one core, SQLite's) overlaps the derivation (every
+		// core).
+		chunks := make(chan *chunkData, 8)
+		stop := make(chan struct{})
+		go v.readAhead(from, size, chunk, chunks, stop)
+		fail := func(err error) (*Report, error) {
+			close(stop)
+			for range chunks {
 			}
-			for k, i := range idx {
-				if i != from+int64(k) {
-					return nil, &VerifyError{Index: from + int64(k), Problem: "the leaf is missing from the log"}
-				}
+			return nil, err
+		}
+		for cd := range chunks {
+			if cd.err != nil {
+				return fail(cd.err)
 			}
-			if int64(len(idx)) != to-from {
-				return nil, &VerifyError{Index: from + int64(len(idx)), Problem: "the leaf is missing from the log"}
+			if err := waitKeys(); err != nil {
+				return fail(err)
 			}
-			if err := v.chunk(from, datas); err != nil {
-				return nil, err
+			if err := v.check(cd); err != nil {
+				return fail(err)
 			}
-			for _, d := range datas {
-				if err := tree.Append(LeafHash(d), visit); err != nil {
-					return nil, err
+			for k := range cd.hashes {
+				if err := tree.Append(cd.hashes[k][:], visit); err != nil {
+					return fail(err)
 				}
 				if err := checkRoots(); err != nil {
-					return nil, err
+					return fail(err)
 				}
 			}
-			from = to
+			from = cd.first + int64(len(cd.datas))
+		}
+		if err := waitKeys(); err != nil {
+			return nil, err
 		}
 		err := v.finish(size)
 		now, serr := st.LogSize(ctx)
@@ -299,7 +324,7 @@ type verifier struct {
 	ctx  context.Context
 	st   store.Store
 	src  KeySource
-	keys map[string][]byte
+	keys *KeyTable
 	rep  *Report
 
 	policies map[string]*store.Policy
@@ -311,9 +336,15 @@ type verifier struct {
 	seen     map[Kind]map[string]bool  // policies, exports, impact marks, erasures, checkpoints logged
 
 	// states are each export's logged states in log order; data its
-	// data digest recomputed from what the store keeps.
+	// data digest recomputed from what the store keeps; roots its
+	// manifest's subjects_root and that leaf's index.
 	states map[string][]exportState
 	data   map[string][]byte
+	roots  map[string]manifestRoot
+	// numbers maps the subject numbers the exports' subject sets name
+	// (a subject's number is its first event's sequence number) to the
+	// subjects, filled as the subject rows are read.
+	numbers map[int64]string
 
 	// fps are the fingerprints of the rows checked, in sequence order, to
 	// compare the derived copies with (fpSeed keys them: unpredictable).
@@ -321,6 +352,13 @@ type verifier struct {
 	subjectFP                []rowFP
 	consentFP                []rowFP
 	lastConsent, lastSubject int64 // the last sequence number checked
+	readConsent, readSubject int64 // the last sequence number read ahead (the reader's own)
+	arenaHint                int   // the reader's row arena size, from the chunks before
+}
+
+type manifestRoot struct {
+	index int64
+	root  *string
 }
 
 type exportState struct {
@@ -381,8 +419,24 @@ func (v *verifier) load() error {
 	}
 	v.seen = map[Kind]map[string]bool{KindPolicy: {}, KindManifest: {}, KindImpact: {}, KindErasure: {}, KindCheckpoint: {}}
 	if v.states == nil {
-		v.states, v.data = map[string][]exportState{}, map[string][]byte{}
+		v.states, v.data, v.roots = map[string][]exportState{}, map[string][]byte{}, map[string]manifestRoot{}
 		v.fpSeed = maphash.MakeSeed()
+		v.numbers = map[int64]string{}
+	}
+	// The subject numbers the exports' subject sets name.
+	for _, e := range v.exports {
+		if len(e.Subjects) == 0 {
+			continue
+		}
+		set, err := inclusion.DecodeSubjects(e.Subjects)
+		if err != nil {
+			continue // the export's state leaf does not match then
+		}
+		for _, n := range set.Numbers {
+			if _, ok := v.numbers[n]; !ok {
+				v.numbers[n] = ""
+			}
+		}
 	}
 	return nil
 }
@@ -390,12 +444,12 @@ func (v *verifier) load() error {
 // key is a subject's key: from those read at the start, else asked for
 // again (a subject first stored while verification ran).
 func (v *verifier) key(subject []byte) ([]byte, bool) {
-	if k, ok := v.keys[string(subject)]; ok {
+	if k, ok := v.keys.Get(subject); ok {
 		return k, true
 	}
 	got, err := v.src.SubjectKeys(v.ctx, []string{string(subject)}, false)
 	if k, ok := got[string(subject)]; err == nil && ok {
-		v.keys[string(subject)] = k
+		v.keys.Put(subject, k)
 		return k, true
 	}
 	return nil, false
@@ -446,21 +500,88 @@ func mismatch(i int64, l *Leaf, stored, derived []byte) *VerifyError {
 		Stored: hex.EncodeToString(stored), Derived: hex.EncodeToString(derived)}
 }
 
-// chunk checks the leaves at first, first+1, … against their rows.
-func (v *verifier) chunk(first int64, datas [][]byte) error {
-	leaves := make([]*Leaf, len(datas))
+// chunkData is a chunk of leaves and the rows they record, read ahead.
+type chunkData struct {
+	first   int64
+	datas   [][]byte
+	leaves  []*Leaf
+	seqs    []int64 // the row sequence number of each consent or subject leaf
+	consent []store.ConsentRow
+	subject []store.SubjectRow
+	err     error
+
+	// Filled by check: whether each leaf matched its row, each leaf's
+	// hash, each row's fingerprint.
+	match      []bool
+	hashes     [][32]byte
+	consentFPs []uint64
+	subjectFPs []uint64
+}
+
+// readAhead reads the leaves from..size a chunk of n at a time, with the
+// rows they record, and sends them on out until done or stop.
+func (v *verifier) readAhead(from, size, n int64, out chan<- *chunkData, stop <-chan struct{}) {
+	defer close(out)
+	for from < size {
+		to := min(from+n, size)
+		cd := &chunkData{first: from}
+		idx := make([]int64, 0, to-from)
+		cd.datas = make([][]byte, 0, to-from)
+		var leafArena []byte
+		cd.err = v.st.LogLeaves(v.ctx, from, to, func(i int64, d []byte) error {
+			idx = append(idx, i)
+			if cap(leafArena)-len(leafArena) < len(d) {
+				leafArena = make([]byte, 0, max(1<<20, len(d)))
+			}
+			leafArena = append(leafArena, d...)
+			cd.datas = append(cd.datas, leafArena[len(leafArena)-len(d):len(leafArena):len(leafArena)])
+			return nil
+		})
+		if cd.err == nil {
+			for k, i := range idx {
+				if i != from+int64(k) {
+					cd.err = &VerifyError{Index: from + int64(k), Problem: "the leaf is missing from the log"}
+					break
+				}
+			}
+		}
+		if cd.err == nil && int64(len(idx)) != to-from {
+			cd.err = &VerifyError{Index: from + int64(len(idx)), Problem: "the leaf is missing from the log"}
+		}
+		if cd.err == nil {
+			cd.err = v.prepare(cd)
+		}
+		select {
+		case out <- cd:
+		case <-stop:
+			return
+		}
+		if cd.err != nil {
+			return
+		}
+		from = to
+	}
+}
+
+// prepare decodes a chunk's leaves and reads the rows they record (the
+// rows after those read for the chunks before, up to the highest the
+// chunk names), their bytes in one arena.
+func (v *verifier) prepare(cd *chunkData) error {
+	cd.leaves = make([]*Leaf, len(cd.datas))
+	cd.seqs = make([]int64, len(cd.datas))
 	var maxConsent, maxSubject int64
-	for k, d := range datas {
+	for k, d := range cd.datas {
 		l, err := DecodeLeaf(d)
 		if err != nil {
-			return &VerifyError{Index: first + int64(k), Problem: "the leaf does not decode", Stored: hex.EncodeToString(d)}
+			return &VerifyError{Index: cd.first + int64(k), Problem: "the leaf does not decode", Stored: hex.EncodeToString(d)}
 		}
-		leaves[k] = l
+		cd.leaves[k] = l
 		if l.Kind == KindConsent || l.Kind == KindSubject {
 			seq, err := strconv.ParseInt(l.Ref, 10, 64)
 			if err != nil {
-				return &VerifyError{Index: first + int64(k), Kind: l.Kind, Ref: l.Ref, Problem: "the leaf names no sequence number"}
+				return &VerifyError{Index: cd.first + int64(k), Kind: l.Kind, Ref: l.Ref, Problem: "the leaf names no sequence number"}
 			}
+			cd.seqs[k] = seq
 			if l.Kind == KindConsent {
 				maxConsent = max(maxConsent, seq)
 			} else {
@@ -468,74 +589,158 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			}
 		}
 	}
-	consentRows := map[int64]store.ConsentRow{}
-	var consentSeqs []int64
-	if maxConsent > v.lastConsent {
-		err := v.st.ConsentRows(v.ctx, v.lastConsent+1, maxConsent, func(r *store.ConsentRow) error {
-			consentRows[r.Seq] = store.ConsentRow{Seq: r.Seq, Subject: bytes.Clone(r.Subject), Purpose: bytes.Clone(r.Purpose),
-				Recipient: bytes.Clone(r.Recipient), State: r.State, At: r.At, Source: bytes.Clone(r.Source)}
-			consentSeqs = append(consentSeqs, r.Seq)
-			v.consentFP = append(v.consentFP, rowFP{r.Seq, v.consentFingerprint(r)})
+	// The rows' bytes go to one arena; as it may move while it grows, the
+	// rows are pointed into it once all are read. (Sized as the chunk
+	// before needed.)
+	arena := make([]byte, 0, v.arenaHint)
+	defer func() { v.arenaHint = max(v.arenaHint, cap(arena)) }()
+	type span struct{ off, n int }
+	var spans []span
+	mark := func(b []byte) []byte {
+		spans = append(spans, span{len(arena), len(b)})
+		arena = append(arena, b...)
+		return nil
+	}
+	if maxConsent > v.readConsent {
+		err := v.st.ConsentRows(v.ctx, v.readConsent+1, maxConsent, func(r *store.ConsentRow) error {
+			cd.consent = append(cd.consent, store.ConsentRow{Seq: r.Seq, Subject: mark(r.Subject), Purpose: mark(r.Purpose),
+				Recipient: mark(r.Recipient), State: r.State, At: r.At, Source: mark(r.Source)})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		v.readConsent = maxConsent
 	}
-	subjectRows := map[int64]store.SubjectRow{}
-	var subjectSeqs []int64
-	if maxSubject > v.lastSubject {
-		err := v.st.SubjectRows(v.ctx, v.lastSubject+1, maxSubject, func(r *store.SubjectRow) error {
-			subjectRows[r.Seq] = store.SubjectRow{Seq: r.Seq, Subject: bytes.Clone(r.Subject), At: r.At, RegionSet: r.RegionSet,
-				Region: bytes.Clone(r.Region), Attrs: bytes.Clone(r.Attrs)}
-			subjectSeqs = append(subjectSeqs, r.Seq)
-			v.subjectFP = append(v.subjectFP, rowFP{r.Seq, v.subjectFingerprint(r)})
+	if maxSubject > v.readSubject {
+		err := v.st.SubjectRows(v.ctx, v.readSubject+1, maxSubject, func(r *store.SubjectRow) error {
+			cd.subject = append(cd.subject, store.SubjectRow{Seq: r.Seq, Subject: mark(r.Subject), At: r.At, RegionSet: r.RegionSet,
+				Region: mark(r.Region), Attrs: mark(r.Attrs)})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		v.readSubject = maxSubject
 	}
-	// The leaves the rows give, derived on every core (HMAC and two
-	// SHA-256 each); compared in order below.
-	wants := make([][]byte, len(leaves))
+	k := 0
+	get := func() []byte {
+		sp := spans[k]
+		k++
+		return arena[sp.off : sp.off+sp.n : sp.off+sp.n]
+	}
+	for i := range cd.consent {
+		r := &cd.consent[i]
+		r.Subject, r.Purpose, r.Recipient, r.Source = get(), get(), get(), get()
+	}
+	for i := range cd.subject {
+		r := &cd.subject[i]
+		r.Subject, r.Region, r.Attrs = get(), get(), get()
+	}
+	return nil
+}
+
+// rowIndex finds the row of sequence number seq among rows in sequence
+// order (usually at seq - the first's).
+func rowIndex(n int, seqAt func(int) int64, seq int64) (int, bool) {
+	if n == 0 {
+		return 0, false
+	}
+	if i := int(seq - seqAt(0)); i >= 0 && i < n && seqAt(i) == seq {
+		return i, true
+	}
+	i := sort.Search(n, func(i int) bool { return seqAt(i) >= seq })
+	return i, i < n && seqAt(i) == seq
+}
+
+// check checks a chunk's leaves against their rows.
+func (v *verifier) check(cd *chunkData) error {
+	first, datas, leaves := cd.first, cd.datas, cd.leaves
+	consentRows, subjectRows := cd.consent, cd.subject
+	findConsent := func(seq int64) (*store.ConsentRow, bool) {
+		i, ok := rowIndex(len(consentRows), func(i int) int64 { return consentRows[i].Seq }, seq)
+		if !ok {
+			return nil, false
+		}
+		return &consentRows[i], true
+	}
+	findSubject := func(seq int64) (*store.SubjectRow, bool) {
+		i, ok := rowIndex(len(subjectRows), func(i int) int64 { return subjectRows[i].Seq }, seq)
+		if !ok {
+			return nil, false
+		}
+		return &subjectRows[i], true
+	}
+	// The leaves the rows give (HMAC and two SHA-256 each), compared with
+	// the stored ones, the leaves' hashes and the rows' fingerprints,
+	// derived on every core, each worker in buffers of its own. What does
+	// not match (or has no key here) is looked at again in order below.
+	cd.match = make([]bool, len(leaves))
+	cd.hashes = make([][32]byte, len(leaves))
+	cd.consentFPs = make([]uint64, len(consentRows))
+	cd.subjectFPs = make([]uint64, len(subjectRows))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf, pre []byte
 			for k := w; k < len(leaves); k += workers {
 				l := leaves[k]
-				seq, err := strconv.ParseInt(l.Ref, 10, 64)
-				if err != nil {
-					continue
-				}
+				pre = append(append(pre[:0], 0), datas[k]...) // RFC 6962 leaf hash
+				cd.hashes[k] = sha256.Sum256(pre)
 				switch l.Kind {
 				case KindConsent:
-					if r, ok := consentRows[seq]; ok {
-						if key, ok := v.keys[string(r.Subject)]; ok {
-							wants[k] = ConsentLeaf(nil, key, &r)
+					if r, ok := findConsent(cd.seqs[k]); ok {
+						if key, ok := v.keys.Get(r.Subject); ok {
+							buf = ConsentLeaf(buf[:0], key, r)
+							cd.match[k] = bytes.Equal(buf, datas[k])
 						}
 					}
 				case KindSubject:
-					if r, ok := subjectRows[seq]; ok {
-						if key, ok := v.keys[string(r.Subject)]; ok {
-							wants[k] = subjectLeaf(key, &r)
+					if r, ok := findSubject(cd.seqs[k]); ok {
+						if key, ok := v.keys.Get(r.Subject); ok {
+							buf = subjectLeaf(buf[:0], key, r)
+							cd.match[k] = bytes.Equal(buf, datas[k])
 						}
 					}
 				}
 			}
+			for k := w; k < len(consentRows); k += workers {
+				cd.consentFPs[k] = v.consentFingerprint(&consentRows[k])
+			}
+			for k := w; k < len(subjectRows); k += workers {
+				cd.subjectFPs[k] = v.subjectFingerprint(&subjectRows[k])
+			}
 		}()
 	}
 	wg.Wait()
+	for k := range consentRows {
+		v.consentFP = append(v.consentFP, rowFP{consentRows[k].Seq, cd.consentFPs[k]})
+	}
+	for k := range subjectRows {
+		r := &subjectRows[k]
+		v.subjectFP = append(v.subjectFP, rowFP{r.Seq, cd.subjectFPs[k]})
+		if id, ok := v.numbers[r.Seq]; ok && id == "" {
+			v.numbers[r.Seq] = string(r.Subject)
+		}
+	}
+	consentSeqs := make([]int64, len(consentRows))
+	for k := range consentRows {
+		consentSeqs[k] = consentRows[k].Seq
+	}
+	subjectSeqs := make([]int64, len(subjectRows))
+	for k := range subjectRows {
+		subjectSeqs[k] = subjectRows[k].Seq
+	}
 	var ci, si int // next unconsumed row of each kind
 	for k, l := range leaves {
 		i := first + int64(k)
 		d := datas[k]
 		switch l.Kind {
 		case KindConsent, KindSubject:
-			seq, _ := strconv.ParseInt(l.Ref, 10, 64)
+			seq := cd.seqs[k]
 			seqs, next, last := consentSeqs, &ci, &v.lastConsent
 			if l.Kind == KindSubject {
 				seqs, next, last = subjectSeqs, &si, &v.lastSubject
@@ -554,13 +759,16 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			var subject []byte
 			var derive func(key []byte) []byte
 			if l.Kind == KindConsent {
-				r := consentRows[seq]
+				r, _ := findConsent(seq)
 				subject = r.Subject
-				derive = func(key []byte) []byte { return ConsentLeaf(nil, key, &r) }
+				derive = func(key []byte) []byte { return ConsentLeaf(nil, key, r) }
 			} else {
-				r := subjectRows[seq]
+				r, _ := findSubject(seq)
 				subject = r.Subject
-				derive = func(key []byte) []byte { return subjectLeaf(key, &r) }
+				derive = func(key []byte) []byte { return subjectLeaf(nil, key, r) }
+			}
+			if cd.match[k] { // the worker derived it, with the subject's key
+				break
 			}
 			key, ok := v.key(subject)
 			if !ok {
@@ -569,11 +777,7 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 				}
 				break
 			}
-			want := wants[k]
-			if want == nil {
-				want = derive(key)
-			}
-			if !bytes.Equal(want, d) {
+			if want := derive(key); !bytes.Equal(want, d) {
 				return mismatch(i, l, d, want)
 			}
 		case KindPolicy:
@@ -618,9 +822,9 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 			if m.LogIndex == nil || *m.LogIndex != i {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored manifest does not carry this log index"}
 			}
-			if err := v.subjects(e, m.SubjectsRoot); err != nil {
-				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: err.Error()}
-			}
+			// Its subject set is checked against subjects_root at the end,
+			// once every subject row (the subjects' numbers) has been read.
+			v.roots[e.ID] = manifestRoot{index: i, root: m.SubjectsRoot}
 		case KindImpact:
 			seq, err := strconv.ParseInt(l.Ref, 10, 64)
 			m, ok := v.impacts[seq]
@@ -689,7 +893,7 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 				return mismatch(i, l, d, want)
 			}
 			v.rep.Erasures++
-			if _, ok := v.keys[e.Subject]; ok {
+			if _, ok := v.keys.Get([]byte(e.Subject)); ok {
 				v.rep.ErasuresPending++
 			}
 		case KindCheckpoint:
@@ -723,41 +927,71 @@ func (v *verifier) chunk(first int64, datas [][]byte) error {
 	return nil
 }
 
-// subjects re-derives an export's subjects_root from the subject set the
-// store keeps for it (what report subject and impact read), so editing
-// that set is caught. A set naming a subject without subject events, or
-// whose key was erased, cannot be re-derived and is counted instead.
-func (v *verifier) subjects(e *store.Export, root *string) error {
-	if len(e.Subjects) == 0 || root == nil {
-		return nil
+// checkSubjectSets re-derives each export's subjects_root from the
+// subject set the store keeps for it (what report subject and impact
+// read) and compares it with its logged manifest's: the subjects by their
+// numbers (from the subject rows read), their keys, their pseudonyms —
+// derived on every core. A set naming a number that is no subject's first
+// event, or a subject whose key was erased, cannot be re-derived and is
+// counted instead (its bytes are still vouched for by the export's state).
+func (v *verifier) checkSubjectSets() error {
+	v.rep.SubjectSets, v.rep.SubjectSetsSkipped = 0, 0
+	for id, mr := range v.roots {
+		e, ok := v.exports[id]
+		if !ok || len(e.Subjects) == 0 || mr.root == nil {
+			continue
+		}
+		set, err := inclusion.DecodeSubjects(e.Subjects)
+		if err != nil {
+			return &VerifyError{Index: mr.index, Kind: KindManifest, Ref: id, Problem: "the export's stored subject set does not decode: " + err.Error()}
+		}
+		ids := make([]string, len(set.Numbers))
+		keys := make([][]byte, len(set.Numbers))
+		derivable := true
+		for k, n := range set.Numbers {
+			ids[k] = v.numbers[n]
+			key, ok := v.keys.Get([]byte(ids[k]))
+			if ids[k] == "" || !ok {
+				derivable = false
+				break
+			}
+			keys[k] = key
+		}
+		if !derivable {
+			v.rep.SubjectSetsSkipped++
+			continue
+		}
+		tree := &SubjectsTree{Leaves: make([][32]byte, len(ids))}
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := w; k < len(ids); k += workers {
+					tree.Leaves[k] = Pseudonym(ExportSalt(keys[k], id), []byte(ids[k]))
+				}
+			}()
+		}
+		wg.Wait()
+		slices.SortFunc(tree.Leaves, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+		if got := hex.EncodeToString(tree.Root()); got != *mr.root {
+			return &VerifyError{Index: mr.index, Kind: KindManifest, Ref: id,
+				Problem: fmt.Sprintf("the export's stored subject set gives subjects_root %s, the manifest says %s", got, *mr.root)}
+		}
+		v.rep.SubjectSets++
 	}
-	tree, err := ExportSubjectsTree(v.ctx, v.st, KeyMap(v.keys), e)
-	if err != nil {
-		return fmt.Errorf("the export's stored subject set: %v", err)
-	}
-	if tree == nil {
-		v.rep.SubjectSetsSkipped++
-		return nil
-	}
-	if got := hex.EncodeToString(tree.Root()); got != *root {
-		return fmt.Errorf("the export's stored subject set gives subjects_root %s, the manifest says %s", got, *root)
-	}
-	v.rep.SubjectSets++
 	return nil
 }
 
 // subjectLeaf derives a subject row's leaf, its attribute names read from
 // the row.
-func subjectLeaf(key []byte, r *store.SubjectRow) []byte {
-	attrs, err := consent.DecodeAttributes(r.Attrs)
+func subjectLeaf(dst, key []byte, r *store.SubjectRow) []byte {
+	names, err := consent.AttributeNames(r.Attrs)
 	if err != nil {
 		return nil
 	}
-	names := make([]string, 0, len(attrs))
-	for n := range attrs {
-		names = append(names, n)
-	}
-	return SubjectLeaf(nil, key, r, names)
+	return SubjectLeaf(dst, key, r, names)
 }
 
 // exportData is an export's data digest, recomputed from the subject set
@@ -914,6 +1148,9 @@ func (v *verifier) finish(size int64) error {
 		}
 	}
 	if err := v.checkExports(); err != nil {
+		return err
+	}
+	if err := v.checkSubjectSets(); err != nil {
 		return err
 	}
 	return v.checkDerived()
