@@ -445,3 +445,31 @@ func TestAttributeNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAttributeNames: the fast reading of stored attributes never panics
+// and names what a full decoding names.
+func FuzzAttributeNames(f *testing.F) {
+	v := func(s string) *string { return &s }
+	f.Add([]byte(EncodeAttributes(map[string]*string{"tier": v("premium"), "gone": nil})))
+	f.Add([]byte(`{"a":"b"}`))
+	f.Add([]byte(`{"a\"":"b"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := AttributeNames(b)
+		m, merr := DecodeAttributes(b)
+		if (err == nil) != (merr == nil) {
+			t.Fatalf("%q: fast %v, full %v", b, err, merr)
+		}
+		if err != nil {
+			return
+		}
+		slices.Sort(got)
+		var want []string
+		for k := range m {
+			want = append(want, k)
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: %v, full decoding %v", b, got, want)
+		}
+	})
+}

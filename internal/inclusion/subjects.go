@@ -82,6 +82,12 @@ func DecodeSubjects(b []byte) (*Subjects, error) {
 	if len(raw) != 0 {
 		return nil, errors.New("export subject set: bytes after the last subject")
 	}
+	// One set, one form: anything Encode would not have written (another
+	// compression of the same bytes, a varint padded, a number twice) is
+	// refused, so that equal sets are equal bytes.
+	if !bytes.Equal(s.Encode(), b) {
+		return nil, errors.New("export subject set: not in its stored form")
+	}
 	return s, nil
 }
 

@@ -185,7 +185,7 @@ func DecodeLeaf(b []byte) (*Leaf, error) {
 	}
 	l := &Leaf{Kind: Kind(b[1])}
 	n, w := binary.Uvarint(b[2:])
-	if w <= 0 || uint64(len(b)-2-w) < n {
+	if w <= 0 || w != uvarintLen(n) || uint64(len(b)-2-w) < n {
 		return nil, ErrBadLeaf
 	}
 	rest := b[2+w:]
@@ -202,7 +202,7 @@ func DecodeLeaf(b []byte) (*Leaf, error) {
 	l.Digest, rest = rest[:32], rest[32:]
 	if l.Kind.hasNames() {
 		n, w := binary.Uvarint(rest)
-		if w <= 0 || uint64(len(rest)-w) < n {
+		if w <= 0 || w != uvarintLen(n) || uint64(len(rest)-w) < n {
 			return nil, ErrBadLeaf
 		}
 		if n > 0 {
@@ -214,6 +214,13 @@ func DecodeLeaf(b []byte) (*Leaf, error) {
 		return nil, ErrBadLeaf
 	}
 	return l, nil
+}
+
+// uvarintLen is the length of n's shortest uvarint: a leaf's lengths are
+// written so, and read only so (one leaf, one encoding).
+func uvarintLen(n uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], n)
 }
 
 // row accumulates a canonical row encoding: each field length-prefixed.
