@@ -90,6 +90,13 @@ func TestServerDuringLongImport(t *testing.T) {
 			}
 		}()
 	}
+	// The command line says the same, in the same words.
+	cli := exec.Command(binary, "consent", "set", "--subject", "ben", "--purpose", "train_ai_system", "--state", "granted")
+	cli.Dir = dir
+	cli.Env = append(os.Environ(), "CONSENTGATE_BUSY_TIMEOUT=500ms")
+	if out, err := cli.CombinedOutput(); err == nil || !strings.Contains(string(out), "the store is busy: another writer holds it") || strings.Contains(string(out), "SQLITE") {
+		t.Errorf("the command line during the import: %v\n%s", err, out)
+	}
 	// Reads go on meanwhile.
 	req, _ := http.NewRequest("GET", url+"/v1/subjects/ana/consents", nil)
 	req.Header.Set("Authorization", "Bearer "+token)

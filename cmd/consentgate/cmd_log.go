@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -53,8 +54,12 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 	var ve *translog.VerifyError
 	if errors.As(err, &ve) {
 		if *asJSON {
-			a.printJSON(map[string]any{"ok": false, "error": ve.Error(), "index": ve.Index, "checkpoint": ve.Checkpoint,
-				"kind": ve.Kind.String(), "ref": ve.Ref, "row": ve.Row, "problem": ve.Problem, "stored": ve.Stored, "derived": ve.Derived})
+			out := map[string]any{"ok": false, "error": ve.Error(), "index": ve.Index, "checkpoint": ve.Checkpoint,
+				"ref": ve.Ref, "row": ve.Row, "problem": ve.Problem, "stored": ve.Stored, "derived": ve.Derived}
+			if ve.Kind != 0 {
+				out["kind"] = ve.Kind.String()
+			}
+			a.printJSON(out)
 		}
 		return err
 	}
@@ -64,31 +69,31 @@ func cmdLogVerify(ctx context.Context, a *app, args []string) error {
 	if *asJSON {
 		return a.printJSON(map[string]any{"ok": true, "report": rep})
 	}
-	fmt.Fprintf(a.stdout, "log verified: %d leaves, root %s\n", rep.Size, rep.Root)
-	for _, k := range []string{"policy", "subject", "consent", "manifest", "export", "impact", "erasure"} {
-		if rep.Leaves[k] > 0 {
-			fmt.Fprintf(a.stdout, "  %8d  %s leaves re-derived from their rows\n", rep.Leaves[k], k)
+	root, _ := hex.DecodeString(rep.Root)
+	fmt.Fprintf(a.stdout, "log verified: %d %s, root %s (%s in the checkpoint)\n", rep.Size, plural64(rep.Size, "leaf", "leaves"), rep.Root, base64.StdEncoding.EncodeToString(root))
+	line := func(n int, one, many string) {
+		if n > 0 {
+			fmt.Fprintf(a.stdout, "  %8d  %s\n", n, plural(n, one, many))
 		}
 	}
-	if rep.Exports > 0 {
-		fmt.Fprintf(a.stdout, "  %8d  %s with their logged state (status, subject set, kept records) and manifest\n", rep.Exports, plural(rep.Exports, "export agrees", "exports agree"))
+	for _, k := range []string{"policy", "subject", "consent", "manifest", "export", "impact", "erasure", "checkpoint"} {
+		line(rep.Leaves[k], k+" leaf re-derived from its row", k+" leaves re-derived from their rows")
 	}
-	if rep.PackedRows > 0 {
-		fmt.Fprintf(a.stdout, "  %8d  packed events (what views are read from) match their rows\n", rep.PackedRows)
+	line(rep.Exports, "export agrees with its logged state (status, subject set, kept records) and manifest",
+		"exports agree with their logged state (status, subject set, kept records) and manifests")
+	line(rep.PackedRows, "packed event (what views are read from) matches its row", "packed events (what views are read from) match their rows")
+	line(rep.SubjectSets, "export's stored subject set matches its subjects_root", "exports' stored subject sets match their subjects_root")
+	line(rep.SubjectSetsSkipped, "export's subject set not re-derivable (a subject erased, or without subject events)",
+		"exports' subject sets not re-derivable (a subject erased, or without subject events)")
+	line(rep.Erased, "entry of an erased subject (its key gone: in the tree, its rows as they were when erased, not re-derivable)",
+		"entries of erased subjects (their keys gone: in the tree, their rows as they were when erased, not re-derivable)")
+	line(rep.ErasuresPending, "erasure logged whose key is still there: run log erase for it again to finish",
+		"erasures logged whose keys are still there: run log erase for each again to finish")
+	fmt.Fprintf(a.stdout, "  %8d  kept %s checked (signature, root, consistency)", rep.Checkpoints, plural(rep.Checkpoints, "checkpoint", "checkpoints"))
+	if unrecorded := rep.Checkpoints - rep.RecordedCheckpoints; unrecorded > 0 {
+		fmt.Fprintf(a.stdout, "; %d recorded in the log, %d issued since its last append", rep.RecordedCheckpoints, unrecorded)
 	}
-	if rep.SubjectSets > 0 {
-		fmt.Fprintf(a.stdout, "  %8d  exports' stored subject sets match their subjects_root\n", rep.SubjectSets)
-	}
-	if rep.SubjectSetsSkipped > 0 {
-		fmt.Fprintf(a.stdout, "  %8d  exports' subject sets not re-derivable (a subject erased, or without subject events)\n", rep.SubjectSetsSkipped)
-	}
-	if rep.Erased > 0 {
-		fmt.Fprintf(a.stdout, "  %8d  entries of erased subjects (their keys are gone: in the tree, not re-derivable)\n", rep.Erased)
-	}
-	if rep.ErasuresPending > 0 {
-		fmt.Fprintf(a.stdout, "  %8d  %s logged whose key is still there: run log erase for it again to finish\n", rep.ErasuresPending, plural(rep.ErasuresPending, "erasure", "erasures"))
-	}
-	fmt.Fprintf(a.stdout, "  %d kept checkpoints checked (signature, root, consistency); the log records %d of them, each found kept\n", rep.Checkpoints, rep.RecordedCheckpoints)
+	fmt.Fprintln(a.stdout)
 	if rep.Unsigned > 0 {
 		fmt.Fprintf(a.stdout, "  %8d  %s after the newest checkpoint not signed yet (the next writing command signs them)\n", rep.Unsigned, plural64(rep.Unsigned, "leaf", "leaves"))
 	}

@@ -153,8 +153,9 @@ func TestLogTampering(t *testing.T) {
 		{"a consent row deleted", []string{`DELETE FROM consent_events WHERE seq = 3`}, consent3, "missing from the store"},
 		{"consent rows reordered", []string{`UPDATE consent_events SET seq = -1 WHERE seq = 1`, `UPDATE consent_events SET seq = 1 WHERE seq = 2`, `UPDATE consent_events SET seq = 2 WHERE seq = -1`}, consent1, "does not match"},
 		{"a subject row edited", []string{`UPDATE subject_events SET region = 'US' WHERE seq = 4`}, subject4, "does not match"},
-		{"a policy's source edited", []string{`UPDATE policies SET source = source || ' ' WHERE version = '2024-09-18'`}, policy, "does not match"},
-		{"a manifest edited in the store", []string{`UPDATE exports SET manifest = replace(manifest, '"included": ', '"included": 1')`}, manifest, "does not match"},
+		{"a policy's source edited", []string{`UPDATE policies SET source = CAST(source || ' ' AS BLOB) WHERE version = '2024-09-18'`}, policy, "does not match"},
+		{"a manifest edited in the store", []string{`UPDATE exports SET manifest = CAST(replace(manifest, '"included": ', '"included": 1') AS BLOB)`}, manifest, "does not match"},
+		{"a manifest stored as text", []string{`UPDATE exports SET manifest = CAST(manifest AS TEXT)`}, -1, "never writes there"},
 		{"an impact mark edited", []string{`UPDATE impact_marks SET status = 'waived'`}, impact, "does not match"},
 		{"an export's subject set edited", []string{fmt.Sprintf(`UPDATE exports SET subjects = X'%x'`, (&inclusion.Subjects{Numbers: []int64{1}, Records: []uint32{1}}).Encode())}, manifest + 1, "does not match what the store keeps"},
 	}
@@ -568,6 +569,15 @@ func TestExportCrashAtEachRename(t *testing.T) {
 			}
 			if left, _ := filepath.Glob(filepath.Join(dir, ".crash*.tmp-*")); len(left) != 0 {
 				t.Fatalf("temporary files left: %v", left)
+			}
+			// An abandoned export leaves nothing that looks complete: what
+			// it had renamed into place is removed; a complete one keeps
+			// all its files.
+			for _, f := range []string{"crash.jsonl", "crash.rej", "crash.jsonl.manifest.json"} {
+				_, err := os.Stat(filepath.Join(dir, f))
+				if (c.want == "abandoned") == (err == nil) {
+					t.Errorf("%s after the %s export: %v", f, c.want, err)
+				}
 			}
 			if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
 				t.Fatalf("log verify after the crash: %+v", v)

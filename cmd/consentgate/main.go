@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/consentgate/consentgate/internal/gate"
 )
@@ -66,6 +67,15 @@ func (a *app) warn(msg string) { fmt.Fprintf(a.stderr, "consentgate: %s\n", msg)
 // or keys flag that cannot be used is a usage error.
 func (a *app) openWith(ctx context.Context, c gate.Config) (*gate.Gate, error) {
 	c.Store, c.Keys, c.Deployment = a.storeDSN, a.keysDir, deployment()
+	// $CONSENTGATE_BUSY_TIMEOUT (a Go duration: 30s, 2m) is how long a
+	// command waits for another writer before it gives up.
+	if v := os.Getenv("CONSENTGATE_BUSY_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, usagef("CONSENTGATE_BUSY_TIMEOUT=%q: expected a duration such as 30s", v)
+		}
+		c.BusyTimeout = d
+	}
 	g, err := gate.Open(ctx, c)
 	if gate.CodeOf(err) == gate.Invalid {
 		return nil, usagef("%s", message(err))
@@ -107,6 +117,9 @@ func message(err error) string {
 	e := gate.As(err)
 	if e == nil {
 		return msg
+	}
+	if e.Code == gate.Busy || e.Code == gate.Full {
+		msg = e.Message // in the store's words, not the driver's
 	}
 	switch e.Hint {
 	case gate.Force:

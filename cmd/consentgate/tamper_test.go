@@ -32,6 +32,9 @@ type tamperCase struct {
 	// cannot make of a binary format.
 	pack string
 	edit func(body []byte) []byte
+	// pg replaces sql on PostgreSQL (where the same edit is written
+	// otherwise).
+	pg []string
 }
 
 // tamperCases are the edits, in SQL both stores run (SQLite and
@@ -82,7 +85,26 @@ var tamperCases = []tamperCase{
 	{name: "an impact mark's note edited", says: "does not match",
 		sql: []string{`UPDATE impact_marks SET note = 'nothing to do'`}},
 	{name: "a policy version's source edited", says: "does not match",
-		sql: []string{`UPDATE policies SET source = source || ' '`}},
+		sql: []string{`UPDATE policies SET source = CAST(source || ' ' AS BLOB)`}, pg: []string{`UPDATE policies SET source = source || ' '`}},
+	{name: "a policy version's source stored as text", says: "never writes there", sqlite: true,
+		sql: []string{`UPDATE policies SET source = CAST(source AS TEXT)`}},
+	{name: "a forced flag out of its range", says: "never writes there", sqlite: true,
+		sql: []string{`UPDATE policies SET forced = 2`}},
+	{name: "a withdrawal's time stored as bytes (SQL no longer finds it as of the export)", says: "never writes there", sqlite: true,
+		sql: []string{`UPDATE consent_events SET at = CAST(at AS BLOB) WHERE seq = (SELECT max(seq) FROM consent_events WHERE state = 2)`}},
+	{name: "a member's id stored as bytes (unknown to lookups)", says: "never writes there", sqlite: true,
+		sql: []string{`UPDATE subject_events SET subject = CAST(subject AS BLOB) WHERE seq = 5`}},
+	{name: "a pack's last sequence number moved past the unpacked rows", says: "is not as written", sqlite: true,
+		sql: []string{`UPDATE subject_packs SET last_seq = (SELECT max(seq) FROM subject_events) + 10`}},
+	{name: "a made-up refusal packed after the last row", says: "the packed copy", sqlite: true, pack: "consent_packs"},
+	{name: "a member's subject change moved onto the erased member", says: "not those it had when erased",
+		sql: []string{`UPDATE subject_events SET subject = 'm00007' WHERE seq = (SELECT max(seq) FROM subject_events)`}},
+	{name: "a refusal moved onto the erased member", says: "not those it had when erased",
+		sql: []string{`UPDATE consent_events SET subject = 'm00007' WHERE seq = (SELECT max(seq) FROM consent_events WHERE state = 2 AND subject <> 'm00007')`}},
+	{name: "an impact mark moved onto the erased member", says: "not those it had when erased",
+		sql: []string{`UPDATE impact_marks SET subject = 'm00007'`}},
+	{name: "an export's directory changed (its files looked for elsewhere)", says: "does not match what the store keeps",
+		sql: []string{`UPDATE exports SET dir = '/tmp'`}},
 	{name: "a token revoked behind the log's back", says: "",
 		sql: []string{`UPDATE tokens SET revoked_at = 1`}},
 	{name: "a delivery's progress moved", says: "",
@@ -102,8 +124,11 @@ func TestTamperSQLite(t *testing.T) {
 			}
 			db := filepath.Join(cp, "demo.db")
 			sqliteExec(t, db, c.sql...)
-			if c.edit != nil {
+			switch {
+			case c.edit != nil:
 				editPack(t, db, c.pack, c.edit)
+			case c.pack != "":
+				forgePack(t, db)
 			}
 			checkTamper(t, c, cp, nil, want)
 		})
@@ -128,6 +153,32 @@ func editPack(t *testing.T, path, table string, edit func([]byte) []byte) {
 		t.Fatalf("the edit of %s changed nothing", table)
 	}
 	if _, err := db.Exec(`UPDATE `+table+` SET body = ? WHERE first_seq = ?`, edited, first); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forgePack adds a pack of one made-up consent event after the last row:
+// m00037 refusing train_ai_system.
+func forgePack(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var top int64
+	if err := db.QueryRow(`SELECT max(seq) FROM consent_events`).Scan(&top); err != nil {
+		t.Fatal(err)
+	}
+	seq := top + 1
+	b := encbin.AppendUvarint(nil, uint64(seq))
+	b = encbin.AppendVarint(b, 1_733_011_200_000_000) // 2024-12-01
+	b = append(b, 2)                                  // denied
+	for _, f := range []string{"m00037", "train_ai_system", "", "settings"} {
+		b = encbin.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	if _, err := db.Exec(`INSERT INTO consent_packs(first_seq, last_seq, rows, body) VALUES (?,?,1,?)`, seq, seq, b); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -172,7 +223,11 @@ func TestTamperPostgres(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close(context.Background())
-			for _, s := range c.sql {
+			stmts := c.sql
+			if c.pg != nil {
+				stmts = c.pg
+			}
+			for _, s := range stmts {
 				if _, err := conn.Exec(context.Background(), s); err != nil {
 					t.Fatalf("%s: %v", s, err)
 				}

@@ -304,10 +304,41 @@ func (g *Gate) reconcileExports(ctx context.Context) error {
 			for _, f := range exportFiles(e) {
 				atomicfile.CleanStale(f)
 			}
-			g.warn("export %s was logged but its files never all appeared (a crash before its last rename): marked abandoned", e.ID)
+			removed := removeRenamed(e)
+			msg := fmt.Sprintf("export %s was logged but its files never all appeared (a crash before its last rename): marked abandoned", e.ID)
+			if len(removed) > 0 {
+				msg += "; removed what it had renamed into place, which looked complete: " + strings.Join(removed, ", ")
+			}
+			g.warn("%s", msg)
 		}
 	}
 	return nil
+}
+
+// removeRenamed removes an abandoned export's output and rejects file
+// when they are in place under their final names holding exactly what it
+// wrote (the logged digests): complete-looking files of a disclosure that
+// never finished (SPEC §5: a crash leaves no output that looks complete).
+// A file with other content is someone else's and is left alone.
+func removeRenamed(e *store.Export) []string {
+	var m export.Manifest
+	if json.Unmarshal(e.Manifest, &m) != nil {
+		return nil
+	}
+	var removed []string
+	for _, d := range []*export.FileDigest{&m.Output, m.Rejects} {
+		if d == nil || d.File == "" {
+			continue
+		}
+		f := d.File
+		if !filepath.IsAbs(f) && e.Dir != "" {
+			f = filepath.Join(e.Dir, f)
+		}
+		if sum, size, err := fileSHA256(f); err == nil && sum == d.SHA256 && size == d.Bytes && os.Remove(f) == nil {
+			removed = append(removed, f)
+		}
+	}
+	return removed
 }
 
 // exportFiles are a logged export's output, rejects file and manifest, as

@@ -63,6 +63,10 @@ type Config struct {
 	// Warn receives what a person should hear about that is not an error
 	// (an export found abandoned as the store opened). Nil drops them.
 	Warn func(msg string)
+	// BusyTimeout is how long a write waits for another writer (a long
+	// import) before it fails with the Busy code; 0: ten seconds, two for
+	// a server.
+	BusyTimeout time.Duration
 	// Verifier, when set, is the log's verifier key to check checkpoints
 	// with in place of the keys directory's: an auditor's read-only
 	// session over a copy of the store, without its secrets. (A read-only
@@ -113,7 +117,8 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 		dir = target + ".keys"
 	}
 	opts := store.OpenOptions{Create: c.Mode == Create, ReadOnly: c.Mode == ReadOnly}
-	if c.Serving {
+	opts.BusyTimeout = c.BusyTimeout
+	if c.Serving && opts.BusyTimeout == 0 {
 		// A server answers "busy" within a couple of seconds when another
 		// writer (a long import) holds the store, rather than hang.
 		opts.BusyTimeout = ServingBusyTimeout

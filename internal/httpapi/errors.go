@@ -81,7 +81,12 @@ func badRequest(format string, args ...any) error {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
-	if e.Status >= 500 {
+	switch {
+	case e.Code == string(gate.Busy):
+		s.Logger.Info("store busy", "method", r.Method, "path", r.URL.Path) // transient: another writer
+	case e.Code == string(gate.Full):
+		s.Logger.Warn("store full", "method", r.Method, "path", r.URL.Path, "err", err)
+	case e.Status >= 500:
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if e.Code == string(gate.Busy) {

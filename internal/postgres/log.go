@@ -355,7 +355,7 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 			return err
 		}
 		i := 0
-		digest, err := translog.ExportDataDigest(e.Subjects, func(fn func([]byte) error) error {
+		digest, err := translog.ExportDataDigest(e.Dir, e.ManifestPath, e.Subjects, func(fn func([]byte) error) error {
 			if e.Records == nil {
 				return nil
 			}
@@ -411,7 +411,8 @@ func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
 			return err
 		}
 		var digest, subjects []byte
-		err := tx.QueryRow(ctx, `SELECT data_digest, subjects FROM exports WHERE id = $1`, id).Scan(&digest, &subjects)
+		var dir, manifestPath string
+		err := tx.QueryRow(ctx, `SELECT data_digest, subjects, dir, manifest_path FROM exports WHERE id = $1`, id).Scan(&digest, &subjects, &dir, &manifestPath)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
 		} else if err != nil {
@@ -431,7 +432,7 @@ func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			digest, _ = translog.ExportDataDigest(subjects, func(fn func([]byte) error) error {
+			digest, _ = translog.ExportDataDigest(dir, manifestPath, subjects, func(fn func([]byte) error) error {
 				for _, c := range chunks {
 					fn(c)
 				}
@@ -453,14 +454,37 @@ func (s *DB) AddErasure(ctx context.Context, subject string, at timestamp.Time) 
 		}
 		salt := make([]byte, 32)
 		rand.Read(salt)
+		// The subject's rows as they stand (no writer appends while this
+		// holds the log's lock), which its erasure vouches for.
+		rows := translog.NewErasedRows()
+		if err := s.scanConsent(ctx, `WHERE subject = $1 ORDER BY seq`, []any{subject}, func(r *store.ConsentRow) error { rows.Consent(r); return nil }); err != nil {
+			return err
+		}
+		if err := s.scanSubjects(ctx, `WHERE subject = $1 ORDER BY seq`, []any{subject}, func(r *store.SubjectRow) error { rows.Subject(r); return nil }); err != nil {
+			return err
+		}
+		marks, err := tx.Query(ctx, `SELECT seq, export_id, subject, status, note, at FROM impact_marks WHERE subject = $1 ORDER BY seq`, subject)
+		if err != nil {
+			return err
+		}
+		for marks.Next() {
+			var m store.ImpactMark
+			if err := marks.Scan(&m.Seq, &m.ExportID, &m.Subject, &m.Status, &m.Note, (*int64)(&m.At)); err != nil {
+				marks.Close()
+				return err
+			}
+			rows.Impact(m.Seq, &m)
+		}
+		marks.Close()
+		digest := rows.Sum()
 		var seq int64
-		err := tx.QueryRow(ctx, `INSERT INTO erasures(subject, salt, at) VALUES ($1,$2,$3) ON CONFLICT (subject) DO NOTHING RETURNING seq`, subject, salt, int64(at)).Scan(&seq)
+		err = tx.QueryRow(ctx, `INSERT INTO erasures(subject, salt, at, rows_digest) VALUES ($1,$2,$3,$4) ON CONFLICT (subject) DO NOTHING RETURNING seq`, subject, salt, int64(at), digest).Scan(&seq)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // erased before
 		} else if err != nil {
 			return err
 		}
-		_, err = appendLog(ctx, tx, [][]byte{translog.ErasureLeaf(seq, []byte(subject), int64(at), salt)})
+		_, err = appendLog(ctx, tx, [][]byte{translog.ErasureLeaf(seq, []byte(subject), int64(at), salt, digest)})
 		return err
 	})
 }
@@ -473,6 +497,10 @@ func (s *DB) Erasures(ctx context.Context) ([]store.Erasure, error) {
 // DerivedSubjectRows implements store.Store: PostgreSQL reads its views
 // from the rows, and keeps no derived copy of them.
 func (s *DB) DerivedSubjectRows(context.Context, func(*store.SubjectRow) error) error { return nil }
+
+// CheckStorage implements store.Store: PostgreSQL's columns hold their
+// declared types only.
+func (s *DB) CheckStorage(context.Context) error { return nil }
 
 // DerivedConsentRows implements store.Store, likewise.
 func (s *DB) DerivedConsentRows(context.Context, func(*store.ConsentRow) error) error { return nil }

@@ -368,7 +368,7 @@ func (s *DB) LogExport(ctx context.Context, e store.Export, finish func(index in
 	}
 	defer ins.Close()
 	i := 0
-	digest, err := translog.ExportDataDigest(e.Subjects, func(fn func([]byte) error) error {
+	digest, err := translog.ExportDataDigest(e.Dir, e.ManifestPath, e.Subjects, func(fn func([]byte) error) error {
 		if e.Records == nil {
 			return nil
 		}
@@ -431,7 +431,8 @@ func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
 	}
 	defer tx.Rollback()
 	var digest, subjects []byte
-	err = tx.QueryRowContext(ctx, `SELECT data_digest, subjects FROM exports WHERE id = ?`, id).Scan(&digest, &subjects)
+	var dir, manifestPath string
+	err = tx.QueryRowContext(ctx, `SELECT data_digest, subjects, dir, manifest_path FROM exports WHERE id = ?`, id).Scan(&digest, &subjects, &dir, &manifestPath)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("export %s: %w", id, store.ErrNotFound)
 	} else if err != nil {
@@ -439,7 +440,7 @@ func (s *DB) SetExportStatus(ctx context.Context, id, status string) error {
 	}
 	backfilled := digest == nil
 	if backfilled {
-		if digest, err = translog.ExportDataDigest(subjects, func(fn func([]byte) error) error { return exportRecords(ctx, tx, id, fn) }); err != nil {
+		if digest, err = translog.ExportDataDigest(dir, manifestPath, subjects, func(fn func([]byte) error) error { return exportRecords(ctx, tx, id, fn) }); err != nil {
 			return err
 		}
 	}
@@ -461,7 +462,29 @@ func (s *DB) AddErasure(ctx context.Context, subject string, at timestamp.Time) 
 	defer tx.Rollback()
 	salt := make([]byte, 32)
 	rand.Read(salt)
-	res, err := tx.ExecContext(ctx, `INSERT INTO erasures(subject, salt, at) VALUES (?,?,?) ON CONFLICT(subject) DO NOTHING`, subject, salt, int64(at))
+	// The subject's rows as they stand, which its erasure vouches for.
+	rows := translog.NewErasedRows()
+	if err := scanConsentRows(ctx, tx, `WHERE subject = ? ORDER BY seq`, []any{subject}, func(r *store.ConsentRow) error { rows.Consent(r); return nil }); err != nil {
+		return err
+	}
+	if err := scanSubjectRows(ctx, tx, `WHERE subject = ? ORDER BY seq`, []any{subject}, func(r *store.SubjectRow) error { rows.Subject(r); return nil }); err != nil {
+		return err
+	}
+	marks, err := tx.QueryContext(ctx, `SELECT seq, export_id, subject, status, note, at FROM impact_marks WHERE subject = ? ORDER BY seq`, subject)
+	if err != nil {
+		return err
+	}
+	for marks.Next() {
+		var m store.ImpactMark
+		if err := marks.Scan(&m.Seq, &m.ExportID, &m.Subject, &m.Status, &m.Note, (*int64)(&m.At)); err != nil {
+			marks.Close()
+			return err
+		}
+		rows.Impact(m.Seq, &m)
+	}
+	marks.Close()
+	digest := rows.Sum()
+	res, err := tx.ExecContext(ctx, `INSERT INTO erasures(subject, salt, at, rows_digest) VALUES (?,?,?,?) ON CONFLICT(subject) DO NOTHING`, subject, salt, int64(at), digest)
 	if err != nil {
 		return err
 	}
@@ -472,7 +495,7 @@ func (s *DB) AddErasure(ctx context.Context, subject string, at timestamp.Time) 
 	if err != nil {
 		return err
 	}
-	if _, err := appendLog(ctx, tx, [][]byte{translog.ErasureLeaf(seq, []byte(subject), int64(at), salt)}); err != nil {
+	if _, err := appendLog(ctx, tx, [][]byte{translog.ErasureLeaf(seq, []byte(subject), int64(at), salt, digest)}); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -148,50 +148,64 @@ func pack(ctx context.Context, tx *sql.Tx, k packKind, new *fresh) error {
 }
 
 // scanPacked reads every event of a kind at or before asOf in seq order:
-// the packs, then the unpacked tail through rowFn's query.
-func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, fn func(seq int64, at timestamp.Time, small byte, strs [][]byte) error,
+// the packs, then the unpacked tail through rowFn's query — the rows after
+// the last event the packs hold (by the events themselves, not by what a
+// pack's columns say). With strict, a pack whose columns disagree with its
+// events, or that does not follow the one before, is an error naming it.
+func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, strict bool, fn func(seq int64, at timestamp.Time, small byte, strs [][]byte) error,
 	tail func(tx *sql.Tx, afterSeq int64) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT last_seq, body FROM `+k.packs+` ORDER BY first_seq`)
+	rows, err := tx.QueryContext(ctx, `SELECT first_seq, last_seq, rows, body FROM `+k.packs+` ORDER BY first_seq`)
 	if err != nil {
 		return err
 	}
-	var last int64
+	var last int64 // the last event held so far
+	var firstCol, lastCol, nCol int64
 	var body sql.RawBytes
 	strs := make([][]byte, k.strings)
 	for rows.Next() {
-		if err := rows.Scan(&last, &body); err != nil {
+		if err := rows.Scan(&firstCol, &lastCol, &nCol, &body); err != nil {
 			rows.Close()
 			return err
 		}
 		b := []byte(body)
+		var first, n int64
 		for len(b) > 0 {
-			seq, n := binary.Uvarint(b)
-			if n <= 0 {
+			seq, w := binary.Uvarint(b)
+			if w <= 0 {
 				rows.Close()
-				return fmt.Errorf("%s: corrupt pack", k.packs)
+				return fmt.Errorf("%s: the pack from %d: corrupt", k.packs, firstCol)
 			}
-			b = b[n:]
-			at, n := binary.Varint(b)
-			if n <= 0 || len(b) < n+1 {
+			b = b[w:]
+			at, w := binary.Varint(b)
+			if w <= 0 || len(b) < w+1 {
 				rows.Close()
-				return fmt.Errorf("%s: corrupt pack", k.packs)
+				return fmt.Errorf("%s: the pack from %d: corrupt", k.packs, firstCol)
 			}
-			small := b[n]
-			b = b[n+1:]
+			small := b[w]
+			b = b[w+1:]
 			for i := range strs {
-				l, n := binary.Uvarint(b)
-				if n <= 0 || uint64(len(b)-n) < l {
+				l, w := binary.Uvarint(b)
+				if w <= 0 || uint64(len(b)-w) < l {
 					rows.Close()
-					return fmt.Errorf("%s: corrupt pack", k.packs)
+					return fmt.Errorf("%s: the pack from %d: corrupt", k.packs, firstCol)
 				}
-				strs[i] = b[n : n+int(l)]
-				b = b[n+int(l):]
+				strs[i] = b[w : w+int(l)]
+				b = b[w+int(l):]
 			}
+			if int64(seq) <= last {
+				rows.Close()
+				return fmt.Errorf("%s: the pack from %d holds event %d after event %d: out of order, or twice", k.packs, firstCol, seq, last)
+			}
+			if n == 0 {
+				first = int64(seq)
+			}
+			n++
+			last = int64(seq)
 			if timestamp.Time(at) > asOf && !k.keepLater {
 				continue
 			}
@@ -199,6 +213,11 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, fn
 				rows.Close()
 				return err
 			}
+		}
+		if strict && (first != firstCol || last != lastCol || n != nCol) {
+			rows.Close()
+			return fmt.Errorf("%s: the pack from %d says it holds events %d to %d (%d), but holds %d to %d (%d)",
+				k.packs, firstCol, firstCol, lastCol, nCol, first, last, n)
 		}
 	}
 	rows.Close()
@@ -210,7 +229,7 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, fn
 
 func (s *DB) scanAllSubjects(ctx context.Context, asOf timestamp.Time, fn func(*store.SubjectRow) error) error {
 	var r store.SubjectRow
-	return s.scanPacked(ctx, subjectPacks, asOf, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+	return s.scanPacked(ctx, subjectPacks, asOf, false, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
 		r = store.SubjectRow{Seq: seq, At: at, RegionSet: small == 1, Subject: strs[0], Region: strs[1], Attrs: strs[2]}
 		return fn(&r)
 	}, func(tx *sql.Tx, after int64) error {
@@ -220,7 +239,7 @@ func (s *DB) scanAllSubjects(ctx context.Context, asOf timestamp.Time, fn func(*
 
 func (s *DB) scanAllConsent(ctx context.Context, asOf timestamp.Time, fn func(*store.ConsentRow) error) error {
 	var r store.ConsentRow
-	return s.scanPacked(ctx, consentPacks, asOf, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+	return s.scanPacked(ctx, consentPacks, asOf, false, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
 		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3]}
 		return fn(&r)
 	}, func(tx *sql.Tx, after int64) error {
@@ -232,7 +251,7 @@ func (s *DB) scanAllConsent(ctx context.Context, asOf timestamp.Time, fn func(*s
 // packs hold them, for log verification to compare with the rows.
 func (s *DB) DerivedSubjectRows(ctx context.Context, fn func(*store.SubjectRow) error) error {
 	var r store.SubjectRow
-	return s.scanPacked(ctx, subjectPacks, timestamp.Max, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+	return s.scanPacked(ctx, subjectPacks, timestamp.Max, true, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
 		r = store.SubjectRow{Seq: seq, At: at, RegionSet: small == 1, Subject: strs[0], Region: strs[1], Attrs: strs[2]}
 		return fn(&r)
 	}, func(*sql.Tx, int64) error { return nil })
@@ -242,7 +261,7 @@ func (s *DB) DerivedSubjectRows(ctx context.Context, fn func(*store.SubjectRow) 
 // packs hold them.
 func (s *DB) DerivedConsentRows(ctx context.Context, fn func(*store.ConsentRow) error) error {
 	var r store.ConsentRow
-	return s.scanPacked(ctx, consentPacks, timestamp.Max, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
+	return s.scanPacked(ctx, consentPacks, timestamp.Max, true, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
 		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3]}
 		return fn(&r)
 	}, func(*sql.Tx, int64) error { return nil })

@@ -542,7 +542,7 @@ type querier interface {
 // are packed into one by SQLite, since every column fetched through the
 // driver costs a lock.
 func scanSubjectRows(ctx context.Context, q querier, where string, args []any, fn func(*store.SubjectRow) error) error {
-	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, region_set || region || char(31) || attrs FROM subject_events `+where, args...)
+	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, region_set || region || char(31) || attrs, `+subjectForm+` FROM subject_events `+where, args...)
 	if err != nil {
 		return err
 	}
@@ -550,9 +550,12 @@ func scanSubjectRows(ctx context.Context, q querier, where string, args []any, f
 	var r store.SubjectRow
 	var subject, packed sql.RawBytes
 	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&r.Seq, &subject, &at, &packed); err != nil {
+		var at, form int64
+		if err := rows.Scan(&r.Seq, &subject, &at, &packed, &form); err != nil {
 			return err
+		}
+		if form != 1 {
+			return fmt.Errorf("subject_events row %d: %w", r.Seq, store.ErrRowForm)
 		}
 		sep := bytes.IndexByte(packed, 0x1f)
 		if sep < 1 {
@@ -567,9 +570,48 @@ func scanSubjectRows(ctx context.Context, q querier, where string, args []any, f
 	return rows.Err()
 }
 
+// subjectForm and consentForm are 1 for a row in the form the store
+// writes it: each column of its type, the flags within their values.
+const (
+	subjectForm = `(typeof(subject) = 'text' AND typeof(at) = 'integer' AND typeof(region_set) = 'integer' AND region_set IN (0, 1)` +
+		` AND typeof(region) = 'text' AND typeof(attrs) = 'text')`
+	consentForm = `(typeof(subject) = 'text' AND typeof(purpose) = 'text' AND typeof(recipient) = 'text' AND typeof(state) = 'integer'` +
+		` AND state IN (1, 2) AND typeof(at) = 'integer' AND typeof(source) = 'text')`
+)
+
+// storageForms are the other tables' rows in the form the store writes
+// them, with the column that names a row.
+var storageForms = []struct{ table, key, form string }{
+	{"policies", "version", `typeof(version) = 'text' AND typeof(effective_from) = 'integer' AND typeof(source) = 'blob' AND typeof(digest) = 'text'` +
+		` AND typeof(published_at) = 'integer' AND typeof(forced) = 'integer' AND forced IN (0, 1)`},
+	{"exports", "id", `typeof(id) = 'text' AND typeof(created_at) = 'integer' AND typeof(purpose) = 'text' AND typeof(recipient) = 'text'` +
+		` AND typeof(as_of) = 'integer' AND typeof(status) = 'text' AND typeof(manifest) = 'blob' AND typeof(subjects) IN ('blob', 'null')` +
+		` AND typeof(dir) = 'text' AND typeof(manifest_path) = 'text'`},
+	{"export_records", "export_id || ' chunk ' || chunk", `typeof(export_id) = 'text' AND typeof(chunk) = 'integer' AND typeof(body) = 'blob'`},
+	{"impact_marks", "seq", `typeof(export_id) = 'text' AND typeof(subject) = 'text' AND typeof(status) = 'text' AND typeof(note) = 'text' AND typeof(at) = 'integer'`},
+	{"erasures", "seq", `typeof(subject) = 'text' AND typeof(salt) = 'blob' AND typeof(at) = 'integer'`},
+	{"checkpoints", "size", `typeof(size) = 'integer' AND typeof(note) = 'blob'`},
+}
+
+// CheckStorage implements store.Store.
+func (s *DB) CheckStorage(ctx context.Context) error {
+	for _, f := range storageForms {
+		var key string
+		err := s.db.QueryRowContext(ctx, `SELECT CAST(`+f.key+` AS TEXT) FROM `+f.table+` WHERE NOT (`+f.form+`) LIMIT 1`).Scan(&key)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%s row %s: %w", f.table, key, store.ErrRowForm)
+	}
+	return nil
+}
+
 // scanConsentRows reads consent rows, packing columns as scanSubjectRows does.
 func scanConsentRows(ctx context.Context, q querier, where string, args []any, fn func(*store.ConsentRow) error) error {
-	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, state || purpose || char(31) || recipient || char(31) || source FROM consent_events `+where, args...)
+	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, state || purpose || char(31) || recipient || char(31) || source, `+consentForm+` FROM consent_events `+where, args...)
 	if err != nil {
 		return err
 	}
@@ -577,9 +619,12 @@ func scanConsentRows(ctx context.Context, q querier, where string, args []any, f
 	var r store.ConsentRow
 	var subject, packed sql.RawBytes
 	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&r.Seq, &subject, &at, &packed); err != nil {
+		var at, form int64
+		if err := rows.Scan(&r.Seq, &subject, &at, &packed, &form); err != nil {
 			return err
+		}
+		if form != 1 {
+			return fmt.Errorf("consent_events row %d: %w", r.Seq, store.ErrRowForm)
 		}
 		a := bytes.IndexByte(packed, 0x1f)
 		b := bytes.LastIndexByte(packed, 0x1f)

@@ -51,9 +51,9 @@ var (
 			return r.Scan(&m.Seq, &m.ExportID, &m.Subject, &m.Status, &m.Note, (*int64)(&m.At))
 		}}
 	ErasureList = List[Erasure]{
-		`SELECT seq, subject, salt, at FROM erasures ORDER BY seq`,
+		`SELECT seq, subject, salt, at, rows_digest FROM erasures ORDER BY seq`,
 		func(r Rows, e *Erasure) error {
-			return r.Scan(&e.Seq, &e.Subject, &e.Salt, (*int64)(&e.At))
+			return r.Scan(&e.Seq, &e.Subject, &e.Salt, (*int64)(&e.At), &e.RowsDigest)
 		}}
 	CheckpointList = List[Checkpoint]{
 		`SELECT size, note, at FROM checkpoints ORDER BY size`,

@@ -37,6 +37,11 @@ var (
 	// ErrFull: the store's disk (or the database server's) is full;
 	// nothing was written.
 	ErrFull = errors.New("the store's disk is full: nothing was written")
+	// ErrRowForm: a stored row holds a value in a form the store never
+	// writes (SQLite keeps any type in any column: a number stored as
+	// bytes reads the same but compares otherwise in the queries views
+	// are loaded with). Log verification reports the row.
+	ErrRowForm = errors.New("a column holds a value the store never writes there (another type, or out of its range)")
 )
 
 // OpenOptions say how a backend opens a store: Create makes one where
@@ -96,6 +101,9 @@ type Erasure struct {
 	Subject string
 	Salt    []byte // the erasure leaf's own salt
 	At      timestamp.Time
+	// RowsDigest is translog.ErasedRows' digest of the subject's rows when
+	// it was erased.
+	RowsDigest []byte
 }
 
 // ImpactMark is an operator's status change of one impact item (an export
@@ -306,6 +314,13 @@ type Store interface {
 	// views from the rows. Log verification compares them with the rows.
 	DerivedSubjectRows(ctx context.Context, fn func(*SubjectRow) error) error
 	DerivedConsentRows(ctx context.Context, fn func(*ConsentRow) error) error
+	// CheckStorage finds the first row of the other tables exports,
+	// reports and impact read (policies, exports and their records, impact
+	// marks, erasures, checkpoints) holding a value in a form the store
+	// never writes (ErrRowForm, naming it); SubjectRows and ConsentRows
+	// refuse such event rows as they read them. Nil for a store whose
+	// schema enforces its types.
+	CheckStorage(ctx context.Context) error
 
 	Close() error
 }

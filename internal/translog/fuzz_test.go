@@ -22,7 +22,7 @@ func FuzzDecodeLeaf(f *testing.F) {
 	f.Add(m)
 	f.Add(ImpactLeaf(key, 4, &store.ImpactMark{ExportID: "exp-1", Subject: "ana", Status: "notified"}))
 	f.Add(ExportLeaf("exp-1", "complete", make([]byte, 32), true))
-	f.Add(ErasureLeaf(1, []byte("ana"), 9, key))
+	f.Add(ErasureLeaf(1, []byte("ana"), 9, key, key))
 	f.Add(CheckpointLeaf(12, []byte("note")))
 	f.Add([]byte{1, 6, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {

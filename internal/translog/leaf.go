@@ -29,6 +29,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,11 +241,8 @@ func saltedDigest(salt []byte, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-// ConsentLeaf derives the leaf of a stored consent row.
-func ConsentLeaf(dst []byte, key []byte, r *store.ConsentRow) []byte {
-	ref := strconv.FormatInt(r.Seq, 10)
-	salt := Salt(key, KindConsent, ref)
-	var w row
+// consentRow is a consent row's canonical encoding.
+func consentRow(w *row, r *store.ConsentRow) {
 	w.int(r.Seq)
 	w.str(r.Subject)
 	w.str(r.Purpose)
@@ -252,6 +250,38 @@ func ConsentLeaf(dst []byte, key []byte, r *store.ConsentRow) []byte {
 	w.int(int64(r.State))
 	w.int(int64(r.At))
 	w.str(r.Source)
+}
+
+// subjectRow is a subject row's canonical encoding.
+func subjectRow(w *row, r *store.SubjectRow) {
+	w.int(r.Seq)
+	w.str(r.Subject)
+	w.int(int64(r.At))
+	if r.RegionSet {
+		w.int(1)
+	} else {
+		w.int(0)
+	}
+	w.str(r.Region)
+	w.str(r.Attrs)
+}
+
+// impactRow is an impact mark's canonical encoding.
+func impactRow(w *row, seq int64, m *store.ImpactMark) {
+	w.int(seq)
+	w.str([]byte(m.ExportID))
+	w.str([]byte(m.Subject))
+	w.str([]byte(m.Status))
+	w.str([]byte(m.Note))
+	w.int(int64(m.At))
+}
+
+// ConsentLeaf derives the leaf of a stored consent row.
+func ConsentLeaf(dst []byte, key []byte, r *store.ConsentRow) []byte {
+	ref := strconv.FormatInt(r.Seq, 10)
+	salt := Salt(key, KindConsent, ref)
+	var w row
+	consentRow(&w, r)
 	p := Pseudonym(salt, r.Subject)
 	l := Leaf{Kind: KindConsent, Ref: ref, Pseudonym: p[:], Digest: saltedDigest(salt, w.b)}
 	return l.Encode(dst)
@@ -263,16 +293,7 @@ func SubjectLeaf(dst []byte, key []byte, r *store.SubjectRow, names []string) []
 	ref := strconv.FormatInt(r.Seq, 10)
 	salt := Salt(key, KindSubject, ref)
 	var w row
-	w.int(r.Seq)
-	w.str(r.Subject)
-	w.int(int64(r.At))
-	if r.RegionSet {
-		w.int(1)
-	} else {
-		w.int(0)
-	}
-	w.str(r.Region)
-	w.str(r.Attrs)
+	subjectRow(&w, r)
 	p := Pseudonym(salt, r.Subject)
 	names = slices.Clone(names)
 	if r.RegionSet {
@@ -322,12 +343,7 @@ func ImpactLeaf(key []byte, seq int64, m *store.ImpactMark) []byte {
 	ref := strconv.FormatInt(seq, 10)
 	salt := Salt(key, KindImpact, ref)
 	var w row
-	w.int(seq)
-	w.str([]byte(m.ExportID))
-	w.str([]byte(m.Subject))
-	w.str([]byte(m.Status))
-	w.str([]byte(m.Note))
-	w.int(int64(m.At))
+	impactRow(&w, seq, m)
 	p := Pseudonym(salt, []byte(m.Subject))
 	l := Leaf{Kind: KindImpact, Ref: ref, Pseudonym: p[:], Digest: saltedDigest(salt, w.b)}
 	return l.Encode(nil)
@@ -338,10 +354,11 @@ func ImpactLeaf(key []byte, seq int64, m *store.ImpactMark) []byte {
 // lacks it, it vouches for the state found then.
 const Backfilled = "backfilled"
 
-// ExportDataDigest is the digest of what the store keeps of an export:
-// its subject set's stored form and its kept record chunks, in order, each
-// length-prefixed.
-func ExportDataDigest(subjects []byte, records func(fn func(chunk []byte) error) error) ([]byte, error) {
+// ExportDataDigest is the digest of what the store keeps of an export
+// beyond its manifest: the directory it ran in and its manifest's path
+// (where its files are looked for), its subject set's stored form and its
+// kept record chunks, in order, each length-prefixed.
+func ExportDataDigest(dir, manifestPath string, subjects []byte, records func(fn func(chunk []byte) error) error) ([]byte, error) {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	write := func(b []byte) {
@@ -349,6 +366,8 @@ func ExportDataDigest(subjects []byte, records func(fn func(chunk []byte) error)
 		h.Write(b)
 	}
 	h.Write([]byte("consentgate/log/export-data/v1"))
+	write([]byte(dir))
+	write([]byte(manifestPath))
 	write(subjects)
 	if records != nil {
 		if err := records(func(c []byte) error { write(c); return nil }); err != nil {
@@ -374,14 +393,57 @@ func ExportLeaf(exportID, status string, data []byte, backfilled bool) []byte {
 	return l.Encode(nil)
 }
 
+// ErasedRows accumulates the digest of an erased subject's rows: its
+// consent rows, subject rows and impact marks, each kind in sequence
+// order. An erasure keeps it (and its leaf covers it), so that its rows,
+// no longer re-derivable, are still the ones it had.
+type ErasedRows struct{ consent, subject, impact hash.Hash }
+
+// NewErasedRows starts a digest.
+func NewErasedRows() *ErasedRows {
+	return &ErasedRows{sha256.New(), sha256.New(), sha256.New()}
+}
+
+// Consent adds a consent row.
+func (e *ErasedRows) Consent(r *store.ConsentRow) {
+	var w row
+	consentRow(&w, r)
+	e.consent.Write(w.b)
+}
+
+// Subject adds a subject row.
+func (e *ErasedRows) Subject(r *store.SubjectRow) {
+	var w row
+	subjectRow(&w, r)
+	e.subject.Write(w.b)
+}
+
+// Impact adds an impact mark.
+func (e *ErasedRows) Impact(seq int64, m *store.ImpactMark) {
+	var w row
+	impactRow(&w, seq, m)
+	e.impact.Write(w.b)
+}
+
+// Sum is the digest.
+func (e *ErasedRows) Sum() []byte {
+	h := sha256.New()
+	h.Write(e.consent.Sum(nil))
+	h.Write(e.subject.Sum(nil))
+	h.Write(e.impact.Sum(nil))
+	return h.Sum(nil)
+}
+
 // ErasureLeaf derives the leaf of an erasure: salt is the erasure's own
 // random salt (kept with it in the store, never in the log), so the leaf
-// names the subject to nobody who does not hold the store.
-func ErasureLeaf(seq int64, subject []byte, at int64, salt []byte) []byte {
+// names the subject to nobody who does not hold the store; rows is the
+// ErasedRows digest of the subject's rows then.
+func ErasureLeaf(seq int64, subject []byte, at int64, salt, rows []byte) []byte {
 	var w row
 	w.int(seq)
 	w.str(subject)
 	w.int(at)
+	w.str(rows)
 	l := Leaf{Kind: KindErasure, Ref: strconv.FormatInt(seq, 10), Digest: saltedDigest(salt, w.b)}
 	return l.Encode(nil)
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -135,6 +136,11 @@ func Verify(ctx context.Context, st store.Store, src KeySource, verifierKey stri
 		return nil, err
 	}
 	v := verifier{ctx: ctx, st: st, src: src, rep: &Report{Size: size, Leaves: map[string]int{}}}
+	// First the form of the small tables' rows: the listings below read
+	// them, and a value of another type would fail them unexplained.
+	if err := rowFormError(st.CheckStorage(ctx)); err != nil {
+		return nil, err
+	}
 	// The keys load on a core of their own while the first leaves and
 	// rows are read.
 	keysDone := make(chan error, 1)
@@ -269,7 +275,7 @@ func Verify(ctx context.Context, st store.Store, src KeySource, verifierKey stri
 		if err := waitKeys(); err != nil {
 			return nil, err
 		}
-		err := v.finish(size)
+		err := rowFormError(v.finish(size))
 		now, serr := st.LogSize(ctx)
 		if serr != nil {
 			return nil, serr
@@ -332,8 +338,11 @@ type verifier struct {
 	impacts  map[int64]*store.ImpactMark
 	erasures map[int64]*store.Erasure
 	erased   map[string]*store.Erasure // by subject
-	kept     map[int64][]byte          // kept checkpoints' notes by size
-	seen     map[Kind]map[string]bool  // policies, exports, impact marks, erasures, checkpoints logged
+	// erasedRows digests the rows met of each erased subject whose key is
+	// gone, to compare with what its erasure recorded.
+	erasedRows map[string]*ErasedRows
+	kept       map[int64][]byte         // kept checkpoints' notes by size
+	seen       map[Kind]map[string]bool // policies, exports, impact marks, erasures, checkpoints logged
 
 	// states are each export's logged states in log order; data its
 	// data digest recomputed from what the store keeps; roots its
@@ -422,6 +431,7 @@ func (v *verifier) load() error {
 		v.states, v.data, v.roots = map[string][]exportState{}, map[string][]byte{}, map[string]manifestRoot{}
 		v.fpSeed = maphash.MakeSeed()
 		v.numbers = map[int64]string{}
+		v.erasedRows = map[string]*ErasedRows{}
 	}
 	// The subject numbers the exports' subject sets name.
 	for _, e := range v.exports {
@@ -459,9 +469,17 @@ func (v *verifier) key(subject []byte) ([]byte, bool) {
 // erased subject (the erasure logged: checked as its leaf is met, and at
 // the end that every erasure was), else a row moved to a subject without
 // one, or a key lost.
-func (v *verifier) noKey(i int64, l *Leaf, subject []byte) error {
+func (v *verifier) noKey(i int64, l *Leaf, subject []byte, add func(*ErasedRows)) error {
 	if _, ok := v.erased[string(subject)]; ok {
 		v.rep.Erased++
+		// Its rows, no longer re-derivable, must be the ones it had when
+		// erased: checked against the erasure at the end.
+		er := v.erasedRows[string(subject)]
+		if er == nil {
+			er = NewErasedRows()
+			v.erasedRows[string(subject)] = er
+		}
+		add(er)
 		return nil
 	}
 	return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref,
@@ -549,7 +567,7 @@ func (v *verifier) readAhead(from, size, n int64, out chan<- *chunkData, stop <-
 			cd.err = &VerifyError{Index: from + int64(len(idx)), Problem: "the leaf is missing from the log"}
 		}
 		if cd.err == nil {
-			cd.err = v.prepare(cd)
+			cd.err = rowFormError(v.prepare(cd))
 		}
 		select {
 		case out <- cd:
@@ -758,24 +776,27 @@ func (v *verifier) check(cd *chunkData) error {
 			*last = seq
 			var subject []byte
 			var derive func(key []byte) []byte
+			var erased func(*ErasedRows)
 			if l.Kind == KindConsent {
 				r, _ := findConsent(seq)
 				subject = r.Subject
 				derive = func(key []byte) []byte { return ConsentLeaf(nil, key, r) }
+				erased = func(e *ErasedRows) { e.Consent(r) }
 			} else {
 				r, _ := findSubject(seq)
 				subject = r.Subject
 				derive = func(key []byte) []byte { return subjectLeaf(nil, key, r) }
+				erased = func(e *ErasedRows) { e.Subject(r) }
 			}
 			if cd.match[k] { // the worker derived it, with the subject's key
 				break
 			}
 			key, ok := v.key(subject)
 			if !ok {
-				if err := v.noKey(i, l, subject); err != nil {
+				if err := v.noKey(i, l, subject, erased); err != nil {
 					return err
 				}
-				break
+				continue // counted as erased, not re-derived
 			}
 			if want := derive(key); !bytes.Equal(want, d) {
 				return mismatch(i, l, d, want)
@@ -840,10 +861,10 @@ func (v *verifier) check(cd *chunkData) error {
 			v.seen[KindImpact][l.Ref] = true
 			key, ok := v.key([]byte(m.Subject))
 			if !ok {
-				if err := v.noKey(i, l, []byte(m.Subject)); err != nil {
+				if err := v.noKey(i, l, []byte(m.Subject), func(e *ErasedRows) { e.Impact(seq, m) }); err != nil {
 					return err
 				}
-				break
+				continue // counted as erased, not re-derived
 			}
 			if want := ImpactLeaf(key, seq, m); !bytes.Equal(want, d) {
 				return mismatch(i, l, d, want)
@@ -872,7 +893,7 @@ func (v *verifier) check(cd *chunkData) error {
 			}
 			if want := ExportLeaf(e.ID, st.status, data, st.backfilled); !bytes.Equal(want, d) {
 				ve := mismatch(i, l, d, want)
-				ve.Problem = "the export's state does not match what the store keeps of it (its subject set and kept records)"
+				ve.Problem = "the export's state does not match what the store keeps of it (its directory and manifest path, subject set and kept records)"
 				return ve
 			}
 			v.states[e.ID] = append(v.states[e.ID], st)
@@ -889,7 +910,7 @@ func (v *verifier) check(cd *chunkData) error {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the erasure is logged twice"}
 			}
 			v.seen[KindErasure][l.Ref] = true
-			if want := ErasureLeaf(e.Seq, []byte(e.Subject), int64(e.At), e.Salt); !bytes.Equal(want, d) {
+			if want := ErasureLeaf(e.Seq, []byte(e.Subject), int64(e.At), e.Salt, e.RowsDigest); !bytes.Equal(want, d) {
 				return mismatch(i, l, d, want)
 			}
 			v.rep.Erasures++
@@ -1000,7 +1021,7 @@ func (v *verifier) exportData(e *store.Export) ([]byte, error) {
 	if d, ok := v.data[e.ID]; ok {
 		return d, nil
 	}
-	d, err := ExportDataDigest(e.Subjects, func(fn func([]byte) error) error { return v.st.ExportRecords(v.ctx, e.ID, fn) })
+	d, err := ExportDataDigest(e.Dir, e.ManifestPath, e.Subjects, func(fn func([]byte) error) error { return v.st.ExportRecords(v.ctx, e.ID, fn) })
 	if err != nil {
 		return nil, fmt.Errorf("the export's kept records: %v", err)
 	}
@@ -1057,25 +1078,31 @@ func (v *verifier) checkDerived() error {
 		what, table string
 		fps         []rowFP
 		each        func(fn func(seq int64, fp uint64) error) error
+		row         func(seq int64) (uint64, bool, error) // a row read again: its fingerprint
 	}
 	for _, k := range []kind{
 		{"subject", "subject_packs", v.subjectFP, func(fn func(int64, uint64) error) error {
 			return v.st.DerivedSubjectRows(v.ctx, func(r *store.SubjectRow) error { return fn(r.Seq, v.subjectFingerprint(r)) })
+		}, func(seq int64) (fp uint64, ok bool, err error) {
+			err = v.st.SubjectRows(v.ctx, seq, seq, func(r *store.SubjectRow) error { fp, ok = v.subjectFingerprint(r), true; return nil })
+			return
 		}},
 		{"consent", "consent_packs", v.consentFP, func(fn func(int64, uint64) error) error {
 			return v.st.DerivedConsentRows(v.ctx, func(r *store.ConsentRow) error { return fn(r.Seq, v.consentFingerprint(r)) })
+		}, func(seq int64) (fp uint64, ok bool, err error) {
+			err = v.st.ConsentRows(v.ctx, seq, seq, func(r *store.ConsentRow) error { fp, ok = v.consentFingerprint(r), true; return nil })
+			return
 		}},
 	} {
 		if k.what == "subject" {
 			v.rep.PackedRows = 0
 		}
 		next := 0
+		var beyond []rowFP // packed events after the last row read
 		err := k.each(func(seq int64, fp uint64) error {
 			if next >= len(k.fps) {
-				if len(k.fps) > 0 && seq <= k.fps[len(k.fps)-1].seq {
-					return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, seq), Problem: "the packed copy holds an event twice, or out of order"}
-				}
-				return errStop // rows stored after the rows were read
+				beyond = append(beyond, rowFP{seq, fp})
+				return nil
 			}
 			want := k.fps[next]
 			switch {
@@ -1090,21 +1117,41 @@ func (v *verifier) checkDerived() error {
 			v.rep.PackedRows++
 			return nil
 		})
-		if errors.Is(err, errStop) {
-			continue
-		}
 		var ve *VerifyError
 		if errors.As(err, &ve) {
 			return ve
 		}
 		if err != nil {
-			return &VerifyError{Index: -1, Row: k.table, Problem: "the packed copy does not decode: " + err.Error()}
+			return &VerifyError{Index: -1, Row: k.table, Problem: "the packed copy is not as written: " + strings.TrimPrefix(err.Error(), k.table+": ")}
+		}
+		// Events packed after the rows were read (a live store), each
+		// checked against its row now; one without a row is made up.
+		for _, b := range beyond {
+			fp, ok, err := k.row(b.seq)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !ok:
+				return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, b.seq), Problem: "the packed copy holds an event that is not a row: views, and so exports, read the copy"}
+			case fp != b.fp:
+				return &VerifyError{Index: -1, Row: fmt.Sprintf("%s: %s event %d", k.table, k.what, b.seq), Problem: "the packed copy differs from the row: views, and so exports, read the copy"}
+			}
+			v.rep.PackedRows++
 		}
 	}
 	return nil
 }
 
-var errStop = errors.New("stop")
+// rowFormError makes a row stored in a form the store never writes a
+// VerifyError naming the row.
+func rowFormError(err error) error {
+	if errors.Is(err, store.ErrRowForm) {
+		return &VerifyError{Index: -1, Row: strings.TrimSuffix(err.Error(), ": "+store.ErrRowForm.Error()),
+			Problem: store.ErrRowForm.Error() + ": it reads the same here, but the queries views are loaded with compare it otherwise"}
+	}
+	return err
+}
 
 // finish checks that no row was stored without its leaf.
 func (v *verifier) finish(size int64) error {
@@ -1145,6 +1192,17 @@ func (v *verifier) finish(size int64) error {
 	for seq, e := range v.erasures {
 		if !v.seen[KindErasure][strconv.FormatInt(seq, 10)] {
 			return &VerifyError{Index: size, Kind: KindErasure, Problem: fmt.Sprintf("the erasure of %s (%d) is not in the log", e.Subject, seq)}
+		}
+		if _, pending := v.keys.Get([]byte(e.Subject)); pending {
+			continue // its rows were re-derived with the key still there
+		}
+		got := NewErasedRows().Sum()
+		if er := v.erasedRows[e.Subject]; er != nil {
+			got = er.Sum()
+		}
+		if !bytes.Equal(got, e.RowsDigest) {
+			return &VerifyError{Index: -1, Row: fmt.Sprintf("erasure %d", seq),
+				Problem: fmt.Sprintf("the rows of the erased subject %q are not those it had when erased: a row moved onto it, or one of its rows edited", e.Subject)}
 		}
 	}
 	if err := v.checkExports(); err != nil {

@@ -18,11 +18,15 @@ ALTER TABLE exports ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 -- Each erasure of a subject's log key, logged: a logged row whose subject
 -- has no key verifies only when its subject is here. salt is the erasure
 -- leaf's own, so that the log names the subject to nobody without the store.
+-- rows_digest is the digest of the subject's rows when erased (consent and
+-- subject events, impact marks), so that a row moved onto an erased
+-- subject, or one of its rows edited, is caught.
 CREATE TABLE erasures (
-    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject TEXT NOT NULL UNIQUE,
-    salt    BLOB NOT NULL,
-    at      INTEGER NOT NULL
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject     TEXT NOT NULL UNIQUE,
+    salt        BLOB NOT NULL,
+    at          INTEGER NOT NULL,
+    rows_digest BLOB NOT NULL
 );
 -- A kept checkpoint is recorded in the log by the first append after it
 -- was issued (logged: that leaf's index), so the log holds the sequence of

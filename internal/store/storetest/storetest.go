@@ -206,7 +206,7 @@ func testExports(t *testing.T, s store.Store) {
 		t.Fatalf("exports %+v %v", es, err)
 	}
 	// Its state leaf vouches for the subject set and the kept records.
-	data, _ := translog.ExportDataDigest(es[0].Subjects, func(fn func([]byte) error) error { return s.ExportRecords(ctx, "exp-1", fn) })
+	data, _ := translog.ExportDataDigest(es[0].Dir, es[0].ManifestPath, es[0].Subjects, func(fn func([]byte) error) error { return s.ExportRecords(ctx, "exp-1", fn) })
 	if !bytes.Equal(es[0].DataDigest, data) || !bytes.Equal(leafAt(t, s, 1), translog.ExportLeaf("exp-1", store.ExportLogged, data, false)) {
 		t.Fatalf("the export's state leaf: digest %x, want %x", es[0].DataDigest, data)
 	}
