@@ -172,7 +172,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the default-on member's partner setting (on=%v):\n%s", on, setting)
 	}
 	label, _ := chromedp.Run(ctx, chromedp.Text(`label[for="`+switchID+`"]`))
-	if !strings.Contains(label, "train AI systems") || !strings.Contains(label, "partner-x") {
+	if !strings.Contains(label, "training AI models") || !strings.Contains(label, "Partner X") {
 		t.Fatalf("the switch's label: %q", label)
 	}
 	screenshot(t, ctx, "privacy-centre.png")

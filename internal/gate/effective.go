@@ -196,11 +196,16 @@ type Setting struct {
 
 // PrivacyCentre is everything a member's privacy centre shows.
 type PrivacyCentre struct {
-	Subject  string         `json:"subject"`
-	Policy   string         `json:"policy"`
-	Known    bool           `json:"known"`
-	Settings []Setting      `json:"settings"`
-	History  []ConsentEvent `json:"history"` // newest first
+	Subject string `json:"subject"`
+	Policy  string `json:"policy"`
+	// Notice is where the version in force is explained to members, and
+	// Words what they read for its purposes, categories and recipients
+	// (the version's describe; a name without words is shown as itself).
+	Notice   string            `json:"notice,omitempty"`
+	Words    map[string]string `json:"words,omitempty"`
+	Known    bool              `json:"known"`
+	Settings []Setting         `json:"settings"`
+	History  []ConsentEvent    `json:"history"` // newest first
 	// GPC are the denials Global Privacy Control signals recorded that still
 	// stand (no later choice of the member decides the same use), newest
 	// first.
@@ -254,7 +259,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 			out.GPC = append(out.GPC, *eventOf(e))
 		}
 	}
-	out.Policy = doc.Version
+	out.Policy, out.Notice, out.Words = doc.Version, doc.Notice, doc.Describe
 	for _, purpose := range doc.LeafPurposes() {
 		for class := policy.FirstParty; class <= policy.ThirdParty; class++ {
 			var rs []policy.Recipient

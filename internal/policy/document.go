@@ -150,7 +150,12 @@ type Document struct {
 	GPC           []string
 	Defaults      []Default
 	Rules         []Rule
-	Source        []byte // the YAML as given
+	// Notice is where members read this version (an http or https URL);
+	// Describe the words members read for each purpose, category and
+	// recipient (id or class) it names (SPEC §2.1).
+	Notice   string
+	Describe map[string]string
+	Source   []byte // the YAML as given
 
 	purposeSet, categorySet map[string]bool
 	recipientByID           map[string]Class
@@ -283,3 +288,7 @@ func Empty() *Document {
 		purposeSet: map[string]bool{}, categorySet: map[string]bool{}, recipientByID: map[string]Class{},
 		Groups: map[string][]string{}}
 }
+
+// Words returns what members read for a purpose, category or recipient
+// (its describe entry), and "" when the version gives none.
+func (d *Document) Words(name string) string { return d.Describe[name] }

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -102,7 +103,7 @@ func (p *parser) parse(src []byte) *Document {
 	fields := p.mapping(top, "policy", map[string]bool{
 		"version": true, "effective_from": true, "announced_at": true, "min_notice": true,
 		"purposes": true, "categories": true, "recipients": true, "regions": true,
-		"attributes": true, "gpc": true, "defaults": true, "rules": true,
+		"attributes": true, "gpc": true, "defaults": true, "rules": true, "notice": true, "describe": true,
 	})
 	if n, ok := fields["version"]; ok {
 		d.Version = p.scalar(n, "version")
@@ -160,6 +161,31 @@ func (p *parser) parse(src []byte) *Document {
 			} else if v != "" {
 				p.fail(e, "gpc: %q is neither a recipient class (first_party, affiliate, third_party) nor a declared purpose", v)
 			}
+		}
+	}
+	if n, ok := fields["notice"]; ok {
+		v := p.scalar(n, "notice")
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.fail(n, "notice %q: expected the http or https address where members read this version", v)
+		} else {
+			d.Notice = v
+		}
+	}
+	if n, ok := fields["describe"]; ok {
+		d.Describe = map[string]string{}
+		for k, v := range p.mapping(n, "describe", nil) {
+			_, isClass := ParseClass(k)
+			_, isRecipient := d.recipientByID[k]
+			if !d.purposeSet[k] && !d.categorySet[k] && !isRecipient && !isClass {
+				p.fail(v, "describe: %q is not a declared purpose, category, recipient or recipient class", k)
+				continue
+			}
+			words := strings.TrimSpace(p.scalar(v, "describe "+k))
+			if words == "" && v.Kind == yaml.ScalarNode {
+				p.fail(v, "describe %s: expected the words members read for it", k)
+				continue
+			}
+			d.Describe[k] = words
 		}
 	}
 	if n, ok := fields["defaults"]; ok {

@@ -59,6 +59,14 @@ func TestParseValid(t *testing.T) {
 	if _, err := Compile(d); err != nil {
 		t.Fatal(err)
 	}
+	// The words for people.
+	w, _, err := Parse("p.yaml", []byte(validPolicy+"notice: https://example.com/privacy/2024-09-18\ndescribe:\n  train_ai_system.generative: Training AI models that write text\n  partner-x: Partner X, an AI company\n  third_party: other companies\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Notice != "https://example.com/privacy/2024-09-18" || w.Words("partner-x") != "Partner X, an AI company" || w.Words("third_party") != "other companies" || w.Words("self") != "" {
+		t.Errorf("notice %q, describe %v", w.Notice, w.Describe)
+	}
 }
 
 // TestParseRefuses checks every refusal names its line and problem.
@@ -86,6 +94,9 @@ func TestParseRefuses(t *testing.T) {
 		{"lower-case region", base + "regions:\n  g: [de]\n", 10, "upper case"},
 		{"group named like a code", base + "regions:\n  DE: [FR]\n", 10, "collides"},
 		{"group cycle", base + "regions:\n  a: [b]\n  b: [a]\n", 0, "includes itself"},
+		{"notice not a web address", base + "notice: our website\n", 9, "notice"},
+		{"describe an undeclared name", base + "describe:\n  z: Zed\n", 10, `"z" is not a declared purpose`},
+		{"describe with no words", base + "describe:\n  p.q: \"\"\n", 10, "expected the words"},
 		{"unknown role", base + "rules:\n  - id: x\n    effect: deny\n    when: { role: owner }\n", 12, `role "owner"`},
 		{"undeclared default", base + "defaults:\n  z: granted\n", 10, `purpose "z" is not declared`},
 		{"bad default", base + "defaults:\n  p: maybe\n", 10, "granted or denied"},

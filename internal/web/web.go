@@ -196,10 +196,10 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 	}
 	settings := make([]settingView, len(pc.Settings))
 	for i := range pc.Settings {
-		settings[i] = wordSetting(&pc.Settings[i])
+		settings[i] = wordSetting(&pc.Settings[i], pc.Words)
 	}
 	p.render(w, "privacy.html", http.StatusOK, map[string]any{
-		"Subject": pc.Subject, "Policy": pc.Policy, "Settings": settings, "History": pc.History, "GPC": pc.GPC,
+		"Subject": pc.Subject, "Policy": pc.Policy, "Notice": pc.Notice, "Settings": settings, "History": pc.History, "GPC": pc.GPC,
 		"Went": pc.Report.Exports, "CSRF": csrf, "Saved": r.URL.Query().Get("saved"),
 	})
 }

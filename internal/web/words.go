@@ -73,13 +73,30 @@ func reasonWords(e gate.Effective) string {
 
 // wordSetting words a setting: its headline from its state, who decided
 // it, and a line per recipient and kind of data where they differ.
-func wordSetting(s *gate.Setting) settingView {
+func wordSetting(s *gate.Setting, words map[string]string) settingView {
 	v := settingView{Setting: *s}
-	who := classWords[s.Class]
-	if len(s.Recipients) > 0 && s.Class != "first_party" {
-		who += " — " + strings.Join(s.Recipients, ", ")
+	say := func(name string, fallback func(string) string) string {
+		if w := words[name]; w != "" {
+			return w
+		}
+		return fallback(name)
 	}
-	v.Title = "Use of your data to " + purposeWords(s.Purpose) + ", by " + who
+	who := say(s.Class, func(c string) string { return classWords[c] })
+	if len(s.Recipients) > 0 && s.Class != "first_party" {
+		names := make([]string, len(s.Recipients))
+		for i, r := range s.Recipients {
+			names[i] = say(r, func(r string) string { return r })
+		}
+		who += " — " + strings.Join(names, ", ")
+	}
+	what := say(s.Purpose, purposeWords)
+	if words[s.Purpose] != "" {
+		what = strings.ToLower(what[:1]) + what[1:]
+		v.Title = "Your data for " + what + ", by " + who
+	} else {
+		v.Title = "Use of your data to " + what + ", by " + who
+	}
+	catWords := func(c string) string { return say(c, categoryWords) }
 	switch s.State {
 	case gate.OnByDefault:
 		v.Headline = "On by default — you never chose."
@@ -130,7 +147,7 @@ func wordSetting(s *gate.Setting) settingView {
 		for k, e := range s.IfAgreed {
 			if e.Decision == "allow" && s.Entries[k].Decision != "allow" && !seen[e.Category] {
 				seen[e.Category] = true
-				w := categoryWords(e.Category)
+				w := catWords(e.Category)
 				more = append(more, strings.ToLower(w[:1])+w[1:])
 			}
 		}
@@ -157,9 +174,9 @@ func wordSetting(s *gate.Setting) settingView {
 			continue
 		}
 		seen[key] = true
-		line := categoryWords(e.Category)
+		line := catWords(e.Category)
 		if key != e.Category {
-			line += " (" + e.Recipient + ")"
+			line += " (" + say(e.Recipient, func(r string) string { return r }) + ")"
 		}
 		v.Lines = append(v.Lines, line+": "+reasonWords(e))
 	}
