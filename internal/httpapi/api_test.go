@@ -418,8 +418,13 @@ func TestLogOverHTTP(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("checkpoint %d", code)
 	}
+	// The published verifier key is the keys folder's, and checks it.
 	pub, _ := os.ReadFile(filepath.Join(w.dir, "s.db.keys", "log.pub"))
-	cp, err := translog.OpenCheckpoint(note, strings.TrimSpace(string(pub)))
+	code, key := w.do("", "GET", "/log/key", "")
+	if code != 200 || strings.TrimSpace(string(key)) != strings.TrimSpace(string(pub)) {
+		t.Fatalf("GET /log/key: %d %q, want %q", code, key, pub)
+	}
+	cp, err := translog.OpenCheckpoint(note, strings.TrimSpace(string(key)))
 	if err != nil || cp.Size < 300 {
 		t.Fatalf("checkpoint %v %s", err, note)
 	}

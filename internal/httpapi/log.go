@@ -7,6 +7,7 @@ import (
 
 func (s *Server) logRoutes() {
 	s.handle("GET", "/log/checkpoint", s.public(s.getCheckpoint))
+	s.handle("GET", "/log/key", s.public(s.getKey))
 	s.handle("GET", "/log/tile/{path...}", s.public(s.getTile))
 	s.handle("GET", "/v1/log/proofs/inclusion", s.public(s.getInclusion))
 	s.handle("GET", "/v1/log/proofs/consistency", s.public(s.getConsistency))
@@ -23,6 +24,19 @@ func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	_, err = w.Write(note)
+	return err
+}
+
+// getKey publishes the note verifier key the checkpoints are signed
+// under, so that anyone can check a checkpoint, a proof or a manifest.
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.Gate.VerifierKey()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, err = w.Write([]byte(key + "\n"))
 	return err
 }
 
