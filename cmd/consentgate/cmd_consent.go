@@ -184,7 +184,11 @@ func cmdConsentShow(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(w, "    (no consent events)")
 	}
 	for _, e := range consHist {
-		fmt.Fprintf(w, "    %s  %-7s purpose %s, recipient %s, source %s\n", e.At, e.State, e.Purpose, e.Recipient, e.Source)
+		under := ""
+		if e.Policy != "" {
+			under = ", under policy " + e.Policy
+		}
+		fmt.Fprintf(w, "    %s  %-7s purpose %s, recipient %s, source %s%s\n", e.At, e.State, e.Purpose, e.Recipient, e.Source, under)
 	}
 	return nil
 }

@@ -105,6 +105,19 @@ var tamperCases = []tamperCase{
 		sql: []string{`UPDATE impact_marks SET subject = 'm00007'`}},
 	{name: "an export's directory changed (its files looked for elsewhere)", says: "does not match what the store keeps",
 		sql: []string{`UPDATE exports SET dir = '/tmp'`}},
+	// The policy version (and notice) a choice noted as it was recorded
+	// (the world's last choice, through consent set) is covered by its
+	// leaf; so is an imported choice's noting none.
+	{name: "the policy version a choice was given under edited", says: "does not match",
+		sql: []string{`UPDATE consent_events SET policy = '2024-01-01' WHERE seq = (SELECT max(seq) FROM consent_events WHERE policy <> '')`}},
+	{name: "the notice a choice was given under edited", says: "does not match",
+		sql: []string{`UPDATE consent_events SET notice = 'https://example.com/privacy/nothing-shared' WHERE seq = (SELECT max(seq) FROM consent_events WHERE policy <> '')`}},
+	{name: "a policy version made up for an imported choice", says: "does not match",
+		sql: []string{`UPDATE consent_events SET policy = '2024-09-18' WHERE seq = (SELECT min(seq) FROM consent_events WHERE policy = '')`}},
+	{name: "a choice's policy version stored as bytes", says: "never writes there", sqlite: true,
+		sql: []string{`UPDATE consent_events SET policy = CAST(policy AS BLOB) WHERE seq = (SELECT max(seq) FROM consent_events WHERE policy <> '')`}},
+	{name: "a policy version noted on a packed choice", says: "packed copy differs", sqlite: true,
+		pack: "consent_packs", edit: func(b []byte) []byte { return notePacked(b, "2024-09-18") }},
 	{name: "a token revoked behind the log's back", says: "",
 		sql: []string{`UPDATE tokens SET revoked_at = 1`}},
 	{name: "a delivery's progress moved", says: "",
@@ -204,6 +217,29 @@ func dropPacked(b []byte, k, n int) []byte {
 	}
 	start := skip()
 	return append(append([]byte(nil), b[:start]...), b[off:]...)
+}
+
+// notePacked makes the first event of a consent pack body note a policy
+// version: the flag on its state byte, the version and an empty notice
+// after its four strings.
+func notePacked(b []byte, version string) []byte {
+	off := 0
+	_, w := encbin.Uvarint(b[off:])
+	off += w
+	_, w = encbin.Varint(b[off:])
+	off += w
+	state := off
+	off++
+	for range 4 {
+		l, w := encbin.Uvarint(b[off:])
+		off += w + int(l)
+	}
+	out := append([]byte(nil), b[:off]...)
+	out[state] |= 0x80
+	out = encbin.AppendUvarint(out, uint64(len(version)))
+	out = append(out, version...)
+	out = encbin.AppendUvarint(out, 0)
+	return append(out, b[off:]...)
 }
 
 // TestTamperPostgres runs the tamper suite on PostgreSQL, each edit on a

@@ -42,6 +42,15 @@ type SubjectEvent struct {
 
 // Event is one consent choice. Recipient "" means every recipient (the file
 // format's omitted recipient or "*").
+//
+// Policy and Notice are the policy version in force at At when the choice
+// was recorded through the privacy centre, the API or the command line,
+// and where that version is explained (its notice URL, "" when it has
+// none): what the member was told when they chose (SPEC §2.1). Both are
+// "" for an event recorded before any version was in force, for an
+// imported one (consentgate did not show that member the notice), and
+// for one stored before consent events noted them. They are not part of
+// Key: the same choice recorded twice is one event whatever was noted.
 type Event struct {
 	Seq       int64
 	Subject   string
@@ -50,6 +59,8 @@ type Event struct {
 	State     policy.State
 	At        timestamp.Time
 	Source    string
+	Policy    string
+	Notice    string
 }
 
 // RecipientLabel is the recipient as the file format writes it.

@@ -10,7 +10,9 @@ import (
 // ISORecord is one consent event in the shape of an ISO/IEC TS 27560
 // consent record: who, for what purposes and processing, to which
 // recipients, under which jurisdiction and notice, when, in which state and
-// by which method.
+// by which method. Purposes are the policy's names; Processing and the
+// recipients' names are the words members read for them (the notice's
+// version's describe), where it has some.
 type ISORecord struct {
 	RecordID     string         `json:"record_id"`
 	Subject      string         `json:"subject"`
@@ -24,16 +26,26 @@ type ISORecord struct {
 	Notice       *ISONotice     `json:"notice"`
 }
 
-// ISORecipient is a recipient or recipient class a record covers.
+// ISORecipient is a recipient or recipient class a record covers, with
+// the words members read for it (absent where the version has none).
 type ISORecipient struct {
 	ID   string `json:"id"`
 	Type string `json:"type"` // "recipient", "class" or "all"
+	Name string `json:"name,omitempty"`
 }
 
-// ISONotice is the policy version in force when the choice was made.
+// ISONotice is the notice a choice was made under: the policy version, the
+// SHA-256 of its source and the address where it is explained (absent when
+// it gives none). Noted says where the version comes from: true when the
+// event itself noted it as it was recorded (the privacy centre, the API,
+// the command line: Event.Policy), false when it is the version in force
+// at the event's time, worked out for an event that noted none (an
+// import, or one stored before events noted their version).
 type ISONotice struct {
 	Version string `json:"version"`
 	SHA256  string `json:"sha256"`
+	URL     string `json:"url,omitempty"`
+	Noted   bool   `json:"noted"`
 }
 
 // ISOExport is a subject's consent history as ISO/IEC TS 27560-style
@@ -50,10 +62,12 @@ var ISOMethods = map[string]string{"settings": "user interface", "api": "applica
 
 // ToISO27560 turns a subject's history (events in (at, seq) order) into
 // records. regionAt gives the subject's region at a time (its
-// jurisdiction); noticeAt the policy version in force then, nil before the
-// first. A refusal that overlaps a standing grant (a purpose above or
-// below, a recipient scope that covers the other's) is a withdrawal.
-func ToISO27560(subject string, evs []Event, regionAt func(timestamp.Time) string, noticeAt func(timestamp.Time) *ISONotice) *ISOExport {
+// jurisdiction); noticeOf the notice an event was given under (nil when
+// there is none: no version was in force) and the version whose words
+// describe its purpose and recipient (nil: none). A refusal that overlaps
+// a standing grant (a purpose above or below, a recipient scope that
+// covers the other's) is a withdrawal.
+func ToISO27560(subject string, evs []Event, regionAt func(timestamp.Time) string, noticeOf func(*Event) (*ISONotice, *policy.Document)) *ISOExport {
 	out := &ISOExport{Profile: "ISO/IEC TS 27560:2023 consent record, consentgate profile v1", Subject: subject, Records: []ISORecord{}}
 	var grants []Event // grants standing so far
 	for _, e := range evs {
@@ -83,6 +97,14 @@ func ToISO27560(subject string, evs []Event, regionAt func(timestamp.Time) strin
 		case isClass(e.Recipient):
 			r.Type = "class"
 		}
+		notice, doc := noticeOf(&e)
+		processing := "use for " + e.Purpose
+		if doc != nil {
+			if w := doc.Words(e.Purpose); w != "" {
+				processing = w
+			}
+			r.Name = doc.Words(e.Recipient)
+		}
 		jur := regionAt(e.At)
 		if jur == "" {
 			jur = "unknown"
@@ -93,9 +115,9 @@ func ToISO27560(subject string, evs []Event, regionAt func(timestamp.Time) strin
 		}
 		out.Records = append(out.Records, ISORecord{
 			RecordID: "consentgate:" + hex.EncodeToString(e.Key()), Subject: subject,
-			Purposes: []string{e.Purpose}, Processing: []string{"use for " + e.Purpose},
+			Purposes: []string{e.Purpose}, Processing: []string{processing},
 			Recipients: []ISORecipient{r}, Jurisdiction: jur, EventTime: e.At, State: state, Method: method,
-			Notice: noticeAt(e.At),
+			Notice: notice,
 		})
 	}
 	return out

@@ -29,10 +29,15 @@ type Message struct {
 	State     string         `json:"state"`               // granted or denied
 	At        timestamp.Time `json:"at"`
 	Source    string         `json:"source"`
+	// Policy and Notice are the policy version the choice was given under
+	// and its notice URL, as the event noted them (absent: it noted none).
+	Policy string `json:"policy,omitempty"`
+	Notice string `json:"notice,omitempty"`
 }
 
 func message(e *consent.Event) Message {
-	return Message{Seq: e.Seq, Subject: e.Subject, Purpose: e.Purpose, Recipient: e.Recipient, State: e.State.String(), At: e.At, Source: e.Source}
+	return Message{Seq: e.Seq, Subject: e.Subject, Purpose: e.Purpose, Recipient: e.Recipient, State: e.State.String(), At: e.At, Source: e.Source,
+		Policy: e.Policy, Notice: e.Notice}
 }
 
 // Sink is a destination. Send returns nil only once the destination has

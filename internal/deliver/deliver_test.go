@@ -112,11 +112,12 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 		t.Fatalf("cursor %d", c)
 	}
 	// Nothing is sent twice once acknowledged; new events follow.
-	st.AddConsentEvents(ctx, []consent.Event{{Subject: "late", Purpose: "p", State: policy.Denied, At: 5, Source: "gpc"}})
+	st.AddConsentEvents(ctx, []consent.Event{{Subject: "late", Purpose: "p", State: policy.Denied, At: 5, Source: "gpc",
+		Policy: "v1", Notice: "https://example.com/v1"}})
 	if err := deliver.Run(ctx, st, hook, opts); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != n+1 || got[n].Subject != "late" || got[n].Source != "gpc" {
+	if len(got) != n+1 || got[n].Subject != "late" || got[n].Source != "gpc" || got[n].Policy != "v1" || got[n].Notice != "https://example.com/v1" || got[n-1].Policy != "" {
 		t.Fatalf("%d messages, last %+v", len(got), got[len(got)-1])
 	}
 	// A tampered body or an old signature is refused by the receiver's check.

@@ -20,13 +20,19 @@ type ConsentEvent struct {
 	State     string         `json:"state"`
 	At        timestamp.Time `json:"at"`
 	Source    string         `json:"source"`
+	// Policy and Notice are the version in force when the choice was
+	// recorded and where it is explained, as the event noted them (absent
+	// for one that noted none: an import, or one stored before events
+	// noted their version).
+	Policy string `json:"policy,omitempty"`
+	Notice string `json:"notice,omitempty"`
 }
 
 func eventOf(e *consent.Event) *ConsentEvent {
 	if e == nil {
 		return nil
 	}
-	return &ConsentEvent{e.Seq, e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source}
+	return &ConsentEvent{e.Seq, e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source, e.Policy, e.Notice}
 }
 
 // Cell is a subject's stored consent for one purpose and recipient: the

@@ -101,18 +101,40 @@ func checkDeclared(vs *decision.Versions, e *consent.Event) error {
 	return nil
 }
 
-// Recorded is a consent event as a write reports it.
+// Recorded is a consent event as a write reports it, with the policy
+// version in force at its time and that version's notice, which the event
+// notes (absent before any version, and for the same event stored
+// already, which keeps what it noted then).
 type Recorded struct {
 	Purpose   string         `json:"purpose"`
 	Recipient string         `json:"recipient"`
 	State     string         `json:"state"`
 	At        timestamp.Time `json:"at"`
 	Source    string         `json:"source"`
+	Policy    string         `json:"policy,omitempty"`
+	Notice    string         `json:"notice,omitempty"`
 	Added     bool           `json:"added"` // false when the same event was stored already
 }
 
 func recorded(e *consent.Event, added bool) Recorded {
-	return Recorded{e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source, added}
+	r := Recorded{e.Purpose, e.RecipientLabel(), e.State.String(), e.At, e.Source, e.Policy, e.Notice, added}
+	if !added {
+		r.Policy, r.Notice = "", ""
+	}
+	return r
+}
+
+// noteVersion notes on a consent event being recorded the policy version
+// in force at its time, and where that version is explained (SPEC §2.1):
+// what the member was told when they chose. Nothing before the first
+// version.
+func noteVersion(vs *decision.Versions, e *consent.Event) {
+	if vs.IndexAt(e.At) == 0 {
+		e.Policy, e.Notice = "", ""
+		return
+	}
+	d := vs.At(e.At).Doc
+	e.Policy, e.Notice = d.Version, d.Notice
 }
 
 // RecordConsent records one consent choice for c.Subject, validated as a
@@ -158,6 +180,7 @@ func (g *Gate) RecordConsent(ctx context.Context, p access.Principal, c consent.
 	if err := checkDeclared(vs, &e); err != nil {
 		return nil, err
 	}
+	noteVersion(vs, &e)
 	// The signal's denials and the choice in one transaction, the choice
 	// last: it stands against them (SPEC §7).
 	var evs []consent.Event
@@ -221,7 +244,11 @@ func (g *Gate) gpcDenials(ctx context.Context, vs *decision.Versions, subject st
 	if err != nil {
 		return nil, err
 	}
-	return GPCDenials(vs.At(at).Doc, hist, subject, at), nil
+	evs := GPCDenials(vs.At(at).Doc, hist, subject, at)
+	for i := range evs {
+		noteVersion(vs, &evs[i])
+	}
+	return evs, nil
 }
 
 func (g *Gate) applyGPC(ctx context.Context, vs *decision.Versions, subject string, at timestamp.Time) ([]Recorded, error) {
@@ -460,8 +487,11 @@ func (g *Gate) ConsentHistory(ctx context.Context, p access.Principal, id string
 }
 
 // ConsentRecords returns a subject's consent history as ISO/IEC TS
-// 27560-style records, each with the region then and the policy version in
-// force then.
+// 27560-style records, each with the region then and its notice: the
+// policy version the event noted when it was recorded, with the notice
+// URL it noted, else (an import, an event stored before events noted their
+// version) the version in force at its time, with that version's notice;
+// the purposes and recipients in that version's words.
 func (g *Gate) ConsentRecords(ctx context.Context, p access.Principal, id string) (*consent.ISOExport, error) {
 	if !p.Can(access.ReadSubject, id) {
 		return nil, errForbidden
@@ -485,12 +515,21 @@ func (g *Gate) ConsentRecords(ctx context.Context, p access.Principal, id string
 		}
 		return view.Regions[view.StateRegion(view.StateAt(idx, t))]
 	}
-	noticeAt := func(t timestamp.Time) *consent.ISONotice {
-		if vs.IndexAt(t) == 0 {
-			return nil
+	noticeOf := func(e *consent.Event) (*consent.ISONotice, *policy.Document) {
+		if e.Policy != "" {
+			n := &consent.ISONotice{Version: e.Policy, URL: e.Notice, Noted: true}
+			t, ok := vs.ByLabel(e.Policy)
+			if !ok { // (published versions are never removed)
+				return n, nil
+			}
+			n.SHA256 = t.Doc.Digest()
+			return n, t.Doc
 		}
-		d := vs.At(t).Doc
-		return &consent.ISONotice{Version: d.Version, SHA256: d.Digest()}
+		if vs.IndexAt(e.At) == 0 {
+			return nil, nil
+		}
+		d := vs.At(e.At).Doc
+		return &consent.ISONotice{Version: d.Version, SHA256: d.Digest(), URL: d.Notice}, d
 	}
-	return consent.ToISO27560(id, evs, regionAt, noticeAt), nil
+	return consent.ToISO27560(id, evs, regionAt, noticeOf), nil
 }

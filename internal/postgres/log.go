@@ -265,14 +265,15 @@ type logKind struct {
 
 var consentLog = logKind{
 	table:   "consent_events",
-	written: []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "key"},
+	written: []string{"subject", "purpose", "recipient", "state", "at", "source", "recorded_at", "policy", "notice", "key"},
 	cols:    consentCols,
 	fromValues: func(chunk [][]any, seq func(i int) int64, keys map[string][]byte) [][]byte {
 		leaves := make([][]byte, len(chunk))
 		parallel(len(chunk), func(i int) {
 			v := chunk[i]
 			r := store.ConsentRow{Seq: seq(i), Subject: []byte(v[0].(string)), Purpose: []byte(v[1].(string)), Recipient: []byte(v[2].(string)),
-				State: policy.State(v[3].(int16)), At: timestamp.Time(v[4].(int64)), Source: []byte(v[5].(string))}
+				State: policy.State(v[3].(int16)), At: timestamp.Time(v[4].(int64)), Source: []byte(v[5].(string)),
+				Policy: []byte(v[7].(string)), Notice: []byte(v[8].(string))}
 			leaves[i] = translog.ConsentLeaf(nil, keys[v[0].(string)], &r)
 		})
 		return leaves
@@ -550,7 +551,7 @@ func (s *DB) SubjectsByNumber(ctx context.Context, numbers []int64) (map[int64]s
 
 // consentValues and subjectValues are an event's values as written.
 func consentValues(e *consent.Event, now int64) []any {
-	return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Key()}
+	return []any{e.Subject, e.Purpose, e.Recipient, int16(e.State), int64(e.At), e.Source, now, e.Policy, e.Notice, e.Key()}
 }
 
 func subjectValues(e *consent.SubjectEvent, now int64) []any {

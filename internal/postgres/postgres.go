@@ -628,7 +628,7 @@ func (s *DB) scanConsent(ctx context.Context, where string, args []any, fn func(
 }
 
 // consentCols are the columns eachConsent scans.
-const consentCols = `seq, subject, purpose, recipient, state, at, source`
+const consentCols = `seq, subject, purpose, recipient, state, at, source, policy, notice`
 
 func eachConsent(rows pgx.Rows, fn func(*store.ConsentRow) error) error {
 	defer rows.Close()
@@ -636,7 +636,7 @@ func eachConsent(rows pgx.Rows, fn func(*store.ConsentRow) error) error {
 	var at int64
 	var st int16
 	for rows.Next() {
-		if err := rows.Scan(&r.Seq, &r.Subject, &r.Purpose, &r.Recipient, &st, &at, &r.Source); err != nil {
+		if err := rows.Scan(&r.Seq, &r.Subject, &r.Purpose, &r.Recipient, &st, &at, &r.Source, &r.Policy, &r.Notice); err != nil {
 			return err
 		}
 		r.At, r.State = timestamp.Time(at), policy.State(st)

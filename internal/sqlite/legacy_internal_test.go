@@ -2,11 +2,16 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/consentgate/consentgate/internal/consent"
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
 )
 
@@ -79,5 +84,96 @@ func TestBackfilledExportState(t *testing.T) {
 	}
 	if err := verify(); err == nil || !strings.Contains(err.Error(), "does not match what the store keeps") {
 		t.Fatalf("an edit vouched for by a second backfill: %v", err)
+	}
+}
+
+// TestStoreBeforeNotedPolicy: a store made before consent events noted a
+// policy version (no policy and notice columns, packs without them) is
+// read-only outdated, and migrated by a writing session: its rows and
+// packs read as noting nothing, its log verifies as it was, and events
+// noting a version are stored beside them.
+func TestStoreBeforeNotedPolicy(t *testing.T) {
+	ctx := context.Background()
+	ks, err := translog.OpenKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := OpenWithKeys(ctx, path, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []consent.Event
+	for i := range 5000 { // packed
+		evs = append(evs, consent.Event{Subject: fmt.Sprint("u", i%70), Purpose: "p", State: policy.State(1 + i%2), At: timestamp.Time(i), Source: "settings"})
+	}
+	if _, err := s.AddConsentEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// The store as the consentgate before left it.
+	for _, q := range []string{`ALTER TABLE consent_events DROP COLUMN policy`, `ALTER TABLE consent_events DROP COLUMN notice`,
+		`DELETE FROM schema_migrations WHERE version = 'migrations/0010_consent_policy.sql'`} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	if _, err := OpenWith(ctx, path, ks, store.OpenOptions{ReadOnly: true}); !errors.Is(err, store.ErrOutdated) {
+		t.Fatalf("read-only open of the older store: %v", err)
+	}
+	s, err = OpenWithKeys(ctx, path, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	verify := func() *translog.Report {
+		t.Helper()
+		all, err := ks.All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := translog.Verify(ctx, s, translog.KeyMap(all), "", nil)
+		if err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+		return rep
+	}
+	if rep := verify(); rep.Leaves["consent"] != 5000 {
+		t.Fatalf("report %+v", rep)
+	}
+	if _, err := s.AddConsentEvents(ctx, []consent.Event{{Subject: "u1", Purpose: "p", State: policy.Denied, At: 9000, Source: "api",
+		Policy: "v1", Notice: "https://example.com/v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(); rep.Leaves["consent"] != 5001 {
+		t.Fatalf("report %+v", rep)
+	}
+	h, err := s.ConsentHistory(ctx, "u1")
+	if err != nil || len(h) < 2 || h[0].Policy != "" || h[len(h)-1].Policy != "v1" || h[len(h)-1].Notice != "https://example.com/v1" {
+		t.Fatalf("history %+v %v", h, err)
+	}
+	packed := 0
+	if err := s.DerivedConsentRows(ctx, func(r *store.ConsentRow) error {
+		packed++
+		if len(r.Policy) != 0 || len(r.Notice) != 0 {
+			t.Fatalf("packed row %d notes %q", r.Seq, r.Policy)
+		}
+		return nil
+	}); err != nil || packed == 0 {
+		t.Fatalf("packs: %d %v", packed, err)
+	}
+	// A version edited in the row is caught; so is one stored as bytes.
+	for _, c := range []struct{ sql, says string }{
+		{`UPDATE consent_events SET policy = 'v0' WHERE policy = 'v1'`, "does not match"},
+		{`UPDATE consent_events SET policy = CAST('v1' AS BLOB) WHERE policy = 'v0'`, "never writes"},
+	} {
+		if _, err := s.db.Exec(c.sql); err != nil {
+			t.Fatal(err)
+		}
+		all, _ := ks.All(ctx)
+		if _, err := translog.Verify(ctx, s, translog.KeyMap(all), "", nil); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Fatalf("%s: verify %v", c.sql, err)
+		}
 	}
 }

@@ -246,7 +246,7 @@ func freshConsent(evs []consent.Event, before int64) []store.ConsentRow {
 	for i := range evs {
 		e := &evs[i]
 		rows[i] = store.ConsentRow{Seq: before + 1 + int64(i), Subject: []byte(e.Subject), Purpose: []byte(e.Purpose),
-			Recipient: []byte(e.Recipient), State: e.State, At: e.At, Source: []byte(e.Source)}
+			Recipient: []byte(e.Recipient), State: e.State, At: e.At, Source: []byte(e.Source), Policy: []byte(e.Policy), Notice: []byte(e.Notice)}
 	}
 	return rows
 }
@@ -255,7 +255,8 @@ func readBackConsent(ctx context.Context, tx *sql.Tx, keys store.Keys, before in
 	var rows []store.ConsentRow
 	err := scanConsentRows(ctx, tx, `WHERE seq > ? ORDER BY seq`, []any{before}, func(r *store.ConsentRow) error {
 		rows = append(rows, store.ConsentRow{Seq: r.Seq, Subject: slices.Clone(r.Subject), Purpose: slices.Clone(r.Purpose),
-			Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source)})
+			Recipient: slices.Clone(r.Recipient), State: r.State, At: r.At, Source: slices.Clone(r.Source),
+			Policy: slices.Clone(r.Policy), Notice: slices.Clone(r.Notice)})
 		return nil
 	})
 	if err != nil {

@@ -24,18 +24,29 @@ const (
 // A packed row is a sequence of fields: uvarint seq, varint at, then for a
 // subject event a byte region_set and three length-prefixed strings
 // (subject, region, attrs); for a consent event a byte state and four
-// (subject, purpose, recipient, source).
+// (subject, purpose, recipient, source), and when the event noted a policy
+// version (or a notice) the state byte has notedFlag set and two more
+// follow (policy, notice). Packs written before events noted a version
+// read as they always did.
+
+// notedFlag on a packed consent event's state byte: the policy version
+// and notice follow.
+const notedFlag = 0x80
 
 type packKind struct {
 	table, packs string
 	cols         string // selected in this order when packing
 	strings      int
-	keepLater    bool // a full scan also yields events after the as-of time
+	// optional strings follow those when the small byte has flag set
+	// (and are then not all empty: one event, one encoding).
+	optional  int
+	flag      byte
+	keepLater bool // a full scan also yields events after the as-of time
 }
 
 var (
-	subjectPacks = packKind{"subject_events", "subject_packs", "seq, at, region_set, subject, region, attrs", 3, true}
-	consentPacks = packKind{"consent_events", "consent_packs", "seq, at, state, subject, purpose, recipient, source", 4, false}
+	subjectPacks = packKind{"subject_events", "subject_packs", "seq, at, region_set, subject, region, attrs", 3, 0, 0, true}
+	consentPacks = packKind{"consent_events", "consent_packs", "seq, at, state, subject, purpose, recipient, source, policy, notice", 4, 2, notedFlag, false}
 )
 
 // fresh describes rows a transaction has just inserted, in order, with
@@ -46,6 +57,32 @@ type fresh struct {
 	n     int
 	// encode appends row i in pack form.
 	encode func(b []byte, i int) []byte
+}
+
+// appendConsentPacked appends a consent event in pack form: the policy
+// and notice only when either is set.
+func appendConsentPacked(b []byte, seq, at int64, state byte, subject, purpose, recipient, source, policy, notice []byte) []byte {
+	if len(policy) == 0 && len(notice) == 0 {
+		return appendPacked(b, seq, at, state, subject, purpose, recipient, source)
+	}
+	return appendPacked(b, seq, at, state|notedFlag, subject, purpose, recipient, source, policy, notice)
+}
+
+// appendKind appends an event read back for packing: its optional strings
+// (the last k.optional of strs) only when one is set.
+func (k *packKind) appendKind(b []byte, seq, at int64, small byte, strs [][]byte) []byte {
+	if k.optional > 0 {
+		n := k.strings
+		for _, v := range strs[k.strings:] {
+			if len(v) > 0 {
+				n = len(strs)
+				small |= k.flag
+				break
+			}
+		}
+		strs = strs[:n]
+	}
+	return appendPacked(b, seq, at, small, strs...)
 }
 
 func appendPacked(b []byte, seq, at int64, small byte, strs ...[]byte) []byte {
@@ -108,11 +145,11 @@ func pack(ctx context.Context, tx *sql.Tx, k packKind, new *fresh) error {
 		if err != nil {
 			return err
 		}
-		vals := make([]sql.RawBytes, k.strings)
-		dest := make([]any, 3+k.strings)
+		vals := make([]sql.RawBytes, k.strings+k.optional)
+		dest := make([]any, 3+len(vals))
 		var seq, at, small int64
 		dest[0], dest[1], dest[2] = &seq, &at, &small
-		strs := make([][]byte, k.strings)
+		strs := make([][]byte, len(vals))
 		for i := range vals {
 			dest[3+i] = &vals[i]
 		}
@@ -124,7 +161,7 @@ func pack(ctx context.Context, tx *sql.Tx, k packKind, new *fresh) error {
 			for i := range vals {
 				strs[i] = vals[i]
 			}
-			add(seq, func(b []byte) []byte { return appendPacked(b, seq, at, byte(small), strs...) })
+			add(seq, func(b []byte) []byte { return k.appendKind(b, seq, at, byte(small), strs) })
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -166,7 +203,7 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, st
 	var last int64 // the last event held so far
 	var firstCol, lastCol, nCol int64
 	var body sql.RawBytes
-	strs := make([][]byte, k.strings)
+	all := make([][]byte, k.strings+k.optional)
 	for rows.Next() {
 		if err := rows.Scan(&firstCol, &lastCol, &nCol, &body); err != nil {
 			rows.Close()
@@ -188,6 +225,12 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, st
 			}
 			small := b[w]
 			b = b[w+1:]
+			strs := all[:k.strings]
+			if k.flag != 0 && small&k.flag != 0 {
+				strs = all
+			} else {
+				clear(all[k.strings:])
+			}
 			for i := range strs {
 				l, w := binary.Uvarint(b)
 				if w <= 0 || uint64(len(b)-w) < l {
@@ -196,6 +239,10 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, st
 				}
 				strs[i] = b[w : w+int(l)]
 				b = b[w+int(l):]
+			}
+			if len(strs) > k.strings && allEmpty(strs[k.strings:]) {
+				rows.Close()
+				return fmt.Errorf("%s: the pack from %d: corrupt (event %d flagged with nothing after it)", k.packs, firstCol, seq)
 			}
 			if int64(seq) <= last {
 				rows.Close()
@@ -209,7 +256,7 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, st
 			if timestamp.Time(at) > asOf && !k.keepLater {
 				continue
 			}
-			if err := fn(int64(seq), timestamp.Time(at), small, strs); err != nil {
+			if err := fn(int64(seq), timestamp.Time(at), small&^k.flag, all); err != nil {
 				rows.Close()
 				return err
 			}
@@ -227,6 +274,15 @@ func (s *DB) scanPacked(ctx context.Context, k packKind, asOf timestamp.Time, st
 	return tail(tx, last)
 }
 
+func allEmpty(strs [][]byte) bool {
+	for _, v := range strs {
+		if len(v) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *DB) scanAllSubjects(ctx context.Context, asOf timestamp.Time, fn func(*store.SubjectRow) error) error {
 	var r store.SubjectRow
 	return s.scanPacked(ctx, subjectPacks, asOf, false, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
@@ -240,7 +296,8 @@ func (s *DB) scanAllSubjects(ctx context.Context, asOf timestamp.Time, fn func(*
 func (s *DB) scanAllConsent(ctx context.Context, asOf timestamp.Time, fn func(*store.ConsentRow) error) error {
 	var r store.ConsentRow
 	return s.scanPacked(ctx, consentPacks, asOf, false, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
-		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3]}
+		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3],
+			Policy: strs[4], Notice: strs[5]}
 		return fn(&r)
 	}, func(tx *sql.Tx, after int64) error {
 		return scanConsentRows(ctx, tx, `WHERE seq > ? AND at <= ? ORDER BY seq`, []any{after, int64(asOf)}, fn)
@@ -262,7 +319,8 @@ func (s *DB) DerivedSubjectRows(ctx context.Context, fn func(*store.SubjectRow) 
 func (s *DB) DerivedConsentRows(ctx context.Context, fn func(*store.ConsentRow) error) error {
 	var r store.ConsentRow
 	return s.scanPacked(ctx, consentPacks, timestamp.Max, true, func(seq int64, at timestamp.Time, small byte, strs [][]byte) error {
-		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3]}
+		r = store.ConsentRow{Seq: seq, At: at, State: policy.State(small), Subject: strs[0], Purpose: strs[1], Recipient: strs[2], Source: strs[3],
+			Policy: strs[4], Notice: strs[5]}
 		return fn(&r)
 	}, func(*sql.Tx, int64) error { return nil })
 }

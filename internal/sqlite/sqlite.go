@@ -123,8 +123,19 @@ func OpenWith(ctx context.Context, path string, keys store.Keys, o store.OpenOpt
 	}
 	s.consentGroup.Commit = func(ctx context.Context, b [][]consent.Event) ([]int, error) {
 		now := int64(timestamp.Now())
-		return classified(importBatches(ctx, s.db, "consent_events", consentInsert, 8, b, func(e *consent.Event, dst []any) []any {
-			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+		head, cols, noted := consentInsert, 8, false
+		for _, evs := range b {
+			noted = noted || notesVersion(evs)
+		}
+		if noted {
+			head, cols = consentInsertNoted, 10
+		}
+		return classified(importBatches(ctx, s.db, "consent_events", head, cols, b, func(e *consent.Event, dst []any) []any {
+			dst = append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+			if noted {
+				dst = append(dst, e.Policy, e.Notice)
+			}
+			return dst
 		}, func(tx *sql.Tx, before int64) ([][]byte, error) { return readBackConsent(ctx, tx, s.keys, before) }, consentPacks))
 	}
 	if err := s.migrate(ctx, o); err != nil {
@@ -363,6 +374,9 @@ func importEvents[E any](ctx context.Context, db *sql.DB, table, insertHead stri
 const (
 	subjectInsert = `INSERT OR IGNORE INTO subject_events(subject, at, region_set, region, attrs, recorded_at, key) VALUES `
 	consentInsert = `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key) VALUES `
+	// consentInsertNoted also writes the policy version and notice the
+	// events noted (consentInsert leaves them '').
+	consentInsertNoted = `INSERT OR IGNORE INTO consent_events(subject, purpose, recipient, state, at, source, recorded_at, key, policy, notice) VALUES `
 )
 
 // ImportSubjectEvents implements store.Store.
@@ -415,14 +429,40 @@ func (s *DB) ImportConsentEvents(ctx context.Context, evs iter.Seq2[consent.Even
 	return importEvents(ctx, s.db, "consent_events", consentInsert, 8, evs, s.consentChunk(ctx))
 }
 
-// consentChunk stores a chunk of consent events in tx, as subjectChunk.
+// notesVersion reports whether any of the events noted a policy version
+// or notice: events that noted none (a consent file's) are inserted
+// without those columns, which then take their default (empty), binding
+// no more than before events noted versions.
+func notesVersion(evs []consent.Event) bool {
+	for i := range evs {
+		if evs[i].Policy != "" || evs[i].Notice != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// consentChunk stores a chunk of consent events in tx, as subjectChunk,
+// with the columns notesVersion calls for.
 func (s *DB) consentChunk(ctx context.Context) func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
 	now := int64(timestamp.Now())
+	var noted *inserter // made the first time a chunk needs it; its statements end with tx
 	return func(tx *sql.Tx, in *inserter, evs []consent.Event, before int64) (int, error) {
 		pre := derive(ctx, tx, func() ([][]byte, error) { return consentLeaves(ctx, s.keys, freshConsent(evs, before)) })
+		withNoted := notesVersion(evs)
+		if withNoted {
+			if noted == nil {
+				noted = newInserter(tx, consentInsertNoted, 10)
+			}
+			in = noted
+		}
 		added, err := in.insert(ctx, len(evs), func(i int, dst []any) []any {
 			e := &evs[i]
-			return append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+			dst = append(dst, e.Subject, e.Purpose, e.Recipient, int(e.State), int64(e.At), e.Source, now, e.Key())
+			if withNoted {
+				dst = append(dst, e.Policy, e.Notice)
+			}
+			return dst
 		})
 		leaves, derr := pre()
 		if err != nil {
@@ -435,7 +475,8 @@ func (s *DB) consentChunk(ctx context.Context) func(tx *sql.Tx, in *inserter, ev
 		if added == len(evs) {
 			new = &fresh{first: before + 1, n: added, encode: func(b []byte, i int) []byte {
 				e := &evs[i]
-				return appendPacked(b, before+1+int64(i), int64(e.At), byte(e.State), []byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source))
+				return appendConsentPacked(b, before+1+int64(i), int64(e.At), byte(e.State),
+					[]byte(e.Subject), []byte(e.Purpose), []byte(e.Recipient), []byte(e.Source), []byte(e.Policy), []byte(e.Notice))
 			}}
 		}
 		return added, pack(ctx, tx, consentPacks, new)
@@ -576,7 +617,7 @@ const (
 	subjectForm = `(typeof(subject) = 'text' AND typeof(at) = 'integer' AND typeof(region_set) = 'integer' AND region_set IN (0, 1)` +
 		` AND typeof(region) = 'text' AND typeof(attrs) = 'text')`
 	consentForm = `(typeof(subject) = 'text' AND typeof(purpose) = 'text' AND typeof(recipient) = 'text' AND typeof(state) = 'integer'` +
-		` AND state IN (1, 2) AND typeof(at) = 'integer' AND typeof(source) = 'text')`
+		` AND state IN (1, 2) AND typeof(at) = 'integer' AND typeof(source) = 'text' AND typeof(policy) = 'text' AND typeof(notice) = 'text')`
 )
 
 // storageForms are the other tables' rows in the form the store writes
@@ -609,9 +650,13 @@ func (s *DB) CheckStorage(ctx context.Context) error {
 	return nil
 }
 
-// scanConsentRows reads consent rows, packing columns as scanSubjectRows does.
+// scanConsentRows reads consent rows, packing columns as scanSubjectRows
+// does. Purpose, recipient and source are names without a unit separator
+// (char 31) and a notice is a URL (which has no control characters), so
+// the policy version is whatever lies between the source and the notice.
 func scanConsentRows(ctx context.Context, q querier, where string, args []any, fn func(*store.ConsentRow) error) error {
-	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, state || purpose || char(31) || recipient || char(31) || source, `+consentForm+` FROM consent_events `+where, args...)
+	rows, err := q.QueryContext(ctx, `SELECT seq, subject, at, state || purpose || char(31) || recipient || char(31) || source || char(31) || policy || char(31) || notice, `+
+		consentForm+` FROM consent_events `+where, args...)
 	if err != nil {
 		return err
 	}
@@ -627,12 +672,15 @@ func scanConsentRows(ctx context.Context, q querier, where string, args []any, f
 			return fmt.Errorf("consent_events row %d: %w", r.Seq, store.ErrRowForm)
 		}
 		a := bytes.IndexByte(packed, 0x1f)
-		b := bytes.LastIndexByte(packed, 0x1f)
-		if a < 1 || b <= a {
+		b := a + 1 + bytes.IndexByte(packed[a+1:], 0x1f)
+		c := b + 1 + bytes.IndexByte(packed[b+1:], 0x1f)
+		d := bytes.LastIndexByte(packed, 0x1f)
+		if a < 1 || b <= a || c <= b || d <= c {
 			return fmt.Errorf("consent of %s: unreadable stored row", subject)
 		}
 		r.Subject, r.At, r.State = subject, timestamp.Time(at), policy.State(packed[0]-'0')
-		r.Purpose, r.Recipient, r.Source = packed[1:a], packed[a+1:b], packed[b+1:]
+		r.Purpose, r.Recipient, r.Source = packed[1:a], packed[a+1:b], packed[b+1:c]
+		r.Policy, r.Notice = packed[c+1:d], packed[d+1:]
 		if err := fn(&r); err != nil {
 			return err
 		}

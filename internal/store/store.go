@@ -161,13 +161,16 @@ type SubjectRow struct {
 }
 
 // ConsentRow is a consent event as a scan yields it; Recipient is empty for
-// every recipient. The slices are valid only during the callback.
+// every recipient; Policy and Notice are empty for an event that noted no
+// policy version (consent.Event). The slices are valid only during the
+// callback.
 type ConsentRow struct {
 	Seq                         int64
 	Subject, Purpose, Recipient []byte
 	State                       policy.State
 	At                          timestamp.Time
 	Source                      []byte
+	Policy, Notice              []byte
 }
 
 // Delivery is a destination's progress through the consent events.
@@ -187,7 +190,7 @@ func (r *SubjectRow) Event() (consent.SubjectEvent, error) {
 // Event copies a scanned consent row into a consent event.
 func (r *ConsentRow) Event() consent.Event {
 	return consent.Event{Seq: r.Seq, Subject: string(r.Subject), Purpose: string(r.Purpose), Recipient: string(r.Recipient),
-		State: r.State, At: r.At, Source: string(r.Source)}
+		State: r.State, At: r.At, Source: string(r.Source), Policy: string(r.Policy), Notice: string(r.Notice)}
 }
 
 // Store is the storage contract. Every method is safe for concurrent use.

@@ -241,7 +241,11 @@ func saltedDigest(salt []byte, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-// consentRow is a consent row's canonical encoding.
+// consentRow is a consent row's canonical encoding. The policy version the
+// event noted and its notice follow only when either is set, so that a row
+// noting none — every row stored before events noted them — encodes as it
+// always did, and its leaf still derives byte for byte; the encoding stays
+// one-to-one (after the source, either nothing or both fields).
 func consentRow(w *row, r *store.ConsentRow) {
 	w.int(r.Seq)
 	w.str(r.Subject)
@@ -250,6 +254,10 @@ func consentRow(w *row, r *store.ConsentRow) {
 	w.int(int64(r.State))
 	w.int(int64(r.At))
 	w.str(r.Source)
+	if len(r.Policy) > 0 || len(r.Notice) > 0 {
+		w.str(r.Policy)
+		w.str(r.Notice)
+	}
 }
 
 // subjectRow is a subject row's canonical encoding.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -111,6 +113,43 @@ func TestTilePaths(t *testing.T) {
 	for _, bad := range []string{"01/000", "x/000", "0/1", "entries/000.p/0", "-1/000"} {
 		if _, ok := ParseTilePath(bad); ok {
 			t.Errorf("%q parses", bad)
+		}
+	}
+}
+
+// TestConsentLeafPolicy: a consent row that noted no policy version
+// derives the leaf every consentgate before it did (stores made then still
+// verify), and the version and notice a row notes are covered by its leaf.
+func TestConsentLeafPolicy(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	row := func(policy, notice string) store.ConsentRow {
+		return store.ConsentRow{Seq: 42, Subject: []byte("u1"), Purpose: []byte("train_ai_system"), Recipient: []byte("third_party"),
+			State: 2, At: 1_733_011_200_000_000, Source: []byte("settings"), Policy: []byte(policy), Notice: []byte(notice)}
+	}
+	legacy := row("", "")
+	// Derived by the code before consent events noted a version.
+	const (
+		legacyLeaf   = "0101023432455a82352c41f8d7134ffcb81415c51cb279c3aee40e13f3e419ccd7f39c0f17c5e3880a6cd473187899d4d5520d410841739d146e7066ac391e19ccf9485f1c"
+		legacyErased = "f7656e3f5782358783f6a7a172d006e2d7002f90b2d8942d4b7c0f7e10812781"
+	)
+	if got := hex.EncodeToString(ConsentLeaf(nil, key, &legacy)); got != legacyLeaf {
+		t.Fatalf("the leaf of a row without a version changed:\n%s\nwas\n%s", got, legacyLeaf)
+	}
+	e := NewErasedRows()
+	e.Consent(&legacy)
+	if got := hex.EncodeToString(e.Sum()); got != legacyErased {
+		t.Fatalf("an erasure's digest of a row without a version changed: %s, was %s", got, legacyErased)
+	}
+	seen := map[string]string{legacyLeaf: "no version"}
+	for _, c := range [][2]string{{"v1", ""}, {"", "v1"}, {"v1", "https://example.com/v1"}, {"v2", "https://example.com/v1"}, {"v1", "https://example.com/v2"}} {
+		r := row(c[0], c[1])
+		leaf := hex.EncodeToString(ConsentLeaf(nil, key, &r))
+		if prev, ok := seen[leaf]; ok {
+			t.Fatalf("version %q notice %q: the same leaf as %s", c[0], c[1], prev)
+		}
+		seen[leaf] = fmt.Sprintf("version %q notice %q", c[0], c[1])
+		if bytes.Contains(ConsentLeaf(nil, key, &r), []byte("example.com")) {
+			t.Fatal("the notice is in the leaf in clear")
 		}
 	}
 }

@@ -510,7 +510,7 @@ func (v *verifier) subjectFingerprint(r *store.SubjectRow) uint64 {
 }
 
 func (v *verifier) consentFingerprint(r *store.ConsentRow) uint64 {
-	return fingerprint(v.fpSeed, []int64{r.Seq, int64(r.At), int64(r.State)}, r.Subject, r.Purpose, r.Recipient, r.Source)
+	return fingerprint(v.fpSeed, []int64{r.Seq, int64(r.At), int64(r.State)}, r.Subject, r.Purpose, r.Recipient, r.Source, r.Policy, r.Notice)
 }
 
 func mismatch(i int64, l *Leaf, stored, derived []byte) *VerifyError {
@@ -622,7 +622,7 @@ func (v *verifier) prepare(cd *chunkData) error {
 	if maxConsent > v.readConsent {
 		err := v.st.ConsentRows(v.ctx, v.readConsent+1, maxConsent, func(r *store.ConsentRow) error {
 			cd.consent = append(cd.consent, store.ConsentRow{Seq: r.Seq, Subject: mark(r.Subject), Purpose: mark(r.Purpose),
-				Recipient: mark(r.Recipient), State: r.State, At: r.At, Source: mark(r.Source)})
+				Recipient: mark(r.Recipient), State: r.State, At: r.At, Source: mark(r.Source), Policy: mark(r.Policy), Notice: mark(r.Notice)})
 			return nil
 		})
 		if err != nil {
@@ -649,7 +649,7 @@ func (v *verifier) prepare(cd *chunkData) error {
 	}
 	for i := range cd.consent {
 		r := &cd.consent[i]
-		r.Subject, r.Purpose, r.Recipient, r.Source = get(), get(), get(), get()
+		r.Subject, r.Purpose, r.Recipient, r.Source, r.Policy, r.Notice = get(), get(), get(), get(), get(), get()
 	}
 	for i := range cd.subject {
 		r := &cd.subject[i]

@@ -61,6 +61,10 @@ func Run(t *testing.T, openWith Open) {
 		ks := keyStore(t)
 		testLog(t, openWith(t, ks), ks)
 	})
+	t.Run("NotedPolicy", func(t *testing.T) {
+		ks := keyStore(t)
+		testNoted(t, openWith(t, ks), ks)
+	})
 }
 
 func testPolicies(t *testing.T, s store.Store) {
