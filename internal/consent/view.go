@@ -92,6 +92,10 @@ func (v *View) StateAt(i int, t timestamp.Time) int {
 	return lo + k - 1
 }
 
+// Since is when subject i's first state begins: the time of its first
+// subject event (the store's first word of the subject).
+func (v *View) Since(i int) timestamp.Time { return v.stateAt[v.subjects[i].state0] }
+
 // Unseen reports which fields of subject i's states a decision as of t
 // does not see: a field whose first setting event is after t has no value
 // then, not the earliest value StateAt gives it (SPEC §2.3: events after

@@ -90,3 +90,19 @@ func ConsentAll(vs *Versions, v *consent.View, t Target) []policy.State {
 	}
 	return out
 }
+
+// ConsentOverTime returns every subject's consent for a target as it
+// stood at each of the times given: out[k][s] is subject s's at times[k].
+func ConsentOverTime(vs *Versions, v *consent.View, t Target, times []timestamp.Time) [][]policy.State {
+	m := newConsentMatcher(vs, v, t)
+	out := make([][]policy.State, len(times))
+	for k := range out {
+		out[k] = make([]policy.State, v.Len())
+	}
+	for s := 0; s < v.Len(); s++ {
+		for k, at := range times {
+			out[k][s], _ = m.stateAt(v, s, at)
+		}
+	}
+	return out
+}

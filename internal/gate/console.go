@@ -6,12 +6,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
-	"github.com/consentgate/consentgate/internal/impact"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
@@ -22,8 +22,14 @@ import (
 // the log's checkpoint and the impact queue.
 type Console struct {
 	Versions []History `json:"versions"`
-	// Months are the last 24 months with consent events, oldest first.
+	// Words are the version in force's words for its names (gate.Words).
+	Words Words `json:"words"`
+	// Months are every month from the first with a consent event (at
+	// most 24 back) to the present one, oldest first, empty ones too.
 	Months []MonthCount `json:"months"`
+	// OverTime is, per leaf purpose and recipient class, the members'
+	// consent at the end of each of Months (the present month: now).
+	OverTime []ConsentSeries `json:"over_time"`
 	// OptOutGroups are the region groups of OptOuts' counts.
 	OptOutGroups []string     `json:"opt_out_groups"`
 	OptOuts      []MonthCount `json:"opt_outs"` // denials per month by the member's region group then
@@ -34,7 +40,7 @@ type Console struct {
 	Checkpoint     string            `json:"checkpoint"`
 	CheckpointSize int64             `json:"checkpoint_size"`
 	LogSize        int64             `json:"log_size"`
-	Impact         []impact.Item     `json:"impact"`
+	Impact         *ImpactPage       `json:"impact"` // the page of the queue the filter asked for
 }
 
 // MonthCount is one month's counts.
@@ -43,6 +49,27 @@ type MonthCount struct {
 	Granted int64   `json:"granted,omitempty"`
 	Denied  int64   `json:"denied,omitempty"`
 	Groups  []int64 `json:"groups,omitempty"` // by OptOutGroups
+}
+
+// ConsentSeries is the members' consent to one leaf purpose by one
+// recipient class (its first recipient), month by month.
+type ConsentSeries struct {
+	Purpose   string       `json:"purpose"`
+	Class     string       `json:"class"`
+	Recipient string       `json:"recipient"`
+	Months    []StateCount `json:"months"`
+}
+
+// StateCount is how many members stood where at a month's end: those the
+// store knew then, by their choice, and those who never chose by what the
+// version in force then made of it (on by default under an opt-out
+// default; off otherwise).
+type StateCount struct {
+	Month        string `json:"month"`
+	Agreed       int64  `json:"agreed"`
+	Refused      int64  `json:"refused"`
+	OnByDefault  int64  `json:"on_by_default"`
+	OffByDefault int64  `json:"off_by_default"`
 }
 
 // PurposeByRegion is one purpose's consent today by region group.
@@ -77,8 +104,8 @@ type ReasonCount struct {
 }
 
 // Console gathers the admin console's answers, over one view of the
-// store now.
-func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error) {
+// store now, with the page of the impact queue f asks for.
+func (g *Gate) Console(ctx context.Context, p access.Principal, f ImpactFilter) (*Console, error) {
 	if !p.Can(access.ReadExports, "") || !p.Can(access.ReadPolicies, "") {
 		return nil, errForbidden
 	}
@@ -95,6 +122,10 @@ func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error
 	view, err := nowView()
 	if err != nil {
 		return nil, err
+	}
+	out.Words = Words{}
+	if vs.IndexAt(view.AsOf) > 0 {
+		out.Words = WordsOf(vs.At(view.AsOf).Doc)
 	}
 	if err := consentCharts(vs, view, out); err != nil {
 		return nil, err
@@ -134,9 +165,11 @@ func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error
 	if out.LogSize, err = g.st.LogSize(ctx); err != nil {
 		return nil, err
 	}
-	if out.Impact, err = g.impact(ctx, "", timestamp.Min, nowView); err != nil {
+	items, err := g.impact(ctx, "", timestamp.Min, nowView)
+	if err != nil {
 		return nil, err
 	}
+	out.Impact = pageImpact(items, f)
 	return out, nil
 }
 
@@ -146,10 +179,14 @@ func (g *Gate) Console(ctx context.Context, p access.Principal) (*Console, error
 func consentCharts(vs *decision.Versions, view *consent.View, out *Console) error {
 	t := view.AsOf
 	months := map[string]*MonthCount{}
+	first := ""
 	for i := 0; i < view.Len(); i++ {
 		for k := 0; k < view.NumConsent(i); k++ {
 			at, _, _, st := view.ConsentRaw(i, k)
 			m := at.Time().UTC().Format("2006-01")
+			if first == "" || m < first {
+				first = m
+			}
 			if months[m] == nil {
 				months[m] = &MonthCount{Month: m}
 			}
@@ -160,17 +197,17 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 			}
 		}
 	}
-	var keys []string
-	for k := range months {
-		keys = append(keys, k)
+	keys := monthAxis(first, t)
+	ends := make([]timestamp.Time, len(keys))
+	for k, m := range keys {
+		mc := MonthCount{Month: m}
+		if months[m] != nil {
+			mc = *months[m]
+		}
+		out.Months = append(out.Months, mc)
+		ends[k] = monthEnd(m, t)
 	}
-	sort.Strings(keys)
-	if len(keys) > 24 {
-		keys = keys[len(keys)-24:]
-	}
-	for _, k := range keys {
-		out.Months = append(out.Months, *months[k])
-	}
+	consentOverTime(vs, view, keys, ends, out)
 	if vs.IndexAt(t) == 0 {
 		return nil
 	}
@@ -181,7 +218,7 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 		for k := 0; k < view.NumConsent(i); k++ {
 			at, _, _, st := view.ConsentRaw(i, k)
 			m := at.Time().UTC().Format("2006-01")
-			if st != policy.Denied || !slices.Contains(keys, m) {
+			if st != policy.Denied || months[m] == nil || !slices.Contains(keys, m) {
 				continue
 			}
 			grp := groupOf(view.Regions[view.StateRegion(view.StateAt(i, at))])
@@ -242,6 +279,82 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 		out.Today = append(out.Today, pr)
 	}
 	return nil
+}
+
+// monthAxis is every month from first (YYYY-MM; "" for none) to t's, at
+// most the last 24.
+func monthAxis(first string, t timestamp.Time) []string {
+	last := t.Time().UTC()
+	start := time.Date(last.Year(), last.Month()-23, 1, 0, 0, 0, 0, time.UTC)
+	if f, err := time.Parse("2006-01", first); err == nil && f.After(start) {
+		start = f
+	} else if err != nil {
+		start = time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	var out []string
+	for m := start; !m.After(last); m = m.AddDate(0, 1, 0) {
+		out = append(out, m.Format("2006-01"))
+	}
+	return out
+}
+
+// monthEnd is the last instant of a month, or now for the present one.
+func monthEnd(m string, now timestamp.Time) timestamp.Time {
+	f, _ := time.Parse("2006-01", m)
+	end := timestamp.FromTime(f.AddDate(0, 1, 0)) - 1
+	if end > now {
+		return now
+	}
+	return end
+}
+
+// consentOverTime counts, for each leaf purpose of the version in force
+// now and each recipient class it declares (its first recipient standing
+// for the class), the members the store knew at each month's end by their
+// consent then (SPEC §2.2's latest applicable event) and, for those who
+// never chose, by the default of the version in force then.
+func consentOverTime(vs *decision.Versions, view *consent.View, months []string, ends []timestamp.Time, out *Console) {
+	if vs.IndexAt(view.AsOf) == 0 {
+		return
+	}
+	doc := vs.At(view.AsOf).Doc
+	for _, purpose := range doc.LeafPurposes() {
+		for class := policy.FirstParty; class <= policy.ThirdParty; class++ {
+			var r *policy.Recipient
+			for i := range doc.Recipients {
+				if doc.Recipients[i].Class == class {
+					r = &doc.Recipients[i]
+					break
+				}
+			}
+			if r == nil {
+				continue
+			}
+			states := decision.ConsentOverTime(vs, view, decision.Target{Purpose: purpose, Recipient: r.ID, Class: class}, ends)
+			series := ConsentSeries{Purpose: purpose, Class: class.String(), Recipient: r.ID}
+			for k, end := range ends {
+				c := StateCount{Month: months[k]}
+				defaultOn := vs.IndexAt(end) > 0 && vs.At(end).Doc.DefaultGranted(purpose)
+				for i, st := range states[k] {
+					if view.Since(i) > end {
+						continue
+					}
+					switch {
+					case st == policy.Granted:
+						c.Agreed++
+					case st == policy.Denied:
+						c.Refused++
+					case defaultOn:
+						c.OnByDefault++
+					default:
+						c.OffByDefault++
+					}
+				}
+				series.Months = append(series.Months, c)
+			}
+			out.OverTime = append(out.OverTime, series)
+		}
+	}
 }
 
 // regionGroups returns the function naming a region's group as the policy

@@ -207,16 +207,58 @@ type PrivacyCentre struct {
 	// Notice is where the version in force is explained to members, and
 	// Words what they read for its purposes, categories and recipients
 	// (the version's describe; a name without words is shown as itself).
-	Notice   string            `json:"notice,omitempty"`
-	Words    map[string]string `json:"words,omitempty"`
-	Known    bool              `json:"known"`
-	Settings []Setting         `json:"settings"`
-	History  []ConsentEvent    `json:"history"` // newest first
+	Notice   string         `json:"notice,omitempty"`
+	Words    Words          `json:"words,omitempty"`
+	Known    bool           `json:"known"`
+	Settings []Setting      `json:"settings"`
+	History  []ConsentEvent `json:"history"` // newest first
 	// GPC are the denials Global Privacy Control signals recorded that still
 	// stand (no later choice of the member decides the same use), newest
 	// first.
 	GPC    []ConsentEvent `json:"gpc"`
 	Report *Report        `json:"report"`
+	// Sharing is what is shared now, by kind of data: the settings'
+	// allowed entries regrouped ("what am I sharing right now?").
+	Sharing []Sharing `json:"sharing"`
+}
+
+// Sharing is what is shared now of one kind of the member's data.
+type Sharing struct {
+	Category string `json:"category"`
+	Uses     []Use  `json:"uses"` // none: this kind of data is not used
+}
+
+// Use is one purpose and recipient class a kind of data is shared for now,
+// with the recipients of the class that get it and why.
+type Use struct {
+	Purpose    string   `json:"purpose"`
+	Class      string   `json:"class"`
+	Recipients []string `json:"recipients"`
+	// Agreed: the member agreed to it (consent.granted), else it is the
+	// policy's default (default.granted).
+	Agreed bool `json:"agreed"`
+}
+
+// sharing regroups the settings' allowed entries by leaf category.
+func sharing(doc *policy.Document, settings []Setting) []Sharing {
+	out := []Sharing{}
+	for _, c := range doc.LeafCategories() {
+		sh := Sharing{Category: c, Uses: []Use{}}
+		for _, s := range settings {
+			u := Use{Purpose: s.Purpose, Class: s.Class}
+			for _, e := range s.Entries {
+				if e.Category == c && e.allowed() {
+					u.Recipients = append(u.Recipients, e.Recipient)
+					u.Agreed = u.Agreed || e.Reason == "consent.granted"
+				}
+			}
+			if len(u.Recipients) > 0 {
+				sh.Uses = append(sh.Uses, u)
+			}
+		}
+		out = append(out, sh)
+	}
+	return out
 }
 
 // PrivacyCentre answers a member's privacy centre: their settings from
@@ -242,7 +284,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 	if err != nil {
 		return nil, err
 	}
-	out := &PrivacyCentre{Subject: id, Settings: []Setting{}, History: []ConsentEvent{}, GPC: []ConsentEvent{}, Report: rep}
+	out := &PrivacyCentre{Subject: id, Settings: []Setting{}, History: []ConsentEvent{}, GPC: []ConsentEvent{}, Report: rep, Sharing: []Sharing{}, Words: Words{}}
 	i, known := view.Lookup(id)
 	out.Known = known
 	for i := len(hist) - 1; i >= 0; i-- {
@@ -265,7 +307,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 			out.GPC = append(out.GPC, *eventOf(e))
 		}
 	}
-	out.Policy, out.Notice, out.Words = doc.Version, doc.Notice, doc.Describe
+	out.Policy, out.Notice, out.Words = doc.Version, doc.Notice, WordsOf(doc)
 	for _, purpose := range doc.LeafPurposes() {
 		for class := policy.FirstParty; class <= policy.ThirdParty; class++ {
 			var rs []policy.Recipient
@@ -280,6 +322,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 			out.Settings = append(out.Settings, setting(vs, view, i, t, doc, purpose, class, rs, hist))
 		}
 	}
+	out.Sharing = sharing(doc, out.Settings)
 	return out, nil
 }
 

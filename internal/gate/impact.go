@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"sort"
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/access"
@@ -110,4 +111,68 @@ func (g *Gate) MarkImpact(ctx context.Context, p access.Principal, exportID, sub
 		return &it, nil
 	}
 	return nil, Errorf(NotFound, SeeImpact, "export %s and subject %s are not an impact item", exportID, subject)
+}
+
+// ImpactFilter narrows the impact queue: by export, status and reason
+// ("" for any), a page of Limit items from Offset.
+type ImpactFilter struct {
+	Export, Status, Reason string
+	Offset, Limit          int
+}
+
+// ImpactPage is one page of the impact queue, with what the filters can
+// choose from and how many items match.
+type ImpactPage struct {
+	Items   []impact.Item `json:"items"`
+	Total   int           `json:"total"`   // items in the queue
+	Matched int           `json:"matched"` // items the filter matches
+	Offset  int           `json:"offset"`
+	Limit   int           `json:"limit"`
+	// Exports, Statuses and Reasons are the values the queue holds, for
+	// the filters' choices, each with how many items have it.
+	Exports  []ValueCount `json:"exports"`
+	Statuses []ValueCount `json:"statuses"`
+	Reasons  []ValueCount `json:"reasons"`
+}
+
+// ValueCount is a value and how many items have it.
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int    `json:"count"`
+}
+
+// pageImpact filters and pages items (in their order).
+func pageImpact(items []impact.Item, f ImpactFilter) *ImpactPage {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	out := &ImpactPage{Items: []impact.Item{}, Total: len(items), Offset: f.Offset, Limit: f.Limit}
+	count := func(vs *[]ValueCount, v string) {
+		for i := range *vs {
+			if (*vs)[i].Value == v {
+				(*vs)[i].Count++
+				return
+			}
+		}
+		*vs = append(*vs, ValueCount{v, 1})
+	}
+	for _, it := range items {
+		count(&out.Exports, it.ExportID)
+		count(&out.Statuses, it.Status)
+		count(&out.Reasons, it.Reason)
+		if f.Export != "" && it.ExportID != f.Export || f.Status != "" && it.Status != f.Status || f.Reason != "" && it.Reason != f.Reason {
+			continue
+		}
+		if out.Matched >= f.Offset && len(out.Items) < f.Limit {
+			out.Items = append(out.Items, it)
+		}
+		out.Matched++
+	}
+	for _, vs := range [][]ValueCount{out.Exports, out.Statuses, out.Reasons} {
+		sort.Slice(vs, func(i, j int) bool { return vs[i].Value < vs[j].Value })
+	}
+	return out
 }

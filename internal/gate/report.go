@@ -211,3 +211,55 @@ func (g *Gate) export(ctx context.Context, id string) (*store.Export, error) {
 	}
 	return nil, notFound("there is no export %s", id)
 }
+
+// Evidence is what a member needs to check by themselves that an export
+// held their data and is in the public log, every hash in hex: their
+// pseudonym's path to the manifest's subjects_root, and the manifest's
+// leaf with its path to the root of the latest checkpoint (whose signed
+// note is given, and whose root line is that root in base64, as C2SP
+// tlog-checkpoint writes it).
+type Evidence struct {
+	SubjectProof
+	Manifest json.RawMessage `json:"manifest"`
+	// The manifest's leaf in the log, when a checkpoint covers it.
+	ManifestLeaf     string   `json:"manifest_leaf,omitempty"`
+	ManifestLeafHash string   `json:"manifest_leaf_hash,omitempty"`
+	LogSize          int64    `json:"log_size,omitempty"`
+	LogRoot          string   `json:"log_root,omitempty"`
+	LogProof         []string `json:"log_proof,omitempty"`
+	Checkpoint       string   `json:"checkpoint,omitempty"`
+}
+
+// Evidence gathers a member's evidence for one export (SubjectProof, and
+// the manifest's inclusion in the latest checkpoint).
+func (g *Gate) Evidence(ctx context.Context, p access.Principal, subject, exportID string) (*Evidence, error) {
+	sp, err := g.SubjectProof(ctx, p, subject, exportID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := g.export(ctx, exportID)
+	if err != nil {
+		return nil, err
+	}
+	out := &Evidence{SubjectProof: *sp, Manifest: json.RawMessage(e.Manifest), LogProof: []string{}}
+	if sp.LogIndex == nil {
+		return out, nil
+	}
+	cp, _, err := g.LatestCheckpoint(ctx)
+	if err != nil && As(err).Code != Unavailable {
+		return nil, err
+	}
+	if err != nil || int64(*sp.LogIndex) >= cp.Size {
+		return out, nil // no checkpoint covers it yet: the page says so
+	}
+	inc, err := g.ProveInclusion(ctx, int64(*sp.LogIndex), 0)
+	if err != nil {
+		return nil, err
+	}
+	out.ManifestLeaf, out.ManifestLeafHash = hex.EncodeToString(inc.Leaf), hex.EncodeToString(inc.LeafHash)
+	out.LogSize, out.LogRoot, out.Checkpoint = inc.Size, hex.EncodeToString(inc.Root), inc.Checkpoint
+	for _, h := range inc.Proof {
+		out.LogProof = append(out.LogProof, hex.EncodeToString(h))
+	}
+	return out, nil
+}

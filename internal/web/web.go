@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("POST /admin/login", p.login("admin"))
 	mux.HandleFunc("GET /admin", p.admin)
 	mux.HandleFunc("POST /admin/impact", p.mark)
+	mux.HandleFunc("GET /admin/diff", p.diff)
 	mux.HandleFunc("POST /admin/logout", p.logout("admin"))
 	return mux
 }
@@ -194,13 +196,13 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 		p.failErr(w, "Your settings could not be loaded", err)
 		return
 	}
-	settings := make([]settingView, len(pc.Settings))
-	for i := range pc.Settings {
-		settings[i] = wordSetting(&pc.Settings[i], pc.Words)
-	}
+	q := r.URL.Query()
+	saved := savedChoice{purpose: q.Get("purpose"), class: q.Get("class"), state: q.Get("saved")}
 	p.render(w, "privacy.html", http.StatusOK, map[string]any{
-		"Subject": pc.Subject, "Policy": pc.Policy, "Notice": pc.Notice, "Settings": settings, "History": pc.History, "GPC": pc.GPC,
-		"Went": pc.Report.Exports, "CSRF": csrf, "Saved": r.URL.Query().Get("saved"),
+		"Subject": pc.Subject, "Policy": pc.Policy, "Notice": pc.Notice, "Known": pc.Known,
+		"Sharing": sharingWords(pc.Words, pc.Sharing), "Groups": groups(pc.Words, pc.Settings, saved),
+		"History": historyWords(pc.Words, pc.History), "GPC": gpcWords(pc.Words, pc.GPC),
+		"Went": wentWords(pc.Words, pc.Report.Exports), "CSRF": csrf,
 	})
 }
 
@@ -224,30 +226,40 @@ func (p *pages) toggle(w http.ResponseWriter, r *http.Request) {
 		p.failErr(w, "That setting could not be changed", err)
 		return
 	}
-	http.Redirect(w, r, "/privacy?saved="+purpose+"+"+class+"#settings", http.StatusSeeOther)
+	http.Redirect(w, r, "/privacy?"+url.Values{"saved": {state}, "purpose": {purpose}, "class": {class}}.Encode()+"#t-"+purpose+"-"+class, http.StatusSeeOther)
 }
 
-// proof gives the member the inclusion proof of their pseudonym in an
-// export's subjects_root, computed on request.
+// proof shows the member the evidence that an export held their data
+// and is in the log, with how to check it (?format=json: the evidence
+// alone, for a tool).
 func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
 	pr, _, ok := p.session(w, r, false)
 	if !ok {
 		return
 	}
-	out, err := p.g.SubjectProof(r.Context(), pr, pr.Subject, r.URL.Query().Get("export"))
+	ev, err := p.g.Evidence(r.Context(), pr, pr.Subject, r.URL.Query().Get("export"))
 	if err != nil {
-		e := gate.As(err)
-		status := http.StatusNotFound
-		if e.Code == gate.Forbidden {
-			status = http.StatusForbidden
-		} else if e.Code != gate.NotFound {
-			status = http.StatusInternalServerError
-		}
-		http.Error(w, e.Message, status)
+		p.failErr(w, "The proof could not be made", err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(out)
+	if r.URL.Query().Get("format") == "json" {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", `attachment; filename="proof-`+ev.ExportID+`.json"`)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(ev)
+		return
+	}
+	pc, err := p.g.PrivacyCentre(r.Context(), pr, pr.Subject)
+	if err != nil {
+		p.failErr(w, "The proof could not be made", err)
+		return
+	}
+	var went *exportView
+	for _, e := range wentWords(pc.Words, pc.Report.Exports) {
+		if e.ExportID == ev.ExportID {
+			went = &e
+		}
+	}
+	p.render(w, "proof.html", http.StatusOK, map[string]any{"E": ev, "Went": went})
 }

@@ -2,15 +2,23 @@ package web
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/gate"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
+
+// The privacy centre's words. Every name is said through gate.Words (the
+// policy's describe, else words made from the name), every state comes
+// from the application's answer; this file only puts them in sentences.
 
 // settingView is a setting as the privacy centre words it.
 type settingView struct {
 	gate.Setting
-	Title    string // what the use is, in words
+	ID       string // the switch's element id
+	Title    string // what the use is, in words (the switch's name)
+	Who      string // who gets it
 	Headline string // the state in words
 	By       string // who decided it and when
 	Toggle   bool   // a switch is offered (a choice can change something)
@@ -21,32 +29,37 @@ type settingView struct {
 	// AgreeNote says what agreeing shares (turning an off switch on, or
 	// the extra agreement): every kind of data it would let through.
 	AgreeNote string
+	Saved     string // the saved message, on the setting just changed
 }
 
-// classWords says in plain words who a recipient class is.
-var classWords = map[string]string{
-	"first_party": "this platform itself",
-	"affiliate":   "companies in the same group as this platform",
-	"third_party": "other companies (partners)",
+// group is the settings of one recipient class: who gets the data, then
+// one setting per purpose.
+type group struct {
+	Class    string
+	Who      string
+	Settings []settingView
 }
 
-// purposeWords says in plain words what a purpose is, from its name.
-func purposeWords(p string) string {
-	return strings.NewReplacer("train_ai_system", "train AI systems", ".generative", " that generate text or images", "_", " ", ".", " – ").Replace(p)
-}
+func when(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") }
+func day(t timestamp.Time) string  { return t.Time().UTC().Format("2 Jan 2006") }
 
-// categoryWords says what a kind of data is, from its name.
-func categoryWords(c string) string {
-	switch c {
-	case "user.content.public":
-		return "Your public posts"
-	case "user.content.private.message":
-		return "Your private messages"
-	case "user.profile":
-		return "Your profile"
+// whoOf names a recipient class and, beyond the platform itself, its
+// recipients.
+func whoOf(w gate.Words, class string, recipients []string) string {
+	who := w.Recipient(class)
+	if len(recipients) > 0 && class != "first_party" {
+		var names []string
+		for _, r := range recipients {
+			if n := w.Recipient(r); n != who {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			return who
+		}
+		who += ": " + strings.Join(names, "; ")
 	}
-	parts := strings.Split(c, ".")
-	return "Your " + strings.ReplaceAll(parts[len(parts)-1], "_", " ")
+	return who
 }
 
 // reasonWords says why a use of one kind of data is or is not allowed.
@@ -64,48 +77,28 @@ func reasonWords(e gate.Effective) string {
 	case r == "consent.required:undeclared":
 		return "not used unless you agree: the policy never told you about this use"
 	case strings.HasPrefix(r, "consent.required:"):
-		return "not used unless you agree explicitly (the policy asks for your agreement for this kind of data)"
+		return "not used unless you agree explicitly: the policy asks for your agreement for this kind of data"
 	case strings.HasPrefix(r, "rule:"):
-		return "never used: the policy forbids it (" + strings.TrimPrefix(r, "rule:") + ")"
+		return "never used: the policy forbids it"
 	}
 	return e.Decision + " (" + r + ")"
 }
 
 // wordSetting words a setting: its headline from its state, who decided
-// it, and a line per recipient and kind of data where they differ.
-func wordSetting(s *gate.Setting, words map[string]string) settingView {
-	v := settingView{Setting: *s}
-	say := func(name string, fallback func(string) string) string {
-		if w := words[name]; w != "" {
-			return w
-		}
-		return fallback(name)
-	}
-	who := say(s.Class, func(c string) string { return classWords[c] })
-	if len(s.Recipients) > 0 && s.Class != "first_party" {
-		names := make([]string, len(s.Recipients))
-		for i, r := range s.Recipients {
-			names[i] = say(r, func(r string) string { return r })
-		}
-		who += " — " + strings.Join(names, ", ")
-	}
-	what := say(s.Purpose, purposeWords)
-	if words[s.Purpose] != "" {
-		what = strings.ToLower(what[:1]) + what[1:]
-		v.Title = "Your data for " + what + ", by " + who
-	} else {
-		v.Title = "Use of your data to " + what + ", by " + who
-	}
-	catWords := func(c string) string { return say(c, categoryWords) }
+// it, and a line per kind of data (per recipient where they differ).
+func wordSetting(s *gate.Setting, w gate.Words) settingView {
+	v := settingView{Setting: *s, ID: "t-" + s.Purpose + "-" + s.Class}
+	v.Title = w.Purpose(s.Purpose)
+	v.Who = whoOf(w, s.Class, s.Recipients)
 	switch s.State {
 	case gate.OnByDefault:
-		v.Headline = "On by default — you never chose."
+		v.Headline = "On by default: you never chose."
 	case gate.OnAgreed:
 		v.Headline = "On: you agreed."
 	case gate.OffRefused:
 		v.Headline = "Off: you refused."
 	case gate.OffByDefault:
-		v.Headline = "Off — you never chose, and nothing is used without your agreement."
+		v.Headline = "Off: you never chose, and nothing is used without your agreement."
 	case gate.Partly:
 		v.Headline = "Partly on: your choices differ between these companies (below)."
 		if !s.On {
@@ -119,14 +112,14 @@ func wordSetting(s *gate.Setting, words map[string]string) settingView {
 		case len(s.RuleTests) > 0 && s.RuleTests[0] != "category" && s.RuleTests[0] != "role":
 			v.Headline += " with your " + s.RuleTests[0]
 		}
-		v.Headline += ": the platform's policy forbids it (" + s.Rule + "), whatever you choose."
+		v.Headline += ": the platform's policy forbids it, whatever you choose (its rule " + s.Rule + ")."
 	}
 	if e := s.ChosenBy; e != nil && s.State == gate.Partly {
-		v.By = "Your latest choice: " + e.State + " for " + e.Recipient + ", " + e.At.Time().UTC().Format("2 Jan 2006, 15:04 UTC") + " (" + sourceWords(e.Source) + "). The switch chooses for all of them."
+		v.By = "Your latest choice: " + stateWords(e.State) + " for " + w.Recipient(e.Recipient) + ", " + when(e.At) + ", " + w.Source(e.Source) + ". The switch chooses for all of them."
 	} else if e != nil {
-		v.By = "Your choice of " + e.At.Time().UTC().Format("2 Jan 2006, 15:04 UTC") + " (" + sourceWords(e.Source) + ")."
+		v.By = "You chose on " + when(e.At) + ", " + w.Source(e.Source) + "."
 	} else if e := s.Uncovered; e != nil {
-		v.By = "Your agreement of " + e.At.Time().UTC().Format("2 Jan 2006") + " was given before the policy named these companies, so it does not reach them; this is the platform's default."
+		v.By = "Your agreement of " + day(e.At) + " was given before the policy named these companies, so it does not reach them; this is the platform's default."
 	} else if s.State != gate.NotPossible {
 		v.By = "You have not chosen; this is the platform's default."
 	}
@@ -137,7 +130,7 @@ func wordSetting(s *gate.Setting, words map[string]string) settingView {
 	}
 	v.Agree = s.On && s.CanAgree
 	if g := s.GPC; g != nil {
-		v.GPCNote = "A Global Privacy Control signal from your browser was recorded on " + g.At.Time().UTC().Format("2 Jan 2006") + "; you turned this on afterwards, and that choice stands."
+		v.GPCNote = "Your browser's Global Privacy Control signal of " + day(g.At) + " refused this; you turned it on afterwards, and that choice stands."
 	}
 	// What agreeing would share that is not shared now: what turning an
 	// off switch on agrees to, or what the extra agreement adds.
@@ -147,8 +140,7 @@ func wordSetting(s *gate.Setting, words map[string]string) settingView {
 		for k, e := range s.IfAgreed {
 			if e.Decision == "allow" && s.Entries[k].Decision != "allow" && !seen[e.Category] {
 				seen[e.Category] = true
-				w := catWords(e.Category)
-				more = append(more, strings.ToLower(w[:1])+w[1:])
+				more = append(more, gate.Lower(w.Category(e.Category)))
 			}
 		}
 		switch {
@@ -174,27 +166,182 @@ func wordSetting(s *gate.Setting, words map[string]string) settingView {
 			continue
 		}
 		seen[key] = true
-		line := catWords(e.Category)
+		line := w.Category(e.Category)
 		if key != e.Category {
-			line += " (" + say(e.Recipient, func(r string) string { return r }) + ")"
+			line += " (" + w.Recipient(e.Recipient) + ")"
 		}
 		v.Lines = append(v.Lines, line+": "+reasonWords(e))
 	}
 	return v
 }
 
-func sourceWords(s string) string {
+// stateWords says a stored choice.
+func stateWords(s string) string {
 	switch s {
-	case "settings":
-		return "here, in your settings"
-	case "gpc":
-		return "a Global Privacy Control signal of your browser"
-	case "support":
-		return "recorded by support"
-	case "import":
-		return "imported"
-	case "api":
-		return "recorded by the platform"
+	case "granted":
+		return "agreed"
+	case "denied":
+		return "refused"
+	}
+	return "never chose"
+}
+
+// groups orders the settings by who gets the data: the platform itself,
+// its group, other companies.
+func groups(w gate.Words, settings []gate.Setting, saved savedChoice) []group {
+	var out []group
+	for i := range settings {
+		s := &settings[i]
+		v := wordSetting(s, w)
+		if saved.purpose == s.Purpose && saved.class == s.Class {
+			v.Saved = savedWords(v, saved.state)
+		}
+		k := slices.IndexFunc(out, func(g group) bool { return g.Class == s.Class })
+		if k < 0 {
+			out = append(out, group{Class: s.Class, Who: v.Who})
+			k = len(out) - 1
+		}
+		out[k].Settings = append(out[k].Settings, v)
+	}
+	slices.SortStableFunc(out, func(a, b group) int { return classRank(a.Class) - classRank(b.Class) })
+	return out
+}
+
+func classRank(c string) int {
+	switch c {
+	case "first_party":
+		return 0
+	case "affiliate":
+		return 1
+	}
+	return 2
+}
+
+// savedChoice is the choice the page was reloaded after.
+type savedChoice struct{ purpose, class, state string }
+
+// savedWords says what was saved and what it does now.
+func savedWords(v settingView, state string) string {
+	did := "turned on"
+	if state == "denied" {
+		did = "turned off"
+	}
+	return "Saved: you " + did + " " + gate.Lower(v.Title) + " by " + v.Who + ". " + v.Headline + " It applies from now on, to every dataset decided as of now or later."
+}
+
+// usesView is one kind of data and what it is used for now, in words.
+type usesView struct {
+	Category string
+	Uses     []string
+}
+
+// sharingWords words what is shared now, kind of data by kind.
+func sharingWords(w gate.Words, sh []gate.Sharing) []usesView {
+	var out []usesView
+	for _, s := range sh {
+		u := usesView{Category: w.Category(s.Category)}
+		for _, use := range s.Uses {
+			why := "on by default"
+			if use.Agreed {
+				why = "you agreed"
+			}
+			u.Uses = append(u.Uses, w.Purpose(use.Purpose)+", by "+whoOf(w, use.Class, use.Recipients)+" ("+why+")")
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// eventView is one line of the member's history.
+type eventView struct {
+	At, What, How, Policy, Notice string
+	State                         string
+}
+
+// historyWords words the member's history.
+func historyWords(w gate.Words, hist []gate.ConsentEvent) []eventView {
+	out := make([]eventView, len(hist))
+	for i, e := range hist {
+		what := "Refused "
+		if e.State == "granted" {
+			what = "Agreed to "
+		}
+		what += gate.Lower(w.Purpose(e.Purpose)) + " by " + w.Recipient(e.Recipient)
+		out[i] = eventView{At: when(e.At), What: what, How: w.Source(e.Source), State: e.State}
+		out[i].Policy, out[i].Notice = historyPolicy(e)
+	}
+	return out
+}
+
+// exportView is one dataset that held the member's data, in words.
+type exportView struct {
+	gate.ReportEntry
+	Sentence string
+	AsOf     string
+	Status   string
+}
+
+func wentWords(w gate.Words, es []gate.ReportEntry) []exportView {
+	out := make([]exportView, len(es))
+	for i, e := range es {
+		records := "1 of your records"
+		if e.Records != 1 {
+			records = itoa(int64(e.Records)) + " of your records"
+		}
+		out[i] = exportView{ReportEntry: e, AsOf: day(e.AsOf),
+			Sentence: records + " went to " + commaAfter(w.Recipient(e.Recipient)) + " for " + gate.Lower(w.Purpose(e.Purpose)) + "."}
+		switch e.Status {
+		case "complete":
+			out[i].Status = "delivered"
+		case "logged":
+			out[i].Status = "being written"
+		case "abandoned":
+			out[i].Status = "abandoned: it was never delivered"
+		default:
+			out[i].Status = e.Status
+		}
+	}
+	return out
+}
+
+// historyPolicy is the version in force when a choice was given, and
+// where it is explained.
+func historyPolicy(e gate.ConsentEvent) (version, notice string) { return e.Policy, e.Notice }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// gpcView is the one notice of the Global Privacy Control signals that
+// stand: when, and what they refused, in words.
+type gpcView struct {
+	First, Last string
+	Refused     []string
+}
+
+func gpcWords(w gate.Words, es []gate.ConsentEvent) *gpcView {
+	if len(es) == 0 {
+		return nil
+	}
+	v := &gpcView{First: day(es[len(es)-1].At), Last: day(es[0].At)}
+	seen := map[string]bool{}
+	for i := len(es) - 1; i >= 0; i-- {
+		e := es[i]
+		s := gate.Lower(w.Purpose(e.Purpose)) + " by " + w.Recipient(e.Recipient)
+		if e.Purpose == "" || e.Purpose == "*" {
+			s = "every use by " + w.Recipient(e.Recipient)
+		}
+		if !seen[s] {
+			seen[s] = true
+			v.Refused = append(v.Refused, s)
+		}
+	}
+	return v
+}
+
+// commaAfter closes a name that holds a comma ("Partner X, an AI
+// company,") so that the sentence goes on clearly.
+func commaAfter(s string) string {
+	if strings.Contains(s, ",") {
+		return s + ","
 	}
 	return s
 }
