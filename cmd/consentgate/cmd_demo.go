@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,8 +113,11 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		}
 		fmt.Fprintf(w, "   What the %s version changed (consentgate policy diff %s %s, exact over both versions' domains):\n", forced, prev, forced)
 		var b strings.Builder
-		printDiff(&b, d)
+		printDiffLines(&b, d)
 		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			fmt.Fprintf(w, "   %s\n", l)
+		}
+		for _, l := range wrapText(exposedSentence(d, stats.Members), 110) {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
 		fmt.Fprintln(w)
@@ -215,6 +219,64 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 }
 
 func demoFields() (record.Fields, error) { return demo.ExportFields() }
+
+// exposedSentence says what a diff's count of exposed subjects (SPEC §2.5)
+// means, for a person: how many of the members, to whom, and — when every
+// widened combination is one where the member never chose — why.
+func exposedSentence(d *gate.Diff, members int) string {
+	if d.Exposed == nil || d.Widening == 0 {
+		return fmt.Sprintf("Nothing %s allows was refused under %s, so the change exposes no member.", d.New, d.Old)
+	}
+	var to []string
+	silent := true
+	for _, c := range d.Changes {
+		if !c.Widening {
+			continue
+		}
+		for _, r := range c.Recipients {
+			if !slices.Contains(to, r) {
+				to = append(to, r)
+			}
+		}
+		silent = silent && slices.Equal(c.Consent, []string{"none"})
+	}
+	slices.Sort(to)
+	state := []string{"region"}
+	for _, a := range d.Domain.Attributes {
+		state = append(state, a.Name)
+	}
+	s := fmt.Sprintf("The widening exposed %d of the %d members: as they stand today (their %s and consent), "+
+		"version %s lets data of theirs go to %s where version %s did not.", *d.Exposed, members, strings.Join(state, ", "), d.New, orList(to), d.Old)
+	if silent {
+		s += " Each of them never said yes or no to such a use: the new version's opt-out default takes their silence for a yes."
+	}
+	return s
+}
+
+// orList reads "a", "a or b", "a, b or c".
+func orList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
+// wrapText breaks a paragraph into lines of at most width bytes, at spaces.
+func wrapText(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
+}
 
 type rejectLine struct {
 	File   string `json:"file"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/gate"
@@ -226,11 +227,34 @@ func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// printDiff writes a diff for a person.
+// printDiff writes a diff for an engineer: one line per change, the region
+// groups those lines name, the notice check and, with a store, the subjects
+// the widening exposes.
 func printDiff(w io.Writer, d *gate.Diff) {
-	fmt.Fprintf(w, "policy %s → %s: %d of %d cells change (%d widening, %d narrowing)\n", d.Old, d.New, d.Widening+d.Narrowing, d.Cells, d.Widening, d.Narrowing)
+	printDiffLines(w, d)
+	if d.Exposed != nil {
+		fmt.Fprintf(w, "  subjects whose current region, attributes and consent fall in a widened combination: %d\n", *d.Exposed)
+	}
+}
+
+// printDiffLines is printDiff without the count of exposed subjects.
+func printDiffLines(w io.Writer, d *gate.Diff) {
+	lines := fmt.Sprintf("in %d lines", len(d.Changes))
+	if len(d.Changes) == 1 {
+		lines = "in 1 line"
+	}
+	fmt.Fprintf(w, "policy %s → %s: %d of %d cells change, %d widening (deny → allow) and %d narrowing (allow → deny)", d.Old, d.New, d.Widening+d.Narrowing, d.Cells, d.Widening, d.Narrowing)
+	if len(d.Changes) > 0 {
+		fmt.Fprintf(w, ", %s:", lines)
+	}
+	fmt.Fprintln(w)
 	for _, c := range d.Changes {
 		fmt.Fprintf(w, "  %s\n", c)
+	}
+	for _, g := range d.RegionGroups {
+		if !strings.HasPrefix(g.Name, "@") {
+			fmt.Fprintf(w, "  where %s\n", g)
+		}
 	}
 	n := d.Notice
 	switch {
@@ -240,8 +264,5 @@ func printDiff(w io.Writer, d *gate.Diff) {
 		fmt.Fprintf(w, "  NOTICE VIOLATION: widening changes take effect at %s; announced %s with min_notice %s, they may not before %s\n", n.EffectiveFrom, n.AnnouncedAt, n.MinNotice, n.Due)
 	default:
 		fmt.Fprintf(w, "  notice: announced %s, min_notice %s, due %s — effective %s is in time\n", n.AnnouncedAt, n.MinNotice, n.Due, n.EffectiveFrom)
-	}
-	if d.Exposed != nil {
-		fmt.Fprintf(w, "  subjects whose current region, attributes and consent fall in a widened combination: %d\n", *d.Exposed)
 	}
 }

@@ -400,7 +400,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"A premium member's private message", "A member in a strict region",
 		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check",
 		"NOTICE VIOLATION", "(forced)", "Whose data partner-x holds that they no longer allow", "withdrawal (consent.denied) since 2025-",
-		"widened combination: ",
+		"The widening exposed ", "in 3 lines:",
 		"The transparency log", "leaves re-derived from the rows", "— consentgate/", "The manifest carries log index", "Done in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -509,18 +509,27 @@ func TestPolicyDiffAndNotice(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, f), b, 0o644)
 	}
 	out, _, code := cg(t, dir, "policy", "diff", "2-first-party-training.yaml", "3-affiliates-and-partners.yaml")
-	if code != 3 || !strings.Contains(out, "NOTICE VIOLATION") || !strings.Contains(out, "partner-x (third_party) × region outside strict × consent none: deny → allow (widening)") {
+	if code != 3 || !strings.Contains(out, "NOTICE VIOLATION") || !strings.Contains(out, "widening:  to affiliates, partner-x · train_ai_system and below · every category except user.content.private and below · every region except strict, unknown · consent none (144 cells)") ||
+		!strings.Contains(out, "in 3 lines:") || !strings.Contains(out, "where strict = @EEA, CA, CH, CN, GB, HK") {
 		t.Fatalf("diff exit %d:\n%s", code, out)
 	}
 	jsonOut, _, code := cg(t, dir, "policy", "diff", "--json", "2-first-party-training.yaml", "3-affiliates-and-partners.yaml")
 	var d struct {
-		Old, New       string
-		WideningCells  int `json:"widening_cells"`
-		NarrowingCells int `json:"narrowing_cells"`
-		Notice         struct{ Violation bool }
-		Changes        []struct{ Widening bool }
+		Old            string `json:"old"`
+		New            string `json:"new"`
+		WideningCells  int    `json:"widening_cells"`
+		NarrowingCells int    `json:"narrowing_cells"`
+		Notice         struct {
+			Violation bool `json:"violation"`
+		} `json:"notice"`
+		Changes []struct {
+			Widening   bool     `json:"widening"`
+			Cells      int      `json:"cells"`
+			Recipients []string `json:"recipients"`
+		} `json:"changes"`
 	}
-	if err := json.Unmarshal([]byte(jsonOut), &d); err != nil || code != 3 || !d.Notice.Violation || d.WideningCells == 0 || d.New != "2024-09-18" || len(d.Changes) == 0 {
+	if err := json.Unmarshal([]byte(jsonOut), &d); err != nil || code != 3 || !d.Notice.Violation || d.WideningCells != 144 || d.New != "2024-09-18" || len(d.Changes) != 3 ||
+		!d.Changes[0].Widening || d.Changes[0].Cells != 144 || strings.Join(d.Changes[0].Recipients, ",") != "affiliates,partner-x" {
 		t.Fatalf("json diff %d %v: %s", code, err, jsonOut)
 	}
 	if out, _, code := cg(t, dir, "policy", "diff", "3-affiliates-and-partners.yaml", "3-affiliates-and-partners.yaml"); code != 0 || !strings.Contains(out, "0 of") {

@@ -669,4 +669,38 @@ func TestPublishWordsItsHint(t *testing.T) {
 	if n, ok := v["diff"].(map[string]any)["subjects_newly_allowed"].(float64); !ok || n != 1 {
 		t.Fatalf("the diff's exposed subjects: %v", v["diff"])
 	}
+	// Every key of the answer is one openapi.json describes.
+	_, b = w.do("", "GET", "/openapi.json", "")
+	var doc map[string]any
+	json.Unmarshal(b, &doc)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	var check func(path string, v any, schema map[string]any)
+	check = func(path string, v any, schema map[string]any) {
+		if ref, ok := schema["$ref"].(string); ok {
+			schema = schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			props, _ := schema["properties"].(map[string]any)
+			for k, x := range v {
+				sub, ok := props[k].(map[string]any)
+				if !ok {
+					t.Errorf("the diff's answer has %s.%s, which openapi.json does not describe", path, k)
+					continue
+				}
+				check(path+"."+k, x, sub)
+			}
+		case []any:
+			items, _ := schema["items"].(map[string]any)
+			for _, x := range v {
+				check(path+"[]", x, items)
+			}
+		}
+	}
+	diffOp := doc["paths"].(map[string]any)["/v1/policies/diff"].(map[string]any)["get"].(map[string]any)
+	resp := diffOp["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+	check("", v, resp)
+	if len(v["diff"].(map[string]any)["changes"].([]any)) == 0 {
+		t.Fatalf("the widening has no change: %v", v["diff"])
+	}
 }

@@ -10,83 +10,106 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// Any stands for every value of a dimension in a diff summary.
-const Any = "any"
+// Diff is the exact difference between two versions' decisions (SPEC
+// §2.5): every cell of the union of their domains whose decision changes
+// is in exactly one of Changes.
+type Diff struct {
+	Old, New  string `json:"-"`
+	Widening  int    `json:"widening_cells"`  // cells deny → allow
+	Narrowing int    `json:"narrowing_cells"` // cells allow → deny
+	Cells     int    `json:"cells"`           // cells of the domain: the product of its dimensions' sizes
+	Notice    Notice `json:"notice"`
+	// Changes are disjoint boxes of the domain that together are exactly
+	// the changed cells, as few as the summary could make them, widening
+	// first.
+	Changes []Change `json:"changes"`
+	// Domain is what the changes' sets are drawn from.
+	Domain Domain `json:"domain"`
+	// RegionGroups are the region groups the summaries and the region
+	// classes' labels name, with the codes they stand for (the same in
+	// every version that defines them).
+	RegionGroups []RegionGroup `json:"region_groups"`
 
-// Change is a group of cells of the decision domain whose decision the
-// same way changes between two versions. Dimensions whose every value
-// changes alike read Any.
+	oldT, newT *Table
+	recipients []Recipient // with the class the diff decides them by
+	lay        layout
+	regionOf   map[[2]int]int // (old, new) table region classes → Domain.RegionClasses index
+	index      [3]map[string]int
+	attrIndex  []map[string]int // per attribute: value → index ("" absent)
+}
+
+// Change is one line of a diff's summary: the cells whose recipient,
+// purpose, category, region class, attribute values, role and consent
+// state are each in the change's sets, all of whose decisions change the
+// same way. Its cells are the product of the sets: a set is never empty,
+// and one that holds its dimension's every value is listed in full.
 type Change struct {
-	Purpose   string   `json:"purpose"`
-	Category  string   `json:"category"`
-	Recipient string   `json:"recipient"` // "id (class)" or Any
-	Region    string   `json:"region"`    // codes of a region class, "unknown", or Any
-	Attrs     []string `json:"attributes"`
-	Role      string   `json:"role"`
-	Consent   string   `json:"consent"`
-	Widening  bool     `json:"widening"` // deny → allow; otherwise allow → deny
-	Cells     int      `json:"cells"`
+	Widening bool `json:"widening"` // deny → allow; otherwise allow → deny
+	Cells    int  `json:"cells"`
+	// Summary is the line for an engineer, with ids (String); Words the
+	// same line in the versions' describe words, each id beside them.
+	Summary       string       `json:"summary"`
+	Words         string       `json:"words"`
+	Recipients    []string     `json:"recipients"`     // ids; their classes are in Domain.Recipients
+	Purposes      []string     `json:"purposes"`       // names of Domain.Purposes (no descendants implied)
+	Categories    []string     `json:"categories"`     // names of Domain.Categories (no descendants implied)
+	RegionClasses []int        `json:"region_classes"` // indices into Domain.RegionClasses
+	Attributes    []AttrValues `json:"attributes"`     // one per attribute of the domain, in its order
+	Roles         []string     `json:"roles"`
+	Consent       []string     `json:"consent"` // none, granted, denied
 
-	// For Covers: the region class as (old, new) classes, and the
-	// attribute values in the diff's attribute order ("" absent); nil
-	// when Any.
-	regionPair *[2]int
-	attrVals   []string
-	attrNames  []string
+	b box
 }
 
-// Covers reports whether a request falls in the change: its purpose,
-// category, recipient id, region code ("" for none) and attributes, role
-// and consent — as the diff's two tables see them.
-func (c Change) Covers(d *Diff, purpose, category, recipient, regionCode string, attrs map[string]string, role Role, st State) bool {
-	hier := func(field, v string) bool {
-		if field == Any || field == v {
-			return true
-		}
-		node, below := strings.CutSuffix(field, " and below")
-		return below && IsAncestorOrSelf(node, v)
-	}
-	if !hier(c.Purpose, purpose) || !hier(c.Category, category) ||
-		c.Role != Any && c.Role != role.String() || c.Consent != Any && c.Consent != st.String() {
-		return false
-	}
-	if c.Recipient != Any && !strings.HasPrefix(c.Recipient, recipient+" (") {
-		return false
-	}
-	if c.regionPair != nil && *c.regionPair != [2]int{d.oldT.RegionClass(regionCode), d.newT.RegionClass(regionCode)} {
-		return false
-	}
-	for i, v := range c.attrVals {
-		if attrs[c.attrNames[i]] != v {
-			return false
-		}
-	}
-	return true
+// String is the change's summary line.
+func (c Change) String() string { return c.Summary }
+
+// AttrValues is a set of values of one subject attribute: declared values,
+// and (Absent) a subject without the attribute — or with a value neither
+// version declares, which both decide as absent.
+type AttrValues struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
+	Absent bool     `json:"absent"`
 }
 
-func (c Change) String() string {
-	parts := []string{}
-	add := func(label, v string) {
-		if v != Any {
-			parts = append(parts, label+v)
-		}
-	}
-	add("", c.Purpose)
-	add("", c.Category)
-	add("", c.Recipient)
-	add("region ", c.Region)
-	parts = append(parts, c.Attrs...)
-	add("role ", c.Role)
-	add("consent ", c.Consent)
-	if len(parts) == 0 {
-		parts = append(parts, "every use")
-	}
-	verdict := "allow → deny (narrowing)"
-	if c.Widening {
-		verdict = "deny → allow (widening)"
-	}
-	return strings.Join(parts, " × ") + ": " + verdict
+// Domain is the union of two versions' domains the diff walks.
+type Domain struct {
+	Purposes      []string        `json:"purposes"`   // declared by either, with ancestors
+	Categories    []string        `json:"categories"` // declared by either, with ancestors
+	Recipients    []DiffRecipient `json:"recipients"`
+	RegionClasses []RegionClass   `json:"region_classes"`
+	Attributes    []AttrValues    `json:"attributes"` // every value either declares, and absent
+	Roles         []string        `json:"roles"`
+	Consent       []string        `json:"consent"`
 }
+
+// DiffRecipient is a recipient of a diff's domain with the class both
+// versions are decided by (NEW's, else OLD's: the class at the as-of time).
+type DiffRecipient struct {
+	ID    string `json:"id"`
+	Class string `json:"class"`
+}
+
+// RegionClass is a set of regions both versions treat alike: the codes
+// of both versions' region universe in it (every country, and every code
+// either names), and Unknown when it holds subjects with no region. A
+// subject's region is in the class that lists its code, else in the one
+// that lists its country's code.
+type RegionClass struct {
+	Label   string   `json:"label"`
+	Codes   []string `json:"codes"`
+	Unknown bool     `json:"unknown"`
+}
+
+// RegionGroup is a region group a summary names, with its codes.
+type RegionGroup struct {
+	Name  string   `json:"name"`
+	Codes []string `json:"codes"`
+}
+
+// String reads "strict = @EEA, CA, CH, CN, GB, HK".
+func (g RegionGroup) String() string { return g.Name + " = " + groupCodesText(g.Codes) }
 
 // Notice is the notice check of SPEC §2.5.
 type Notice struct {
@@ -98,53 +121,68 @@ type Notice struct {
 	Due           timestamp.Time `json:"due"` // the earliest effective_from the notice allows
 }
 
-// Diff is the exact difference between two versions' decisions.
-type Diff struct {
-	Old, New  string   `json:"-"`
-	Changes   []Change `json:"changes"`
-	Widening  int      `json:"widening_cells"`
-	Narrowing int      `json:"narrowing_cells"`
-	Cells     int      `json:"cells"`
-	Notice    Notice   `json:"notice"`
-
-	oldT, newT *Table
-	purposes   []string
-	recipients []Recipient // with the class the diff decides them by
-}
-
-// Purposes and Recipients are the diff's domain of uses.
-func (d *Diff) Purposes() []string { return d.purposes }
+// Purposes returns the purposes of the diff's domain.
+func (d *Diff) Purposes() []string { return d.Domain.Purposes }
 
 // Recipients returns the recipients of the diff's domain, with the class it
 // decides each by.
 func (d *Diff) Recipients() []Recipient { return d.recipients }
 
+// Covers reports whether a request falls in the change: its purpose,
+// category, recipient id, region code ("" for none) and attributes, role
+// and consent — as the diff's two tables see them. A purpose, category or
+// recipient outside the diff's domain is in no change.
+func (c Change) Covers(d *Diff, purpose, category, recipient, regionCode string, attrs map[string]string, role Role, st State) bool {
+	for k, v := range []string{recipient, purpose, category} {
+		i, ok := d.index[k][v]
+		if !ok || !c.b.has(&d.lay, k, i) {
+			return false
+		}
+	}
+	rc, ok := d.regionClass(regionCode)
+	if !ok || !c.b.has(&d.lay, dimRegion, rc) {
+		return false
+	}
+	if !c.attrsMatch(d, attrs) {
+		return false
+	}
+	return c.b.has(&d.lay, d.lay.role(), int(role)) && c.b.has(&d.lay, d.lay.consent(), int(st))
+}
+
+func (c Change) attrsMatch(d *Diff, attrs map[string]string) bool {
+	for k, a := range d.Domain.Attributes {
+		i, ok := d.attrIndex[k][attrs[a.Name]]
+		if !ok {
+			i = d.attrIndex[k][""]
+		}
+		if !c.b.has(&d.lay, dimAttr0+k, i) {
+			return false
+		}
+	}
+	return true
+}
+
+// regionClass returns the index of a region code's class ("" for none).
+func (d *Diff) regionClass(code string) (int, bool) {
+	i, ok := d.regionOf[[2]int{d.oldT.RegionClass(code), d.newT.RegionClass(code)}]
+	return i, ok
+}
+
 // SubjectInWidening reports whether a subject with this region (code, ""
 // for none), these attributes and this consent (consentOf a purpose and a
 // recipient of the domain) falls in at least one widened combination.
 func (d *Diff) SubjectInWidening(regionCode string, attrs map[string]string, consentOf func(purpose string, r Recipient) State) bool {
-	pair := [2]int{d.oldT.RegionClass(regionCode), d.newT.RegionClass(regionCode)}
+	rc, ok := d.regionClass(regionCode)
+	if !ok {
+		return false
+	}
 	for _, c := range d.Changes {
-		if !c.Widening || c.regionPair != nil && *c.regionPair != pair {
+		if !c.Widening || !c.b.has(&d.lay, dimRegion, rc) || !c.attrsMatch(d, attrs) {
 			continue
 		}
-		attrsMatch := true
-		for i, v := range c.attrVals {
-			attrsMatch = attrsMatch && attrs[c.attrNames[i]] == v
-		}
-		if !attrsMatch {
-			continue
-		}
-		node, below := strings.CutSuffix(c.Purpose, " and below")
-		for _, p := range d.purposes {
-			if !(c.Purpose == Any || p == c.Purpose || below && IsAncestorOrSelf(node, p)) {
-				continue
-			}
-			for _, r := range d.recipients {
-				if c.Recipient != Any && c.Recipient != fmt.Sprintf("%s (%s)", r.ID, r.Class) {
-					continue
-				}
-				if c.Consent == Any || consentOf(p, r).String() == c.Consent {
+		for _, p := range c.b.members(&d.lay, dimPurpose) {
+			for _, r := range c.b.members(&d.lay, dimRecipient) {
+				if c.b.has(&d.lay, d.lay.consent(), int(consentOf(d.Domain.Purposes[p], d.recipients[r]))) {
 					return true
 				}
 			}
@@ -164,84 +202,59 @@ const MaxDiffCells = 50_000_000
 // (the publication time; for two files, its effective_from).
 func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 	o, n := oldT.Doc, newT.Doc
-	d := &Diff{Old: o.Version, New: n.Version, oldT: oldT, newT: newT}
+	d := &Diff{Old: o.Version, New: n.Version, Changes: []Change{}, oldT: oldT, newT: newT}
+	dom := &d.Domain
 
-	purposes := union(o.Purposes, n.Purposes)
-	categories := union(o.Categories, n.Categories)
-	d.purposes = purposes
-	type recip struct {
-		id    string
-		class Class
-	}
-	var recips []recip
+	dom.Purposes = union(o.Purposes, n.Purposes)
+	dom.Categories = union(o.Categories, n.Categories)
 	seen := map[string]bool{}
 	for _, doc := range []*Document{n, o} {
 		for _, r := range doc.Recipients {
 			if !seen[r.ID] {
 				seen[r.ID] = true
-				recips = append(recips, recip{r.ID, r.Class}) // NEW's class first: the class at the as-of time
+				d.recipients = append(d.recipients, r) // NEW's class first: the class at the as-of time
 			}
 		}
 	}
-	sort.Slice(recips, func(i, j int) bool { return recips[i].id < recips[j].id })
-	for _, r := range recips {
-		d.recipients = append(d.recipients, Recipient{ID: r.id, Class: r.class})
+	sort.Slice(d.recipients, func(i, j int) bool { return d.recipients[i].ID < d.recipients[j].ID })
+	for _, r := range d.recipients {
+		dom.Recipients = append(dom.Recipients, DiffRecipient{ID: r.ID, Class: r.Class.String()})
+	}
+	for k, names := range [][]string{recipientIDs(d.recipients), dom.Purposes, dom.Categories} {
+		d.index[k] = map[string]int{}
+		for i, x := range names {
+			d.index[k][x] = i
+		}
 	}
 
 	// Region classes: the coarsest partition on which both versions agree.
-	type rclass struct {
-		o, n  int
-		codes []string
-	}
-	var regions []*rclass
-	byPair := map[[2]int]*rclass{}
-	addRegion := func(code string) {
-		k := [2]int{oldT.RegionClass(code), newT.RegionClass(code)}
-		rc, ok := byPair[k]
+	universe := regionUniverse(o, n)
+	d.regionOf = map[[2]int]int{}
+	var classOf []int // universe index → class
+	for _, c := range universe {
+		k := [2]int{oldT.RegionClass(c), newT.RegionClass(c)}
+		i, ok := d.regionOf[k]
 		if !ok {
-			rc = &rclass{o: k[0], n: k[1]}
-			byPair[k] = rc
-			regions = append(regions, rc)
+			i = len(dom.RegionClasses)
+			d.regionOf[k] = i
+			dom.RegionClasses = append(dom.RegionClasses, RegionClass{Codes: []string{}})
 		}
-		rc.codes = append(rc.codes, code)
-	}
-	codes := map[string]bool{}
-	for _, c := range region.Countries() {
-		codes[c] = true
-	}
-	for _, doc := range []*Document{o, n} {
-		for _, g := range doc.Groups {
-			for _, c := range g {
-				codes[c] = true
-			}
+		rc := &dom.RegionClasses[i]
+		if c == "" {
+			rc.Unknown = true
+		} else {
+			rc.Codes = append(rc.Codes, c)
 		}
-		for _, r := range doc.Rules {
-			for _, c := range r.When.Regions {
-				if region.Validate(c) == nil {
-					codes[c] = true
-				}
-			}
-		}
+		classOf = append(classOf, i)
 	}
-	sorted := make([]string, 0, len(codes))
-	for c := range codes {
-		sorted = append(sorted, c)
-	}
-	sort.Strings(sorted)
-	for _, c := range sorted {
-		addRegion(c)
-	}
-	addRegion("") // unknown
 
 	// Attributes: each declared value on either side, and absent.
 	type attr struct {
-		name   string
-		values []string // "" is absent
-		oi, ni int      // index in each table, -1 if not declared there
+		oi, ni int // index in each table, -1 if not declared there
 	}
 	var attrs []attr
 	for _, name := range union(attrNames(o), attrNames(n)) {
-		a := attr{name: name, oi: -1, ni: -1}
+		a := attr{oi: -1, ni: -1}
 		var vals []string
 		if i, ok := oldT.AttrIndex(name); ok {
 			a.oi = i
@@ -251,49 +264,82 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 			a.ni = i
 			vals = append(vals, n.Attributes[i].Values...)
 		}
-		a.values = append(union(vals, nil), "")
 		attrs = append(attrs, a)
+		av := AttrValues{Name: name, Values: union(vals, nil), Absent: true}
+		dom.Attributes = append(dom.Attributes, av)
+		idx := map[string]int{}
+		for i, v := range av.Values {
+			idx[v] = i
+		}
+		idx[""] = len(av.Values)
+		d.attrIndex = append(d.attrIndex, idx)
 	}
+	for r := Role(0); r < numRoles; r++ {
+		dom.Roles = append(dom.Roles, r.String())
+	}
+	for s := State(0); s < numStates; s++ {
+		dom.Consent = append(dom.Consent, s.String())
+	}
+
+	sizes := []int{len(d.recipients), len(dom.Purposes), len(dom.Categories), len(dom.RegionClasses)}
 	nAttr := 1
-	for _, a := range attrs {
-		nAttr *= len(a.values)
+	for _, a := range dom.Attributes {
+		sizes = append(sizes, len(a.Values)+1)
+		nAttr *= len(a.Values) + 1
 	}
-	total := len(purposes) * len(categories) * len(recips) * len(regions) * nAttr * int(numRoles) * int(numStates)
+	sizes = append(sizes, int(numRoles), int(numStates))
+	total := 1
+	for _, s := range sizes {
+		total *= s
+		if total > MaxDiffCells {
+			break
+		}
+	}
 	if total > MaxDiffCells {
-		return nil, fmt.Errorf("the domain of %s and %s has %d cells, more than %d a diff walks", o.Version, n.Version, total, MaxDiffCells)
+		return nil, fmt.Errorf("the domain of %s and %s has more than %d cells, the most a diff walks", o.Version, n.Version, MaxDiffCells)
 	}
 	d.Cells = total
+	d.lay = newLayout(sizes)
 
-	// Walk every cell; keep the changed ones as index tuples.
-	const dims = 7              // purpose, category, recipient, region, attrs (one combined), role, consent
-	var changed [][dims + 1]int // last: 1 widening, 0 narrowing
-	ocls, ncls := make([]int, len(attrs)), make([]int, len(attrs))
-	var oAttrCls, nAttrCls []int
-	for pi, p := range purposes {
-		op, np := oldT.PurposeClass(p), newT.PurposeClass(p)
-		for ci, c := range categories {
-			oc, nc := oldT.CategoryClass(c), newT.CategoryClass(c)
-			for ri, r := range recips {
-				or, nr := oldT.RecipientClass(r.id, r.class), newT.RecipientClass(r.id, r.class)
-				for gi, g := range regions {
+	// Walk every cell. The changed cells of one (recipient, purpose,
+	// category, region class, attribute values) are at most nine (role ×
+	// consent); they become boxes of roles × consent states at once.
+	var boxes []box
+	oAttrCls, nAttrCls := make([]int, 0, len(attrs)), make([]int, 0, len(attrs))
+	vals := make([]int, len(attrs))
+	regionPairs := make([][2]int, len(dom.RegionClasses))
+	for k, i := range d.regionOf {
+		regionPairs[i] = k
+	}
+	for ri, r := range d.recipients {
+		or, nr := oldT.RecipientClass(r.ID, r.Class), newT.RecipientClass(r.ID, r.Class)
+		for pi, p := range dom.Purposes {
+			op, np := oldT.PurposeClass(p), newT.PurposeClass(p)
+			for ci, c := range dom.Categories {
+				oc, nc := oldT.CategoryClass(c), newT.CategoryClass(c)
+				for gi, g := range regionPairs {
 					for ai := 0; ai < nAttr; ai++ {
 						rest := ai
-						oAttrCls, nAttrCls = ocls[:0], ncls[:0]
-						vals := make([]int, len(attrs))
 						for k := len(attrs) - 1; k >= 0; k-- {
-							vals[k] = rest % len(attrs[k].values)
-							rest /= len(attrs[k].values)
+							vals[k] = rest % sizes[dimAttr0+k]
+							rest /= sizes[dimAttr0+k]
 						}
+						oAttrCls, nAttrCls = oAttrCls[:0], nAttrCls[:0]
 						for k, a := range attrs {
-							v := a.values[vals[k]]
+							v, present := "", vals[k] < len(dom.Attributes[k].Values)
+							if present {
+								v = dom.Attributes[k].Values[vals[k]]
+							}
 							if a.oi >= 0 {
-								oAttrCls = append(oAttrCls, oldT.AttrClass(a.oi, v, v != ""))
+								oAttrCls = append(oAttrCls, oldT.AttrClass(a.oi, v, present))
 							}
 							if a.ni >= 0 {
-								nAttrCls = append(nAttrCls, newT.AttrClass(a.ni, v, v != ""))
+								nAttrCls = append(nAttrCls, newT.AttrClass(a.ni, v, present))
 							}
 						}
-						os, ns := oldT.SubjectClass(g.o, oAttrCls), newT.SubjectClass(g.n, nAttrCls)
+						os, ns := oldT.SubjectClass(g[0], oAttrCls), newT.SubjectClass(g[1], nAttrCls)
+						var masks [2][numRoles]uint8 // [widening][role] → consent states that change
+						changed := false
 						for role := Role(0); role < numRoles; role++ {
 							for st := State(0); st < numStates; st++ {
 								oa := oldT.Outcomes[oldT.Decide(op, oc, or, os, role, st)].Allow
@@ -308,7 +354,38 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 								} else {
 									d.Narrowing++
 								}
-								changed = append(changed, [dims + 1]int{pi, ci, ri, gi, ai, int(role), int(st), w})
+								masks[w][role] |= 1 << st
+								changed = true
+							}
+						}
+						if !changed {
+							continue
+						}
+						fixed := append([]int{ri, pi, ci, gi}, vals...)
+						for w := range masks {
+							for role, m := range masks[w] {
+								if m == 0 {
+									continue
+								}
+								done := false
+								for j := 0; j < role; j++ {
+									done = done || masks[w][j] == m
+								}
+								if done {
+									continue
+								}
+								b := d.lay.newBox(w == 1, fixed)
+								for r2 := role; r2 < int(numRoles); r2++ {
+									if masks[w][r2] == m {
+										b.set(&d.lay, d.lay.role(), r2)
+									}
+								}
+								for st := 0; st < int(numStates); st++ {
+									if m&(1<<st) != 0 {
+										b.set(&d.lay, d.lay.consent(), st)
+									}
+								}
+								boxes = append(boxes, b)
 							}
 						}
 					}
@@ -317,91 +394,25 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 		}
 	}
 
-	// Summarise: collapse a dimension wherever every one of its values
-	// changes alike, the others equal; -1 marks Any.
-	sizes := [dims]int{len(purposes), len(categories), len(recips), len(regions), nAttr, int(numRoles), int(numStates)}
-	counts := map[[dims + 1]int]int{}
-	for _, c := range changed {
-		counts[c]++
+	boxes = cover(boxes, &d.lay)
+	s := newSummarizer(d, universe, classOf)
+	for i := range dom.RegionClasses {
+		dom.RegionClasses[i].Label = s.regionText(s.classSet([]int{i}), false)
 	}
-	for _, dim := range []int{6, 5, 4, 3, 2, 1, 0} {
-		groups := map[[dims + 1]int][]([dims + 1]int){}
-		for c := range counts {
-			k := c
-			k[dim] = -2
-			groups[k] = append(groups[k], c)
-		}
-		for k, members := range groups {
-			if len(members) == sizes[dim] && sizes[dim] > 1 {
-				sum := 0
-				for _, m := range members {
-					sum += counts[m]
-					delete(counts, m)
-				}
-				k[dim] = -1
-				counts[k] += sum
-			}
-		}
+	for _, b := range boxes {
+		d.Changes = append(d.Changes, s.change(b))
 	}
-	keys := make([][dims + 1]int, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		for x := dims; x >= 0; x-- {
-			a, b := keys[i][x], keys[j][x]
-			if x == dims {
-				a, b = -a, -b // widening first
-			}
-			if a != b {
-				return a < b
-			}
+	sort.SliceStable(d.Changes, func(i, j int) bool {
+		a, b := d.Changes[i], d.Changes[j]
+		if a.Widening != b.Widening {
+			return a.Widening
 		}
-		return false
+		if a.Cells != b.Cells {
+			return a.Cells > b.Cells
+		}
+		return a.Summary < b.Summary
 	})
-	for _, k := range keys {
-		ch := Change{Widening: k[dims] == 1, Cells: counts[k], Purpose: Any, Category: Any, Recipient: Any, Region: Any, Role: Any, Consent: Any}
-		if k[0] >= 0 {
-			ch.Purpose = purposes[k[0]]
-		}
-		if k[1] >= 0 {
-			ch.Category = categories[k[1]]
-		}
-		if k[2] >= 0 {
-			ch.Recipient = fmt.Sprintf("%s (%s)", recips[k[2]].id, recips[k[2]].class)
-		}
-		if k[3] >= 0 {
-			ch.Region = regionLabel(regions[k[3]].codes, n, o)
-			ch.regionPair = &[2]int{regions[k[3]].o, regions[k[3]].n}
-		}
-		if k[4] >= 0 {
-			rest := k[4]
-			vals := make([]int, len(attrs))
-			for x := len(attrs) - 1; x >= 0; x-- {
-				vals[x] = rest % len(attrs[x].values)
-				rest /= len(attrs[x].values)
-			}
-			for x, a := range attrs {
-				v := a.values[vals[x]]
-				ch.attrVals = append(ch.attrVals, v)
-				ch.attrNames = append(ch.attrNames, a.name)
-				if v == "" {
-					v = "(absent)"
-				}
-				ch.Attrs = append(ch.Attrs, a.name+"="+v)
-			}
-		}
-		if k[5] >= 0 {
-			ch.Role = Role(k[5]).String()
-		}
-		if k[6] >= 0 {
-			ch.Consent = State(k[6]).String()
-		}
-		d.Changes = append(d.Changes, ch)
-	}
-
-	d.Changes = collapseTree(d.Changes, purposes, func(c *Change) *string { return &c.Purpose })
-	d.Changes = collapseTree(d.Changes, categories, func(c *Change) *string { return &c.Category })
+	d.RegionGroups = s.groupsNamed()
 
 	// The notice check.
 	notice := max(o.MinNotice, n.MinNotice)
@@ -414,6 +425,43 @@ func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 	return d, nil
 }
 
+// regionUniverse is every country, every code either version names (in a
+// group or a rule), sorted, and "" (no region) last.
+func regionUniverse(docs ...*Document) []string {
+	codes := map[string]bool{}
+	for _, c := range region.Countries() {
+		codes[c] = true
+	}
+	for _, doc := range docs {
+		for _, g := range doc.Groups {
+			for _, c := range g {
+				codes[c] = true
+			}
+		}
+		for _, r := range doc.Rules {
+			for _, c := range r.When.Regions {
+				if region.Validate(c) == nil {
+					codes[c] = true
+				}
+			}
+		}
+	}
+	sorted := make([]string, 0, len(codes)+1)
+	for c := range codes {
+		sorted = append(sorted, c)
+	}
+	sort.Strings(sorted)
+	return append(sorted, "")
+}
+
+func recipientIDs(rs []Recipient) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
 func formatDuration(d time.Duration) string {
 	switch {
 	case d == 0:
@@ -424,64 +472,6 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	return fmt.Sprintf("%dm", d/time.Minute)
-}
-
-// regionLabel names a region class: a group of either version whose codes
-// are exactly the class's countries, else the codes themselves.
-func regionLabel(codes []string, docs ...*Document) string {
-	if len(codes) == 1 && codes[0] == "" {
-		return region.Unknown
-	}
-	var countries []string
-	for _, c := range codes {
-		if c != "" && !strings.Contains(c, "-") {
-			countries = append(countries, c)
-		}
-	}
-	all := region.Countries()
-	for _, d := range docs {
-		for _, name := range append(append([]string{}, d.GroupOrder...), "@EEA", "@EU") {
-			var g []string
-			for _, c := range union(d.Groups[name], nil) {
-				if !strings.Contains(c, "-") {
-					g = append(g, c)
-				}
-			}
-			if len(g) == 0 {
-				continue
-			}
-			if len(g) == len(countries) && strings.Join(sortedCopy(g), ",") == strings.Join(sortedCopy(countries), ",") {
-				return name
-			}
-			if len(g)+len(countries) == len(all) && !overlaps(g, countries) {
-				return "outside " + name
-			}
-		}
-	}
-	list := codes
-	if len(list) > 8 {
-		return strings.Join(list[:6], ", ") + fmt.Sprintf(", … (%d regions)", len(list))
-	}
-	return strings.Join(list, ", ")
-}
-
-func overlaps(a, b []string) bool {
-	set := map[string]bool{}
-	for _, x := range a {
-		set[x] = true
-	}
-	for _, x := range b {
-		if set[x] {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedCopy(s []string) []string {
-	c := append([]string(nil), s...)
-	sort.Strings(c)
-	return c
 }
 
 // union returns the distinct strings of a then b, in order.
@@ -505,69 +495,31 @@ func attrNames(d *Document) []string {
 	return out
 }
 
-// collapseTree merges changes that differ only in one hierarchical
-// dimension when they cover a whole subtree of it: "user.content and
-// below" for user.content and all its descendants in the domain.
-func collapseTree(changes []Change, domain []string, field func(*Change) *string) []Change {
-	key := func(c Change) string {
-		*field(&c) = ""
-		c.Cells = 0
-		return fmt.Sprintf("%v", c)
+// groupCodesText writes a group's codes with the built-in groups they
+// hold: "@EEA, CA, CH, CN, GB, HK".
+func groupCodesText(codes []string) string {
+	set := map[string]bool{}
+	for _, c := range codes {
+		set[c] = true
 	}
-	groups := map[string][]int{}
-	var order []string
-	for i, c := range changes {
-		k := key(c)
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+	var parts []string
+	for _, g := range []string{"@EEA", "@EU"} {
+		all := true
+		for _, c := range region.Groups[g] {
+			all = all && set[c]
 		}
-		groups[k] = append(groups[k], i)
-	}
-	var out []Change
-	for _, k := range order {
-		idx := groups[k]
-		present := map[string]int{}
-		for _, i := range idx {
-			present[*field(&changes[i])] = i
-		}
-		covered := map[string]bool{}
-		// Shallowest nodes first, so the largest subtree wins.
-		nodes := append([]string(nil), domain...)
-		sort.SliceStable(nodes, func(a, b int) bool { return strings.Count(nodes[a], ".") < strings.Count(nodes[b], ".") })
-		for _, node := range nodes {
-			if covered[node] {
-				continue
+		if all {
+			parts = append(parts, g)
+			for _, c := range region.Groups[g] {
+				delete(set, c)
 			}
-			if _, ok := present[node]; !ok {
-				continue
-			}
-			var sub []string
-			complete := true
-			for _, x := range domain {
-				if IsAncestorOrSelf(node, x) {
-					sub = append(sub, x)
-					if _, ok := present[x]; !ok {
-						complete = false
-					}
-				}
-			}
-			if !complete || len(sub) < 2 {
-				continue
-			}
-			merged := changes[present[node]]
-			merged.Cells = 0
-			for _, x := range sub {
-				merged.Cells += changes[present[x]].Cells
-				covered[x] = true
-			}
-			*field(&merged) = node + " and below"
-			out = append(out, merged)
-		}
-		for _, i := range idx {
-			if !covered[*field(&changes[i])] {
-				out = append(out, changes[i])
-			}
+			break
 		}
 	}
-	return out
+	rest := make([]string, 0, len(set))
+	for c := range set {
+		rest = append(rest, c)
+	}
+	sort.Strings(rest)
+	return strings.Join(append(parts, rest...), ", ")
 }
