@@ -423,7 +423,7 @@ func TestPages(t *testing.T) {
 		}
 		// Any two versions, the whole diff.
 		s.do("diff", chromedp.Navigate(url+"/admin/diff?from=2022-01-01&to=2024-09-18"), chromedp.WaitVisible("main h1"))
-		if d := s.text("main"); !strings.Contains(d, "From 2022-01-01 to 2024-09-18") {
+		if d := s.text("main"); !strings.Contains(d, "From 2022-01-01 to 2024-09-18") || !strings.Contains(d, "Newly allowed: to every recipient · train_ai_system and below · every category except user.content.private and below") {
 			t.Errorf("the diff page:\n%s", d)
 		}
 		s.check("diff page (1280 px)")

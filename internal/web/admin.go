@@ -156,11 +156,16 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// diffLines are a diff's lines as the console shows them.
+// diffLines are a diff's lines as the console shows them: in the
+// policy's words, each id beside them.
 func diffLines(d *gate.Diff) []string {
 	var out []string
 	for _, ch := range d.Changes {
-		out = append(out, ch.String())
+		if ch.Words != "" {
+			out = append(out, ch.Words)
+		} else {
+			out = append(out, ch.String())
+		}
 	}
 	return out
 }
