@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spf13/pflag"
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/access"
@@ -11,8 +12,7 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-func cmdDecide(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("decide")
+func cmdDecide(a *app, fs *pflag.FlagSet) runFunc {
 	var subjects []string
 	var req gate.DecisionRequest
 	var created, asOf timestamp.Time
@@ -24,43 +24,42 @@ func cmdDecide(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&req.Recipient, "recipient", "", "the `RECIPIENT` id")
 	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the `TIME` of the decision (default now)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
-	if err := a.noArgs(fs, args); err != nil {
-		return err
-	}
-	if len(subjects) == 0 || req.Category == "" || !createdSet || req.Purpose == "" || req.Recipient == "" {
-		return usagef("--subject, --category, --created, --purpose and --recipient are required")
-	}
-	req.Created = created
-	if asOfSet {
-		req.AsOf = &asOf
-	}
-	for _, s := range subjects {
-		id, roleName, hasRole := strings.Cut(s, ":")
-		role := policy.Author
-		if hasRole {
-			r, ok := policy.ParseRole(roleName)
-			if !ok {
-				return usagef("--subject %q: role %q is not author, recipient or mentioned", s, roleName)
+	return func(ctx context.Context, args []string) error {
+		if len(subjects) == 0 || req.Category == "" || !createdSet || req.Purpose == "" || req.Recipient == "" {
+			return usagef("--subject, --category, --created, --purpose and --recipient are required")
+		}
+		req.Created = created
+		if asOfSet {
+			req.AsOf = &asOf
+		}
+		for _, s := range subjects {
+			id, roleName, hasRole := strings.Cut(s, ":")
+			role := policy.Author
+			if hasRole {
+				r, ok := policy.ParseRole(roleName)
+				if !ok {
+					return usagef("--subject %q: role %q is not author, recipient or mentioned", s, roleName)
+				}
+				role = r
 			}
-			role = r
+			if id == "" {
+				return usagef("--subject %q: empty subject id", s)
+			}
+			req.Subjects = append(req.Subjects, gate.SubjectRole{ID: id, Role: role})
 		}
-		if id == "" {
-			return usagef("--subject %q: empty subject id", s)
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
 		}
-		req.Subjects = append(req.Subjects, gate.SubjectRole{ID: id, Role: role})
+		defer a.done(g)
+		exs, err := g.Decide(ctx, access.Local, []gate.DecisionRequest{req})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return a.printJSON(exs[0].JSON())
+		}
+		fmt.Fprint(a.stdout, exs[0].Text())
+		return nil
 	}
-	g, err := a.open(ctx, gate.ReadOnly)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	exs, err := g.Decide(ctx, access.Local, []gate.DecisionRequest{req})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return a.printJSON(exs[0].JSON())
-	}
-	fmt.Fprint(a.stdout, exs[0].Text())
-	return nil
 }

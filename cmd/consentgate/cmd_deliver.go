@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spf13/pflag"
 	"net/url"
 	"time"
 
@@ -10,8 +11,7 @@ import (
 	"github.com/consentgate/consentgate/internal/gate"
 )
 
-func cmdDeliver(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("deliver")
+func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 	var hooks []string
 	fs.Var(listFlag{&hooks}, "webhook", "POST consent changes to `URL` (repeat for several)")
 	natsURL := fs.String("nats", "", "publish consent changes to the NATS JetStream server at `URL` (nats://…)")
@@ -19,79 +19,78 @@ func cmdDeliver(ctx context.Context, a *app, args []string) error {
 	natsStream := fs.String("nats-stream", "CONSENTGATE", "the JetStream `STREAM` (created with the subject when missing)")
 	once := fs.Bool("once", false, "stop when every stored change is delivered")
 	poll := fs.Duration("poll", 200*time.Millisecond, "look for new changes every `DURATION`")
-	batch := fs.Int("batch", 500, "`N` changes per request")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if len(hooks) == 0 && *natsURL == "" {
-		return usagef("give at least one --webhook URL or --nats URL")
-	}
-	if *poll <= 0 || *batch <= 0 {
-		return usagef("--poll and --batch must be positive")
-	}
-	for _, h := range hooks {
-		if u, err := url.Parse(h); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usagef("--webhook %q: expected an http:// or https:// URL", h)
+	batch := new(int)
+	*batch = 500
+	fs.Var(countFlag{batch, 1, "a whole number of at least 1"}, "batch", "`N` changes per request, at least 1")
+	return func(ctx context.Context, args []string) error {
+		pos := args
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q", pos[0])
 		}
-	}
-	g, err := a.open(ctx, gate.Write)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	var sinks []deliver.Sink
-	if len(hooks) > 0 {
-		key, err := g.Secret("webhook.key")
+		if len(hooks) == 0 && *natsURL == "" {
+			return usagef("give at least one --webhook URL or --nats URL")
+		}
+		if *poll <= 0 {
+			return usagef("--poll %s: expected a positive duration such as 200ms or 5s", *poll)
+		}
+		for _, h := range hooks {
+			if u, err := url.Parse(h); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return usagef("--webhook %q: expected an http:// or https:// URL", h)
+			}
+		}
+		g, err := a.open(ctx, gate.Write)
 		if err != nil {
 			return err
 		}
-		for _, u := range hooks {
-			sinks = append(sinks, &deliver.Webhook{URL: u, Key: key})
+		defer a.done(g)
+		var sinks []deliver.Sink
+		if len(hooks) > 0 {
+			key, err := g.Secret("webhook.key")
+			if err != nil {
+				return err
+			}
+			for _, u := range hooks {
+				sinks = append(sinks, &deliver.Webhook{URL: u, Key: key})
+			}
 		}
-	}
-	if *natsURL != "" {
-		n := &deliver.NATS{URL: *natsURL, Subject: *natsSubject, Stream: *natsStream}
-		if err := n.Connect(ctx); err != nil {
-			return err
+		if *natsURL != "" {
+			n := &deliver.NATS{URL: *natsURL, Subject: *natsSubject, Stream: *natsStream}
+			if err := n.Connect(ctx); err != nil {
+				return err
+			}
+			defer n.Close()
+			sinks = append(sinks, n)
 		}
-		defer n.Close()
-		sinks = append(sinks, n)
+		return g.Deliver(ctx, sinks, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
 	}
-	return g.Deliver(ctx, sinks, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
 }
 
-func cmdDeliverStatus(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("deliver status")
+func cmdDeliverStatus(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the destinations as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	g, err := a.open(ctx, gate.ReadOnly)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	ds, err := g.Deliveries(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return a.printJSON(ds)
-	}
-	if len(ds) == 0 {
-		fmt.Fprintln(a.stdout, "no destination has received consent changes yet")
+	return func(ctx context.Context, args []string) error {
+		pos := args
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q", pos[0])
+		}
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		ds, err := g.Deliveries(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return a.printJSON(ds)
+		}
+		if len(ds) == 0 {
+			fmt.Fprintln(a.stdout, "no destination has received consent changes yet")
+			return nil
+		}
+		for _, d := range ds {
+			fmt.Fprintf(a.stdout, "%s: delivered up to seq %d, %d pending (last progress %s)\n", d.Destination, d.Delivered, d.Pending, d.UpdatedAt)
+		}
 		return nil
 	}
-	for _, d := range ds {
-		fmt.Fprintf(a.stdout, "%s: delivered up to seq %d, %d pending (last progress %s)\n", d.Destination, d.Delivered, d.Pending, d.UpdatedAt)
-	}
-	return nil
 }

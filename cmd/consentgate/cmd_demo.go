@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,202 +21,202 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-func cmdDemo(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("demo")
+func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 	dir := fs.String("dir", "", "`DIR` for the demo's files and store (default: a new temporary directory)")
-	members := fs.Int("members", 5000, "`N` members in the generated network")
+	members := new(int)
+	*members = 5000
+	fs.Var(countFlag{members, 40, "a whole number of at least 40 (one member per strict region and some more)"}, "members", "`N` members in the generated network, at least 40")
 	seed := fs.Uint64("seed", 2024, "random `SEED` of the generated world")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if *members < 40 {
-		return usagef("--members must be at least 40 (one per strict region and some more)")
-	}
-	start := time.Now()
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "consentgate-demo-")
+	return func(ctx context.Context, args []string) error {
+		pos := args
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q", pos[0])
+		}
+		if *members < 40 {
+			return usagef("--members must be at least 40 (one per strict region and some more)")
+		}
+		start := time.Now()
+		if *dir == "" {
+			d, err := os.MkdirTemp("", "consentgate-demo-")
+			if err != nil {
+				return err
+			}
+			*dir = d
+		}
+		w := a.stdout
+		files, stats, err := demo.Generate(*dir, *members, *seed)
 		if err != nil {
 			return err
 		}
-		*dir = d
-	}
-	w := a.stdout
-	files, stats, err := demo.Generate(*dir, *members, *seed)
-	if err != nil {
-		return err
-	}
-	dbPath := filepath.Join(*dir, "demo.db")
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		os.Remove(dbPath + suffix)
-	}
-	// The demo's own store: never the user's default one.
-	a.storeDSN, a.keysDir = "sqlite:"+dbPath, ""
-	g, err := a.open(ctx, gate.Create)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-
-	fmt.Fprintf(w, "consentgate demo — a professional network and its AI-training policy\n")
-	fmt.Fprintf(w, "  files and store in %s\n\n", *dir)
-	fmt.Fprintf(w, "1. The network: %d members in %d countries (every strict region among them), %d premium, %d moved, %d premium lapsed.\n",
-		stats.Members, stats.Countries, stats.Premium, stats.Moves, stats.Lapses)
-	fmt.Fprintf(w, "   %d public posts and %d private messages, 2022–2025.\n\n", stats.Posts, stats.Messages)
-
-	fmt.Fprintf(w, "2. The policy history:\n")
-	var prev, forced string
-	for _, p := range files.Policies {
-		pf, err := a.readPolicy(p)
+		dbPath := filepath.Join(*dir, "demo.db")
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(dbPath + suffix)
+		}
+		// The demo's own store: never the user's default one.
+		a.storeDSN, a.keysDir = "sqlite:"+dbPath, ""
+		g, err := a.open(ctx, gate.Create)
 		if err != nil {
 			return err
 		}
-		pub, err := g.Publish(ctx, access.Local, pf, false)
-		if e := gate.As(err); e != nil && e.Hint == gate.Force {
-			// The platform published it anyway: so does the tour, and the
-			// store records it as forced.
-			fmt.Fprintf(w, "   policy publish refuses %s: %s\n", pf.Table.Doc.Version, e.Message)
-			forced = pf.Table.Doc.Version
-			pub, err = g.Publish(ctx, access.Local, pf, true)
+		defer a.done(g)
+
+		fmt.Fprintf(w, "consentgate demo — a professional network and its AI-training policy\n")
+		fmt.Fprintf(w, "  files and store in %s\n\n", *dir)
+		fmt.Fprintf(w, "1. The network: %d members in %d countries (every strict region among them), %d premium, %d moved, %d premium lapsed.\n",
+			stats.Members, stats.Countries, stats.Premium, stats.Moves, stats.Lapses)
+		fmt.Fprintf(w, "   %d public posts and %d private messages, 2022–2025.\n\n", stats.Posts, stats.Messages)
+
+		fmt.Fprintf(w, "2. The policy history:\n")
+		var prev, forced string
+		for _, p := range files.Policies {
+			pf, err := a.readPolicy(p)
+			if err != nil {
+				return err
+			}
+			pub, err := g.Publish(ctx, access.Local, pf, false)
+			if e := gate.As(err); e != nil && e.Hint == gate.Force {
+				// The platform published it anyway: so does the tour, and the
+				// store records it as forced.
+				fmt.Fprintf(w, "   policy publish refuses %s: %s\n", pf.Table.Doc.Version, e.Message)
+				forced = pf.Table.Doc.Version
+				pub, err = g.Publish(ctx, access.Local, pf, true)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "   %s\n", publishedLine(pub))
+			if forced == pub.Version {
+				fmt.Fprintf(w, "   (the tour publishes it with --force, as the platform did; the store and the log record it as forced)\n")
+			} else if forced == "" {
+				prev = pub.Version
+			}
 		}
+		fmt.Fprintln(w)
+
+		sub, err := g.ImportSubjects(ctx, files.Subjects)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "   %s\n", publishedLine(pub))
-		if forced == pub.Version {
-			fmt.Fprintf(w, "   (the tour publishes it with --force, as the platform did; the store and the log record it as forced)\n")
-		} else if forced == "" {
-			prev = pub.Version
-		}
-	}
-	fmt.Fprintln(w)
-
-	sub, err := g.ImportSubjects(ctx, files.Subjects)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "3. Imported subjects: %s.\n", importReport(sub))
-	con, err := g.ImportConsent(ctx, files.Consent)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "   Imported consent: %s — opt-ins under the baseline, opt-outs before and after\n", importReport(con))
-	fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), and opt-outs after the\n")
-	fmt.Fprintf(w, "   export's as-of time (21 January 2025), which the tour exports as of, as a platform would have then.\n\n")
-
-	if forced != "" {
-		d, err := g.Diff(ctx, access.Local, gate.PolicyArg{Label: prev}, gate.PolicyArg{Label: forced})
+		fmt.Fprintf(w, "3. Imported subjects: %s.\n", importReport(sub))
+		con, err := g.ImportConsent(ctx, files.Consent)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "   What the %s version changed (consentgate policy diff %s %s, exact over both versions' domains):\n", forced, prev, forced)
+		fmt.Fprintf(w, "   Imported consent: %s — opt-ins under the baseline, opt-outs before and after\n", importReport(con))
+		fmt.Fprintf(w, "   18 September 2024, refusals of third parties (some by Global Privacy Control), and opt-outs after the\n")
+		fmt.Fprintf(w, "   export's as-of time (21 January 2025), which the tour exports as of, as a platform would have then.\n\n")
+
+		if forced != "" {
+			d, err := g.Diff(ctx, access.Local, gate.PolicyArg{Label: prev}, gate.PolicyArg{Label: forced})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "   What the %s version changed (consentgate policy diff %s %s, exact over both versions' domains):\n", forced, prev, forced)
+			var b strings.Builder
+			printDiffLines(&b, d)
+			for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+				fmt.Fprintf(w, "   %s\n", l)
+			}
+			for _, l := range wrapText(exposedSentence(d, stats.Members), 110) {
+				fmt.Fprintf(w, "   %s\n", l)
+			}
+			fmt.Fprintln(w)
+		}
+
+		asOf := timestamp.FromTime(demo.AsOf)
+		fields, err := demoFields()
+		if err != nil {
+			return err
+		}
+		req := gate.ExportRequest{Purpose: demo.ExportPurpose, Recipient: demo.ExportRecipient, AsOf: &asOf}
+		req.Options.Inputs = []string{files.Posts, files.Messages}
+		req.Options.Out = filepath.Join(*dir, "partner-x.jsonl")
+		req.Options.Rejects = filepath.Join(*dir, "partner-x.rejects.jsonl")
+		req.Options.Fields = fields
+		m, err := g.Export(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "4. Export for %s (third party), purpose %s, as of %s:\n", m.Recipient, m.Purpose, m.AsOf)
+		fmt.Fprintf(w, "   read %d records: %d included from %d members, %d excluded:\n", m.Counts.Read, m.Counts.Included, m.Subjects, m.Counts.Excluded)
+		for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
+			fmt.Fprintf(w, "   %8d  %s\n", m.Counts.ExcludedByReason[r], r)
+		}
+		fmt.Fprintf(w, "   output %s, records_root %s\n\n", req.Options.Out, m.RecordsRoot)
+
+		fmt.Fprintf(w, "5. Why some records stayed out (consentgate decide, for the line the rejects file names):\n")
+		examples := []struct{ title, reason, check string }{
+			{"A premium member's private message", "rule:premium-messages-stay-private", ""},
+			{"A member in a strict region", "rule:no-ai-training-in-strict-regions", ""},
+			{"Data collected under the baseline policy", "consent.required:ai-only-with-consent", "collection"},
+		}
+		for _, ex := range examples {
+			rej, ok, err := findReject(req.Options.Rejects, ex.reason, ex.check)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			explained, err := explainLine(ctx, g, &req, fields, rej.File, rej.Line)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\n   %s — record %s (%s line %d):\n", ex.title, rej.ID, filepath.Base(rej.File), rej.Line)
+			for _, l := range strings.Split(strings.TrimRight(explained, "\n"), "\n") {
+				fmt.Fprintf(w, "   %s\n", l)
+			}
+		}
+		fmt.Fprintf(w, "\n6. Whose data %s holds that they no longer allow (consentgate impact):\n", m.Recipient)
+		items, err := g.Impact(ctx, access.Local, timestamp.Min)
+		if err != nil {
+			return err
+		}
 		var b strings.Builder
-		printDiffLines(&b, d)
+		printImpact(&b, items, 8)
 		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
-		for _, l := range wrapText(exposedSentence(d, stats.Members), 110) {
-			fmt.Fprintf(w, "   %s\n", l)
-		}
-		fmt.Fprintln(w)
-	}
+		fmt.Fprintf(w, "   Each is a deletion or retraining the platform owes; operators record what they did with consentgate impact mark.\n")
 
-	asOf := timestamp.FromTime(demo.AsOf)
-	fields, err := demoFields()
-	if err != nil {
-		return err
-	}
-	req := gate.ExportRequest{Purpose: demo.ExportPurpose, Recipient: demo.ExportRecipient, AsOf: &asOf}
-	req.Options.Inputs = []string{files.Posts, files.Messages}
-	req.Options.Out = filepath.Join(*dir, "partner-x.jsonl")
-	req.Options.Rejects = filepath.Join(*dir, "partner-x.rejects.jsonl")
-	req.Options.Fields = fields
-	m, err := g.Export(ctx, req)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "4. Export for %s (third party), purpose %s, as of %s:\n", m.Recipient, m.Purpose, m.AsOf)
-	fmt.Fprintf(w, "   read %d records: %d included from %d members, %d excluded:\n", m.Counts.Read, m.Counts.Included, m.Subjects, m.Counts.Excluded)
-	for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
-		fmt.Fprintf(w, "   %8d  %s\n", m.Counts.ExcludedByReason[r], r)
-	}
-	fmt.Fprintf(w, "   output %s, records_root %s\n\n", req.Options.Out, m.RecordsRoot)
-
-	fmt.Fprintf(w, "5. Why some records stayed out (consentgate decide, for the line the rejects file names):\n")
-	examples := []struct{ title, reason, check string }{
-		{"A premium member's private message", "rule:premium-messages-stay-private", ""},
-		{"A member in a strict region", "rule:no-ai-training-in-strict-regions", ""},
-		{"Data collected under the baseline policy", "consent.required:ai-only-with-consent", "collection"},
-	}
-	for _, ex := range examples {
-		rej, ok, err := findReject(req.Options.Rejects, ex.reason, ex.check)
+		fmt.Fprintf(w, "\n7. The transparency log (consentgate log verify): every policy, subject change, consent change and the\n")
+		fmt.Fprintf(w, "   export's manifest is a leaf, appended in the same transaction; no subject id or content is in it.\n")
+		note, err := g.Checkpoint(ctx)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
-		}
-		explained, err := explainLine(ctx, g, &req, fields, rej.File, rej.Line)
+		rep, err := g.VerifyLog(ctx, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("the demo's own log does not verify: %w", err)
 		}
-		fmt.Fprintf(w, "\n   %s — record %s (%s line %d):\n", ex.title, rej.ID, filepath.Base(rej.File), rej.Line)
-		for _, l := range strings.Split(strings.TrimRight(explained, "\n"), "\n") {
-			fmt.Fprintf(w, "   %s\n", l)
+		fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest, %d export state),\n",
+			rep.Size, rep.Leaves["policy"], rep.Leaves["subject"], rep.Leaves["consent"], rep.Leaves["manifest"], rep.Leaves["export"])
+		fmt.Fprintf(w, "   the copies views are read from compared with their rows (%d events), the tree recomputed, and the\n", rep.PackedRows)
+		fmt.Fprintf(w, "   signed checkpoint (C2SP tlog-checkpoint):\n")
+		for _, l := range strings.Split(strings.TrimRight(string(note), "\n"), "\n") {
+			fmt.Fprintln(w, strings.TrimRight("     "+l, " "))
 		}
-	}
-	fmt.Fprintf(w, "\n6. Whose data %s holds that they no longer allow (consentgate impact):\n", m.Recipient)
-	items, err := g.Impact(ctx, access.Local, timestamp.Min)
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	printImpact(&b, items, 8)
-	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-		fmt.Fprintf(w, "   %s\n", l)
-	}
-	fmt.Fprintf(w, "   Each is a deletion or retraining the platform owes; operators record what they did with consentgate impact mark.\n")
+		fmt.Fprintf(w, "   The manifest carries log index %d and an Ed25519 signature (consentgate manifest verify %s).\n", *m.LogIndex, req.Options.ManifestPath())
+		reported := "m00003"
+		if len(items) > 0 {
+			reported = items[0].Subject
+		}
 
-	fmt.Fprintf(w, "\n7. The transparency log (consentgate log verify): every policy, subject change, consent change and the\n")
-	fmt.Fprintf(w, "   export's manifest is a leaf, appended in the same transaction; no subject id or content is in it.\n")
-	note, err := g.Checkpoint(ctx)
-	if err != nil {
-		return err
+		fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
+		fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
+		fmt.Fprintf(w, "   consentgate --store %s policy diff %s %s\n", a.storeDSN, prev, forced)
+		fmt.Fprintf(w, "   consentgate --store %s report subject --subject %s\n", a.storeDSN, reported)
+		fmt.Fprintf(w, "   consentgate --store %s consent show --subject %s\n", a.storeDSN, reported)
+		fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
+		fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
+		fmt.Fprintf(w, "   consentgate --store %s serve --addr 127.0.0.1:8080   # then, with tokens from\n", a.storeDSN)
+		fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", a.storeDSN, reported)
+		fmt.Fprintf(w, "   consentgate --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", a.storeDSN)
+		fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
+		fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
+			a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
+		return nil
 	}
-	rep, err := g.VerifyLog(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("the demo's own log does not verify: %w", err)
-	}
-	fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest, %d export state),\n",
-		rep.Size, rep.Leaves["policy"], rep.Leaves["subject"], rep.Leaves["consent"], rep.Leaves["manifest"], rep.Leaves["export"])
-	fmt.Fprintf(w, "   the copies views are read from compared with their rows (%d events), the tree recomputed, and the\n", rep.PackedRows)
-	fmt.Fprintf(w, "   signed checkpoint (C2SP tlog-checkpoint):\n")
-	for _, l := range strings.Split(strings.TrimRight(string(note), "\n"), "\n") {
-		fmt.Fprintln(w, strings.TrimRight("     "+l, " "))
-	}
-	fmt.Fprintf(w, "   The manifest carries log index %d and an Ed25519 signature (consentgate manifest verify %s).\n", *m.LogIndex, req.Options.ManifestPath())
-	reported := "m00003"
-	if len(items) > 0 {
-		reported = items[0].Subject
-	}
-
-	fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
-	fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s policy diff %s %s\n", a.storeDSN, prev, forced)
-	fmt.Fprintf(w, "   consentgate --store %s report subject --subject %s\n", a.storeDSN, reported)
-	fmt.Fprintf(w, "   consentgate --store %s consent show --subject %s\n", a.storeDSN, reported)
-	fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
-	fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s serve --addr 127.0.0.1:8080   # then, with tokens from\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", a.storeDSN, reported)
-	fmt.Fprintf(w, "   consentgate --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
-	fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
-		a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
-	return nil
 }
 
 func demoFields() (record.Fields, error) { return demo.ExportFields() }

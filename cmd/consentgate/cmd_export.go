@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spf13/pflag"
 	"os"
 	"sort"
 	"time"
@@ -17,8 +18,7 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-func cmdExport(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("export")
+func cmdExport(a *app, fs *pflag.FlagSet) runFunc {
 	var req gate.ExportRequest
 	o := &req.Options
 	var subjectFlags []string
@@ -32,8 +32,9 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&o.Out, "out", "", "output `FILE`")
 	fs.StringVar(&o.Rejects, "rejects", "", "rejects `FILE` (one line per excluded record)")
 	fs.StringVar(&o.Manifest, "manifest", "", "manifest `FILE` (default OUT.manifest.json)")
-	fs.StringVar(&o.Format, "format", "jsonl", "output `FORMAT`: jsonl or parquet")
-	fs.IntVar(&o.Workers, "workers", 0, "`N` decision workers (default the number of CPUs)")
+	o.Format = "jsonl"
+	fs.Var(choiceFlag{&o.Format, []string{"jsonl", "parquet"}}, "format", "output `FORMAT`: jsonl or parquet")
+	fs.Var(countFlag{&o.Workers, 1, "a whole number of at least 1 (leave it out for one per CPU)"}, "workers", "`N` decision workers, at least 1 (default: one per CPU)")
 	fs.StringVar(&o.Fields.ID, "id", "", "`FIELD` holding the record id (dotted path)")
 	fs.StringVar(&o.Fields.Time, "time", "", "`FIELD` holding the creation time (dotted path)")
 	fs.StringVar(&o.Fields.Category, "category-field", "", "`FIELD` holding the category (dotted path)")
@@ -42,65 +43,59 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	lineageURL := fs.String("lineage-url", "", "post OpenLineage run events to `URL` (e.g. Marquez's /api/v1/lineage)")
 	redactFile := fs.String("redact", "", "redaction `CONFIG` (YAML): text fields to scan and what to do with what the detectors find")
 	fs.Var(listFlag{&subjectFlags}, "subject", "`ROLE=FIELD`: a field holding a subject id or a list of them; repeat")
-	if err := a.parse(fs, args, positionals(&o.Inputs)); err != nil {
-		return err
-	}
-	if req.Purpose == "" || req.Recipient == "" || o.Out == "" {
-		return usagef("--purpose, --recipient and --out are required")
-	}
-	for _, s := range subjectFlags {
-		sf, err := record.ParseSubjectFlag(s)
-		if err != nil {
+	return func(ctx context.Context, args []string) error {
+		o.Inputs = append(o.Inputs, args...)
+		if req.Purpose == "" || req.Recipient == "" || o.Out == "" {
+			return usagef("--purpose, --recipient and --out are required")
+		}
+		for _, s := range subjectFlags {
+			sf, err := record.ParseSubjectFlag(s)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			o.Fields.Subjects = append(o.Fields.Subjects, sf)
+		}
+		if err := o.Fields.Validate(); err != nil {
 			return usagef("%v", err)
 		}
-		o.Fields.Subjects = append(o.Fields.Subjects, sf)
-	}
-	if err := o.Fields.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	if len(o.Inputs) == 0 {
-		return usagef("at least one --in FILE is required")
-	}
-	if o.Format != "jsonl" && o.Format != "parquet" {
-		return usagef("--format %q: expected jsonl or parquet", o.Format)
-	}
-	if o.Workers < 0 {
-		return usagef("--workers %d: expected a positive number (or 0 for one per CPU)", o.Workers)
-	}
-	if asOfSet {
-		req.AsOf = &asOf
-	}
-	switch {
-	case *lineageFile != "" && *lineageURL != "":
-		return usagef("give --lineage or --lineage-url, not both")
-	case *lineageFile != "":
-		req.Lineage = lineage.FileSink{Path: *lineageFile}
-	case *lineageURL != "":
-		req.Lineage = lineage.HTTPSink{URL: *lineageURL}
-	}
-	if *redactFile != "" {
-		src, err := os.ReadFile(*redactFile)
+		if len(o.Inputs) == 0 {
+			return usagef("at least one --in FILE is required")
+		}
+		if asOfSet {
+			req.AsOf = &asOf
+		}
+		switch {
+		case *lineageFile != "" && *lineageURL != "":
+			return usagef("give --lineage or --lineage-url, not both")
+		case *lineageFile != "":
+			req.Lineage = lineage.FileSink{Path: *lineageFile}
+		case *lineageURL != "":
+			req.Lineage = lineage.HTTPSink{URL: *lineageURL}
+		}
+		if *redactFile != "" {
+			src, err := os.ReadFile(*redactFile)
+			if err != nil {
+				return err
+			}
+			if o.Redact, err = redact.ParseConfig(*redactFile, src); err != nil {
+				return err
+			}
+		}
+		if a.onTerminal() {
+			o.Progress = a.stderr
+		}
+		g, err := a.open(ctx, gate.Write)
 		if err != nil {
 			return err
 		}
-		if o.Redact, err = redact.ParseConfig(*redactFile, src); err != nil {
+		defer a.done(g)
+		m, err := g.Export(ctx, req)
+		if err != nil {
 			return err
 		}
+		printExportSummary(a, m, o)
+		return nil
 	}
-	if a.onTerminal() {
-		o.Progress = a.stderr
-	}
-	g, err := a.open(ctx, gate.Write)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	m, err := g.Export(ctx, req)
-	if err != nil {
-		return err
-	}
-	printExportSummary(a, m, o)
-	return nil
 }
 
 func printExportSummary(a *app, m *export.Manifest, o *export.Options) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/gate"
@@ -10,28 +11,26 @@ import (
 // cmdExportFinalize assembles a sharded export (the Beam pipeline's
 // folder) into the output, rejects and manifest `export` writes, logging
 // the manifest and recording the export, atomically.
-func cmdExportFinalize(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("export finalize")
+func cmdExportFinalize(a *app, fs *pflag.FlagSet) runFunc {
 	var req gate.FinalizeRequest
 	fs.StringVar(&req.Dir, "dir", "", "the pipeline's shard `DIR`")
 	fs.StringVar(&req.Out, "out", "", "the output `FILE`")
 	fs.StringVar(&req.Rejects, "rejects", "", "the rejects `FILE` (when the pipeline wrote rejects)")
 	fs.StringVar(&req.Manifest, "manifest", "", "the manifest `FILE` (default OUT.manifest.json)")
-	if err := a.noArgs(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, args []string) error {
+		if req.Dir == "" || req.Out == "" {
+			return usagef("--dir and --out are required")
+		}
+		g, err := a.open(ctx, gate.Write)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		m, err := g.Finalize(ctx, req)
+		if err != nil {
+			return err
+		}
+		printExportSummary(a, m, &export.Options{Out: req.Out, Manifest: req.Manifest})
+		return nil
 	}
-	if req.Dir == "" || req.Out == "" {
-		return usagef("--dir and --out are required")
-	}
-	g, err := a.open(ctx, gate.Write)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	m, err := g.Finalize(ctx, req)
-	if err != nil {
-		return err
-	}
-	printExportSummary(a, m, &export.Options{Out: req.Out, Manifest: req.Manifest})
-	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"strings"
 
@@ -12,29 +13,27 @@ import (
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-func cmdImpact(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("impact")
+func cmdImpact(a *app, fs *pflag.FlagSet) runFunc {
 	var since timestamp.Time
 	var sinceSet bool
 	fs.Var(timeFlag{&since, &sinceSet}, "since", "only items that arose at or after `TIME`")
 	asJSON := fs.Bool("json", false, "print the items as JSON")
-	if err := a.noArgs(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, args []string) error {
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		items, err := g.Impact(ctx, access.Local, since)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return a.printJSON(map[string]any{"items": items}) // the shape GET /v1/impact answers
+		}
+		printImpact(a.stdout, items, 0)
+		return nil
 	}
-	g, err := a.open(ctx, gate.ReadOnly)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	items, err := g.Impact(ctx, access.Local, since)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return a.printJSON(map[string]any{"items": items}) // the shape GET /v1/impact answers
-	}
-	printImpact(a.stdout, items, 0)
-	return nil
 }
 
 // printImpact writes items grouped by export; limit > 0 shows at most that
@@ -92,30 +91,28 @@ func plural(n int, one, many string) string {
 
 func plural64(n int64, one, many string) string { return plural(int(min(n, 2)), one, many) }
 
-func cmdImpactMark(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("impact mark")
+func cmdImpactMark(a *app, fs *pflag.FlagSet) runFunc {
 	var exportID, subject, status, note string
 	fs.StringVar(&exportID, "export", "", "the `EXPORT` id")
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	fs.StringVar(&status, "status", "", "`STATUS`: "+strings.Join(impact.Statuses, ", "))
 	fs.StringVar(&note, "note", "", "a `NOTE` for the record (who was told, which model was retrained; required for wontfix)")
-	if err := a.noArgs(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, args []string) error {
+		if exportID == "" || subject == "" || status == "" {
+			return usagef("--export, --subject and --status are required")
+		}
+		if !impact.ValidStatus(status) {
+			return usagef("--status %q: expected one of %s", status, strings.Join(impact.Statuses, ", "))
+		}
+		g, err := a.open(ctx, gate.Write)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		if _, err := g.MarkImpact(ctx, access.Local, exportID, subject, status, note); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "marked %s / %s %s\n", exportID, subject, status)
+		return nil
 	}
-	if exportID == "" || subject == "" || status == "" {
-		return usagef("--export, --subject and --status are required")
-	}
-	if !impact.ValidStatus(status) {
-		return usagef("--status %q: expected one of %s", status, strings.Join(impact.Statuses, ", "))
-	}
-	g, err := a.open(ctx, gate.Write)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	if _, err := g.MarkImpact(ctx, access.Local, exportID, subject, status, note); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "marked %s / %s %s\n", exportID, subject, status)
-	return nil
 }

@@ -4,30 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"os"
 
 	"github.com/consentgate/consentgate/internal/gate"
 )
 
 func importReport(im *gate.Imported) string {
-	return fmt.Sprintf("read %d events: %d added, %d already present", im.Read, im.Added, im.Read-im.Added)
+	return fmt.Sprintf("read %s: %d added, %d already present", countOf(im.Read, "event", "events"), im.Added, im.Read-im.Added)
 }
 
 // subjects import may set a store up (subjects come first); consent
 // import needs one (consent is for subjects it already knows).
-func cmdSubjectsImport(ctx context.Context, a *app, args []string) error {
-	return a.importCmd(ctx, "subjects import", gate.Create, args, (*gate.Gate).ImportSubjects)
-}
-
-func cmdConsentImport(ctx context.Context, a *app, args []string) error {
-	return a.importCmd(ctx, "consent import", gate.Write, args, (*gate.Gate).ImportConsent)
-}
-
-func (a *app) importCmd(ctx context.Context, name string, mode gate.Mode, args []string, fn func(*gate.Gate, context.Context, string) (*gate.Imported, error)) error {
-	file, err := a.oneArg(a.newFlags(name), args, "file")
-	if err != nil {
-		return err
+func cmdSubjectsImport(a *app, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) error {
+		return a.importCmd(ctx, gate.Create, args[0], (*gate.Gate).ImportSubjects)
 	}
+}
+
+func cmdConsentImport(a *app, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) error {
+		return a.importCmd(ctx, gate.Write, args[0], (*gate.Gate).ImportConsent)
+	}
+}
+
+func (a *app) importCmd(ctx context.Context, mode gate.Mode, file string, fn func(*gate.Gate, context.Context, string) (*gate.Imported, error)) error {
 	// A file that is not there is found before a store is opened (or set
 	// up): a typo creates nothing.
 	if fi, err := os.Stat(file); err != nil {

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"os"
 	"strings"
@@ -38,69 +38,41 @@ func (a *app) readPolicy(file string) (*gate.PolicyFile, error) {
 	return pf, nil
 }
 
-// oneArg parses a command's flags and its single positional argument.
-func (a *app) oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return "", err
+func cmdPolicyCheck(a *app, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) error {
+		file := args[0]
+		pf, err := a.readPolicy(file)
+		if err != nil {
+			return err
+		}
+		t := pf.Table
+		d := t.Doc
+		fmt.Fprintf(a.stdout, "%s: policy %s is valid: effective from %s, %d purposes, %d categories, %d recipients, %d rules (%d table cells)\n",
+			file, d.Version, d.EffectiveFrom, len(d.Purposes), len(d.Categories), len(d.Recipients), len(d.Rules), t.Cells())
+		return nil
 	}
-	if len(pos) != 1 {
-		return "", usagef("expected one %s, got %d arguments", what, len(pos))
-	}
-	return pos[0], nil
 }
 
-// noArgs parses a command's flags, refusing positional arguments.
-func (a *app) noArgs(fs *flag.FlagSet, args []string) error {
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	return nil
-}
-
-func cmdPolicyCheck(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("policy check")
-	file, err := a.oneArg(fs, args, "policy file")
-	if err != nil {
-		return err
-	}
-	pf, err := a.readPolicy(file)
-	if err != nil {
-		return err
-	}
-	t := pf.Table
-	d := t.Doc
-	fmt.Fprintf(a.stdout, "%s: policy %s is valid: effective from %s, %d purposes, %d categories, %d recipients, %d rules (%d table cells)\n",
-		file, d.Version, d.EffectiveFrom, len(d.Purposes), len(d.Categories), len(d.Recipients), len(d.Rules), t.Cells())
-	return nil
-}
-
-func cmdPolicyPublish(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("policy publish")
+func cmdPolicyPublish(a *app, fs *pflag.FlagSet) runFunc {
 	force := fs.Bool("force", false, "publish even when the checks of SPEC §2.5 refuse")
-	file, err := a.oneArg(fs, args, "policy file")
-	if err != nil {
-		return err
+	return func(ctx context.Context, args []string) error {
+		file := args[0]
+		pf, err := a.readPolicy(file)
+		if err != nil {
+			return err
+		}
+		g, err := a.open(ctx, gate.Create)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		p, err := g.Publish(ctx, access.Local, pf, *force)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout, publishedLine(p))
+		return nil
 	}
-	pf, err := a.readPolicy(file)
-	if err != nil {
-		return err
-	}
-	g, err := a.open(ctx, gate.Create)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	p, err := g.Publish(ctx, access.Local, pf, *force)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, publishedLine(p))
-	return nil
 }
 
 // publishedLine says what a publication did.
@@ -115,56 +87,52 @@ func publishedLine(p *gate.Published) string {
 	return fmt.Sprintf("published policy %s, effective from %s%s", p.Version, p.EffectiveFrom, note)
 }
 
-func cmdPolicyList(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("policy list")
+func cmdPolicyList(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the versions as JSON")
-	if err := a.noArgs(fs, args); err != nil {
-		return err
-	}
-	g, err := a.open(ctx, gate.ReadOnly)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	ps, err := g.Policies(ctx, access.Local)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return a.printJSON(ps)
-	}
-	if len(ps) == 0 {
-		fmt.Fprintln(a.stdout, "no policy is published yet: consentgate policy publish FILE")
+	return func(ctx context.Context, args []string) error {
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		ps, err := g.Policies(ctx, access.Local)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return a.printJSON(ps)
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(a.stdout, "no policy is published yet: consentgate policy publish FILE")
+			return nil
+		}
+		fmt.Fprintf(a.stdout, "%-14s %-22s %-22s %-8s %s\n", "VERSION", "EFFECTIVE FROM", "PUBLISHED AT", "FORCED", "SHA-256")
+		for _, p := range ps {
+			forced := ""
+			if p.Forced {
+				forced = "forced"
+			}
+			fmt.Fprintf(a.stdout, "%-14s %-22s %-22s %-8s %s\n", p.Version, p.EffectiveFrom, p.PublishedAt.Time().Format("2006-01-02T15:04:05Z"), forced, p.SHA256)
+		}
 		return nil
 	}
-	fmt.Fprintf(a.stdout, "%-14s %-22s %-22s %-8s %s\n", "VERSION", "EFFECTIVE FROM", "PUBLISHED AT", "FORCED", "SHA-256")
-	for _, p := range ps {
-		forced := ""
-		if p.Forced {
-			forced = "forced"
-		}
-		fmt.Fprintf(a.stdout, "%-14s %-22s %-22s %-8s %s\n", p.Version, p.EffectiveFrom, p.PublishedAt.Time().Format("2006-01-02T15:04:05Z"), forced, p.SHA256)
-	}
-	return nil
 }
 
-func cmdPolicyShow(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("policy show")
-	version, err := a.oneArg(fs, args, "version")
-	if err != nil {
+func cmdPolicyShow(a *app, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) error {
+		version := args[0]
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		_, src, err := g.Policy(ctx, access.Local, version)
+		if err != nil {
+			return err
+		}
+		_, err = a.stdout.Write(src)
 		return err
 	}
-	g, err := a.open(ctx, gate.ReadOnly)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	_, src, err := g.Policy(ctx, access.Local, version)
-	if err != nil {
-		return err
-	}
-	_, err = a.stdout.Write(src)
-	return err
 }
 
 // policyArg reads a diff argument: a file when one exists at that path,
@@ -177,54 +145,52 @@ func (a *app) policyArg(arg string) (gate.PolicyArg, error) {
 	return gate.PolicyArg{Label: arg}, nil
 }
 
-func cmdPolicyDiff(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("policy diff")
+func cmdPolicyDiff(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the diff as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usagef("expected OLD and NEW, each a policy file or a published version")
-	}
-	oldArg, err := a.policyArg(pos[0])
-	if err != nil {
-		return err
-	}
-	newArg, err := a.policyArg(pos[1])
-	if err != nil {
-		return err
-	}
-	// With a store (named, the default one when it exists, or needed for
-	// a published version), the diff also counts the subjects exposed.
-	var g *gate.Gate
-	if g, err = a.open(ctx, gate.ReadOnly); err != nil {
-		needed := oldArg.Label != "" || newArg.Label != "" || a.storeGiven
-		if gate.CodeOf(err) != gate.NoStore || needed {
+	return func(ctx context.Context, args []string) error {
+		pos := args
+		if len(pos) != 2 {
+			return usagef("expected OLD and NEW, each a policy file or a published version")
+		}
+		oldArg, err := a.policyArg(pos[0])
+		if err != nil {
 			return err
 		}
-		g = nil
-	} else {
-		defer a.done(g)
-	}
-	d, err := g.Diff(ctx, access.Local, oldArg, newArg)
-	if gate.CodeOf(err) == gate.NotFound {
-		return fmt.Errorf("%w, and there is no policy file of that name", err)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if err := a.printJSON(d); err != nil {
+		newArg, err := a.policyArg(pos[1])
+		if err != nil {
 			return err
 		}
-	} else {
-		printDiff(a.stdout, d)
+		// With a store (named, the default one when it exists, or needed for
+		// a published version), the diff also counts the subjects exposed.
+		var g *gate.Gate
+		if g, err = a.open(ctx, gate.ReadOnly); err != nil {
+			needed := oldArg.Label != "" || newArg.Label != "" || a.storeGiven
+			if gate.CodeOf(err) != gate.NoStore || needed {
+				return err
+			}
+			g = nil
+		} else {
+			defer a.done(g)
+		}
+		d, err := g.Diff(ctx, access.Local, oldArg, newArg)
+		if gate.CodeOf(err) == gate.NotFound {
+			return fmt.Errorf("%w, and there is no policy file of that name", err)
+		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if err := a.printJSON(d); err != nil {
+				return err
+			}
+		} else {
+			printDiff(a.stdout, d)
+		}
+		if n := d.Notice; n.Violation {
+			return &exitError{3, fmt.Errorf("notice violation: %s widens what %s allowed and takes effect at %s, before %s", d.New, d.Old, n.EffectiveFrom, n.Due)}
+		}
+		return nil
 	}
-	if n := d.Notice; n.Violation {
-		return &exitError{3, fmt.Errorf("notice violation: %s widens what %s allowed and takes effect at %s, before %s", d.New, d.Old, n.EffectiveFrom, n.Due)}
-	}
-	return nil
 }
 
 // printDiff writes a diff for an engineer: one line per change, the region

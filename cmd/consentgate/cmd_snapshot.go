@@ -3,59 +3,56 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/snapshot"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-func cmdSnapshot(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("snapshot")
+func cmdSnapshot(a *app, fs *pflag.FlagSet) runFunc {
 	var asOf timestamp.Time
 	var asOfSet bool
 	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the view as of `TIME` (default now)")
 	out := fs.String("out", "", "snapshot `FILE` to write")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
+	return func(ctx context.Context, args []string) error {
+		pos := args
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q", pos[0])
+		}
+		if *out == "" {
+			return usagef("--out is required")
+		}
+		if !asOfSet {
+			asOf = timestamp.Now()
+		}
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		sum, err := g.Snapshot(ctx, asOf, *out)
+		if err != nil {
+			return err
+		}
+		return a.printSnapshot(sum, *out, "wrote", *asJSON)
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if *out == "" {
-		return usagef("--out is required")
-	}
-	if !asOfSet {
-		asOf = timestamp.Now()
-	}
-	g, err := a.open(ctx, gate.ReadOnly)
-	if err != nil {
-		return err
-	}
-	defer a.done(g)
-	sum, err := g.Snapshot(ctx, asOf, *out)
-	if err != nil {
-		return err
-	}
-	return a.printSnapshot(sum, *out, "wrote", *asJSON)
 }
 
-func cmdSnapshotVerify(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlags("snapshot verify")
+func cmdSnapshotVerify(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	var pos []string
-	if err := a.parse(fs, args, positionals(&pos)); err != nil {
-		return err
+	return func(ctx context.Context, args []string) error {
+		pos := args
+		if len(pos) != 1 {
+			return usagef("expected one snapshot FILE")
+		}
+		sum, err := gate.VerifySnapshot(pos[0])
+		if err != nil {
+			return err
+		}
+		return a.printSnapshot(sum, pos[0], "verified", *asJSON)
 	}
-	if len(pos) != 1 {
-		return usagef("expected one snapshot FILE")
-	}
-	sum, err := gate.VerifySnapshot(pos[0])
-	if err != nil {
-		return err
-	}
-	return a.printSnapshot(sum, pos[0], "verified", *asJSON)
 }
 
 func (a *app) printSnapshot(sum *snapshot.Summary, path, verb string, asJSON bool) error {

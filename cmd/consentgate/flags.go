@@ -1,60 +1,20 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
+	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
+
+	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// newFlags makes a flag set for a command with the global flags on it.
-func (a *app) newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("consentgate "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&a.storeDSN, "store", a.storeDSN, "the store, `DSN` sqlite:PATH")
-	fs.StringVar(&a.keysDir, "keys", a.keysDir, "`DIR` for keys and secrets")
-	return fs
-}
-
-// parse reads flags and positional arguments in any order. Each positional
-// argument is passed to positional as it is met, so that it can share an
-// ordered list with a repeated flag. A flag that is not a list given twice
-// is a usage error.
-func (a *app) parse(fs *flag.FlagSet, args []string, positional func(string)) error {
-	fs.VisitAll(func(f *flag.Flag) {
-		switch f.Value.(type) {
-		case listFlag, *onceValue:
-			return
-		}
-		f.Value = &onceValue{Value: f.Value, a: a, name: f.Name,
-			set: (f.Name == "store" && a.storeGiven) || (f.Name == "keys" && a.keysGiven)}
-	})
-	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				printFlags(a.stdout, fs)
-				return err
-			}
-			if a.twice != "" {
-				return usagef("--%s is given twice; give it once", a.twice)
-			}
-			// The flag package names flags with one dash; the docs, two.
-			return usagef("%s", strings.Replace(strings.Replace(err.Error(), " for flag -", " for flag --", 1), "provided but not defined: -", "unknown flag --", 1))
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return nil
-		}
-		positional(args[0])
-		args = args[1:]
-	}
-}
-
-// onceValue refuses a second value for a flag that takes one.
+// onceValue refuses a second value for a flag that takes one: a repeated
+// --purpose is a mistake, not "the last one wins".
 type onceValue struct {
-	flag.Value
+	pflag.Value
 	a    *app
 	name string
 	set  bool
@@ -66,23 +26,21 @@ func (o *onceValue) Set(s string) error {
 		return fmt.Errorf("given twice")
 	}
 	o.set = true
-	switch o.name {
-	case "store":
-		o.a.storeGiven = true
-	case "keys":
-		o.a.keysGiven = true
-	}
 	return o.Value.Set(s)
 }
 
-func (o *onceValue) IsBoolFlag() bool {
-	b, ok := o.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
-// positionals collects positional arguments into a list.
-func positionals(dst *[]string) func(string) {
-	return func(s string) { *dst = append(*dst, s) }
+// once wraps every flag of fs that takes one value.
+func (a *app) once(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		switch f.Value.(type) {
+		case listFlag, *onceValue, pflag.SliceValue:
+			return
+		}
+		if f.Name == "help" {
+			return
+		}
+		f.Value = &onceValue{Value: f.Value, a: a, name: f.Name}
+	})
 }
 
 // listFlag is a repeatable string flag.
@@ -99,6 +57,8 @@ func (l listFlag) Set(s string) error {
 	*l.values = append(*l.values, s)
 	return nil
 }
+
+func (l listFlag) Type() string { return "list" }
 
 // timeFlag is an RFC 3339 time flag.
 type timeFlag struct {
@@ -122,18 +82,59 @@ func (f timeFlag) Set(s string) error {
 	return nil
 }
 
-// printFlags lists a command's flags the way the docs write them (--name).
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage of %s:\n", fs.Name())
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		if name != "" {
-			name = " " + strings.ToUpper(name)
+func (f timeFlag) Type() string { return "time" }
+
+// storeFlag is --store: its scheme is checked as it is read, before the
+// command does anything else.
+type storeFlag struct{ a *app }
+
+func (f storeFlag) String() string { return f.a.storeDSN }
+func (f storeFlag) Type() string   { return "dsn" }
+func (f storeFlag) Set(s string) error {
+	if err := gate.CheckDSN(s); err != nil {
+		return fmt.Errorf("expected sqlite:PATH or postgres://HOST:PORT/DB")
+	}
+	f.a.storeDSN, f.a.storeGiven = s, true
+	return nil
+}
+
+// countFlag is a whole number of at least min: --workers, --batch, --members.
+type countFlag struct {
+	n    *int
+	min  int
+	what string // what the number may be, for the message
+}
+
+func (f countFlag) String() string { return strconv.Itoa(*f.n) }
+func (f countFlag) Type() string   { return "int" }
+func (f countFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < f.min {
+		return fmt.Errorf("expected %s", f.what)
+	}
+	*f.n = n
+	return nil
+}
+
+// choiceFlag is a flag with a fixed set of values.
+type choiceFlag struct {
+	v       *string
+	choices []string
+}
+
+func (f choiceFlag) String() string { return *f.v }
+func (f choiceFlag) Type() string   { return strings.Join(f.choices, "|") }
+func (f choiceFlag) Set(s string) error {
+	for _, c := range f.choices {
+		if s == c {
+			*f.v = s
+			return nil
 		}
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(w, "  --%s%s\n      %s%s\n", f.Name, name, usage, def)
-	})
+	}
+	return fmt.Errorf("expected %s", orList(f.choices))
+}
+
+// countOf words a count: "1 event", "2 events".
+func countOf(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, one, many))
 }

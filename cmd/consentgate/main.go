@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/gate"
 )
@@ -48,11 +50,9 @@ type app struct {
 	stdout, stderr io.Writer
 	storeDSN       string
 	keysDir        string
-	// storeGiven and keysGiven record the global flags given before the
-	// command (a second --store after it is then a flag given twice).
-	storeGiven, keysGiven bool
-	twice                 string // a flag given twice, found while parsing
-	closeErr              error  // a failure found as the store closed (a checkpoint not issued)
+	storeGiven     bool   // --store was given
+	twice          string // a flag given twice, found while parsing
+	closeErr       error  // a failure found as the store closed (a checkpoint not issued)
 }
 
 // open opens a session on the store the global flags name.
@@ -147,131 +147,246 @@ func (a *app) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// runFunc is a command's body: its flags are parsed, its positional
+// arguments counted; it calls the application and presents the answer.
+type runFunc func(ctx context.Context, args []string) error
+
+// command is one leaf of the command tree.
 type command struct {
-	name, args, help string
-	run              func(ctx context.Context, a *app, args []string) error
+	name     string   // the words that call it: "policy diff"
+	args     []string // its positional arguments: {"OLD", "NEW"}; "FILE..." for any number
+	synopsis string   // the required flags and arguments, as the usage line shows them
+	help     string
+	required []string // flags it cannot do without
+	build    func(a *app, fs *pflag.FlagSet) runFunc
 }
 
 func commands() []command {
 	return []command{
-		{"demo", "[--dir DIR] [--members N]", "the guided tour on a generated professional network, in its own store", cmdDemo},
-		{"policy check", "FILE", "validate a policy file", cmdPolicyCheck},
-		{"policy publish", "[--force] FILE", "publish a policy version", cmdPolicyPublish},
-		{"policy list", "[--json]", "list published versions", cmdPolicyList},
-		{"policy show", "VERSION", "print a published version", cmdPolicyShow},
-		{"policy diff", "OLD NEW [--json]", "what changes between two versions (files or published), and the notice check", cmdPolicyDiff},
-		{"subjects import", "FILE", "import subject events (JSON Lines)", cmdSubjectsImport},
-		{"consent import", "FILE", "import consent events (JSON Lines)", cmdConsentImport},
-		{"consent set", "--subject S --purpose P [--recipient R] --state granted|denied [--at T] [--source SRC]", "record one consent event", cmdConsentSet},
-		{"consent export", "--subject S --format iso27560", "a subject's consent history as ISO/IEC TS 27560-style JSON", cmdConsentExport},
-		{"consent show", "--subject S [--as-of T] [--json]", "a subject's state, consent, what is shared now, and history", cmdConsentShow},
-		{"decide", "--subject S[:role]... --category C --created T --purpose P --recipient R [--as-of T] [--json]", "decide one record and explain", cmdDecide},
-		{"report subject", "--subject S [--json]", "every export that included a subject's data", cmdReportSubject},
-		{"impact mark", "--export E --subject S --status open|notified|deleted|retrained|wontfix [--note TEXT]", "record what was done about an impact item", cmdImpactMark},
-		{"impact", "[--since T] [--json]", "export subjects who no longer allow records it included: withdrawals, moves, narrower versions", cmdImpact},
-		{"export finalize", "--dir DIR --out FILE [--rejects FILE] [--manifest FILE]", "assemble, log and record an export the Beam pipeline computed", cmdExportFinalize},
-		{"export", "--purpose P --recipient R [--as-of T] [--snapshot FILE] --in FILE... --out FILE [--rejects FILE] [--manifest FILE] [--format jsonl|parquet] [--workers N] [--redact CONFIG] [--lineage FILE|--lineage-url URL] FIELDS", "build a dataset", cmdExport},
-		{"deliver status", "[--json]", "each delivery destination's progress and how many changes it has yet to receive", cmdDeliverStatus},
-		{"deliver", "[--webhook URL]... [--nats URL [--nats-subject S] [--nats-stream NAME]] [--once] [--poll DUR] [--batch N]", "send consent changes to webhooks and NATS JetStream, at least once, in order", cmdDeliver},
-		{"log checkpoint", "", "print the latest signed checkpoint (C2SP tlog-checkpoint), issuing one if the log grew", cmdLogCheckpoint},
-		{"log verify", "[--checkpoint FILE] [--json]", "re-derive every leaf from its row, recompute the tree, check every checkpoint", cmdLogVerify},
-		{"log prove inclusion", "--index N [--size M] [--json]", "an RFC 6962 inclusion proof of a leaf", cmdLogProveInclusion},
-		{"log prove consistency", "--from A [--to B] [--json]", "an RFC 6962 consistency proof between two tree sizes", cmdLogProveConsistency},
-		{"log open", "--subject S [--json]", "give a subject the salts of their log entries and export pseudonyms", cmdLogOpen},
-		{"log erase", "--subject S", "erase a subject's log key: their entries become unlinkable", cmdLogErase},
-		{"log tiles", "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", cmdLogTiles},
-		{"manifest verify", "FILE [--key FILE] [--json]", "check an export manifest's signature, file digests and log inclusion", cmdManifestVerify},
-		{"serve", "[--addr :8080] [--checkpoint-every 1m] [--quiet]", "the HTTP API, the privacy centre and the admin console", cmdServe},
-		{"token create", "--role admin|operator|auditor|subject [--subject S]", "create an API token; prints it alone, once", cmdTokenCreate},
-		{"token revoke", "TOKEN", "revoke a token (the token or its SHA-256)", cmdTokenRevoke},
-		{"token list", "[--json]", "every token's SHA-256, role, subject and whether it is revoked", cmdTokenList},
-		{"snapshot verify", "FILE [--json]", "check a snapshot file's checksum and contents", cmdSnapshotVerify},
-		{"snapshot", "--out FILE [--as-of T] [--json]", "write the point-in-time view an export needs to one file", cmdSnapshot},
+		{"demo", nil, "", "the guided tour on a generated professional network, in its own store", nil, cmdDemo},
+		{"policy check", []string{"FILE"}, "FILE", "validate a policy file", nil, cmdPolicyCheck},
+		{"policy publish", []string{"FILE"}, "FILE", "publish a policy version", nil, cmdPolicyPublish},
+		{"policy list", nil, "", "list published versions", nil, cmdPolicyList},
+		{"policy show", []string{"VERSION"}, "VERSION", "print a published version", nil, cmdPolicyShow},
+		{"policy diff", []string{"OLD", "NEW"}, "OLD NEW", "what changes between two versions (files or published), and the notice check; exit 3 on a notice violation", nil, cmdPolicyDiff},
+		{"subjects import", []string{"FILE"}, "FILE", "import subject events (JSON Lines)", nil, cmdSubjectsImport},
+		{"consent import", []string{"FILE"}, "FILE", "import consent events (JSON Lines)", nil, cmdConsentImport},
+		{"consent set", nil, "--subject S --purpose P --state granted|denied", "record one consent event", []string{"subject", "purpose", "state"}, cmdConsentSet},
+		{"consent export", nil, "--subject S", "a subject's consent history as ISO/IEC TS 27560-style JSON", []string{"subject"}, cmdConsentExport},
+		{"consent show", nil, "--subject S", "a subject's state, consent, what is shared now, and history", []string{"subject"}, cmdConsentShow},
+		{"decide", nil, "--subject S[:ROLE]... --category C --created T --purpose P --recipient R", "decide one record and explain", []string{"subject", "category", "created", "purpose", "recipient"}, cmdDecide},
+		{"report subject", nil, "--subject S", "every export that included a subject's data", []string{"subject"}, cmdReportSubject},
+		{"impact", nil, "", "export subjects who no longer allow records it included: withdrawals, moves, narrower versions", nil, cmdImpact},
+		{"impact mark", nil, "--export E --subject S --status STATUS", "record what was done about an impact item", []string{"export", "subject", "status"}, cmdImpactMark},
+		{"export", []string{"FILE..."}, "--purpose P --recipient R --in FILE... --out FILE FIELDS", "build a dataset (input files after --in or as arguments)", []string{"purpose", "recipient", "out"}, cmdExport},
+		{"export finalize", nil, "--dir DIR --out FILE", "assemble, log and record an export the Beam pipeline computed", []string{"dir", "out"}, cmdExportFinalize},
+		{"deliver", nil, "--webhook URL... | --nats URL", "send consent changes to webhooks and NATS JetStream, at least once, in order", nil, cmdDeliver},
+		{"deliver status", nil, "", "each delivery destination's progress and how many changes it has yet to receive", nil, cmdDeliverStatus},
+		{"log checkpoint", nil, "", "print the latest signed checkpoint (C2SP tlog-checkpoint), issuing one if the log grew", nil, cmdLogCheckpoint},
+		{"log verify", nil, "", "re-derive every leaf from its row, recompute the tree, check every checkpoint", nil, cmdLogVerify},
+		{"log prove inclusion", nil, "--index N", "an RFC 6962 inclusion proof of a leaf", []string{"index"}, cmdLogProveInclusion},
+		{"log prove consistency", nil, "--from A", "an RFC 6962 consistency proof between two tree sizes", []string{"from"}, cmdLogProveConsistency},
+		{"log open", nil, "--subject S", "give a subject the salts of their log entries and export pseudonyms", []string{"subject"}, cmdLogOpen},
+		{"log erase", nil, "--subject S", "erase a subject's log key: their entries become unlinkable", []string{"subject"}, cmdLogErase},
+		{"log tiles", nil, "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", []string{"out"}, cmdLogTiles},
+		{"manifest verify", []string{"FILE"}, "FILE", "check an export manifest's signature, file digests and log inclusion", nil, cmdManifestVerify},
+		{"serve", nil, "", "the HTTP API, the privacy centre and the admin console", nil, cmdServe},
+		{"token create", nil, "--role ROLE", "create an API token; prints it alone, once", []string{"role"}, cmdTokenCreate},
+		{"token revoke", []string{"TOKEN"}, "TOKEN", "revoke a token (the token or its SHA-256)", nil, cmdTokenRevoke},
+		{"token list", nil, "", "every token's SHA-256, role, subject and whether it is revoked", nil, cmdTokenList},
+		{"snapshot", nil, "--out FILE", "write the point-in-time view an export needs to one file", []string{"out"}, cmdSnapshot},
+		{"snapshot verify", []string{"FILE"}, "FILE", "check a snapshot file's checksum and contents", nil, cmdSnapshotVerify},
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: consentgate [--store DSN] [--keys DIR] COMMAND [flags] [args]")
-	fmt.Fprintln(w, "\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.help)
+// groups are the commands that only hold others.
+var groups = map[string]string{
+	"policy":    "policy versions: check, publish, list, show, diff",
+	"subjects":  "subjects: import",
+	"consent":   "members' consent: import, set, show, export",
+	"report":    "reports: which exports included a subject's data",
+	"log":       "the transparency log: checkpoints, verification, proofs, tiles, a subject's entries",
+	"log prove": "RFC 6962 proofs a third party can check",
+	"manifest":  "export manifests: verify",
+	"token":     "API tokens: create, revoke, list",
+}
+
+// newRoot builds the command tree for one invocation.
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "consentgate",
+		Short: "decide whether members' data may go into AI training datasets, build the datasets, keep the evidence",
+		Long: "consentgate decides, record by record, whether a member's data may go into an AI training\n" +
+			"dataset, builds datasets from only what is allowed, and keeps a tamper-evident log.\n\n" +
+			"Global flags may come anywhere on the line. Exit status: 0 success, 1 failure,\n" +
+			"2 a usage error, 3 a notice violation found by policy diff.",
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		Args:              nil, // an unknown command is refused, with suggestions
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		RunE: func(c *cobra.Command, args []string) error {
+			return usagef("give a command; consentgate --help lists them")
+		},
 	}
-	fmt.Fprintln(w, "\nglobal flags (anywhere on the line):")
-	fmt.Fprintln(w, "  --store DSN   sqlite:PATH (default sqlite:consentgate.db) or postgres://HOST:PORT/DB?…")
-	fmt.Fprintln(w, "  --keys DIR    where keys and secrets live (default beside a SQLite store)")
-	fmt.Fprintln(w, "\n'consentgate COMMAND --help' shows a command's flags.")
+	root.PersistentFlags().Var(storeFlag{a}, "store", "the store `DSN`: sqlite:PATH or postgres://HOST:PORT/DB?…")
+	root.PersistentFlags().StringVar(&a.keysDir, "keys", "", "`DIR` where keys and secrets live (default beside a SQLite store)")
+	a.once(root.PersistentFlags())
+	root.SetFlagErrorFunc(a.flagError)
+
+	byName := map[string]*cobra.Command{"": root}
+	var parent func(name string) *cobra.Command
+	parent = func(name string) *cobra.Command {
+		words := strings.Fields(name)
+		up := strings.Join(words[:len(words)-1], " ")
+		if c, ok := byName[up]; ok {
+			return c
+		}
+		g := &cobra.Command{
+			Use:   words[len(words)-2] + " COMMAND",
+			Short: groups[up],
+			Args:  cobra.ArbitraryArgs,
+			RunE: func(c *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return usagef("give a command: %s", subcommands(c))
+				}
+				return usagef("unknown command %q; %s has %s", args[0], c.CommandPath(), subcommands(c))
+			},
+		}
+		g.SetFlagErrorFunc(a.flagError)
+		parent(up).AddCommand(g)
+		byName[up] = g
+		return g
+	}
+	for _, cmd := range commands() {
+		words := strings.Fields(cmd.name)
+		use := words[len(words)-1]
+		if cmd.synopsis != "" {
+			use += " " + cmd.synopsis
+		}
+		c := &cobra.Command{Use: use, Short: cmd.help, Args: argsOf(cmd.args)}
+		run := cmd.build(a, c.Flags())
+		for _, f := range cmd.required {
+			fl := c.Flags().Lookup(f)
+			fl.Usage += " (required)"
+			_ = c.MarkFlagRequired(f)
+		}
+		a.once(c.Flags())
+		c.SetFlagErrorFunc(a.flagError)
+		c.RunE = func(c *cobra.Command, args []string) error { return run(c.Context(), args) }
+		if ex, ok := byName[cmd.name]; ok { // a group made before its own command
+			*ex = *c
+			c = ex
+		}
+		parent(cmd.name).AddCommand(c)
+		byName[cmd.name] = c
+	}
+	return root
+}
+
+// subcommands lists a group's commands.
+func subcommands(c *cobra.Command) string {
+	var names []string
+	for _, s := range c.Commands() {
+		if s.IsAvailableCommand() {
+			names = append(names, s.Name())
+		}
+	}
+	return orList(names)
+}
+
+// argsOf checks a command's positional arguments.
+func argsOf(names []string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(names) == 1 && strings.HasSuffix(names[0], "...") {
+			return nil
+		}
+		if len(args) == len(names) {
+			return nil
+		}
+		if len(names) == 0 {
+			if c.HasSubCommands() {
+				return usagef("unexpected argument %q (%s has %s)", args[0], c.CommandPath(), subcommands(c))
+			}
+			return usagef("unexpected argument %q", args[0])
+		}
+		return usagef("expected %s, got %s", strings.Join(names, " "), countOf(len(args), "argument", "arguments"))
+	}
+}
+
+// flagError words pflag's complaint about a flag as a usage error that
+// names the flag and what it allows.
+func (a *app) flagError(c *cobra.Command, err error) error {
+	if a.twice != "" {
+		return usagef("--%s is given twice; give it once", a.twice)
+	}
+	msg := err.Error()
+	// invalid argument "x" for "--workers" flag: expected ...
+	if rest, ok := strings.CutPrefix(msg, "invalid argument "); ok {
+		if val, rest, ok := strings.Cut(rest, " for "); ok {
+			if name, why, ok := strings.Cut(rest, " flag: "); ok {
+				name = strings.Trim(name, `"`)
+				if i := strings.Index(name, "--"); i >= 0 {
+					name = name[i:]
+				}
+				why = strings.TrimPrefix(why, "strconv.ParseInt: ")
+				why = strings.TrimPrefix(why, "strconv.ParseUint: ")
+				why = strings.TrimPrefix(why, "strconv.ParseBool: ")
+				if strings.HasPrefix(why, "parsing ") {
+					why = "expected a whole number"
+				}
+				return usagef("%s %s: %s", name, val, why)
+			}
+		}
+	}
+	return usagef("%s", msg)
 }
 
 // run is the whole program, callable from tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr, storeDSN: "sqlite:consentgate.db"}
-	// Global flags may come first; commands accept them anywhere too.
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
-		if name != "store" && name != "keys" {
-			if name == "help" || name == "h" {
-				usage(stdout)
-				return 0
-			}
-			break
-		}
-		if !hasVal {
-			if len(args) < 2 {
-				fmt.Fprintf(stderr, "consentgate: --%s needs a value\n", name)
-				return 2
-			}
-			val, args = args[1], args[1:]
-		}
-		if (name == "store" && a.storeGiven) || (name == "keys" && a.keysGiven) {
-			fmt.Fprintf(stderr, "consentgate: --%s is given twice; give it once\n", name)
-			return 2
-		}
-		if name == "store" {
-			a.storeDSN, a.storeGiven = val, true
-		} else {
-			a.keysDir, a.keysGiven = val, true
-		}
-		args = args[1:]
-	}
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	var cmd *command
-	all := commands()
-	for i := range all {
-		words := strings.Fields(all[i].name)
-		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == all[i].name {
-			cmd = &all[i]
-			args = args[len(words):]
-			break
-		}
-	}
-	if cmd == nil {
-		if args[0] == "help" {
-			usage(stdout)
-			return 0
-		}
-		fmt.Fprintf(stderr, "consentgate: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
-		usage(stderr)
-		return 2
-	}
-	err := cmd.run(ctx, a, args)
+	root := newRoot(a)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	c, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		err = a.closeErr
 	}
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	name := "consentgate"
+	if c != nil {
+		name = c.CommandPath()
 	}
+	msg := err.Error()
 	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+	case strings.HasPrefix(msg, "unknown command"), strings.HasPrefix(msg, "unknown flag"), strings.HasPrefix(msg, "unknown shorthand"):
+		err = usagef("%s", strings.TrimRight(msg, "\n"))
+	case strings.HasPrefix(msg, "required flag(s) "):
+		var names []string
+		for _, f := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(msg, "required flag(s) "), " not set"), ", ") {
+			names = append(names, "--"+strings.Trim(f, `"`))
+		}
+		verb := "are"
+		if len(names) == 1 {
+			verb = "is"
+		}
+		err = usagef("%s %s required", orList(names), verb)
+		err.(*usageError).msg = strings.Replace(err.(*usageError).msg, " or ", " and ", 1)
+	}
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "consentgate %s: %v\nusage: consentgate %s %s\n", cmd.name, err, cmd.name, cmd.args)
+		fmt.Fprintf(stderr, "%s: %v\n", name, ue)
+		if c != nil && c != root {
+			fmt.Fprintf(stderr, "usage: %s\nRun '%s --help' for more.\n", c.UseLine(), c.CommandPath())
+		} else {
+			fmt.Fprintln(stderr, "Run 'consentgate --help' for the commands.")
+		}
 		return 2
 	}
-	fmt.Fprintf(stderr, "consentgate %s: %s\n", cmd.name, message(err))
+	fmt.Fprintf(stderr, "%s: %s\n", name, message(err))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
