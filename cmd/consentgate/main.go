@@ -1,6 +1,8 @@
 // Command consentgate decides, record by record, whether user data may go
 // into an AI training dataset, builds datasets from only what is allowed,
 // and keeps the evidence. See README.md and docs/ for the commands.
+//go:generate go test -run TestCLIDocs -update .
+
 package main
 
 import (
@@ -229,7 +231,7 @@ func newRoot(a *app) *cobra.Command {
 		},
 	}
 	root.PersistentFlags().Var(storeFlag{a}, "store", "the store `DSN`: sqlite:PATH or postgres://HOST:PORT/DB?…")
-	root.PersistentFlags().StringVar(&a.keysDir, "keys", "", "`DIR` where keys and secrets live (default beside a SQLite store)")
+	root.PersistentFlags().StringVar(&a.keysDir, "keys", "", "the `DIR` where keys and secrets live (default beside a SQLite store)")
 	a.once(root.PersistentFlags())
 	root.SetFlagErrorFunc(a.flagError)
 
