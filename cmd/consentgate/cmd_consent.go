@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"net/url"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/deliver"
 	"github.com/consentgate/consentgate/internal/gate"

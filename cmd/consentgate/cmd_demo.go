@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/spf13/pflag"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/demo"
@@ -27,6 +31,7 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 	*members = 5000
 	fs.Var(countFlag{members, 40, "a whole number of at least 40 (one member per strict region and some more)"}, "members", "`N` members in the generated network, at least 40")
 	seed := fs.Uint64("seed", 2024, "random `SEED` of the generated world")
+	force := fs.Bool("force", false, "use --dir even when it holds files that are not a previous demo's (the demo's own names are overwritten)")
 	return func(ctx context.Context, args []string) error {
 		pos := args
 		if len(pos) > 0 {
@@ -42,6 +47,13 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 				return err
 			}
 			*dir = d
+		} else if !*force {
+			if err := demoDirUsable(*dir); err != nil {
+				return err
+			}
+		}
+		if abs, err := filepath.Abs(*dir); err == nil {
+			*dir = abs
 		}
 		w := a.stdout
 		files, stats, err := demo.Generate(*dir, *members, *seed)
@@ -202,21 +214,86 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 			reported = items[0].Subject
 		}
 
-		fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself:\n", time.Since(start).Seconds())
-		fmt.Fprintf(w, "   consentgate --store %s policy list\n", a.storeDSN)
-		fmt.Fprintf(w, "   consentgate --store %s policy diff %s %s\n", a.storeDSN, prev, forced)
-		fmt.Fprintf(w, "   consentgate --store %s report subject --subject %s\n", a.storeDSN, reported)
-		fmt.Fprintf(w, "   consentgate --store %s consent show --subject %s\n", a.storeDSN, reported)
-		fmt.Fprintf(w, "   consentgate --store %s log open --subject %s\n", a.storeDSN, reported)
-		fmt.Fprintf(w, "   consentgate --store %s log verify\n", a.storeDSN)
-		fmt.Fprintf(w, "   consentgate --store %s serve --addr 127.0.0.1:8080   # then, with tokens from\n", a.storeDSN)
-		fmt.Fprintf(w, "   consentgate --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", a.storeDSN, reported)
-		fmt.Fprintf(w, "   consentgate --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", a.storeDSN)
-		fmt.Fprintf(w, "   consentgate --store %s impact\n", a.storeDSN)
-		fmt.Fprintf(w, "   consentgate --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
-			a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
+		prog, how := explorer()
+		fmt.Fprintf(w, "\nDone in %.1fs. Explore the store yourself%s:\n", time.Since(start).Seconds(), how)
+		fmt.Fprintf(w, "   %s --store %s policy list\n", prog, a.storeDSN)
+		fmt.Fprintf(w, "   %s --store %s policy diff %s %s\n", prog, a.storeDSN, prev, forced)
+		fmt.Fprintf(w, "   %s --store %s report subject --subject %s\n", prog, a.storeDSN, reported)
+		fmt.Fprintf(w, "   %s --store %s consent show --subject %s\n", prog, a.storeDSN, reported)
+		fmt.Fprintf(w, "   %s --store %s log open --subject %s\n", prog, a.storeDSN, reported)
+		fmt.Fprintf(w, "   %s --store %s log verify\n", prog, a.storeDSN)
+		fmt.Fprintf(w, "   %s --store %s serve --addr 127.0.0.1:8080   # then, with tokens from\n", prog, a.storeDSN)
+		fmt.Fprintf(w, "   %s --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", prog, a.storeDSN, reported)
+		fmt.Fprintf(w, "   %s --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", prog, a.storeDSN)
+		fmt.Fprintf(w, "   %s --store %s impact\n", prog, a.storeDSN)
+		fmt.Fprintf(w, "   %s --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
+			prog, a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
 		return nil
 	}
+}
+
+// demoFiles are the names a demo writes in its directory.
+var demoFiles = map[string]bool{
+	"consent.jsonl": true, "subjects.jsonl": true, "posts.jsonl": true, "messages.jsonl": true,
+	"demo.db": true, "demo.db-wal": true, "demo.db-shm": true, "demo.db.keys": true, "policies": true,
+	"partner-x.jsonl": true, "partner-x.jsonl.manifest.json": true, "partner-x.rejects.jsonl": true,
+}
+
+// demoDirUsable refuses a --dir that holds anything but a previous demo's
+// files: the demo overwrites its files by name, and the user's own
+// posts.jsonl is not one of them.
+func demoDirUsable(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	var other []string
+	demoDB := false
+	for _, e := range entries {
+		if e.Name() == "demo.db" {
+			demoDB = true
+		}
+		if !demoFiles[e.Name()] {
+			other = append(other, e.Name())
+		}
+	}
+	if demoDB && len(other) == 0 {
+		return nil // a previous demo's: run it again
+	}
+	what := "files that are not a previous demo's"
+	if len(other) > 0 {
+		what = "other files (" + strings.Join(other[:min(3, len(other))], ", ")
+		if len(other) > 3 {
+			what += ", …"
+		}
+		what += ")"
+	}
+	return usagef("--dir %s is not empty: it holds %s; give an empty or new directory, or --force to write the demo's files there anyway", dir, what)
+}
+
+// explorer is how the person who ran the demo runs the binary again: the
+// same way they ran it. go run builds into a temporary directory, so its
+// users are shown go run.
+func explorer() (prog, how string) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "consentgate", " (build the binary first: go build ./cmd/consentgate)"
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/consentgate", " (from the repository's root; or go build ./cmd/consentgate and use ./consentgate)"
+	}
+	if p, err := exec.LookPath("consentgate"); err == nil {
+		if same, _ := filepath.EvalSymlinks(p); same == exe || p == exe {
+			return "consentgate", ""
+		}
+	}
+	return exe, ""
 }
 
 func demoFields() (record.Fields, error) { return demo.ExportFields() }

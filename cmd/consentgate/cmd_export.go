@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"os"
 	"sort"
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/gate"

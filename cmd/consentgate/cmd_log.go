@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/spf13/pflag"
 	"os"
 	"strconv"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/translog"

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spf13/pflag"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/gate"

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/gate"
 	"github.com/consentgate/consentgate/internal/httpapi"

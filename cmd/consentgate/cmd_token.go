@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"text/tabwriter"
+
+	"github.com/spf13/pflag"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/gate"
