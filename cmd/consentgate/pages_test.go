@@ -96,11 +96,21 @@ func (s *pageSession) submit(what, sel string) { s.t.Helper(); s.load(what, chro
 // loaded.
 func (s *pageSession) load(what string, a chromedp.Action[chromedp.Void]) {
 	s.t.Helper()
+	if status := s.loadStatus(what, a); status >= 400 {
+		s.t.Fatalf("%s: status %d", what, status)
+	}
+}
+
+// loadStatus is load, answering the page's HTTP status.
+func (s *pageSession) loadStatus(what string, a chromedp.Action[chromedp.Void]) int64 {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancel()
-	if resp, err := chromedp.RunResponse(ctx, a); err != nil || resp.Status >= 400 {
-		s.t.Fatalf("%s: %v (status %v)", what, err, resp)
+	resp, err := chromedp.RunResponse(ctx, a)
+	if err != nil {
+		s.t.Fatalf("%s: %v", what, err)
 	}
+	return resp.Status
 }
 
 // login signs in through a login link, with Sec-GPC: 1 when gpc.
@@ -244,7 +254,7 @@ func TestPages(t *testing.T) {
 		if !evalIn[bool](s, `document.getElementById(`+jsString(partner)+`).checked`) || !strings.Contains(setting, "On by default: you never chose") || !strings.Contains(setting, "Your public posts: used by default") {
 			t.Fatalf("the partner setting:\n%s", setting)
 		}
-		if label := s.text(`label[for="` + partner + `"]`); label != "Training AI models that write text or make images" {
+		if label := s.text(`label[for="` + partner + `"]`); !strings.HasPrefix(label, "Training AI models that write text or make images") || !strings.Contains(label, ", by other companies (partners): Partner X, an AI company") {
 			t.Errorf("the switch's name: %q", label)
 		}
 		groups := s.text("#settings")
@@ -307,8 +317,19 @@ func TestPages(t *testing.T) {
 			t.Errorf("after the toggle the focus is on %q, not the switch", focused)
 		}
 		saved := s.text("#saved")
-		if !strings.HasPrefix(saved, "Saved: you turned off training AI models that write text or make images by other companies (partners): Partner X, an AI company. Off: you refused.") {
+		if !regexp.MustCompile(`^Saved at \d\d:\d\d UTC: you refused training AI models that write text or make images by other companies \(partners\): Partner X, an AI company\. The setting now reads: “Off: you refused\.”`).MatchString(saved) {
 			t.Errorf("the saved message: %q", saved)
+		}
+		// The message and the switch are in view.
+		if !evalIn[bool](s, `(() => { const m = document.getElementById("saved").getBoundingClientRect(), sw = document.getElementById(`+jsString(partner)+`).getBoundingClientRect();
+				return m.top >= 0 && sw.bottom <= window.innerHeight; })()`) {
+			t.Errorf("after the toggle the saved message or the switch is out of view")
+		}
+		// A link cannot make the page say something was saved: the
+		// message names only a stored choice, the member's latest.
+		s.do("a made-up saved link", chromedp.Navigate(url+"/privacy?saved=1700000000000000"), chromedp.WaitVisible("#settings"))
+		if n := evalIn[int](s, `document.querySelectorAll("#saved").length`); n != 0 {
+			t.Errorf("a made-up link shows a saved message: %q", s.text("#saved"))
 		}
 		if evalIn[bool](s, `document.getElementById(`+jsString(partner)+`).checked`) || !strings.Contains(settingOf(partner), "Off: you refused") {
 			t.Errorf("after turning it off:\n%s", settingOf(partner))
@@ -322,13 +343,26 @@ func TestPages(t *testing.T) {
 
 		// The proof page: the browser redoes both proofs.
 		s.do("proof", chromedp.Click(`#went a[href^="/privacy/proof"]`), chromedp.WaitVisible("#check"), chromedp.Click("#check"))
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.HasPrefix(s.text("#result"), "Both proofs check") {
-			if time.Now().After(deadline) || strings.HasPrefix(s.text("#result"), "The proof does not check") {
-				t.Fatalf("the proof page's check: %q", s.text("#result"))
+		result := func() string {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				r := s.text("#result")
+				if r != "Checking…" && r != "" || time.Now().After(deadline) {
+					return r
+				}
+				s.do("wait", chromedp.WaitVisible("#result"))
 			}
-			s.do("wait", chromedp.WaitVisible("#result"))
 		}
+		if r := result(); !strings.HasPrefix(r, "Everything checks.") || !strings.Contains(r, "its signature verifies with the published key") {
+			t.Fatalf("the proof page's check: %q", r)
+		}
+		// A manifest edited on the page no longer checks.
+		evalIn[bool](s, `(() => { const m = document.getElementById("manifest"); m.textContent = m.textContent.replace(/"included": ?\d+/, '"included": 1'); return true; })()`)
+		s.do("check again", chromedp.Click("#check"))
+		if r := result(); r != "The proof does not check: the manifest is not the one the log's entry records." {
+			t.Errorf("an edited manifest: %q", r)
+		}
+		s.do("reload", chromedp.Reload(), chromedp.WaitVisible("#check"))
 		s.check("proof page (1280 px)")
 		screenshot(t, s.ctx, "privacy-proof.png")
 
@@ -379,7 +413,7 @@ func TestPages(t *testing.T) {
 			t.Fatalf("%d GPC notices", n)
 		}
 		notice := s.text("#gpc")
-		for _, want := range []string{"Your browser sends a Global Privacy Control signal", "training AI systems by companies in the same group as this platform", "by other companies (partners)", "later signals from your browser do not undo it"} {
+		for _, want := range []string{"A Global Privacy Control signal from your browser is on record", "training AI systems by companies in the same group as this platform", "by other companies (partners)", "later signals from your browser do not undo it"} {
 			if !strings.Contains(notice, want) {
 				t.Errorf("the GPC notice lacks %q:\n%s", want, notice)
 			}
@@ -417,10 +451,25 @@ func TestPages(t *testing.T) {
 		if u := evalIn[string](s, `location.search`); u != "?status=open&reason=consent.denied" && !strings.Contains(u, "status=open") {
 			t.Errorf("after saving, the console is at %q, not the filtered page", u)
 		}
+		if evalIn[int](s, `document.querySelectorAll("#marked").length`) != 1 {
+			t.Fatalf("no saved message at %s:\n%.1500s", evalIn[string](s, `location.href`), s.text("main"))
+		}
+		if m := s.text("#marked"); !strings.HasPrefix(m, "Saved: "+first) || !strings.Contains(m, "is now notified, with the note “asked partner-x to delete”") {
+			t.Errorf("after saving a status: %q", m)
+		}
 		s.do("the notified", chromedp.Navigate(url+"/admin?status=notified#impact"), chromedp.WaitReady("#impact"))
 		if li := s.text("ul.impact"); !strings.Contains(li, first) || evalIn[string](s, `document.querySelector("ul.impact input[name=note]").value`) != "asked partner-x to delete" {
 			t.Errorf("the noted item:\n%s", li)
 		}
+		// A mistake gets a page that says what and leads back.
+		evalIn[bool](s, `document.querySelector("ul.impact li:first-child select[name=status]").value = "wontfix", document.querySelector("ul.impact li:first-child input[name=note]").value = "", true`)
+		if st := s.loadStatus("save wontfix", chromedp.Click(`ul.impact li:first-child button`)); st != 400 {
+			t.Errorf("wontfix without a note: status %d", st)
+		}
+		if e := s.text("main"); !strings.Contains(e, "status wontfix needs a note") || !strings.Contains(e, "Back to the console") {
+			t.Errorf("the error page:\n%s", e)
+		}
+		s.check("error page")
 		// Any two versions, the whole diff.
 		s.do("diff", chromedp.Navigate(url+"/admin/diff?from=2022-01-01&to=2024-09-18"), chromedp.WaitVisible("main h1"))
 		if d := s.text("main"); !strings.Contains(d, "From 2022-01-01 to 2024-09-18") || !strings.Contains(d, "Newly allowed: to every recipient · train_ai_system and below · every category except user.content.private and below") {
@@ -531,7 +580,7 @@ func contrast(t *testing.T, s *pageSession) {
 	// The chart fills, from the stylesheet and the patterns it names.
 	fills := chartFills(t, s)
 	for _, pr := range [][2]string{{"agreed", "refused"}, {"agreed", "default-off"}, {"agreed", "default-on"}, {"agreed", "page"}, {"outline", "page"},
-		{"default-on", "default-on marks"}, {"refused", "refused marks"}, {"default-off", "default-off marks"}} {
+		{"default-on", "default-on marks"}, {"refused", "refused marks"}, {"default-off", "default-off marks"}, {"not-possible", "not-possible marks"}} {
 		pairs = append(pairs, []any{"chart " + pr[0] + " / " + pr[1], ratioHex(fills[pr[0]], fills[pr[1]])})
 	}
 	for _, p := range pairs {
@@ -559,7 +608,7 @@ func chartFills(t *testing.T, s *pageSession) map[string]string {
 	if !regexp.MustCompile(`svg \.seg \{ stroke: var\(--fg\);`).Match(css) || !strings.Contains(string(css), "--fg: #1b1f24;") {
 		t.Fatal("style.css no longer outlines chart segments in --fg #1b1f24")
 	}
-	for _, name := range []string{"agreed", "default-on", "refused", "default-off"} {
+	for _, name := range []string{"agreed", "default-on", "refused", "default-off", "not-possible"} {
 		m := regexp.MustCompile(`svg \.c-` + name + ` \{ fill: ([^;]+); \}`).FindSubmatch(css)
 		if m == nil {
 			t.Fatalf("style.css has no fill for .c-%s", name)

@@ -106,3 +106,75 @@ func ConsentOverTime(vs *Versions, v *consent.View, t Target, times []timestamp.
 	}
 	return out
 }
+
+// Standing is what a member's consent to a use comes to at a time, as a
+// privacy officer counts it: a rule forbids the use whatever they choose;
+// else their choice; else what the version in force makes of silence.
+type Standing uint8
+
+// The standings.
+const (
+	OffByDefault Standing = iota // never chose; nothing is used without agreement
+	OnByDefault                  // never chose; the default allows the use
+	Agreed
+	Refused
+	NotPossible // a rule forbids every kind of data, whatever the member chooses
+)
+
+// StandingOverTime returns every subject's standing for a target at each
+// of the times given (out[k][s]), deciding a record of each leaf category
+// of the version in force then, created then, with the subject as author.
+// Decisions are made once per version and subject class.
+func StandingOverTime(vs *Versions, v *consent.View, t Target, times []timestamp.Time) [][]Standing {
+	m := newConsentMatcher(vs, v, t)
+	one := NewOne(vs, v, 0)
+	type key struct{ version, class int }
+	type verdict struct{ possible, onSilence bool }
+	memo := map[key]verdict{}
+	out := make([][]Standing, len(times))
+	for k := range out {
+		out[k] = make([]Standing, v.Len())
+	}
+	for k, at := range times {
+		vi := vs.IndexAt(at)
+		if vi == 0 {
+			for s := 0; s < v.Len(); s++ {
+				if st, _ := m.stateAt(v, s, at); st == policy.Granted {
+					out[k][s] = Agreed
+				} else if st == policy.Denied {
+					out[k][s] = Refused
+				}
+			}
+			continue
+		}
+		tb := vs.Table(vi)
+		cats := tb.Doc.LeafCategories()
+		pc, rc := tb.PurposeClass(t.Purpose), tb.RecipientClass(t.Recipient, t.Class)
+		for s := 0; s < v.Len(); s++ {
+			sc := one.subjectClass(tb, v.StateAt(s, at), v.Unseen(s, at))
+			vd, ok := memo[key{vi, sc}]
+			if !ok {
+				for _, c := range cats {
+					cc := tb.CategoryClass(c)
+					vd.possible = vd.possible || tb.Outcomes[tb.Decide(pc, cc, rc, sc, policy.Author, policy.Granted)].Allow
+					vd.onSilence = vd.onSilence || tb.Outcomes[tb.Decide(pc, cc, rc, sc, policy.Author, policy.None)].Allow
+				}
+				memo[key{vi, sc}] = vd
+			}
+			st, _ := m.stateAt(v, s, at)
+			switch {
+			case !vd.possible:
+				out[k][s] = NotPossible
+			case st == policy.Granted:
+				out[k][s] = Agreed
+			case st == policy.Denied:
+				out[k][s] = Refused
+			case vd.onSilence:
+				out[k][s] = OnByDefault
+			default:
+				out[k][s] = OffByDefault
+			}
+		}
+	}
+	return out
+}

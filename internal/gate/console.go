@@ -60,16 +60,40 @@ type ConsentSeries struct {
 	Months    []StateCount `json:"months"`
 }
 
-// StateCount is how many members stood where at a month's end: those the
-// store knew then, by their choice, and those who never chose by what the
-// version in force then made of it (on by default under an opt-out
-// default; off otherwise).
+// StateCount is how many members stood where at a month's end (those the
+// store knew then), as the version in force then decides a record of
+// theirs (decision.StandingOverTime): not possible when a rule forbids the
+// use whatever they choose, else by their choice, and those who never
+// chose by what the version made of it (on by default under an opt-out
+// default and no rule asking for consent for every kind of data; off
+// otherwise).
 type StateCount struct {
-	Month        string `json:"month"`
-	Agreed       int64  `json:"agreed"`
-	Refused      int64  `json:"refused"`
-	OnByDefault  int64  `json:"on_by_default"`
-	OffByDefault int64  `json:"off_by_default"`
+	Month string `json:"month"`
+	Standings
+}
+
+// Standings count members by decision.Standing.
+type Standings struct {
+	Agreed       int64 `json:"agreed"`
+	Refused      int64 `json:"refused"`
+	OnByDefault  int64 `json:"on_by_default"`
+	OffByDefault int64 `json:"off_by_default"`
+	NotPossible  int64 `json:"not_possible"`
+}
+
+func (c *Standings) add(s decision.Standing) {
+	switch s {
+	case decision.Agreed:
+		c.Agreed++
+	case decision.Refused:
+		c.Refused++
+	case decision.OnByDefault:
+		c.OnByDefault++
+	case decision.NotPossible:
+		c.NotPossible++
+	default:
+		c.OffByDefault++
+	}
 }
 
 // PurposeByRegion is one purpose's consent today by region group.
@@ -81,12 +105,10 @@ type PurposeByRegion struct {
 	Groups    []GroupCounts `json:"groups"`
 }
 
-// GroupCounts are a region group's members by their consent.
+// GroupCounts are a region group's members by their standing.
 type GroupCounts struct {
-	Group   string `json:"group"`
-	Granted int64  `json:"granted"`
-	Denied  int64  `json:"denied"`
-	None    int64  `json:"never_chose"`
+	Group string `json:"group"`
+	Standings
 }
 
 // ExportSummary is an export with its counts.
@@ -252,21 +274,14 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 		return nil
 	}
 	for _, purpose := range doc.LeafPurposes() {
-		states := decision.ConsentAll(vs, view, decision.Target{Purpose: purpose, Recipient: target.ID, Class: target.Class})
+		states := decision.StandingOverTime(vs, view, decision.Target{Purpose: purpose, Recipient: target.ID, Class: target.Class}, []timestamp.Time{t})[0]
 		counts := map[string]*GroupCounts{}
 		for i := 0; i < view.Len(); i++ {
 			grp := groupOf(view.Regions[view.StateRegion(view.StateAt(i, t))])
 			if counts[grp] == nil {
 				counts[grp] = &GroupCounts{Group: grp}
 			}
-			switch states[i] {
-			case policy.Granted:
-				counts[grp].Granted++
-			case policy.Denied:
-				counts[grp].Denied++
-			default:
-				counts[grp].None++
-			}
+			counts[grp].add(states[i])
 		}
 		pr := PurposeByRegion{Purpose: purpose, Recipient: target.ID, Class: target.Class.String(), Default: "denied"}
 		if doc.DefaultGranted(purpose) {
@@ -330,24 +345,13 @@ func consentOverTime(vs *decision.Versions, view *consent.View, months []string,
 			if r == nil {
 				continue
 			}
-			states := decision.ConsentOverTime(vs, view, decision.Target{Purpose: purpose, Recipient: r.ID, Class: class}, ends)
+			states := decision.StandingOverTime(vs, view, decision.Target{Purpose: purpose, Recipient: r.ID, Class: class}, ends)
 			series := ConsentSeries{Purpose: purpose, Class: class.String(), Recipient: r.ID}
 			for k, end := range ends {
 				c := StateCount{Month: months[k]}
-				defaultOn := vs.IndexAt(end) > 0 && vs.At(end).Doc.DefaultGranted(purpose)
 				for i, st := range states[k] {
-					if view.Since(i) > end {
-						continue
-					}
-					switch {
-					case st == policy.Granted:
-						c.Agreed++
-					case st == policy.Denied:
-						c.Refused++
-					case defaultOn:
-						c.OnByDefault++
-					default:
-						c.OffByDefault++
+					if view.Since(i) <= end {
+						c.add(st)
 					}
 				}
 				series.Months = append(series.Months, c)

@@ -49,6 +49,9 @@ func TestDemoWorldOneAnswer(t *testing.T) {
 	}
 	var entries []entry
 	states := map[string]int{}
+	// The privacy centre's settings tallied as the console counts them,
+	// by purpose and class.
+	tally := map[[2]string]*gate.Standings{}
 	for i := 1; i <= stats.Members; i++ {
 		id := fmt.Sprintf("m%05d", i)
 		cs, err := g.Consents(ctx, member(id), id, nil)
@@ -67,6 +70,22 @@ func TestDemoWorldOneAnswer(t *testing.T) {
 		n := 0
 		for _, s := range pc.Settings {
 			states[s.State]++
+			k := [2]string{s.Purpose, s.Class}
+			if tally[k] == nil {
+				tally[k] = &gate.Standings{}
+			}
+			switch s.State {
+			case gate.OnByDefault:
+				tally[k].OnByDefault++
+			case gate.OnAgreed:
+				tally[k].Agreed++
+			case gate.OffRefused:
+				tally[k].Refused++
+			case gate.OffByDefault:
+				tally[k].OffByDefault++
+			case gate.NotPossible:
+				tally[k].NotPossible++
+			}
 			allowed := 0
 			for _, e := range s.Entries {
 				n++
@@ -96,6 +115,32 @@ func TestDemoWorldOneAnswer(t *testing.T) {
 		}
 		if n != len(cs.Effective) {
 			t.Fatalf("%s: the settings show %d uses, the API %d", id, n, len(cs.Effective))
+		}
+	}
+	// The console counts what the privacy centres show: today by region
+	// (summed) and the present month of consent over time, for every
+	// purpose and class (one recipient each in the demo).
+	c, err := g.Console(ctx, access.Local, gate.ImpactFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, series := range c.OverTime {
+		got := series.Months[len(series.Months)-1].Standings
+		if want := tally[[2]string{series.Purpose, series.Class}]; want == nil || got != *want {
+			t.Errorf("the console counts %s by %s now as %+v; the privacy centres show %+v", series.Purpose, series.Class, got, want)
+		}
+	}
+	for _, today := range c.Today {
+		var got gate.Standings
+		for _, grp := range today.Groups {
+			got.Agreed += grp.Agreed
+			got.Refused += grp.Refused
+			got.OnByDefault += grp.OnByDefault
+			got.OffByDefault += grp.OffByDefault
+			got.NotPossible += grp.NotPossible
+		}
+		if want := tally[[2]string{today.Purpose, today.Class}]; want == nil || got != *want {
+			t.Errorf("the console counts %s by %s today as %+v; the privacy centres show %+v", today.Purpose, today.Class, got, want)
 		}
 	}
 	// Every entry is decide's answer, in batches as the API takes them.

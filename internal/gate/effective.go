@@ -207,9 +207,11 @@ type PrivacyCentre struct {
 	// Notice is where the version in force is explained to members, and
 	// Words what they read for its purposes, categories and recipients
 	// (the version's describe; a name without words is shown as itself).
-	Notice   string         `json:"notice,omitempty"`
-	Words    Words          `json:"words,omitempty"`
-	Known    bool           `json:"known"`
+	Notice string `json:"notice,omitempty"`
+	Words  Words  `json:"words,omitempty"`
+	Known  bool   `json:"known"`
+	// Region is the member's region now ("" when the store knows none).
+	Region   string         `json:"region"`
 	Settings []Setting      `json:"settings"`
 	History  []ConsentEvent `json:"history"` // newest first
 	// GPC are the denials Global Privacy Control signals recorded that still
@@ -294,6 +296,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 		return out, nil
 	}
 	doc := vs.At(t).Doc
+	out.Region = view.Regions[view.StateRegion(view.StateAt(i, t))]
 	for i := len(hist) - 1; i >= 0; i-- {
 		e := &hist[i]
 		if e.Source != "gpc" || e.State != policy.Denied {

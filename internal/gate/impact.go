@@ -118,6 +118,9 @@ func (g *Gate) MarkImpact(ctx context.Context, p access.Principal, exportID, sub
 type ImpactFilter struct {
 	Export, Status, Reason string
 	Offset, Limit          int
+	// Find names one item to return as Found whatever the filter (the
+	// export and subject; "" for none).
+	FindExport, FindSubject string
 }
 
 // ImpactPage is one page of the impact queue, with what the filters can
@@ -133,6 +136,10 @@ type ImpactPage struct {
 	Exports  []ValueCount `json:"exports"`
 	Statuses []ValueCount `json:"statuses"`
 	Reasons  []ValueCount `json:"reasons"`
+	// Found is the item Find named, when it is in the queue.
+	Found *impact.Item `json:"found,omitempty"`
+	// Lapsed counts the items whose member allows every record again.
+	Lapsed int `json:"lapsed"`
 }
 
 // ValueCount is a value and how many items have it.
@@ -159,7 +166,13 @@ func pageImpact(items []impact.Item, f ImpactFilter) *ImpactPage {
 		}
 		*vs = append(*vs, ValueCount{v, 1})
 	}
-	for _, it := range items {
+	for i, it := range items {
+		if f.FindSubject != "" && it.ExportID == f.FindExport && it.Subject == f.FindSubject {
+			out.Found = &items[i]
+		}
+		if it.LapsedAt != 0 {
+			out.Lapsed++
+		}
 		count(&out.Exports, it.ExportID)
 		count(&out.Statuses, it.Status)
 		count(&out.Reasons, it.Reason)

@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,7 @@ const (
 // versionRow is a published version with the diff from the one before.
 type versionRow struct {
 	gate.PolicyInfo
+	D         *gate.Diff
 	Prev      string
 	Diff      []string
 	More      int // lines not shown
@@ -53,7 +55,7 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pr.Role == access.Subject {
-		p.fail(w, http.StatusForbidden, "The admin console is for the platform's staff. Your settings are in the privacy centre.")
+		p.fail(w, r, http.StatusForbidden, "The admin console is for the platform's staff. Your settings are in the privacy centre.")
 		return
 	}
 	q := r.URL.Query()
@@ -62,15 +64,18 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 		page = 1
 	}
 	f := gate.ImpactFilter{Export: q.Get("export"), Status: q.Get("status"), Reason: q.Get("reason"), Offset: (page - 1) * 50, Limit: 50}
+	if ex, subj, ok := strings.Cut(q.Get("marked"), "/"); ok {
+		f.FindExport, f.FindSubject = ex, subj
+	}
 	c, err := p.g.Console(r.Context(), pr, f)
 	if err != nil {
-		p.failErr(w, "The console could not be loaded", err)
+		p.failErr(w, r, "The console could not be loaded", err)
 		return
 	}
 	words := c.Words
 	var versions []versionRow
 	for _, h := range c.Versions {
-		row := versionRow{PolicyInfo: h.Version}
+		row := versionRow{PolicyInfo: h.Version, D: h.Diff}
 		if d := h.Diff; d != nil {
 			row.Prev, row.Widening, row.Narrowing, row.Violation, row.Exposed = d.Old, d.Widening, d.Narrowing, d.Notice.Violation, d.Exposed
 			lines := diffLines(d)
@@ -88,15 +93,18 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 	}
 	charts := []string{columns("Consent choices recorded per month", "",
 		[]series{{"agreements", "c-agreed"}, {"refusals", "c-refused"}}, events)}
+	standing := []series{{"agreed", "c-agreed"}, {"on by default (never chose)", "c-default-on"}, {"refused", "c-refused"},
+		{"off (never chose, opt-in)", "c-default-off"}, {"not possible (a rule forbids it)", "c-not-possible"}}
+	parts := func(c gate.Standings) []int64 {
+		return []int64{c.Agreed, c.OnByDefault, c.Refused, c.OffByDefault, c.NotPossible}
+	}
 	for _, s := range c.OverTime {
 		var bars []bar
 		for _, m := range s.Months {
-			bars = append(bars, bar{Label: monthWords(m.Month), Parts: []int64{m.Agreed, m.OnByDefault, m.Refused, m.OffByDefault}})
+			bars = append(bars, bar{Label: monthWords(m.Month), Parts: parts(m.Standings)})
 		}
 		charts = append(charts, columns(
-			fmt.Sprintf("%s by %s: members at each month's end", words.Purpose(s.Purpose), words.Recipient(s.Class)),
-			"",
-			[]series{{"agreed", "c-agreed"}, {"on by default (never chose)", "c-default-on"}, {"refused", "c-refused"}, {"off (never chose, opt-in)", "c-default-off"}}, bars))
+			fmt.Sprintf("%s by %s: members at each month's end", words.Purpose(s.Purpose), words.Recipient(s.Class)), "", standing, bars))
 	}
 	if len(c.OptOutGroups) > 0 {
 		var opt []bar
@@ -112,14 +120,9 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 	for _, t := range c.Today {
 		var bars []bar
 		for _, g := range t.Groups {
-			bars = append(bars, bar{Label: "region " + g.Group, Parts: []int64{g.Granted, g.Denied, g.None}})
+			bars = append(bars, bar{Label: "region " + g.Group, Parts: parts(g.Standings)})
 		}
-		none := series{"never chose: off (opt-in)", "c-default-off"}
-		if t.Default == "granted" {
-			none = series{"never chose: on by default", "c-default-on"}
-		}
-		charts = append(charts, chart(fmt.Sprintf("%s by %s (%s) today, by region", words.Purpose(t.Purpose), words.Recipient(t.Recipient), words.Recipient(t.Class)), "",
-			[]series{{"agreed", "c-agreed"}, {"refused", "c-refused"}, none}, bars))
+		charts = append(charts, chart(fmt.Sprintf("%s by %s (%s) today, by region", words.Purpose(t.Purpose), words.Recipient(t.Recipient), words.Recipient(t.Class)), "", standing, bars))
 	}
 	var exports []exportRow
 	for _, e := range c.Exports {
@@ -178,14 +181,15 @@ func (p *pages) diff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pr.Role == access.Subject {
-		p.fail(w, http.StatusForbidden, "The admin console is for the platform's staff.")
+		p.fail(w, r, http.StatusForbidden, "The admin console is for the platform's staff.")
 		return
 	}
 	infos, err := p.g.Policies(r.Context(), pr)
 	if err != nil {
-		p.failErr(w, "The versions could not be loaded", err)
+		p.failErr(w, r, "The versions could not be loaded", err)
 		return
 	}
+	slices.Reverse(infos) // newest first, as the console lists them
 	q := r.URL.Query()
 	from, to := q.Get("from"), q.Get("to")
 	data := map[string]any{"Infos": infos, "From": from, "To": to}
@@ -195,7 +199,7 @@ func (p *pages) diff(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := p.g.Diff(r.Context(), pr, gate.PolicyArg{Label: from}, gate.PolicyArg{Label: to})
 	if err != nil {
-		p.failErr(w, "Those versions could not be compared", err)
+		p.failErr(w, r, "Those versions could not be compared", err)
 		return
 	}
 	lines := diffLines(d)
@@ -397,17 +401,21 @@ func (p *pages) mark(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !pr.Can(access.MarkImpact, "") {
-		p.fail(w, http.StatusForbidden, "Auditors read; operators and admins record what was done.")
+		p.fail(w, r, http.StatusForbidden, "Auditors read; operators and admins record what was done.")
 		return
 	}
 	_, err := p.g.MarkImpact(r.Context(), pr, r.FormValue("export"), r.FormValue("subject"), r.FormValue("status"), r.FormValue("note"))
 	if err != nil {
-		p.failErr(w, "The status could not be saved", err)
+		p.failErr(w, r, "The status could not be saved", err)
 		return
 	}
-	back := "/admin#impact"
-	if ref := r.FormValue("back"); strings.HasPrefix(ref, "/admin?") {
-		back = ref
+	// Back to the page the item was saved from, saying what was saved.
+	back, _ := url.Parse("/admin")
+	if ref, err := url.Parse(r.FormValue("back")); err == nil && ref.Path == "/admin" {
+		back.RawQuery = ref.RawQuery
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	q := back.Query()
+	q.Set("marked", r.FormValue("export")+"/"+r.FormValue("subject"))
+	back.RawQuery, back.Fragment = q.Encode(), "marked"
+	http.Redirect(w, r, back.String(), http.StatusSeeOther)
 }

@@ -13,7 +13,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +71,16 @@ var funcs = template.FuncMap{
 	"when": func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"day":  func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006") },
 	"svg":  func(s string) template.HTML { return template.HTML(s) }, // built by chart code from numbers and escaped labels
+	// count says a number of things with the right plural ("1 record").
+	"count": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	},
+	// upto is the first n of a list, and more how many it leaves out.
+	"upto": func(n int, xs []string) []string { return xs[:min(n, len(xs))] },
+	"more": func(n int, xs []string) int { return max(len(xs)-n, 0) },
 }
 
 func (p *pages) render(w http.ResponseWriter, name string, status int, data any) {
@@ -84,29 +94,33 @@ func (p *pages) render(w http.ResponseWriter, name string, status int, data any)
 	}
 }
 
-func (p *pages) fail(w http.ResponseWriter, status int, msg string) {
-	p.render(w, "error.html", status, map[string]any{"Status": status, "Message": msg})
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	back, where := "/privacy", "your privacy centre"
+	if strings.HasPrefix(r.URL.Path, "/admin") {
+		back, where = "/admin", "the console"
+	}
+	p.render(w, "error.html", status, map[string]any{"Status": status, "Message": msg, "Back": back, "Where": where})
 }
 
 // failErr answers an application error for a person: what they can do
 // about it, never the internals.
-func (p *pages) failErr(w http.ResponseWriter, what string, err error) {
+func (p *pages) failErr(w http.ResponseWriter, r *http.Request, what string, err error) {
 	e := gate.As(err)
 	switch e.Code {
 	case gate.Invalid:
-		p.fail(w, http.StatusBadRequest, what+": "+e.Message)
+		p.fail(w, r, http.StatusBadRequest, what+": "+e.Message)
 	case gate.NotFound:
-		p.fail(w, http.StatusNotFound, what+": "+e.Message)
+		p.fail(w, r, http.StatusNotFound, what+": "+e.Message)
 	case gate.Forbidden:
-		p.fail(w, http.StatusForbidden, what+": you may not do that.")
+		p.fail(w, r, http.StatusForbidden, what+": you may not do that.")
 	case gate.Busy:
 		w.Header().Set("Retry-After", "2")
-		p.fail(w, http.StatusServiceUnavailable, what+": the service is busy for a moment; nothing was changed. Please try again in a few seconds.")
+		p.fail(w, r, http.StatusServiceUnavailable, what+": the service is busy for a moment; nothing was changed. Please try again in a few seconds.")
 	case gate.Full:
-		p.fail(w, http.StatusInsufficientStorage, what+": the service cannot record anything right now; nothing was changed. Please try again later.")
+		p.fail(w, r, http.StatusInsufficientStorage, what+": the service cannot record anything right now; nothing was changed. Please try again later.")
 	default:
 		p.logger.Error("page", "what", what, "err", err)
-		p.fail(w, http.StatusInternalServerError, what+". Please try again.")
+		p.fail(w, r, http.StatusInternalServerError, what+". Please try again.")
 	}
 }
 
@@ -136,7 +150,7 @@ func (p *pages) login(area string) http.HandlerFunc {
 		if area == "privacy" && r.Header.Get("Sec-GPC") == "1" {
 			if _, err := p.g.ApplyGPC(r.Context(), pr, pr.Subject); err != nil {
 				p.logger.Error("gpc", "err", err)
-				p.fail(w, http.StatusInternalServerError, "Your Global Privacy Control signal could not be recorded. Please try again.")
+				p.fail(w, r, http.StatusInternalServerError, "Your Global Privacy Control signal could not be recorded. Please try again.")
 				return
 			}
 		}
@@ -169,14 +183,14 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request, post bool) (acce
 	if post {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if r.FormValue("csrf") != csrf {
-			p.fail(w, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
+			p.fail(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
 			return access.Principal{}, "", false
 		}
 	}
 	pr, err := p.g.Principal(r.Context(), hash)
 	if err != nil {
 		p.sess.clear(w)
-		p.fail(w, http.StatusUnauthorized, "Your session has ended. Use your sign-in link again.")
+		p.fail(w, r, http.StatusUnauthorized, "Your session has ended. Use your sign-in link again.")
 		return access.Principal{}, "", false
 	}
 	return pr, csrf, true
@@ -188,19 +202,32 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pr.Role != access.Subject {
-		p.fail(w, http.StatusForbidden, "The privacy centre is for members. Use the admin console.")
+		p.fail(w, r, http.StatusForbidden, "The privacy centre is for members. Use the admin console.")
 		return
 	}
 	pc, err := p.g.PrivacyCentre(r.Context(), pr, pr.Subject)
 	if err != nil {
-		p.failErr(w, "Your settings could not be loaded", err)
+		p.failErr(w, r, "Your settings could not be loaded", err)
 		return
 	}
-	q := r.URL.Query()
-	saved := savedChoice{purpose: q.Get("purpose"), class: q.Get("class"), state: q.Get("saved")}
+	// The saved message is worded from the stored event the link names by
+	// its time, only while it is the member's latest choice for that use:
+	// a link cannot make the page say something was saved that was not.
+	var saved savedChoice
+	if at, err := strconv.ParseInt(r.URL.Query().Get("saved"), 10, 64); err == nil {
+		seen := map[[2]string]bool{}
+		for _, e := range pc.History {
+			k := [2]string{e.Purpose, e.Recipient}
+			if int64(e.At) == at && e.Source == "settings" && !seen[k] {
+				saved = savedChoice{purpose: e.Purpose, class: e.Recipient, state: e.State, at: e.At}
+				break
+			}
+			seen[k] = true
+		}
+	}
 	p.render(w, "privacy.html", http.StatusOK, map[string]any{
 		"Subject": pc.Subject, "Policy": pc.Policy, "Notice": pc.Notice, "Known": pc.Known,
-		"Sharing": sharingWords(pc.Words, pc.Sharing), "Groups": groups(pc.Words, pc.Settings, saved),
+		"Sharing": sharingWords(pc.Words, pc.Sharing), "Groups": groups(pc.Words, pc.Settings, pc.Region, saved),
 		"History": historyWords(pc.Words, pc.History), "GPC": gpcWords(pc.Words, pc.GPC),
 		"Went": wentWords(pc.Words, pc.Report.Exports), "CSRF": csrf,
 	})
@@ -213,20 +240,27 @@ func (p *pages) toggle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pr.Role != access.Subject {
-		p.fail(w, http.StatusForbidden, "The privacy centre is for members.")
+		p.fail(w, r, http.StatusForbidden, "The privacy centre is for members.")
 		return
 	}
 	state, purpose, class := r.FormValue("state"), r.FormValue("purpose"), r.FormValue("class")
 	if state != "granted" && state != "denied" {
-		p.fail(w, http.StatusBadRequest, "That setting can only be turned on or off.")
+		p.fail(w, r, http.StatusBadRequest, "That setting can only be turned on or off.")
 		return
 	}
 	c := consent.Choice{Subject: &pr.Subject, Purpose: &purpose, Recipient: &class, State: &state}
-	if _, err := p.g.RecordConsent(r.Context(), pr, c, r.Header.Get("Sec-GPC") == "1"); err != nil {
-		p.failErr(w, "That setting could not be changed", err)
+	recs, err := p.g.RecordConsent(r.Context(), pr, c, r.Header.Get("Sec-GPC") == "1")
+	if err != nil {
+		p.failErr(w, r, "That setting could not be changed", err)
 		return
 	}
-	http.Redirect(w, r, "/privacy?"+url.Values{"saved": {state}, "purpose": {purpose}, "class": {class}}.Encode()+"#t-"+purpose+"-"+class, http.StatusSeeOther)
+	for _, rec := range recs {
+		if rec.Source == "settings" {
+			http.Redirect(w, r, "/privacy?saved="+strconv.FormatInt(int64(rec.At), 10)+"#saved", http.StatusSeeOther)
+			return
+		}
+	}
+	http.Redirect(w, r, "/privacy#settings", http.StatusSeeOther)
 }
 
 // proof shows the member the evidence that an export held their data
@@ -239,7 +273,7 @@ func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := p.g.Evidence(r.Context(), pr, pr.Subject, r.URL.Query().Get("export"))
 	if err != nil {
-		p.failErr(w, "The proof could not be made", err)
+		p.failErr(w, r, "The proof could not be made", err)
 		return
 	}
 	if r.URL.Query().Get("format") == "json" {
@@ -252,7 +286,7 @@ func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
 	}
 	pc, err := p.g.PrivacyCentre(r.Context(), pr, pr.Subject)
 	if err != nil {
-		p.failErr(w, "The proof could not be made", err)
+		p.failErr(w, r, "The proof could not be made", err)
 		return
 	}
 	var went *exportView

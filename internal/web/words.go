@@ -86,7 +86,7 @@ func reasonWords(e gate.Effective) string {
 
 // wordSetting words a setting: its headline from its state, who decided
 // it, and a line per kind of data (per recipient where they differ).
-func wordSetting(s *gate.Setting, w gate.Words) settingView {
+func wordSetting(s *gate.Setting, w gate.Words, region string) settingView {
 	v := settingView{Setting: *s, ID: "t-" + s.Purpose + "-" + s.Class}
 	v.Title = w.Purpose(s.Purpose)
 	v.Who = whoOf(w, s.Class, s.Recipients)
@@ -107,21 +107,21 @@ func wordSetting(s *gate.Setting, w gate.Words) settingView {
 	case gate.NotPossible:
 		v.Headline = "Not possible"
 		switch {
+		case slices.Contains(s.RuleTests, "region") && region == "":
+			v.Headline += " while the platform does not know your region"
 		case slices.Contains(s.RuleTests, "region"):
 			v.Headline += " in your region"
 		case len(s.RuleTests) > 0 && s.RuleTests[0] != "category" && s.RuleTests[0] != "role":
 			v.Headline += " with your " + s.RuleTests[0]
 		}
-		v.Headline += ": the platform's policy forbids it, whatever you choose (its rule " + s.Rule + ")."
+		v.Headline += ": the platform's policy forbids it, whatever you choose."
 	}
 	if e := s.ChosenBy; e != nil && s.State == gate.Partly {
 		v.By = "Your latest choice: " + stateWords(e.State) + " for " + w.Recipient(e.Recipient) + ", " + when(e.At) + ", " + w.Source(e.Source) + ". The switch chooses for all of them."
 	} else if e != nil {
-		v.By = "You chose on " + when(e.At) + ", " + w.Source(e.Source) + "."
+		v.By = "Recorded on " + when(e.At) + ", " + w.Source(e.Source) + "."
 	} else if e := s.Uncovered; e != nil {
 		v.By = "Your agreement of " + day(e.At) + " was given before the policy named these companies, so it does not reach them; this is the platform's default."
-	} else if s.State != gate.NotPossible {
-		v.By = "You have not chosen; this is the platform's default."
 	}
 	v.Toggle = s.CanAgree || s.CanRefuse
 	v.Next = "granted"
@@ -146,7 +146,7 @@ func wordSetting(s *gate.Setting, w gate.Words) settingView {
 		switch {
 		case len(more) == 0:
 		case v.Agree:
-			v.AgreeNote = "Agreeing also lets them use " + strings.Join(more, ", ") + "."
+			v.AgreeNote = "Agreeing also lets " + v.Who + " use " + strings.Join(more, ", ") + "."
 		default:
 			v.AgreeNote = "Turning it on agrees to the use of " + strings.Join(more, ", ") + "."
 		}
@@ -188,13 +188,13 @@ func stateWords(s string) string {
 
 // groups orders the settings by who gets the data: the platform itself,
 // its group, other companies.
-func groups(w gate.Words, settings []gate.Setting, saved savedChoice) []group {
+func groups(w gate.Words, settings []gate.Setting, region string, saved savedChoice) []group {
 	var out []group
 	for i := range settings {
 		s := &settings[i]
-		v := wordSetting(s, w)
+		v := wordSetting(s, w, region)
 		if saved.purpose == s.Purpose && saved.class == s.Class {
-			v.Saved = savedWords(v, saved.state)
+			v.Saved = savedWords(v, saved)
 		}
 		k := slices.IndexFunc(out, func(g group) bool { return g.Class == s.Class })
 		if k < 0 {
@@ -218,15 +218,19 @@ func classRank(c string) int {
 }
 
 // savedChoice is the choice the page was reloaded after.
-type savedChoice struct{ purpose, class, state string }
+type savedChoice struct {
+	purpose, class, state string
+	at                    timestamp.Time
+}
 
 // savedWords says what was saved and what it does now.
-func savedWords(v settingView, state string) string {
-	did := "turned on"
-	if state == "denied" {
-		did = "turned off"
+func savedWords(v settingView, c savedChoice) string {
+	did := "agreed to"
+	if c.state == "denied" {
+		did = "refused"
 	}
-	return "Saved: you " + did + " " + gate.Lower(v.Title) + " by " + v.Who + ". " + v.Headline + " It applies from now on, to every dataset decided as of now or later."
+	return "Saved at " + c.at.Time().UTC().Format("15:04 UTC") + ": you " + did + " " + gate.Lower(v.Title) + " by " + v.Who + ". The setting now reads: “" + v.Headline + "”" +
+		" It applies from that moment on, to every dataset decided as of then or later."
 }
 
 // usesView is one kind of data and what it is used for now, in words.
@@ -284,15 +288,15 @@ type exportView struct {
 func wentWords(w gate.Words, es []gate.ReportEntry) []exportView {
 	out := make([]exportView, len(es))
 	for i, e := range es {
-		records := "1 of your records"
+		records := "1 record with your data"
 		if e.Records != 1 {
-			records = itoa(int64(e.Records)) + " of your records"
+			records = itoa(int64(e.Records)) + " records with your data"
 		}
 		out[i] = exportView{ReportEntry: e, AsOf: day(e.AsOf),
 			Sentence: records + " went to " + commaAfter(w.Recipient(e.Recipient)) + " for " + gate.Lower(w.Purpose(e.Purpose)) + "."}
 		switch e.Status {
 		case "complete":
-			out[i].Status = "delivered"
+			out[i].Status = "complete: the dataset was written and its manifest signed and logged"
 		case "logged":
 			out[i].Status = "being written"
 		case "abandoned":

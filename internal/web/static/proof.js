@@ -1,6 +1,9 @@
-// Redoes the RFC 6962 inclusion proofs of the proof page in the browser:
-// the member's pseudonym up to subjects_root, and the manifest's leaf up
-// to the log's root, which is also compared with the signed checkpoint's.
+// Checks the proof page's evidence in the browser, link by link: the
+// member's pseudonym up to the manifest's subjects_root (RFC 6962); the
+// manifest's RFC 8785 canonical form (without log_index and signature) to
+// the digest in the log's entry; the entry up to the log's root; that root
+// in the signed checkpoint; and the checkpoint's Ed25519 signature with
+// the key the log publishes at /log/key (a C2SP signed note).
 (function () {
   var button = document.getElementById("check");
   if (!button || !window.crypto || !crypto.subtle) { return; }
@@ -12,9 +15,11 @@
   function hexOf(buf) {
     return Array.prototype.map.call(new Uint8Array(buf), function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
+  function b64(s) { return Uint8Array.from(atob(s), function (c) { return c.charCodeAt(0); }); }
   function sha(prefix, a, b) {
-    var n = 1 + a.length + (b ? b.length : 0), m = new Uint8Array(n);
-    m[0] = prefix; m.set(a, 1); if (b) { m.set(b, 1 + a.length); }
+    var pre = prefix === null ? 0 : 1, m = new Uint8Array(pre + a.length + (b ? b.length : 0));
+    if (pre) { m[0] = prefix; }
+    m.set(a, pre); if (b) { m.set(b, pre + a.length); }
     return crypto.subtle.digest("SHA-256", m).then(function (d) { return new Uint8Array(d); });
   }
   // RFC 9162 §2.1.3.2, with arithmetic that stays exact beyond 2^31.
@@ -37,31 +42,75 @@
     });
     return r.then(function (h) { if (sn !== 0) { throw new Error("the path is too short"); } return hexOf(h); });
   }
+  // RFC 8785: ECMAScript serialization with object keys sorted by UTF-16
+  // code units, which is what JSON.stringify and sort do.
+  function canonical(v) {
+    if (Array.isArray(v)) { return "[" + v.map(canonical).join(",") + "]"; }
+    if (v !== null && typeof v === "object") {
+      return "{" + Object.keys(v).sort().map(function (k) { return JSON.stringify(k) + ":" + canonical(v[k]); }).join(",") + "}";
+    }
+    return JSON.stringify(v);
+  }
+  // The digest a manifest leaf holds: version, kind, uvarint length, ref,
+  // then 32 bytes.
+  function leafDigest(leaf) {
+    var n = 0, shift = 0, i = 2;
+    for (;;) { var b = leaf[i++]; n += (b & 0x7f) * Math.pow(2, shift); if (b < 0x80) { break; } shift += 7; }
+    return hexOf(leaf.slice(i + n, i + n + 32));
+  }
   function text(id) { var e = document.getElementById(id); return e ? e.textContent.trim() : ""; }
   function list(id) {
     var e = document.getElementById(id);
     return e ? Array.prototype.map.call(e.querySelectorAll("code"), function (c) { return bytes(c.textContent.trim()); }) : [];
   }
+  function verifyNote(note, key) {
+    // key: name+keyhash+base64(0x01 ‖ Ed25519 public key)
+    // (the base64 may itself hold "+": split at the first two only)
+    var k = key.trim(), i = k.indexOf("+"), j = k.indexOf("+", i + 1);
+    var parts = [k.slice(0, i), k.slice(i + 1, j), k.slice(j + 1)], pub = i > 0 && j > i ? b64(parts[2]) : [];
+    if (pub[0] !== 1 || pub.length !== 33) { throw new Error("the published key is not an Ed25519 note key"); }
+    var cut = note.indexOf("\n\n"), body = note.slice(0, cut + 1), sigs = note.slice(cut + 2).split("\n");
+    var mine = sigs.filter(function (l) { return l.indexOf("\u2014 " + parts[0] + " ") === 0; });
+    if (!mine.length) { throw new Error("the checkpoint carries no signature by " + parts[0]); }
+    var sig = b64(mine[0].split(" ")[2]);
+    if (hexOf(sig.slice(0, 4)) !== parts[1]) { throw new Error("the checkpoint's signature is by another key"); }
+    return crypto.subtle.importKey("raw", pub.slice(1), { name: "Ed25519" }, false, ["verify"]).then(function (k) {
+      return crypto.subtle.verify({ name: "Ed25519" }, k, sig.slice(4), new TextEncoder().encode(body));
+    }).then(function (ok) { if (!ok) { throw new Error("the checkpoint's signature does not verify with the published key"); } });
+  }
   button.addEventListener("click", function () {
-    var out = document.getElementById("result"), said = [];
+    var out = document.getElementById("result"), said = [], manifest;
     out.textContent = "Checking…";
     sha(0, bytes(text("pseudonym"))).then(function (leaf) {
       return root(Number(text("index")), Number(text("size")), leaf, list("path"));
     }).then(function (got) {
-      if (got !== text("subjects-root")) { throw new Error("your pseudonym's path gives " + got + ", not the manifest's subjects_root"); }
+      manifest = JSON.parse(document.getElementById("manifest").textContent);
+      if (got !== text("subjects-root") || manifest.subjects_root !== got) { throw new Error("your pseudonym's path gives " + got + ", not the manifest's subjects_root"); }
       said.push("Your pseudonym's path gives the manifest's subjects_root.");
-      if (!text("leaf-hash")) { said.push("No checkpoint covers the manifest yet."); return null; }
-      return root(Number(text("log-index")), Number(text("log-size")), bytes(text("leaf-hash")), list("log-path"));
+      if (!text("leaf")) { said.push("No checkpoint covers the manifest yet."); return null; }
+      var body = {};
+      Object.keys(manifest).forEach(function (k) { if (k !== "log_index" && k !== "signature") { body[k] = manifest[k]; } });
+      return sha(null, new TextEncoder().encode(canonical(body))).then(function (d) {
+        if (hexOf(d) !== leafDigest(bytes(text("leaf")))) { throw new Error("the manifest is not the one the log's entry records"); }
+        said.push("The manifest is the one the log's entry records.");
+        return sha(0, bytes(text("leaf")));
+      }).then(function (lh) {
+        if (hexOf(lh) !== text("leaf-hash")) { throw new Error("the entry's leaf hash is wrong"); }
+        return root(Number(text("log-index")), Number(text("log-size")), lh, list("log-path"));
+      });
     }).then(function (got) {
-      if (got !== null) {
-        if (got !== text("log-root")) { throw new Error("the manifest's path gives " + got + ", not the log's root"); }
-        var lines = document.querySelector("pre.checkpoint").textContent.split("\n");
-        var signed = hexOf(Uint8Array.from(atob(lines[2]), function (c) { return c.charCodeAt(0); }));
-        if (signed !== got) { throw new Error("the log's root is not the one the checkpoint signs"); }
-        said.push("The manifest's path gives the root the checkpoint signs, for a log of " + lines[1] + " entries.");
-      }
+      if (got === null) { return null; }
+      if (got !== text("log-root")) { throw new Error("the entry's path gives " + got + ", not the log's root"); }
+      var note = document.querySelector("pre.checkpoint.note").textContent, lines = note.split("\n");
+      if (hexOf(b64(lines[2])) !== got) { throw new Error("the log's root is not the one the checkpoint states"); }
+      return fetch("/log/key").then(function (r) { return r.text(); }).then(function (key) {
+        return verifyNote(note, key);
+      }).then(function () {
+        said.push("The entry's path gives the root of the checkpoint of " + lines[1] + " entries, and its signature verifies with the published key.");
+      });
+    }).then(function () {
       out.className = "notice ok";
-      out.textContent = "Both proofs check. " + said.join(" ");
+      out.textContent = "Everything checks. " + said.join(" ");
     }).catch(function (e) {
       out.className = "notice bad";
       out.textContent = "The proof does not check: " + e.message + ".";
