@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,12 @@ func TestParseRefuses(t *testing.T) {
 		{"bad class", strings.Replace(base, "third_party", "partner", 1), 6, "class"},
 		{"not yaml", "version: [\n", 0, "not valid YAML"},
 		{"duplicate key", base + "purposes: [x]\n", 9, "given twice"},
+		// Read strictly (issue 14).
+		{"second document", base + "---\nversion: w\n", 9, "a second YAML document"},
+		{"purposes a number", strings.Replace(base, "[p.q]", "42", 1), 3, "purposes: expected a list of purpose names, e.g. [train_ai_system, train_ai_system.generative], found the number 42"},
+		{"empty purpose", strings.Replace(base, "[p.q]", `[""]`, 1), 3, "found an empty name"},
+		{"invalid UTF-8", base + "colour: \xff\n", 9, "not valid UTF-8"},
+		{"ambiguous attribute value", strings.Replace(base, "[free]", `["free or paid"]`, 1), 8, `may not contain " or "`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -172,6 +179,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error %v is not an *InvalidError with problems", err)
 			}
 			return
+		}
+		// The strict reading only refuses more: what it accepts, a stored
+		// copy reads the same way.
+		if dp, _, err := ParsePublished("fuzz.yaml", src); err != nil || !reflect.DeepEqual(d, dp) {
+			t.Fatalf("ParsePublished reads an accepted document differently: %v", err)
 		}
 		tb, err := Compile(d)
 		if err != nil {
