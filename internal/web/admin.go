@@ -241,6 +241,24 @@ type bar struct {
 	Parts []int64
 }
 
+// total is the bar's length: the sum of its parts.
+func (b bar) total() int64 {
+	var t int64
+	for _, v := range b.Parts {
+		t += v
+	}
+	return t
+}
+
+// largest is the longest bar's total (at least 1, the charts' scale).
+func largest(bars []bar) int64 {
+	var max int64 = 1
+	for _, b := range bars {
+		max = maxOf(max, b.total())
+	}
+	return max
+}
+
 // series is one part of the bars: its name and the class that fills it
 // (a colour and a pattern, so that no two differ by hue alone).
 type series struct{ Name, Class string }
@@ -252,24 +270,14 @@ type series struct{ Name, Class string }
 // rather read them.
 func chart(title, caption string, ss []series, bars []bar) string {
 	const rowH = 42
-	var max int64 = 1
-	for _, b := range bars {
-		var t int64
-		for _, v := range b.Parts {
-			t += v
-		}
-		max = maxOf(max, t)
-	}
+	max := largest(bars)
 	var sb strings.Builder
 	writeHead(&sb, title, caption, ss)
 	h := rowH*len(bars) + 4
 	fmt.Fprintf(&sb, `<svg class="bars" width="100%%" height="%d" role="img" aria-label="%s (the numbers are in the table below)">`, h, html.EscapeString(title))
 	for i, b := range bars {
 		y := i * rowH
-		var total int64
-		for _, v := range b.Parts {
-			total += v
-		}
+		total := b.total()
 		fmt.Fprintf(&sb, `<text x="0" y="%d" class="label">%s</text>`, y+14, html.EscapeString(b.Label))
 		x := 0.0
 		for k, v := range b.Parts {
@@ -309,12 +317,10 @@ func writeNumbers(sb *strings.Builder, title string, ss []series, bars []bar) {
 	sb.WriteString(`<th scope="col">total</th></tr></thead><tbody>`)
 	for _, b := range bars {
 		fmt.Fprintf(sb, `<tr><th scope="row">%s</th>`, html.EscapeString(b.Label))
-		var total int64
 		for _, v := range b.Parts {
-			total += v
 			fmt.Fprintf(sb, `<td>%d</td>`, v)
 		}
-		fmt.Fprintf(sb, `<td>%d</td></tr>`, total)
+		fmt.Fprintf(sb, `<td>%d</td></tr>`, b.total())
 	}
 	sb.WriteString(`</tbody></table></details></figure>`)
 }
@@ -325,14 +331,7 @@ func writeNumbers(sb *strings.Builder, title string, ss []series, bars []bar) {
 // the top line, the legend in HTML and every number in the table.
 func columns(title, caption string, ss []series, bars []bar) string {
 	const plotH, top = 150, 18
-	var max int64 = 1
-	for _, b := range bars {
-		var t int64
-		for _, v := range b.Parts {
-			t += v
-		}
-		max = maxOf(max, t)
-	}
+	max := largest(bars)
 	var sb strings.Builder
 	writeHead(&sb, title, caption, ss)
 	every := (len(bars) + 3) / 4
@@ -343,11 +342,7 @@ func columns(title, caption string, ss []series, bars []bar) string {
 	for i, b := range bars {
 		x := float64(i) * colW
 		y := float64(top + plotH)
-		var total int64
-		for _, v := range b.Parts {
-			total += v
-		}
-		fmt.Fprintf(&sb, `<g><title>%s: %s</title>`, html.EscapeString(b.Label), html.EscapeString(partsWords(ss, b.Parts, total)))
+		fmt.Fprintf(&sb, `<g><title>%s: %s</title>`, html.EscapeString(b.Label), html.EscapeString(partsWords(ss, b.Parts, b.total())))
 		for k, v := range b.Parts {
 			if v <= 0 {
 				continue
