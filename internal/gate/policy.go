@@ -132,7 +132,7 @@ func diffWithPrevious(existing []store.Policy, t *policy.Table, at timestamp.Tim
 }
 
 func compileStored(p *store.Policy) (*policy.Table, error) {
-	doc, _, err := policy.Parse("policy "+p.Version, p.Source)
+	doc, _, err := policy.ParsePublished("policy "+p.Version, p.Source) // checked when published, perhaps by an earlier release
 	if err != nil {
 		return nil, err
 	}
