@@ -150,7 +150,7 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		fmt.Fprintf(w, "4. Export for %s (third party), purpose %s, as of %s:\n", m.Recipient, m.Purpose, m.AsOf)
-		fmt.Fprintf(w, "   read %d records: %d included from %d members, %d excluded:\n", m.Counts.Read, m.Counts.Included, m.Subjects, m.Counts.Excluded)
+		fmt.Fprintf(w, "   read %s: %d included from %s, %d excluded:\n", countOf(int(m.Counts.Read), "record", "records"), m.Counts.Included, countOf(int(m.Subjects), "member", "members"), m.Counts.Excluded)
 		for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
 			fmt.Fprintf(w, "   %8d  %s\n", m.Counts.ExcludedByReason[r], r)
 		}

@@ -102,7 +102,7 @@ func cmdExport(a *app, fs *pflag.FlagSet) runFunc {
 func printExportSummary(a *app, m *export.Manifest, o *export.Options) {
 	w := a.stdout
 	fmt.Fprintf(w, "export %s: purpose %s, recipient %s (%s), as of %s\n", m.ExportID, m.Purpose, m.Recipient, m.RecipientClass, m.AsOf)
-	fmt.Fprintf(w, "  read %d records: %d included (%d subjects), %d excluded\n", m.Counts.Read, m.Counts.Included, m.Subjects, m.Counts.Excluded)
+	fmt.Fprintf(w, "  read %s: %d included (%s), %d excluded\n", countOf(int(m.Counts.Read), "record", "records"), m.Counts.Included, countOf(int(m.Subjects), "subject", "subjects"), m.Counts.Excluded)
 	for _, r := range sortedReasons(m.Counts.ExcludedByReason) {
 		fmt.Fprintf(w, "    %8d  %s\n", m.Counts.ExcludedByReason[r], r)
 	}

@@ -187,7 +187,7 @@ func cmdLogOpen(a *app, fs *pflag.FlagSet) runFunc {
 			fmt.Fprintf(a.stdout, "  %8d  %-8s %-10s salt %s\n", e.Index, e.Kind, e.Ref, e.Salt)
 		}
 		if len(o.Exports) > 0 {
-			fmt.Fprintf(a.stdout, "%d exports included %s's data (pseudonym in subjects_root):\n", len(o.Exports), subject)
+			fmt.Fprintf(a.stdout, "%s included %s's data (pseudonym in subjects_root):\n", countOf(len(o.Exports), "export", "exports"), subject)
 			for _, e := range o.Exports {
 				idx := "-"
 				if e.LogIndex != nil {

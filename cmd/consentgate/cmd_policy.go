@@ -48,8 +48,9 @@ func cmdPolicyCheck(a *app, fs *pflag.FlagSet) runFunc {
 		}
 		t := pf.Table
 		d := t.Doc
-		fmt.Fprintf(a.stdout, "%s: policy %s is valid: effective from %s, %d purposes, %d categories, %d recipients, %d rules (%d table cells)\n",
-			file, d.Version, d.EffectiveFrom, len(d.Purposes), len(d.Categories), len(d.Recipients), len(d.Rules), t.Cells())
+		fmt.Fprintf(a.stdout, "%s: policy %s is valid: effective from %s, %s, %s, %s, %s (%s)\n",
+			file, d.Version, d.EffectiveFrom, countOf(len(d.Purposes), "purpose", "purposes"), countOf(len(d.Categories), "category", "categories"),
+			countOf(len(d.Recipients), "recipient", "recipients"), countOf(len(d.Rules), "rule", "rules"), countOf(t.Cells(), "table cell", "table cells"))
 		return nil
 	}
 }

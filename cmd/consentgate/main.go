@@ -249,9 +249,9 @@ func newRoot(a *app) *cobra.Command {
 			Args:  cobra.ArbitraryArgs,
 			RunE: func(c *cobra.Command, args []string) error {
 				if len(args) == 0 {
-					return usagef("give a command: %s", subcommands(c))
+					return usagef("give one of its commands: %s", subcommands(c))
 				}
-				return usagef("unknown command %q; %s has %s", args[0], c.CommandPath(), subcommands(c))
+				return usagef("unknown command %q; its commands are %s", args[0], subcommands(c))
 			},
 		}
 		g.SetFlagErrorFunc(a.flagError)
@@ -293,7 +293,7 @@ func subcommands(c *cobra.Command) string {
 			names = append(names, s.Name())
 		}
 	}
-	return orList(names)
+	return strings.Join(names, ", ")
 }
 
 // argsOf checks a command's positional arguments.
@@ -307,7 +307,7 @@ func argsOf(names []string) cobra.PositionalArgs {
 		}
 		if len(names) == 0 {
 			if c.HasSubCommands() {
-				return usagef("unexpected argument %q (%s has %s)", args[0], c.CommandPath(), subcommands(c))
+				return usagef("unexpected argument %q (its commands are %s)", args[0], subcommands(c))
 			}
 			return usagef("unexpected argument %q", args[0])
 		}
