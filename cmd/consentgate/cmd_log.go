@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -246,8 +247,15 @@ func cmdLogTiles(a *app, fs *pflag.FlagSet) runFunc {
 func cmdManifestVerify(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
 	keyFile := fs.String("key", "", "the log's verifier key `FILE` (signed-note format; default the store's)")
+	base := fs.String("base", "", "the `DIR` the export ran in, against which the relative paths the manifest records are resolved (default: the current directory; a file beside the manifest is taken first)")
+	outputOnly := fs.Bool("only-output", false, "check the signature, the output and the log only (what a dataset's recipient holds), not the inputs and the rejects file")
 	return func(ctx context.Context, args []string) error {
 		path := args[0]
+		if *base != "" {
+			if st, err := os.Stat(*base); err != nil || !st.IsDir() {
+				return usagef("--base %s: expected the directory the export ran in", *base)
+			}
+		}
 		var vkey string
 		if *keyFile != "" {
 			b, err := os.ReadFile(*keyFile)
@@ -271,7 +279,7 @@ func cmdManifestVerify(a *app, fs *pflag.FlagSet) runFunc {
 		} else {
 			defer a.done(g)
 		}
-		rep, err := gate.VerifyManifest(ctx, g, path, vkey)
+		rep, err := gate.VerifyManifest(ctx, g, path, vkey, gate.ManifestOptions{Base: *base, OutputOnly: *outputOnly})
 		if e := gate.As(err); e != nil && e.Hint == gate.KeysDir {
 			return fmt.Errorf("%s; or give the log's public key with --key FILE", message(err))
 		} else if err != nil {
@@ -291,6 +299,11 @@ func cmdManifestVerify(a *app, fs *pflag.FlagSet) runFunc {
 			}
 		}
 		if !rep.OK {
+			for _, c := range rep.Checks {
+				if c.Result == gate.CheckFailed && strings.HasPrefix(c.Detail, "not found") {
+					return fmt.Errorf("%s does not verify: a file it names is not at hand; give --base DIR, the directory the export ran in, or --only-output to check what a recipient holds", path)
+				}
+			}
 			return fmt.Errorf("%s does not verify", path)
 		}
 		return nil

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -895,9 +896,19 @@ func TestReadingNeverWrites(t *testing.T) {
 	}
 	pub, _ := os.ReadFile(filepath.Join(e2e, "consentgate.db.keys", "log.pub"))
 	os.WriteFile(filepath.Join(rec, "log.pub"), pub, 0o644)
-	out, errOut, code := cg(t, rec, "manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json")
+	out, errOut, code := cg(t, rec, "manifest", "verify", "--key", "log.pub", "--only-output", "out.jsonl.manifest.json")
 	if code != 0 || !strings.Contains(out, "ok   signature") || !strings.Contains(out, "SKIP log inclusion") || strings.Contains(out, "FAIL") {
 		t.Fatalf("manifest verify with the key alone: exit %d\n%s%s", code, out, errOut)
+	}
+	// Without --only-output, inputs not at hand fail, naming where they
+	// were looked for, and the way out; --base finds them where the
+	// export ran.
+	out, errOut, code = cg(t, rec, "manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json")
+	if code != 1 || !regexp.MustCompile(`FAIL input \S+ +not found beside the manifest`).MatchString(out) || !strings.Contains(errOut, "give --base DIR") {
+		t.Fatalf("manifest verify without the inputs: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code = cg(t, rec, "manifest", "verify", "--key", "log.pub", "--base", e2e, "out.jsonl.manifest.json"); code != 0 || strings.Contains(out, "FAIL") || !strings.Contains(out, "ok   input") {
+		t.Fatalf("manifest verify --base: exit %d\n%s%s", code, out, errOut)
 	}
 	if entries, _ := os.ReadDir(rec); len(entries) != 3 {
 		t.Fatalf("manifest verify created files: %v", entries)
@@ -950,12 +961,12 @@ func TestReadingAStoreOneCannotWrite(t *testing.T) {
 	}
 	before, _ := os.ReadDir(copyDir)
 	for _, args := range [][]string{{"policy", "list"}, {"impact"}, {"token", "list"}, {"consent", "show", "--subject", "ana"},
-		{"manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json"}} {
+		{"manifest", "verify", "--key", "log.pub", "--only-output", "out.jsonl.manifest.json"}} {
 		if out, errOut, code := run(args...); code != 0 {
 			t.Errorf("%v on a store one cannot write: exit %d\n%s%s", args, code, out, errOut)
 		}
 	}
-	if out, _, _ := run("manifest", "verify", "--key", "log.pub", "out.jsonl.manifest.json"); !strings.Contains(out, "ok   log inclusion") {
+	if out, _, _ := run("manifest", "verify", "--key", "log.pub", "--only-output", "out.jsonl.manifest.json"); !strings.Contains(out, "ok   log inclusion") {
 		t.Errorf("the auditor's copy does not prove the log inclusion:\n%s", out)
 	}
 	if _, errOut, code := run("report", "subject", "--subject", "ana"); code != 1 || !strings.Contains(errOut, "subject keys") || !strings.Contains(errOut, "--keys DIR") {

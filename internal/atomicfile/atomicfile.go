@@ -20,8 +20,32 @@ func Temp(final string) (*os.File, error) {
 	if dir == "" {
 		dir = "."
 	}
-	return os.CreateTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+	f, err := os.CreateTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		// The user's path, not the temporary name they never gave.
+		return nil, &os.PathError{Op: "create", Path: final, Err: pe.Err}
+	}
+	return f, err
 }
+
+// Named words an error about the temporary file tmp as one about final,
+// the file the user asked for; what it wraps is unchanged (errors.Is and
+// errors.As see the same causes).
+func Named(err error, tmp, final string) error {
+	if err == nil || !strings.Contains(err.Error(), tmp) {
+		return err
+	}
+	return &named{err: err, tmp: tmp, final: final}
+}
+
+type named struct {
+	err        error
+	tmp, final string
+}
+
+func (n *named) Error() string { return strings.ReplaceAll(n.err.Error(), n.tmp, n.final) }
+func (n *named) Unwrap() error { return n.err }
 
 // CleanStale removes the temporary files beside final that a process no
 // longer running left (a writer killed before its rename), and returns

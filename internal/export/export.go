@@ -176,7 +176,8 @@ type exporter struct {
 	o    Options
 	plan *decision.Plan
 
-	tmps []string
+	tmps   []string
+	finals map[string]string // a temporary file's final name
 }
 
 func (e *exporter) tempFile(final string) (*os.File, error) {
@@ -185,6 +186,10 @@ func (e *exporter) tempFile(final string) (*os.File, error) {
 		return nil, err
 	}
 	e.tmps = append(e.tmps, f.Name())
+	if e.finals == nil {
+		e.finals = map[string]string{}
+	}
+	e.finals[f.Name()] = final
 	return f, nil
 }
 
@@ -197,6 +202,9 @@ func (e *exporter) cleanup() {
 func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	defer func() {
 		if err != nil {
+			for tmp, final := range e.finals { // the user's names, not the temporary ones
+				err = atomicfile.Named(err, tmp, final)
+			}
 			e.cleanup()
 		}
 	}()
@@ -446,7 +454,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 func renameAll(tmps, finals []string) error {
 	for i, final := range finals {
 		if err := os.Rename(tmps[i], final); err != nil {
-			return fmt.Errorf("rename into place: %w", err)
+			return atomicfile.Named(err, tmps[i], final)
 		}
 		role := "rejects"
 		switch {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -227,14 +228,26 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := gate.VerifyManifest(ctx, nil, req.Options.ManifestPath(), vkey)
+	rep, err := gate.VerifyManifest(ctx, nil, req.Options.ManifestPath(), vkey, gate.ManifestOptions{})
 	if err != nil || !rep.OK || rep.Checks[0].Result != gate.CheckOK || rep.Checks[len(rep.Checks)-1].Result != gate.CheckSkipped {
 		t.Fatalf("key only: %+v %v", rep, err)
 	}
-	rep, err = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "")
+	rep, err = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "", gate.ManifestOptions{})
 	if err != nil || !rep.OK || rep.Skipped != 0 {
 		t.Fatalf("with the store: %+v %v", rep, err)
 	}
+	// A manifest moved to another log index: the inclusion check says
+	// what it computed, in hex.
+	body, _ := os.ReadFile(req.Options.ManifestPath())
+	moved := regexp.MustCompile(`"log_index": ?(\d+)`).ReplaceAllString(string(body), `"log_index": 0`)
+	movedPath := filepath.Join(filepath.Dir(req.Options.ManifestPath()), "moved.manifest.json")
+	os.WriteFile(movedPath, []byte(moved), 0o644)
+	rep, err = gate.VerifyManifest(ctx, w.g, movedPath, "", gate.ManifestOptions{})
+	last := rep.Checks[len(rep.Checks)-1]
+	if err != nil || rep.OK || last.Result != gate.CheckFailed || !regexp.MustCompile(`^the manifest is not the leaf at log index 0: its leaf hash [0-9a-f]{64} and the audit path give the root [0-9a-f]{64}, the checkpoint of \d+ leaves signs [0-9a-f]{64}$`).MatchString(last.Detail) {
+		t.Fatalf("a moved manifest: %+v %v", last, err)
+	}
+	os.Remove(movedPath)
 	// An auditor's copy of the store, without its keys directory, with only
 	// the public key: the log inclusion is checked with that key, nothing
 	// is created, and what needs the subjects' keys says so.
@@ -246,7 +259,7 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a copy without keys, read: %v", err)
 	}
-	if _, err := gate.VerifyManifest(ctx, bare, req.Options.ManifestPath(), ""); gate.CodeOf(err) != gate.Unavailable || !strings.Contains(err.Error(), "log.pub") {
+	if _, err := gate.VerifyManifest(ctx, bare, req.Options.ManifestPath(), "", gate.ManifestOptions{}); gate.CodeOf(err) != gate.Unavailable || !strings.Contains(err.Error(), "log.pub") {
 		t.Fatalf("a manifest verified without any verifier key: %v", err)
 	}
 	bare.Close()
@@ -257,7 +270,7 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err = gate.VerifyManifest(ctx, ag, req.Options.ManifestPath(), vkey)
+	rep, err = gate.VerifyManifest(ctx, ag, req.Options.ManifestPath(), vkey, gate.ManifestOptions{})
 	if err != nil || !rep.OK || rep.Skipped != 0 {
 		t.Fatalf("the auditor's copy with the public key: %+v %v", rep, err)
 	}
@@ -278,15 +291,15 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 		os.WriteFile(filepath.Join(rec, filepath.Base(f)), b, 0o644)
 	}
 	copied := filepath.Join(rec, filepath.Base(req.Options.ManifestPath()))
-	if rep, _ := gate.VerifyManifest(ctx, nil, copied, vkey); !rep.OK {
+	if rep, _ := gate.VerifyManifest(ctx, nil, copied, vkey, gate.ManifestOptions{}); !rep.OK {
 		t.Fatalf("the recipient's copies: %+v", rep)
 	}
 	os.WriteFile(filepath.Join(rec, "out.jsonl"), []byte("tampered\n"), 0o644)
-	if rep, _ := gate.VerifyManifest(ctx, nil, copied, vkey); rep.OK {
+	if rep, _ := gate.VerifyManifest(ctx, nil, copied, vkey, gate.ManifestOptions{}); rep.OK {
 		t.Fatal("a tampered copy verifies against the original beside the exporter's manifest")
 	}
 	os.WriteFile(req.Options.Out, []byte("tampered\n"), 0o644)
-	rep, _ = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "")
+	rep, _ = gate.VerifyManifest(ctx, w.g, req.Options.ManifestPath(), "", gate.ManifestOptions{})
 	if rep.OK {
 		t.Fatal("a tampered output verifies")
 	}
@@ -294,7 +307,7 @@ func TestVerifyManifestKeyOnly(t *testing.T) {
 	defer other.Close()
 	other.Origin(ctx)
 	okey, _ := other.VerifierKey()
-	rep, _ = gate.VerifyManifest(ctx, nil, req.Options.ManifestPath(), okey)
+	rep, _ = gate.VerifyManifest(ctx, nil, req.Options.ManifestPath(), okey, gate.ManifestOptions{})
 	if rep.OK || !strings.Contains(fmt.Sprint(rep.Checks[0]), string(gate.CheckFailed)) {
 		t.Fatalf("another log's key verifies the signature: %+v", rep.Checks[0])
 	}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,22 +42,34 @@ type ManifestReport struct {
 	Checks   []ManifestCheck `json:"checks"`
 }
 
+// ManifestOptions say where a manifest's files are and which to check.
+type ManifestOptions struct {
+	// Base is the directory a relative path the manifest records is
+	// resolved against ("": the current directory): where the export ran.
+	Base string
+	// OutputOnly checks the signature, the output and the log alone —
+	// what a dataset's recipient holds — and skips the inputs and the
+	// rejects file.
+	OutputOnly bool
+}
+
 // VerifyManifest checks an export manifest: its Ed25519 signature with
 // verifierKey (the signed-note verifier key; "" for the store's), the
 // SHA-256 and size of each file it names (the file of that name beside the
-// manifest, else the path it records; an input or rejects file not at hand
-// is skipped, not failed: a recipient has neither), and, with a store, that the
-// manifest is the leaf at its log index under the latest checkpoint. g may
-// be nil: then the log is not checked. It creates nothing; a manifest that
-// cannot be read or parsed is Invalid.
-func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*ManifestReport, error) {
+// manifest, else the path it records, resolved against o.Base; a file
+// found in neither place fails, unless o.OutputOnly skips the inputs and
+// the rejects file), and, with a store, that the manifest is the leaf at
+// its log index under the latest checkpoint. g may be nil: then the log is
+// not checked (skipped). It creates nothing; a manifest that cannot be
+// read or parsed is Invalid.
+func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string, o ManifestOptions) (*ManifestReport, error) {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Code: Invalid, Message: err.Error(), Err: err}
 	}
 	var m export.Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, invalid("%s is not an export manifest: %v", path, err)
+		return nil, invalid("%s is not an export manifest: %s", path, jsonProblem(err))
 	}
 	if verifierKey != "" {
 		if err := CheckVerifierKey(verifierKey); err != nil {
@@ -91,17 +104,19 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string) (*Ma
 		files = append(files, file{"input", &m.Inputs[i]})
 	}
 	for _, f := range files {
-		p := locate(path, f.d.File)
+		p := locate(path, f.d.File, o.Base)
 		sum, size, err := fileSHA256(p)
 		where := ""
 		if p != f.d.File {
 			where = " (" + p + ")"
 		}
 		switch {
-		case err != nil && f.role != "output":
+		case f.role != "output" && o.OutputOnly:
 			// Inputs stay with the platform, and the rejects file names
 			// the excluded members: a recipient has neither.
-			add(f.role+" "+f.d.File, CheckSkipped, "not at hand here: "+pathProblem(err))
+			add(f.role+" "+f.d.File, CheckSkipped, "not checked: only the output was asked for")
+		case err != nil && os.IsNotExist(err):
+			add(f.role+" "+f.d.File, CheckFailed, fmt.Sprintf("not found beside the manifest (%s) nor at %s", filepath.Join(filepath.Dir(path), filepath.Base(f.d.File)), p))
 		case err != nil:
 			add(f.role+" "+f.d.File, CheckFailed, pathProblem(err))
 		case sum != f.d.SHA256 || size != f.d.Bytes:
@@ -143,10 +158,13 @@ func CheckVerifierKey(key string) error {
 // locate finds a file a manifest names: the file of that name beside the
 // manifest when there is one — what came with it, a recipient's copy —
 // else the path the manifest records (as the export wrote it).
-func locate(manifest, file string) string {
+func locate(manifest, file, base string) string {
 	beside := filepath.Join(filepath.Dir(manifest), filepath.Base(file))
 	if _, err := os.Stat(beside); err == nil {
 		return beside
+	}
+	if base != "" && !filepath.IsAbs(file) {
+		return filepath.Join(base, file)
 	}
 	return file
 }
@@ -183,8 +201,13 @@ func (g *Gate) manifestInclusion(ctx context.Context, body []byte, m *export.Man
 	if err != nil {
 		return "", err
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(index), uint64(cp.Size), translog.LeafHash(leaf), p, cp.Root); err != nil {
-		return "", fmt.Errorf("the manifest is not the leaf at log index %d: %v", index, err)
+	root, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, uint64(index), uint64(cp.Size), translog.LeafHash(leaf), p)
+	if err != nil {
+		return "", fmt.Errorf("the inclusion proof of log index %d does not compute: %v", index, err)
+	}
+	if !bytes.Equal(root, cp.Root) {
+		return "", fmt.Errorf("the manifest is not the leaf at log index %d: its leaf hash %s and the audit path give the root %s, the checkpoint of %d leaves signs %s",
+			index, hex.EncodeToString(translog.LeafHash(leaf)), hex.EncodeToString(root), cp.Size, hex.EncodeToString(cp.Root))
 	}
 	return fmt.Sprintf("leaf %d of the checkpoint of %d leaves (root %s)", index, cp.Size, hex.EncodeToString(cp.Root)), nil
 }
