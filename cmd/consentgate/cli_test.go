@@ -184,7 +184,10 @@ func TestJSONOutput(t *testing.T) {
 	dir := setupE2E(t)
 	ok(t, dir, append(append([]string{}, e2eExport...), "--out", "out.jsonl")...)
 	ok(t, dir, "snapshot", "--out", "view.cgs", "--as-of", "2025-01-01T00:00:00Z")
+	n, signer, _ := exportNotice(t, dir)
+	writeNotice(t, dir, n, signer)
 	cases := map[string][]string{
+		"notice verify":         {"notice", "verify", "notice.json", "--manifest", "out.jsonl.manifest.json", "--key", "consentgate.db.keys/log.pub"},
 		"policy list":           {"policy", "list"},
 		"policy diff":           {"policy", "diff", "2024-01-01", "2024-09-18"},
 		"consent show":          {"consent", "show", "--subject", "ana"},

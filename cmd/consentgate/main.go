@@ -192,6 +192,7 @@ func commands() []command {
 		{"log erase", nil, "--subject S", "erase a subject's log key: their entries become unlinkable", []string{"subject"}, cmdLogErase},
 		{"log tiles", nil, "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", []string{"out"}, cmdLogTiles},
 		{"manifest verify", []string{"FILE"}, "FILE", "check an export manifest's signature, file digests and log inclusion", nil, cmdManifestVerify},
+		{"notice verify", []string{"FILE"}, "FILE --manifest FILE --key FILE", "check a notice to a recipient as the recipient does: its signature and every record's proof in the manifest's records_root, no store", []string{"manifest", "key"}, cmdNoticeVerify},
 		{"serve", nil, "", "the HTTP API, the privacy centre and the admin console", nil, cmdServe},
 		{"token create", nil, "--role ROLE", "create an API token; prints it alone, once", []string{"role"}, cmdTokenCreate},
 		{"token revoke", []string{"TOKEN"}, "TOKEN", "revoke a token (the token or its SHA-256)", nil, cmdTokenRevoke},

@@ -75,6 +75,7 @@ func TestArchitecture(t *testing.T) {
 		{domain, append(append(slices.Clone(storage), frontEnds...), "internal/gate", "internal/translog", "internal/export"),
 			"the domain knows nothing of storage, the log, exports, the application or the front ends"},
 		{[]string{"internal/translog"}, []string{"internal/export", "internal/gate"}, "the log does not know exports"},
+		{[]string{"internal/notice"}, append(append(slices.Clone(storage), frontEnds...), "internal/gate"), "a notice is made and checked from what it is given: no store, no application"},
 		{[]string{"internal/store"}, append([]string{"internal/sqlite", "internal/postgres", "internal/gate"}, frontEnds...), "the contract knows no backend"},
 		{[]string{"internal/sqlite", "internal/postgres"}, append([]string{"internal/gate", "internal/export"}, frontEnds...), "an adapter adapts its dependency, nothing more"},
 	}

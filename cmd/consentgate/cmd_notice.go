@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/consentgate/consentgate/internal/gate"
+)
+
+// cmdNoticeVerify checks a notice as its recipient does: the notice, the
+// export's manifest and the log's verifier key, no store.
+func cmdNoticeVerify(a *app, fs *pflag.FlagSet) runFunc {
+	manifest := fs.String("manifest", "", "the export's manifest `FILE` (what the recipient received with the dataset)")
+	keyFile := fs.String("key", "", "the log's verifier key `FILE` (signed-note format, as GET /log/key gives it)")
+	asJSON := fs.Bool("json", false, "print the verified notice as JSON")
+	return func(ctx context.Context, args []string) error {
+		key, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return fmt.Errorf("--key %s: %w", *keyFile, errors.Unwrap(err))
+		}
+		n, err := gate.VerifyNotice(args[0], *manifest, string(key))
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return a.printJSON(n)
+		}
+		fmt.Fprintf(a.stdout, "%s verified: notice %s to %s about export %s, signed with the log's key; %d %s, each proved in the manifest's records_root %s\n",
+			args[0], n.ID, n.Recipient, n.ExportID, len(n.Records), plural(len(n.Records), "record", "records"), n.RecordsRoot)
+		return nil
+	}
+}
