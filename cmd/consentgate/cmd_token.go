@@ -12,8 +12,9 @@ import (
 )
 
 func cmdTokenCreate(a *app, fs *pflag.FlagSet) runFunc {
-	role := fs.String("role", "", "`ROLE`: admin, operator, auditor or subject")
+	role := fs.String("role", "", "`ROLE`: admin, operator, auditor, subject or recipient")
 	subject := fs.String("subject", "", "the `SUBJECT` a subject token reaches")
+	recipient := fs.String("recipient", "", "the `RECIPIENT` id whose notices a recipient token reaches")
 	return func(ctx context.Context, args []string) error {
 		r, err := access.ParseRole(*role)
 		if err != nil {
@@ -25,12 +26,18 @@ func cmdTokenCreate(a *app, fs *pflag.FlagSet) runFunc {
 			}
 			return usagef("--subject is only for subject tokens")
 		}
+		if r.ForRecipient() != (*recipient != "") {
+			if r.ForRecipient() {
+				return usagef("a recipient token needs --recipient")
+			}
+			return usagef("--recipient is only for recipient tokens")
+		}
 		g, err := a.open(ctx, gate.Create)
 		if err != nil {
 			return err
 		}
 		defer a.done(g)
-		secret, err := g.CreateToken(ctx, r, *subject)
+		secret, err := g.CreateToken(ctx, r, *subject+*recipient)
 		if err != nil {
 			return err
 		}
@@ -73,13 +80,20 @@ func cmdTokenList(a *app, fs *pflag.FlagSet) runFunc {
 			return a.printJSON(ts)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SHA-256\tROLE\tSUBJECT\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "SHA-256\tROLE\tREACHES\tCREATED\tREVOKED")
 		for _, t := range ts {
 			rev := "-"
 			if t.RevokedAt != 0 {
 				rev = t.RevokedAt.String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Hash, t.Role, t.Subject, t.CreatedAt, rev)
+			reaches := "-"
+			switch {
+			case t.Subject != "":
+				reaches = "subject " + t.Subject
+			case t.Recipient != "":
+				reaches = "notices to " + t.Recipient
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Hash, t.Role, reaches, t.CreatedAt, rev)
 		}
 		return tw.Flush()
 	}

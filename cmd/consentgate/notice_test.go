@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,5 +126,36 @@ func TestNoticeVerify(t *testing.T) {
 	}
 	if o, e, code := cg(t, dir, "notice", "verify", "notice.json", "--manifest", "out.jsonl.manifest.json", "--key", "missing.pub"); code == 0 || !strings.Contains(e, "--key missing.pub") {
 		t.Errorf("a key file that is not there: exit %d\n%s%s", code, o, e)
+	}
+}
+
+// TestRecipientTokens: token create --role recipient --recipient ID makes a
+// token for a declared recipient only, token list says whom it reaches,
+// and the console's sign-in refuses it.
+func TestRecipientTokens(t *testing.T) {
+	dir := setupE2E(t)
+	if _, e, code := cg(t, dir, "token", "create", "--role", "recipient"); code != 2 || !strings.Contains(e, "a recipient token needs --recipient") {
+		t.Errorf("no --recipient: exit %d %s", code, e)
+	}
+	if _, e, code := cg(t, dir, "token", "create", "--role", "admin", "--recipient", "partner-x"); code != 2 || !strings.Contains(e, "--recipient is only for recipient tokens") {
+		t.Errorf("--recipient on an admin token: exit %d %s", code, e)
+	}
+	if _, e, code := cg(t, dir, "token", "create", "--role", "recipient", "--recipient", "partner-y"); code != 1 || !strings.Contains(e, `recipient "partner-y": no published policy version declares it`) {
+		t.Errorf("an undeclared recipient: exit %d %s", code, e)
+	}
+	token := strings.TrimSpace(ok(t, dir, "token", "create", "--role", "recipient", "--recipient", "partner-x"))
+	if list := ok(t, dir, "token", "list"); !strings.Contains(list, "recipient  notices to partner-x") {
+		t.Errorf("token list:\n%s", list)
+	}
+	url := serve(t, dir)
+	for _, area := range []string{"admin", "privacy"} {
+		resp, err := http.PostForm(url+"/"+area+"/login", neturl.Values{"token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a recipient token signing in to /%s: %d", area, resp.StatusCode)
+		}
 	}
 }

@@ -18,28 +18,34 @@ type Role string
 
 // The roles, from most to least powerful. Admins publish policies;
 // operators record consent and run exports; auditors read everything;
-// a subject reads and changes only its own data.
+// a subject reads and changes only its own data; a recipient (a company
+// datasets go to) reaches only the notices addressed to it (SPEC §11).
 const (
-	Admin    Role = "admin"
-	Operator Role = "operator"
-	Auditor  Role = "auditor"
-	Subject  Role = "subject"
+	Admin     Role = "admin"
+	Operator  Role = "operator"
+	Auditor   Role = "auditor"
+	Subject   Role = "subject"
+	Recipient Role = "recipient"
 )
 
 // Roles lists the roles.
-var Roles = []Role{Admin, Operator, Auditor, Subject}
+var Roles = []Role{Admin, Operator, Auditor, Subject, Recipient}
 
 // ParseRole validates a role name.
 func ParseRole(s string) (Role, error) {
 	if r := Role(s); slices.Contains(Roles, r) {
 		return r, nil
 	}
-	return "", fmt.Errorf("role %q: expected one of admin, operator, auditor, subject", s)
+	return "", fmt.Errorf("role %q: expected one of admin, operator, auditor, subject, recipient", s)
 }
 
 // ForSubject reports whether the role's tokens reach one subject (and so
 // need one).
 func (r Role) ForSubject() bool { return r == Subject }
+
+// ForRecipient reports whether the role's tokens reach one recipient's
+// notices (and so name one).
+func (r Role) ForRecipient() bool { return r == Recipient }
 
 // tokenPrefix marks consentgate tokens, so secret scanners can find them.
 const tokenPrefix = "cgt_"
@@ -65,9 +71,10 @@ func Hash(secret string) string {
 
 // Principal is who a request acts for.
 type Principal struct {
-	Role    Role
-	Subject string // for the subject role
-	Token   string // the token's hash ("" for the command line)
+	Role      Role
+	Subject   string // for the subject role
+	Recipient string // for the recipient role: the recipient id whose notices it reaches
+	Token     string // the token's hash ("" for the command line)
 }
 
 // Local is the command line's principal: whoever can run consentgate on
@@ -88,6 +95,8 @@ const (
 	ReadExports                // exports and manifests, impact
 	MarkImpact                 // change an impact item's status
 	ReadLog                    // checkpoint, tiles, proofs (public)
+	ReadNotices                // the notices to one recipient (subject: the recipient id)
+	AnswerNotice               // answer a notice to one recipient (subject: the recipient id)
 )
 
 // Can reports whether a principal may do an action on a subject's data
@@ -99,12 +108,19 @@ func (p Principal) Can(a Action, subject string) bool {
 	case Operator:
 		return a != Publish
 	case Auditor:
-		return a == ReadSubject || a == Decide || a == ReadPolicies || a == ReadExports || a == ReadLog
+		return a == ReadSubject || a == Decide || a == ReadPolicies || a == ReadExports || a == ReadLog || a == ReadNotices
 	case Subject:
 		switch a {
 		case ReadSubject, WriteConsent:
 			return subject != "" && subject == p.Subject
 		case ReadPolicies, ReadLog:
+			return true
+		}
+	case Recipient:
+		switch a {
+		case ReadNotices, AnswerNotice:
+			return subject != "" && subject == p.Recipient
+		case ReadLog:
 			return true
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"reflect"
 )
 
-// jsonProblem words a JSON decoding error for a person, without Go's type
+// JSONProblem words a JSON decoding error for a person, without Go's type
 // names: what was found where, and what was expected there.
-func jsonProblem(err error) string {
+func JSONProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {

@@ -17,7 +17,7 @@ func TestJSONProblemWords(t *testing.T) {
 		`{"output":`:                "not valid JSON at byte 10: unexpected end of JSON input",
 	} {
 		var m export.Manifest
-		got := jsonProblem(json.Unmarshal([]byte(src), &m))
+		got := JSONProblem(json.Unmarshal([]byte(src), &m))
 		if got != want || strings.Contains(got, "Go ") || strings.Contains(got, "export.") {
 			t.Errorf("%s: %q, want %q", src, got, want)
 		}

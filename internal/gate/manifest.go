@@ -69,7 +69,7 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string, o Ma
 	}
 	var m export.Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, invalid("%s is not an export manifest: %s", path, jsonProblem(err))
+		return nil, invalid("%s is not an export manifest: %s", path, JSONProblem(err))
 	}
 	if verifierKey != "" {
 		if err := CheckVerifierKey(verifierKey); err != nil {

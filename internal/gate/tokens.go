@@ -7,23 +7,52 @@ import (
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
-// Token is a token as listed: its SHA-256, never the token.
-type Token = store.Token
+// Token is a token as listed: its SHA-256, never the token, and whom it
+// reaches (a subject token's subject, a recipient token's recipient).
+type Token struct {
+	Hash      string         `json:"hash"`
+	Role      string         `json:"role"`
+	Subject   string         `json:"subject,omitempty"`
+	Recipient string         `json:"recipient,omitempty"`
+	CreatedAt timestamp.Time `json:"created_at"`
+	RevokedAt timestamp.Time `json:"revoked_at,omitempty"` // 0 while valid
+}
 
-// CreateToken makes a token for a role (and, for the subject role, the
-// subject it reaches) and keeps its SHA-256: the secret is returned once.
-func (g *Gate) CreateToken(ctx context.Context, role access.Role, subject string) (string, error) {
+// CreateToken makes a token for a role and keeps its SHA-256: the secret
+// is returned once. scope is the subject a subject token reaches, or the
+// recipient id whose notices a recipient token reaches (a recipient some
+// published version declares), and "" for the other roles. The store
+// keeps the scope in the token's subject column.
+func (g *Gate) CreateToken(ctx context.Context, role access.Role, scope string) (string, error) {
 	if err := g.writable(); err != nil {
 		return "", err
 	}
-	if role.ForSubject() && subject == "" {
-		return "", invalid("a %s token reaches one subject: name it", role)
+	switch {
+	case role.ForSubject() && scope == "":
+		return "", invalid("a subject token reaches one subject: name it")
+	case role.ForRecipient() && scope == "":
+		return "", invalid("a recipient token reaches one recipient's notices: name the recipient")
+	case !role.ForSubject() && !role.ForRecipient() && scope != "":
+		return "", invalid("only subject and recipient tokens name whom they reach")
 	}
-	if !role.ForSubject() && subject != "" {
-		return "", invalid("only subject tokens name a subject")
+	if role.ForRecipient() {
+		vs, _, err := g.loadVersions(ctx)
+		if err != nil {
+			return "", err
+		}
+		declared := false
+		for i := 1; i < vs.Len(); i++ {
+			_, ok := vs.Table(i).Doc.RecipientClass(scope)
+			declared = declared || ok
+		}
+		if !declared {
+			return "", invalid("recipient %q: no published policy version declares it", scope)
+		}
 	}
+	subject := scope
 	secret, err := access.NewSecret()
 	if err != nil {
 		return "", err
@@ -58,10 +87,17 @@ func (g *Gate) RevokeToken(ctx context.Context, token string) (string, error) {
 // revoked, oldest first.
 func (g *Gate) Tokens(ctx context.Context) ([]Token, error) {
 	ts, err := g.st.Tokens(ctx)
-	if ts == nil && err == nil {
-		ts = []Token{}
+	if err != nil {
+		return nil, err
 	}
-	return ts, err
+	out := make([]Token, len(ts))
+	for i, t := range ts {
+		out[i] = Token{Hash: t.Hash, Role: t.Role, Subject: t.Subject, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
+		if access.Role(t.Role).ForRecipient() {
+			out[i].Subject, out[i].Recipient = "", t.Subject
+		}
+	}
+	return out, nil
 }
 
 // tokenTTL is how long a looked-up token is trusted without asking the
@@ -103,5 +139,9 @@ func (g *Gate) Principal(ctx context.Context, hash string) (access.Principal, er
 	if err != nil {
 		return access.Principal{}, err
 	}
-	return access.Principal{Role: access.Role(t.Role), Subject: t.Subject, Token: t.Hash}, nil
+	p := access.Principal{Role: access.Role(t.Role), Subject: t.Subject, Token: t.Hash}
+	if p.Role.ForRecipient() { // the subject column holds the recipient id
+		p.Subject, p.Recipient = "", t.Subject
+	}
+	return p, nil
 }

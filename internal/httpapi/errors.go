@@ -119,7 +119,7 @@ func readJSON(r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return badRequest("the body is not the JSON expected: %v", err)
+		return badRequest("the body is not the JSON expected: %s", gate.JSONProblem(err))
 	}
 	if dec.More() {
 		return badRequest("the body holds more than one JSON value")

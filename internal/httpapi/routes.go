@@ -183,6 +183,9 @@ type decisionRequest struct {
 const maxDecisionsBody = 16 << 20
 
 func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	if !p.Can(access.Decide, "") { // before the body is read: who may not ask is not told what is wrong with it
+		return gate.Errorf(gate.Forbidden, gate.NoHint, "this token may not ask for decisions")
+	}
 	var body []decisionRequest
 	if err := readJSON(r, &body); err != nil {
 		return err

@@ -141,15 +141,18 @@ type Document struct {
 	AnnouncedAt   timestamp.Time // zero when HasAnnounced is false
 	HasAnnounced  bool
 	MinNotice     time.Duration
-	Purposes      []string // declared, with ancestors, in order
-	Categories    []string // declared, with ancestors, in order
-	Recipients    []Recipient
-	Groups        map[string][]string // user region groups, expanded to codes
-	GroupOrder    []string
-	Attributes    []Attribute
-	GPC           []string
-	Defaults      []Default
-	Rules         []Rule
+	// RemediationWithin is how long a recipient has to act on a notice
+	// (SPEC §11; 0 when the version sets none).
+	RemediationWithin time.Duration
+	Purposes          []string // declared, with ancestors, in order
+	Categories        []string // declared, with ancestors, in order
+	Recipients        []Recipient
+	Groups            map[string][]string // user region groups, expanded to codes
+	GroupOrder        []string
+	Attributes        []Attribute
+	GPC               []string
+	Defaults          []Default
+	Rules             []Rule
 	// Notice is where members read this version (an http or https URL);
 	// Describe the words members read for each purpose, category and
 	// recipient (id or class) it names (SPEC §2.1).

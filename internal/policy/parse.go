@@ -169,7 +169,7 @@ func (p *parser) parse(src []byte) *Document {
 	}
 	d := &Document{File: p.file, Source: src, Groups: map[string][]string{}}
 	fields := p.mapping(top, "policy", map[string]bool{
-		"version": true, "effective_from": true, "announced_at": true, "min_notice": true,
+		"version": true, "effective_from": true, "announced_at": true, "min_notice": true, "remediation_within": true,
 		"purposes": true, "categories": true, "recipients": true, "regions": true,
 		"attributes": true, "gpc": true, "defaults": true, "rules": true, "notice": true, "describe": true,
 	})
@@ -197,6 +197,16 @@ func (p *parser) parse(src []byte) *Document {
 			} else {
 				d.MinNotice = dur
 			}
+		}
+	}
+	if n, ok := fields["remediation_within"]; ok {
+		s := p.scalar(n, "remediation_within")
+		if dur, err := timestamp.ParseDuration(s); err != nil {
+			p.fail(n, "remediation_within: %v", err)
+		} else if dur <= 0 {
+			p.fail(n, "remediation_within %s: expected a time longer than zero for a recipient to act on a notice", s)
+		} else {
+			d.RemediationWithin = dur
 		}
 	}
 

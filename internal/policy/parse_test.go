@@ -12,6 +12,7 @@ const validPolicy = `version: "2024-09-18"
 effective_from: 2024-09-18T00:00:00Z
 announced_at: 2024-09-18T00:00:00Z
 min_notice: 30d
+remediation_within: 30d
 purposes: [train_ai_system, train_ai_system.generative]
 categories: [user.content.public, user.content.private, user.content.private.message, user.profile]
 recipients:
@@ -45,7 +46,7 @@ func TestParseValid(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0].Msg, "unknown") {
 		t.Errorf("warnings %v", warnings)
 	}
-	if d.Version != "2024-09-18" || len(d.Rules) != 3 || d.MinNotice.Hours() != 720 || !d.HasAnnounced {
+	if d.Version != "2024-09-18" || len(d.Rules) != 3 || d.MinNotice.Hours() != 720 || d.RemediationWithin.Hours() != 720 || !d.HasAnnounced {
 		t.Errorf("parsed %+v", d)
 	}
 	if !d.DeclaresCategory("user.content") || d.DeclaresCategory("user.content.draft") {
@@ -81,6 +82,8 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown key", base + "colour: blue\n", 9, `unknown key "colour"`},
 		{"date alone", strings.Replace(base, "2024-01-01T00:00:00Z", "2024-01-01", 1), 2, "date alone"},
 		{"bad duration", base + "min_notice: 30 days\n", 9, "min_notice"},
+		{"bad remediation", base + "remediation_within: soon\n", 9, "remediation_within"},
+		{"no remediation time", base + "remediation_within: 0d\n", 9, "remediation_within 0d: expected a time longer than zero"},
 		{"undeclared purpose", base + "rules:\n  - id: x\n    effect: deny\n    when: { purpose: z }\n", 12, `purpose "z" is not declared`},
 		{"undeclared category", base + "rules:\n  - id: x\n    effect: deny\n    when: { category: d }\n", 12, `category "d" is not declared`},
 		{"undeclared recipient", base + "rules:\n  - id: x\n    effect: deny\n    when: { recipient: s }\n", 12, `"s" is neither a declared recipient`},

@@ -143,7 +143,8 @@ func (p *pages) login(area string) http.HandlerFunc {
 			p.render(w, "login.html", http.StatusUnauthorized, map[string]any{"Area": area, "Error": "That sign-in link is not valid (any more). Ask for a new one."})
 			return
 		}
-		if (area == "privacy") != (pr.Role == access.Subject) {
+		staff := pr.Role == access.Admin || pr.Role == access.Operator || pr.Role == access.Auditor
+		if area == "privacy" && pr.Role != access.Subject || area == "admin" && !staff {
 			p.render(w, "login.html", http.StatusForbidden, map[string]any{"Area": area, "Error": "That sign-in link is not for this page."})
 			return
 		}
