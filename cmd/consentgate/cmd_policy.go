@@ -224,6 +224,9 @@ func printDiffLines(w io.Writer, d *gate.Diff) {
 			fmt.Fprintf(w, "  where %s\n", g)
 		}
 	}
+	if g := d.GPC; g != nil {
+		fmt.Fprintf(w, "  and what a Global Privacy Control signal refuses changes: %s (no decision shows it: it changes the events a signal records)\n", g)
+	}
 	n := d.Notice
 	switch {
 	case !n.Required:

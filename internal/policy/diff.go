@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ type Diff struct {
 	// classes' labels name, with the codes they stand for (the same in
 	// every version that defines them).
 	RegionGroups []RegionGroup `json:"region_groups"`
+	// GPC is set when the versions' gpc lists differ: what a Global
+	// Privacy Control signal records a refusal of changes, which no
+	// decision cell shows (the signal's events are recorded, not decided).
+	GPC *GPCChange `json:"gpc_change,omitempty"`
 
 	oldT, newT *Table
 	recipients []Recipient // with the class the diff decides them by
@@ -200,9 +205,26 @@ const MaxDiffCells = 50_000_000
 // values (each declared value, and absent), every role and every consent
 // state. announced is when NEW was announced when it has no announced_at
 // (the publication time; for two files, its effective_from).
+// GPCChange is a change of the gpc list: the entries before and after.
+type GPCChange struct {
+	Old []string `json:"old"`
+	New []string `json:"new"`
+}
+
+// String reads "gpc [train_ai_system] → [affiliate, third_party]".
+func (g GPCChange) String() string {
+	return "gpc [" + strings.Join(g.Old, ", ") + "] → [" + strings.Join(g.New, ", ") + "]"
+}
+
 func Compare(oldT, newT *Table, announced timestamp.Time) (*Diff, error) {
 	o, n := oldT.Doc, newT.Doc
 	d := &Diff{Old: o.Version, New: n.Version, Changes: []Change{}, oldT: oldT, newT: newT}
+	og, ng := append([]string{}, o.GPC...), append([]string{}, n.GPC...)
+	slices.Sort(og)
+	slices.Sort(ng)
+	if !slices.Equal(og, ng) {
+		d.GPC = &GPCChange{Old: og, New: ng}
+	}
 	dom := &d.Domain
 
 	dom.Purposes = union(o.Purposes, n.Purposes)

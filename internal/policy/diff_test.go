@@ -153,3 +153,23 @@ func TestDiffProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffGPCChange: a change of what a GPC signal refuses, which no
+// decision cell shows, is reported; the same list in another order is not
+// a change.
+func TestDiffGPCChange(t *testing.T) {
+	src := func(version, gpc string) string {
+		return "version: " + version + "\neffective_from: 2024-01-01T00:00:00Z\npurposes: [p]\ncategories: [c]\nrecipients:\n  a: { class: affiliate }\n  x: { class: third_party }\ngpc: " + gpc + "\n"
+	}
+	d, err := Compare(compile(t, src("v1", "[p]")), compile(t, src("v2", "[third_party, affiliate]")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.GPC == nil || d.GPC.String() != "gpc [p] → [affiliate, third_party]" {
+		t.Fatalf("the gpc change: %+v", d.GPC)
+	}
+	d, _ = Compare(compile(t, src("v1", "[affiliate, third_party]")), compile(t, src("v2", "[third_party, affiliate]")), 0)
+	if d.GPC != nil {
+		t.Fatalf("the same list in another order: %+v", d.GPC)
+	}
+}

@@ -62,6 +62,10 @@ type jsonDiff struct {
 		Name  string   `json:"name"`
 		Codes []string `json:"codes"`
 	} `json:"region_groups"`
+	GPCChange *struct {
+		Old []string `json:"old"`
+		New []string `json:"new"`
+	} `json:"gpc_change"`
 }
 
 // cellKey names one cell of the domain, with a region code for its region
