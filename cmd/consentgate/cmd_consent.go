@@ -72,9 +72,6 @@ func cmdConsentShow(a *app, fs *pflag.FlagSet) runFunc {
 	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the `TIME` to show the state at (default now)")
 	asJSON := fs.Bool("json", false, "print the state, consent, effective state and history as JSON")
 	return func(ctx context.Context, args []string) error {
-		if subject == "" {
-			return usagef("--subject is required")
-		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
 			return err
@@ -195,9 +192,6 @@ func cmdConsentExport(a *app, fs *pflag.FlagSet) runFunc {
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	fs.StringVar(&format, "format", "iso27560", "`FORMAT`: iso27560")
 	return func(ctx context.Context, args []string) error {
-		if subject == "" {
-			return usagef("--subject is required")
-		}
 		if format != "iso27560" {
 			return usagef("--format %q: the only format is iso27560", format)
 		}

@@ -108,7 +108,7 @@ func cmdLogProveInclusion(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the proof as JSON")
 	return func(ctx context.Context, args []string) error {
 		if *index < 0 {
-			return usagef("--index N is required")
+			return usagef("--index %d: expected a leaf number, 0 or more", *index)
 		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
@@ -143,7 +143,7 @@ func cmdLogProveConsistency(a *app, fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print the proof as JSON")
 	return func(ctx context.Context, args []string) error {
 		if *from < 0 {
-			return usagef("--from A is required")
+			return usagef("--from %d: expected a tree size, 0 or more", *from)
 		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
@@ -168,9 +168,6 @@ func cmdLogOpen(a *app, fs *pflag.FlagSet) runFunc {
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	asJSON := fs.Bool("json", false, "print as JSON")
 	return func(ctx context.Context, args []string) error {
-		if subject == "" {
-			return usagef("--subject is required")
-		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
 			return err
@@ -208,9 +205,6 @@ func cmdLogErase(a *app, fs *pflag.FlagSet) runFunc {
 	var subject string
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	return func(ctx context.Context, args []string) error {
-		if subject == "" {
-			return usagef("--subject is required")
-		}
 		g, err := a.open(ctx, gate.Write)
 		if err != nil {
 			return err
@@ -227,9 +221,6 @@ func cmdLogErase(a *app, fs *pflag.FlagSet) runFunc {
 func cmdLogTiles(a *app, fs *pflag.FlagSet) runFunc {
 	out := fs.String("out", "", "the `DIR` to write the checkpoint, tiles and entry bundles to")
 	return func(ctx context.Context, args []string) error {
-		if *out == "" {
-			return usagef("--out DIR is required")
-		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
 			return err

@@ -16,9 +16,6 @@ func cmdReportSubject(a *app, fs *pflag.FlagSet) runFunc {
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	return func(ctx context.Context, args []string) error {
-		if subject == "" {
-			return usagef("--subject is required")
-		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
 			return err

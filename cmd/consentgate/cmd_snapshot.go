@@ -18,13 +18,6 @@ func cmdSnapshot(a *app, fs *pflag.FlagSet) runFunc {
 	out := fs.String("out", "", "snapshot `FILE` to write")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	return func(ctx context.Context, args []string) error {
-		pos := args
-		if len(pos) > 0 {
-			return usagef("unexpected argument %q", pos[0])
-		}
-		if *out == "" {
-			return usagef("--out is required")
-		}
 		if !asOfSet {
 			asOf = timestamp.Now()
 		}

@@ -275,7 +275,17 @@ func newRoot(a *app) *cobra.Command {
 		}
 		a.once(c.Flags())
 		c.SetFlagErrorFunc(a.flagError)
-		c.RunE = func(c *cobra.Command, args []string) error { return run(c.Context(), args) }
+		required := cmd.required
+		c.RunE = func(c *cobra.Command, args []string) error {
+			// cobra checks that a required flag was given; an empty value
+			// (--subject "") is no better than none.
+			for _, f := range required {
+				if fl := c.Flags().Lookup(f); fl.Value.Type() == "string" && fl.Value.String() == "" {
+					return usagef("--%s: expected a value, found an empty one", f)
+				}
+			}
+			return run(c.Context(), args)
+		}
 		if ex, ok := byName[cmd.name]; ok { // a group made before its own command
 			*ex = *c
 			c = ex
