@@ -101,6 +101,23 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// viewportShot saves what the screen shows now (not the whole page), as
+// screenshot does.
+func viewportShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if os.Getenv("CONSENTGATE_SCREENSHOTS") != "" {
+		dir = "../../docs"
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // demoMember finds a member of the demo's store whose effective state (as
 // consent show --json gives it) passes want.
 func demoMember(t *testing.T, dir, store string, want func(effective []map[string]any) bool) string {

@@ -325,6 +325,8 @@ func TestPages(t *testing.T) {
 				return m.top >= 0 && sw.bottom <= window.innerHeight; })()`) {
 			t.Errorf("after the toggle the saved message or the switch is out of view")
 		}
+		viewportShot(t, s.ctx, "privacy-centre-saved.png")
+		savedURL := evalIn[string](s, `location.href`)
 		// A link cannot make the page say something was saved: the
 		// message names only a stored choice, the member's latest.
 		s.do("a made-up saved link", chromedp.Navigate(url+"/privacy?saved=1700000000000000"), chromedp.WaitVisible("#settings"))
@@ -356,6 +358,7 @@ func TestPages(t *testing.T) {
 		if r := result(); !strings.HasPrefix(r, "Everything checks.") || !strings.Contains(r, "its signature verifies with the published key") {
 			t.Fatalf("the proof page's check: %q", r)
 		}
+		screenshot(t, s.ctx, "privacy-proof.png")
 		// A manifest edited on the page no longer checks.
 		evalIn[bool](s, `(() => { const m = document.getElementById("manifest"); m.textContent = m.textContent.replace(/"included": ?\d+/, '"included": 1'); return true; })()`)
 		s.do("check again", chromedp.Click("#check"))
@@ -364,12 +367,16 @@ func TestPages(t *testing.T) {
 		}
 		s.do("reload", chromedp.Reload(), chromedp.WaitVisible("#check"))
 		s.check("proof page (1280 px)")
-		screenshot(t, s.ctx, "privacy-proof.png")
 
 		s.width(390)
 		s.do("back", chromedp.Navigate(url+"/privacy"), chromedp.WaitVisible("#settings"))
 		s.check("privacy centre (390 px)")
 		screenshot(t, s.ctx, "privacy-centre-phone.png")
+		s.do("the saved message on a phone", chromedp.Navigate(savedURL), chromedp.WaitVisible("#saved"))
+		if !evalIn[bool](s, `(() => { const m = document.getElementById("saved").getBoundingClientRect(); return m.top >= 0 && m.top < window.innerHeight / 2; })()`) {
+			t.Errorf("on a phone the saved message is not in view")
+		}
+		viewportShot(t, s.ctx, "privacy-centre-saved-phone.png")
 		s.width(640)
 		s.check("privacy centre (200 % zoom)")
 		s.do("proof at 390", chromedp.Navigate(url+"/privacy/proof?export="+evalIn[string](s, `document.querySelector("#went code").textContent`)), chromedp.WaitVisible("#check"))
@@ -431,7 +438,7 @@ func TestPages(t *testing.T) {
 		s.t = t
 		s.width(1280)
 		s.login("admin", token("--role", "admin"), false)
-		consoleChecks(t, s, true)
+		consoleChecks(t, s)
 		s.check("admin console (1280 px)")
 		screenshot(t, s.ctx, "admin-console.png")
 		// The impact queue: 50 a page, filtered, a note kept.
@@ -470,6 +477,7 @@ func TestPages(t *testing.T) {
 			t.Errorf("the error page:\n%s", e)
 		}
 		s.check("error page")
+		viewportShot(t, s.ctx, "admin-error.png")
 		// Any two versions, the whole diff.
 		s.do("diff", chromedp.Navigate(url+"/admin/diff?from=2022-01-01&to=2024-09-18"), chromedp.WaitVisible("main h1"))
 		if d := s.text("main"); !strings.Contains(d, "From 2022-01-01 to 2024-09-18") || !strings.Contains(d, "Newly allowed: to every recipient · train_ai_system and below · every category except user.content.private and below") {
@@ -479,7 +487,7 @@ func TestPages(t *testing.T) {
 		screenshot(t, s.ctx, "admin-diff.png")
 		s.width(390)
 		s.do("console", chromedp.Navigate(url+"/admin"), chromedp.WaitReady("#impact"))
-		consoleChecks(t, s, true)
+		consoleChecks(t, s)
 		s.check("admin console (390 px)")
 		screenshot(t, s.ctx, "admin-console-phone.png")
 		s.width(640)
@@ -491,7 +499,7 @@ func TestPages(t *testing.T) {
 		s.t = t
 		s.width(1280)
 		s.login("admin", token("--role", "auditor"), false)
-		consoleChecks(t, s, false)
+		consoleChecks(t, s)
 		if n := evalIn[int](s, `document.querySelectorAll("form.mark").length`); n != 0 {
 			t.Errorf("the auditor is offered %d forms to mark items", n)
 		}
@@ -505,7 +513,7 @@ func TestPages(t *testing.T) {
 // consoleChecks: the charts have full labels inside their frame, text of
 // at least 12 px, a continuous month axis, and consent over time by
 // purpose and recipient class.
-func consoleChecks(t *testing.T, s *pageSession, admin bool) {
+func consoleChecks(t *testing.T, s *pageSession) {
 	t.Helper()
 	bad := evalIn[[]string](s, `(() => { const out = [];
 		for (const svg of document.querySelectorAll("svg.bars")) {
@@ -549,7 +557,6 @@ func consoleChecks(t *testing.T, s *pageSession, admin bool) {
 	if len(months) < 12 {
 		t.Errorf("the month axis: %v", months)
 	}
-	_ = admin
 }
 
 // contrast computes, from the page's own CSS, WCAG's contrast ratio of

@@ -43,6 +43,10 @@ func ParseRole(s string) (Role, error) {
 // need one).
 func (r Role) ForSubject() bool { return r == Subject }
 
+// Staff reports whether the role is the platform's own (admin, operator,
+// auditor): who may use the admin console.
+func (r Role) Staff() bool { return r == Admin || r == Operator || r == Auditor }
+
 // ForRecipient reports whether the role's tokens reach one recipient's
 // notices (and so name one).
 func (r Role) ForRecipient() bool { return r == Recipient }

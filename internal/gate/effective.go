@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/access"
@@ -192,8 +193,11 @@ type Setting struct {
 	Uncovered *ConsentEvent `json:"uncovered,omitempty"`
 	Entries   []Effective   `json:"entries"`
 	// IfAgreed is what agreeing now would make of the entries (what
-	// turning the switch on, or the extra agreement, shares).
-	IfAgreed []Effective `json:"if_agreed"`
+	// turning the switch on, or the extra agreement, shares), and
+	// AgreeAdds the leaf categories it would let through that are not
+	// shared now, in the version's order.
+	IfAgreed  []Effective `json:"if_agreed"`
+	AgreeAdds []string    `json:"agree_adds"`
 	// Rule is the first rule that forbids the use, for NotPossible, with
 	// what it tests (the member's region, an attribute, the kind of data).
 	Rule      string   `json:"rule,omitempty"`
@@ -261,6 +265,23 @@ func sharing(doc *policy.Document, settings []Setting) []Sharing {
 		out = append(out, sh)
 	}
 	return out
+}
+
+// Saved is the member's choice recorded at `at` in the privacy centre
+// (source settings), while it is still their latest choice for its use
+// (nil otherwise): what the page's saved message may speak of, so that a
+// link cannot make it say something was saved that was not.
+func (pc *PrivacyCentre) Saved(at timestamp.Time) *ConsentEvent {
+	seen := map[[2]string]bool{}
+	for i := range pc.History { // newest first
+		e := &pc.History[i]
+		k := [2]string{e.Purpose, e.Recipient}
+		if e.At == at && e.Source == "settings" && !seen[k] {
+			return e
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 // PrivacyCentre answers a member's privacy centre: their settings from
@@ -349,7 +370,12 @@ func setting(vs *decision.Versions, view *consent.View, i int, t timestamp.Time,
 		s.CanRefuse = s.CanRefuse || refused[k].allowed() != e.allowed()
 	}
 	s.On = allowedAny && s.CanRefuse
-	s.IfAgreed = agreed
+	s.IfAgreed, s.AgreeAdds = agreed, []string{}
+	for k, e := range agreed {
+		if e.allowed() && !s.Entries[k].allowed() && !slices.Contains(s.AgreeAdds, e.Category) {
+			s.AgreeAdds = append(s.AgreeAdds, e.Category)
+		}
+	}
 	// The member's choice for each recipient of the class: the setting
 	// speaks for all of them, so it names the latest deciding choice and
 	// says when they differ.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -336,5 +337,52 @@ func TestDecideLine(t *testing.T) {
 		"train_ai_system.generative", "partner-x", &asOf)
 	if gate.CodeOf(err) != gate.Invalid || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("a key given twice: %v", err)
+	}
+}
+
+// TestAgreeAddsAndSaved: a setting says which kinds of data agreeing would
+// let through that are not shared now; the privacy centre's saved message
+// may speak only of a choice made there that is still the member's latest.
+func TestAgreeAddsAndSaved(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.publish(basePolicy, false); err != nil {
+		t.Fatal(err)
+	}
+	w.subjects(`{"subject":"ana","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`)
+	centre := func() (*gate.PrivacyCentre, gate.Setting) {
+		pc, err := w.g.PrivacyCentre(ctx, member("ana"), "ana")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range pc.Settings {
+			if s.Class == "third_party" {
+				return pc, s
+			}
+		}
+		t.Fatal("no third-party setting")
+		return nil, gate.Setting{}
+	}
+	if _, s := centre(); s.State != gate.OnByDefault || !slices.Equal(s.AgreeAdds, []string{"user.content.private.message"}) {
+		t.Fatalf("on by default, messages need agreement: %s adds %v", s.State, s.AgreeAdds)
+	}
+	rec, err := w.choose(member("ana"), "ana", "train_ai_system.generative", "third_party", "denied", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, s := centre()
+	if e := pc.Saved(rec[0].At); e == nil || e.State != "denied" || e.Recipient != "third_party" {
+		t.Fatalf("the choice just made: %+v", e)
+	}
+	if e := pc.Saved(rec[0].At + 1); e != nil {
+		t.Fatalf("a time at which nothing was chosen: %+v", e)
+	}
+	if !slices.Equal(s.AgreeAdds, []string{"user.content.public", "user.content.private.message"}) {
+		t.Fatalf("refused: agreeing adds %v", s.AgreeAdds)
+	}
+	if _, err := w.choose(member("ana"), "ana", "train_ai_system.generative", "third_party", "granted", false); err != nil {
+		t.Fatal(err)
+	}
+	if pc, _ := centre(); pc.Saved(rec[0].At) != nil {
+		t.Fatal("a choice made since still reads as saved")
 	}
 }

@@ -49,13 +49,20 @@ type impactView struct {
 	Prev, Next string // links to the pages before and after ("" for none)
 }
 
-func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
-	pr, csrf, ok := p.session(w, r, false)
-	if !ok {
-		return
+// staffSession is session for the console's pages: the platform's staff
+// only.
+func (p *pages) staffSession(w http.ResponseWriter, r *http.Request, post bool) (access.Principal, string, bool) {
+	pr, csrf, ok := p.session(w, r, post)
+	if ok && !pr.Role.Staff() {
+		p.fail(w, r, http.StatusForbidden, "The admin console is for the platform's staff. A member's settings are in the privacy centre.")
+		return pr, csrf, false
 	}
-	if pr.Role == access.Subject {
-		p.fail(w, r, http.StatusForbidden, "The admin console is for the platform's staff. Your settings are in the privacy centre.")
+	return pr, csrf, ok
+}
+
+func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
+	pr, csrf, ok := p.staffSession(w, r, false)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -176,12 +183,8 @@ func diffLines(d *gate.Diff) []string {
 // diff compares any two published versions (GET /admin/diff?from=A&to=B),
 // the whole diff a page at a time.
 func (p *pages) diff(w http.ResponseWriter, r *http.Request) {
-	pr, _, ok := p.session(w, r, false)
+	pr, _, ok := p.staffSession(w, r, false)
 	if !ok {
-		return
-	}
-	if pr.Role == access.Subject {
-		p.fail(w, r, http.StatusForbidden, "The admin console is for the platform's staff.")
 		return
 	}
 	infos, err := p.g.Policies(r.Context(), pr)
@@ -391,7 +394,7 @@ func exportChart(e gate.ExportSummary) string {
 
 // mark sets an impact item's status from the console.
 func (p *pages) mark(w http.ResponseWriter, r *http.Request) {
-	pr, _, ok := p.session(w, r, true)
+	pr, _, ok := p.staffSession(w, r, true)
 	if !ok {
 		return
 	}

@@ -143,8 +143,7 @@ func (p *pages) login(area string) http.HandlerFunc {
 			p.render(w, "login.html", http.StatusUnauthorized, map[string]any{"Area": area, "Error": "That sign-in link is not valid (any more). Ask for a new one."})
 			return
 		}
-		staff := pr.Role == access.Admin || pr.Role == access.Operator || pr.Role == access.Auditor
-		if area == "privacy" && pr.Role != access.Subject || area == "admin" && !staff {
+		if area == "privacy" && pr.Role != access.Subject || area == "admin" && !pr.Role.Staff() {
 			p.render(w, "login.html", http.StatusForbidden, map[string]any{"Area": area, "Error": "That sign-in link is not for this page."})
 			return
 		}
@@ -197,13 +196,19 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request, post bool) (acce
 	return pr, csrf, true
 }
 
-func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
-	pr, csrf, ok := p.session(w, r, false)
-	if !ok {
-		return
+// memberSession is session for the privacy centre's pages: members only.
+func (p *pages) memberSession(w http.ResponseWriter, r *http.Request, post bool) (access.Principal, string, bool) {
+	pr, csrf, ok := p.session(w, r, post)
+	if ok && pr.Role != access.Subject {
+		p.fail(w, r, http.StatusForbidden, "The privacy centre is for members. The platform's staff use the admin console.")
+		return pr, csrf, false
 	}
-	if pr.Role != access.Subject {
-		p.fail(w, r, http.StatusForbidden, "The privacy centre is for members. Use the admin console.")
+	return pr, csrf, ok
+}
+
+func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
+	pr, csrf, ok := p.memberSession(w, r, false)
+	if !ok {
 		return
 	}
 	pc, err := p.g.PrivacyCentre(r.Context(), pr, pr.Subject)
@@ -211,19 +216,12 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 		p.failErr(w, r, "Your settings could not be loaded", err)
 		return
 	}
-	// The saved message is worded from the stored event the link names by
-	// its time, only while it is the member's latest choice for that use:
-	// a link cannot make the page say something was saved that was not.
+	// The saved message speaks only of a stored choice that is still the
+	// member's latest for its use (the application's answer).
 	var saved savedChoice
 	if at, err := strconv.ParseInt(r.URL.Query().Get("saved"), 10, 64); err == nil {
-		seen := map[[2]string]bool{}
-		for _, e := range pc.History {
-			k := [2]string{e.Purpose, e.Recipient}
-			if int64(e.At) == at && e.Source == "settings" && !seen[k] {
-				saved = savedChoice{purpose: e.Purpose, class: e.Recipient, state: e.State, at: e.At}
-				break
-			}
-			seen[k] = true
+		if e := pc.Saved(timestamp.Time(at)); e != nil {
+			saved = savedChoice{purpose: e.Purpose, class: e.Recipient, state: e.State, at: e.At}
 		}
 	}
 	p.render(w, "privacy.html", http.StatusOK, map[string]any{
@@ -236,12 +234,8 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 
 // toggle records a member's choice from the privacy centre, at once.
 func (p *pages) toggle(w http.ResponseWriter, r *http.Request) {
-	pr, _, ok := p.session(w, r, true)
+	pr, _, ok := p.memberSession(w, r, true)
 	if !ok {
-		return
-	}
-	if pr.Role != access.Subject {
-		p.fail(w, r, http.StatusForbidden, "The privacy centre is for members.")
 		return
 	}
 	state, purpose, class := r.FormValue("state"), r.FormValue("purpose"), r.FormValue("class")
@@ -268,7 +262,7 @@ func (p *pages) toggle(w http.ResponseWriter, r *http.Request) {
 // and is in the log, with how to check it (?format=json: the evidence
 // alone, for a tool).
 func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
-	pr, _, ok := p.session(w, r, false)
+	pr, _, ok := p.memberSession(w, r, false)
 	if !ok {
 		return
 	}

@@ -132,22 +132,17 @@ func wordSetting(s *gate.Setting, w gate.Words, region string) settingView {
 	if g := s.GPC; g != nil {
 		v.GPCNote = "Your browser's Global Privacy Control signal of " + day(g.At) + " refused this; you turned it on afterwards, and that choice stands."
 	}
-	// What agreeing would share that is not shared now: what turning an
-	// off switch on agrees to, or what the extra agreement adds.
-	if s.CanAgree && (!s.On || v.Agree) {
-		var more []string
-		seen := map[string]bool{}
-		for k, e := range s.IfAgreed {
-			if e.Decision == "allow" && s.Entries[k].Decision != "allow" && !seen[e.Category] {
-				seen[e.Category] = true
-				more = append(more, gate.Lower(w.Category(e.Category)))
-			}
+	// What agreeing would share that is not shared now (the application's
+	// AgreeAdds): what turning an off switch on agrees to, or what the
+	// extra agreement adds.
+	if s.CanAgree && (!s.On || v.Agree) && len(s.AgreeAdds) > 0 {
+		more := make([]string, len(s.AgreeAdds))
+		for i, c := range s.AgreeAdds {
+			more[i] = gate.Lower(w.Category(c))
 		}
-		switch {
-		case len(more) == 0:
-		case v.Agree:
+		if v.Agree {
 			v.AgreeNote = "Agreeing also lets " + v.Who + " use " + strings.Join(more, ", ") + "."
-		default:
+		} else {
 			v.AgreeNote = "Turning it on agrees to the use of " + strings.Join(more, ", ") + "."
 		}
 	}
