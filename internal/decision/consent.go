@@ -128,9 +128,9 @@ const (
 func StandingOverTime(vs *Versions, v *consent.View, t Target, times []timestamp.Time) [][]Standing {
 	m := newConsentMatcher(vs, v, t)
 	one := NewOne(vs, v, 0)
-	type key struct{ version, class int }
-	type verdict struct{ possible, onSilence bool }
-	memo := map[key]verdict{}
+	type verdict struct{ known, possible, onSilence bool }
+	memo := make([][]verdict, vs.Len()) // by version, then subject class
+	classes := make([][]int32, vs.Len())
 	out := make([][]Standing, len(times))
 	for k := range out {
 		out[k] = make([]Standing, v.Len())
@@ -150,16 +150,38 @@ func StandingOverTime(vs *Versions, v *consent.View, t Target, times []timestamp
 		tb := vs.Table(vi)
 		cats := tb.Doc.LeafCategories()
 		pc, rc := tb.PurposeClass(t.Purpose), tb.RecipientClass(t.Recipient, t.Class)
+		// A state's subject class under this version, once per state (a
+		// state's fields all seen; the few with a field unseen then are
+		// resolved each time).
+		if classes[vi] == nil {
+			classes[vi] = make([]int32, v.TotalStates())
+			for i := range classes[vi] {
+				classes[vi][i] = -1
+			}
+		}
 		for s := 0; s < v.Len(); s++ {
-			sc := one.subjectClass(tb, v.StateAt(s, at), v.Unseen(s, at))
-			vd, ok := memo[key{vi, sc}]
-			if !ok {
+			state, unseen := v.StateAt(s, at), v.Unseen(s, at)
+			var sc int
+			if unseen != nil {
+				sc = one.subjectClass(tb, state, unseen)
+			} else if c := classes[vi][state]; c >= 0 {
+				sc = int(c)
+			} else {
+				sc = one.subjectClass(tb, state, nil)
+				classes[vi][state] = int32(sc)
+			}
+			for len(memo[vi]) <= sc {
+				memo[vi] = append(memo[vi], verdict{})
+			}
+			vd := memo[vi][sc]
+			if !vd.known {
+				vd.known = true
 				for _, c := range cats {
 					cc := tb.CategoryClass(c)
 					vd.possible = vd.possible || tb.Outcomes[tb.Decide(pc, cc, rc, sc, policy.Author, policy.Granted)].Allow
 					vd.onSilence = vd.onSilence || tb.Outcomes[tb.Decide(pc, cc, rc, sc, policy.Author, policy.None)].Allow
 				}
-				memo[key{vi, sc}] = vd
+				memo[vi][sc] = vd
 			}
 			st, _ := m.stateAt(v, s, at)
 			switch {

@@ -234,7 +234,13 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 		return nil
 	}
 	doc := vs.At(t).Doc
-	groupOf := regionGroups(doc)
+	// Each of the view's regions' group, once (not per member).
+	named := regionGroups(doc)
+	groups := make([]string, len(view.Regions))
+	for k, code := range view.Regions {
+		groups[k] = named(code)
+	}
+	groupOf := func(i int, at timestamp.Time) string { return groups[view.StateRegion(view.StateAt(i, at))] }
 	byMonth := map[string]map[string]int64{}
 	for i := 0; i < view.Len(); i++ {
 		for k := 0; k < view.NumConsent(i); k++ {
@@ -243,7 +249,7 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 			if st != policy.Denied || months[m] == nil || !slices.Contains(keys, m) {
 				continue
 			}
-			grp := groupOf(view.Regions[view.StateRegion(view.StateAt(i, at))])
+			grp := groupOf(i, at)
 			if byMonth[m] == nil {
 				byMonth[m] = map[string]int64{}
 			}
@@ -277,7 +283,7 @@ func consentCharts(vs *decision.Versions, view *consent.View, out *Console) erro
 		states := decision.StandingOverTime(vs, view, decision.Target{Purpose: purpose, Recipient: target.ID, Class: target.Class}, []timestamp.Time{t})[0]
 		counts := map[string]*GroupCounts{}
 		for i := 0; i < view.Len(); i++ {
-			grp := groupOf(view.Regions[view.StateRegion(view.StateAt(i, t))])
+			grp := groupOf(i, t)
 			if counts[grp] == nil {
 				counts[grp] = &GroupCounts{Group: grp}
 			}
@@ -383,7 +389,7 @@ func regionGroups(doc *policy.Document) func(code string) string {
 		}
 		for _, name := range names {
 			for _, c := range doc.Groups[name] {
-				if c == code || strings.HasPrefix(code, c+"-") {
+				if c == code || len(code) > len(c) && code[len(c)] == '-' && strings.HasPrefix(code, c) {
 					return name
 				}
 			}
