@@ -513,6 +513,26 @@ func (v *verifier) consentFingerprint(r *store.ConsentRow) uint64 {
 	return fingerprint(v.fpSeed, []int64{r.Seq, int64(r.At), int64(r.State)}, r.Subject, r.Purpose, r.Recipient, r.Source, r.Policy, r.Notice)
 }
 
+// seqRow finds the row a leaf of a sequence-numbered kind (impact marks,
+// erasures) records — reading the store again once for a row stored while
+// verification runs — and refuses a missing row or one logged twice; what
+// names the row in the problem.
+func seqRow[T any](v *verifier, i int64, l *Leaf, rows func() map[int64]*T, what string) (int64, *T, *VerifyError) {
+	seq, err := strconv.ParseInt(l.Ref, 10, 64)
+	r, ok := rows()[seq]
+	if !ok && v.reload() == nil {
+		r, ok = rows()[seq]
+	}
+	if err != nil || !ok {
+		return 0, nil, &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: what + " it records is missing from the store"}
+	}
+	if v.seen[l.Kind][l.Ref] {
+		return 0, nil, &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: what + " is logged twice"}
+	}
+	v.seen[l.Kind][l.Ref] = true
+	return seq, r, nil
+}
+
 func mismatch(i int64, l *Leaf, stored, derived []byte) *VerifyError {
 	return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the leaf does not match the row it records",
 		Stored: hex.EncodeToString(stored), Derived: hex.EncodeToString(derived)}
@@ -847,18 +867,10 @@ func (v *verifier) check(cd *chunkData) error {
 			// once every subject row (the subjects' numbers) has been read.
 			v.roots[e.ID] = manifestRoot{index: i, root: m.SubjectsRoot}
 		case KindImpact:
-			seq, err := strconv.ParseInt(l.Ref, 10, 64)
-			m, ok := v.impacts[seq]
-			if !ok && v.reload() == nil {
-				m, ok = v.impacts[seq]
+			seq, m, ve := seqRow(v, i, l, func() map[int64]*store.ImpactMark { return v.impacts }, "the impact status change")
+			if ve != nil {
+				return ve
 			}
-			if err != nil || !ok {
-				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the impact status change it records is missing from the store"}
-			}
-			if v.seen[KindImpact][l.Ref] {
-				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the impact status change is logged twice"}
-			}
-			v.seen[KindImpact][l.Ref] = true
 			key, ok := v.key([]byte(m.Subject))
 			if !ok {
 				if err := v.noKey(i, l, []byte(m.Subject), func(e *ErasedRows) { e.Impact(seq, m) }); err != nil {
@@ -898,18 +910,10 @@ func (v *verifier) check(cd *chunkData) error {
 			}
 			v.states[e.ID] = append(v.states[e.ID], st)
 		case KindErasure:
-			seq, err := strconv.ParseInt(l.Ref, 10, 64)
-			e, ok := v.erasures[seq]
-			if !ok && v.reload() == nil {
-				e, ok = v.erasures[seq]
+			_, e, ve := seqRow(v, i, l, func() map[int64]*store.Erasure { return v.erasures }, "the erasure")
+			if ve != nil {
+				return ve
 			}
-			if err != nil || !ok {
-				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the erasure it records is missing from the store"}
-			}
-			if v.seen[KindErasure][l.Ref] {
-				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the erasure is logged twice"}
-			}
-			v.seen[KindErasure][l.Ref] = true
 			if want := ErasureLeaf(e.Seq, []byte(e.Subject), int64(e.At), e.Salt, e.RowsDigest); !bytes.Equal(want, d) {
 				return mismatch(i, l, d, want)
 			}
