@@ -85,7 +85,19 @@ func browser(t *testing.T) context.Context {
 // in the test's directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shoot(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+// viewportShot saves what the screen shows now (not the whole page), as
+// screenshot does.
+func viewportShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	shoot(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+func shoot(t *testing.T, ctx context.Context, name string, take chromedp.Action[[]byte]) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, take)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,23 +110,6 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 	if len(png) < 10_000 {
 		t.Fatalf("%s: a %d-byte screenshot is a blank page", name, len(png))
-	}
-}
-
-// viewportShot saves what the screen shows now (not the whole page), as
-// screenshot does.
-func viewportShot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if os.Getenv("CONSENTGATE_SCREENSHOTS") != "" {
-		dir = "../../docs"
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
