@@ -117,11 +117,48 @@ type ImpactMark struct {
 	At       timestamp.Time
 }
 
+// Notice is a notice to a recipient as stored (SPEC §11). Body is the
+// signed notice JSON (notice.Notice), carrying its log index; the other
+// fields repeat what it says, for queries, and log verification holds
+// them to it.
+type Notice struct {
+	Seq       int64 // assigned by the store, increasing: the order notices are delivered in
+	ID        string
+	ExportID  string
+	Recipient string
+	IssuedAt  timestamp.Time
+	Deadline  timestamp.Time // 0: none
+	Body      []byte
+}
+
+// NoticeAnswer is an answer to a notice: the recipient's through its
+// token, or one an operator recorded (By "operator").
+type NoticeAnswer struct {
+	Seq      int64 // assigned by the store
+	NoticeID string
+	Status   string // deleted, excluded, retrained, unlearned or refused; an operator may also close with wontfix
+	Note     string
+	By       string // "recipient:<id>" or "operator"
+	At       timestamp.Time
+}
+
+// LineageRun links a job that completed a run reading an export's output
+// to that export: an OpenLineage COMPLETE run event received (SPEC §11).
+type LineageRun struct {
+	Seq       int64 // assigned by the store
+	ExportID  string
+	Namespace string // the job's namespace and name
+	Job       string
+	RunID     string
+	At        timestamp.Time // the event's eventTime
+	Producer  string
+}
+
 // Token is an API bearer token as stored: its SHA-256, never the token.
 type Token struct {
 	Hash      string         `json:"hash"` // SHA-256 of the token, hex
-	Role      string         `json:"role"` // admin, operator, auditor or subject
-	Subject   string         `json:"subject,omitempty"`
+	Role      string         `json:"role"` // admin, operator, auditor, subject or recipient
+	Subject   string         `json:"subject,omitempty"` // the subject's id, or the recipient's for a recipient token
 	CreatedAt timestamp.Time `json:"created_at"`
 	RevokedAt timestamp.Time `json:"revoked_at,omitempty"` // 0 while valid
 }
@@ -287,6 +324,32 @@ type Store interface {
 	Erasures(ctx context.Context) ([]Erasure, error)
 	// Exports lists the recorded exports, oldest first.
 	Exports(ctx context.Context) ([]Export, error)
+
+	// AddNotice stores a notice and appends its leaf (translog.NoticeLeaf)
+	// in one transaction: finish is given the log index the notice gets
+	// and returns the body to store (now carrying its index and
+	// signature). after is the Seq of the export's latest notice the
+	// caller built on (0: none): when the export has a later one by then,
+	// nothing is stored and the error is ErrExists — two senders never
+	// notify a record twice. It returns the notice's Seq.
+	AddNotice(ctx context.Context, n Notice, after int64, finish func(index int64) (body []byte, err error)) (int64, error)
+	// Notices returns every notice, by Seq.
+	Notices(ctx context.Context) ([]Notice, error)
+	// NoticesAfter returns up to limit notices to recipient with a Seq
+	// above after, by Seq: the outbox notices are delivered from.
+	NoticesAfter(ctx context.Context, recipient string, after int64, limit int) ([]Notice, error)
+	// AddNoticeAnswer stores an answer and appends its leaf in one
+	// transaction (ErrNotFound when there is no such notice), returning
+	// its Seq.
+	AddNoticeAnswer(ctx context.Context, a NoticeAnswer) (int64, error)
+	// NoticeAnswers returns every answer, by Seq.
+	NoticeAnswers(ctx context.Context) ([]NoticeAnswer, error)
+	// AddLineageRun stores a link and appends its leaf in one transaction;
+	// the same (export, namespace, job, run id) again adds nothing and
+	// returns false (ErrNotFound when there is no such export).
+	AddLineageRun(ctx context.Context, r LineageRun) (added bool, err error)
+	// LineageRuns returns every link, by Seq.
+	LineageRuns(ctx context.Context) ([]LineageRun, error)
 
 	// AddToken stores a token's hash.
 	AddToken(ctx context.Context, t Token) error

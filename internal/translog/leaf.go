@@ -27,6 +27,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -35,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // Kind is what a leaf records.
@@ -57,6 +59,15 @@ const (
 	// append after it was issued: the log holds the sequence of its own
 	// checkpoints, so a deleted one is missed.
 	KindCheckpoint Kind = 8
+	// KindNotice records a notice to a recipient (SPEC §11): its digest
+	// is over the signed notice's RFC 8785 canonical JSON without
+	// log_index and signature, so the recipient derives it from the
+	// notice alone.
+	KindNotice Kind = 9
+	// KindAnswer records an answer to a notice.
+	KindAnswer Kind = 10
+	// KindLineage records a job's run linked to an export it read.
+	KindLineage Kind = 11
 )
 
 func (k Kind) String() string {
@@ -77,6 +88,12 @@ func (k Kind) String() string {
 		return "erasure"
 	case KindCheckpoint:
 		return "checkpoint"
+	case KindNotice:
+		return "notice"
+	case KindAnswer:
+		return "answer"
+	case KindLineage:
+		return "lineage"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -460,5 +477,84 @@ func ErasureLeaf(seq int64, subject []byte, at int64, salt, rows []byte) []byte 
 func CheckpointLeaf(size int64, note []byte) []byte {
 	d := sha256.Sum256(note)
 	l := Leaf{Kind: KindCheckpoint, Ref: strconv.FormatInt(size, 10), Digest: d[:]}
+	return l.Encode(nil)
+}
+
+// NoticeBodyLeaf derives the leaf of a notice from its signed JSON alone:
+// what a recipient checks the notice's log inclusion with.
+func NoticeBodyLeaf(body []byte) ([]byte, error) {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return nil, fmt.Errorf("not a notice: %w", err)
+	}
+	canon, err := CanonicalManifest(body, "log_index", "signature")
+	if err != nil {
+		return nil, fmt.Errorf("notice %s: %w", head.ID, err)
+	}
+	d := sha256.Sum256(canon)
+	l := Leaf{Kind: KindNotice, Ref: head.ID, Digest: d[:]}
+	return l.Encode(nil), nil
+}
+
+// NoticeLeaf derives the leaf of a stored notice from its body, after
+// checking that the columns a query reads say what the body says.
+func NoticeLeaf(n *store.Notice) ([]byte, error) {
+	var b struct {
+		ID        string          `json:"id"`
+		ExportID  string          `json:"export_id"`
+		Recipient string          `json:"recipient"`
+		IssuedAt  timestamp.Time  `json:"issued_at"`
+		Deadline  *timestamp.Time `json:"deadline"`
+	}
+	if err := json.Unmarshal(n.Body, &b); err != nil {
+		return nil, fmt.Errorf("notice %s: its body is not a notice: %w", n.ID, err)
+	}
+	var deadline timestamp.Time
+	if b.Deadline != nil {
+		deadline = *b.Deadline
+	}
+	switch {
+	case b.ID != n.ID:
+		return nil, fmt.Errorf("notice %s: its body is notice %s", n.ID, b.ID)
+	case b.ExportID != n.ExportID:
+		return nil, fmt.Errorf("notice %s: stored as about export %s, its body says %s", n.ID, n.ExportID, b.ExportID)
+	case b.Recipient != n.Recipient:
+		return nil, fmt.Errorf("notice %s: stored as to %s, its body says %s", n.ID, n.Recipient, b.Recipient)
+	case b.IssuedAt != n.IssuedAt:
+		return nil, fmt.Errorf("notice %s: stored as issued at %s, its body says %s", n.ID, n.IssuedAt, b.IssuedAt)
+	case deadline != n.Deadline:
+		return nil, fmt.Errorf("notice %s: stored with deadline %s, its body says %s", n.ID, n.Deadline, deadline)
+	}
+	return NoticeBodyLeaf(n.Body)
+}
+
+// AnswerLeaf derives the leaf of an answer to a notice.
+func AnswerLeaf(a *store.NoticeAnswer) []byte {
+	var w row
+	w.int(a.Seq)
+	w.str([]byte(a.NoticeID))
+	w.str([]byte(a.Status))
+	w.str([]byte(a.Note))
+	w.str([]byte(a.By))
+	w.int(int64(a.At))
+	d := sha256.Sum256(w.b)
+	l := Leaf{Kind: KindAnswer, Ref: strconv.FormatInt(a.Seq, 10), Digest: d[:]}
+	return l.Encode(nil)
+}
+
+// LineageLeaf derives the leaf of a job's run linked to an export.
+func LineageLeaf(r *store.LineageRun) []byte {
+	var w row
+	w.int(r.Seq)
+	w.str([]byte(r.ExportID))
+	w.str([]byte(r.Namespace))
+	w.str([]byte(r.Job))
+	w.str([]byte(r.RunID))
+	w.int(int64(r.At))
+	w.str([]byte(r.Producer))
+	d := sha256.Sum256(w.b)
+	l := Leaf{Kind: KindLineage, Ref: strconv.FormatInt(r.Seq, 10), Digest: d[:]}
 	return l.Encode(nil)
 }
