@@ -673,9 +673,9 @@ func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
 	return list(ctx, s.pool, store.ExportList)
 }
 
-// list runs one of the store's listings.
-func list[T any](ctx context.Context, pool *pgxpool.Pool, l store.List[T]) ([]T, error) {
-	rows, err := pool.Query(ctx, l.Query)
+// list runs one of the store's listings, with its parameters.
+func list[T any](ctx context.Context, pool *pgxpool.Pool, l store.List[T], args ...any) ([]T, error) {
+	rows, err := pool.Query(ctx, l.Query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -632,6 +632,12 @@ var storageForms = []struct{ table, key, form string }{
 	{"impact_marks", "seq", `typeof(export_id) = 'text' AND typeof(subject) = 'text' AND typeof(status) = 'text' AND typeof(note) = 'text' AND typeof(at) = 'integer'`},
 	{"erasures", "seq", `typeof(subject) = 'text' AND typeof(salt) = 'blob' AND typeof(at) = 'integer'`},
 	{"checkpoints", "size", `typeof(size) = 'integer' AND typeof(note) = 'blob'`},
+	{"notices", "id", `typeof(seq) = 'integer' AND typeof(id) = 'text' AND typeof(export_id) = 'text' AND typeof(recipient) = 'text'` +
+		` AND typeof(issued_at) = 'integer' AND typeof(deadline) = 'integer' AND typeof(body) = 'blob'`},
+	{"notice_answers", "seq", `typeof(seq) = 'integer' AND typeof(notice_id) = 'text' AND typeof(status) = 'text' AND typeof(note) = 'text'` +
+		` AND typeof(by) = 'text' AND typeof(at) = 'integer'`},
+	{"lineage_runs", "seq", `typeof(seq) = 'integer' AND typeof(export_id) = 'text' AND typeof(namespace) = 'text' AND typeof(job) = 'text'` +
+		` AND typeof(run_id) = 'text' AND typeof(at) = 'integer' AND typeof(producer) = 'text'`},
 }
 
 // CheckStorage implements store.Store.
@@ -761,9 +767,9 @@ func (s *DB) Exports(ctx context.Context) ([]store.Export, error) {
 	return list(ctx, s.db, store.ExportList)
 }
 
-// list runs one of the store's listings.
-func list[T any](ctx context.Context, db *sql.DB, l store.List[T]) ([]T, error) {
-	rows, err := db.QueryContext(ctx, l.Query)
+// list runs one of the store's listings, with its parameters.
+func list[T any](ctx context.Context, db *sql.DB, l store.List[T], args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, l.Query, args...)
 	if err != nil {
 		return nil, err
 	}

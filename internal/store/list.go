@@ -7,8 +7,9 @@ type Rows interface {
 	Err() error
 }
 
-// A List is a query without parameters that the SQL stores run as it is,
-// with the scan of one row: one definition of each listing for both.
+// A List is a query that the SQL stores run as it is, with the scan of one
+// row: one definition of each listing for both. Its parameters, if any,
+// are $1, $2, … (both SQLite and PostgreSQL take them), as its doc says.
 type List[T any] struct {
 	Query string
 	scan  func(r Rows, v *T) error
@@ -55,6 +56,24 @@ var (
 		func(r Rows, e *Erasure) error {
 			return r.Scan(&e.Seq, &e.Subject, &e.Salt, (*int64)(&e.At), &e.RowsDigest)
 		}}
+	NoticeList = List[Notice]{
+		`SELECT seq, id, export_id, recipient, issued_at, deadline, body FROM notices ORDER BY seq`,
+		scanNotice}
+	// NoticesAfterList takes the recipient ($1), the Seq after which ($2)
+	// and the most to list ($3).
+	NoticesAfterList = List[Notice]{
+		`SELECT seq, id, export_id, recipient, issued_at, deadline, body FROM notices WHERE recipient = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		scanNotice}
+	NoticeAnswerList = List[NoticeAnswer]{
+		`SELECT seq, notice_id, status, note, by, at FROM notice_answers ORDER BY seq`,
+		func(r Rows, a *NoticeAnswer) error {
+			return r.Scan(&a.Seq, &a.NoticeID, &a.Status, &a.Note, &a.By, (*int64)(&a.At))
+		}}
+	LineageRunList = List[LineageRun]{
+		`SELECT seq, export_id, namespace, job, run_id, at, producer FROM lineage_runs ORDER BY seq`,
+		func(r Rows, l *LineageRun) error {
+			return r.Scan(&l.Seq, &l.ExportID, &l.Namespace, &l.Job, &l.RunID, (*int64)(&l.At), &l.Producer)
+		}}
 	CheckpointList = List[Checkpoint]{
 		`SELECT size, note, at FROM checkpoints ORDER BY size`,
 		func(r Rows, c *Checkpoint) error {
@@ -71,6 +90,10 @@ var (
 			return r.Scan(&d.Destination, &d.Delivered, &d.Pending, (*int64)(&d.UpdatedAt))
 		}}
 )
+
+func scanNotice(r Rows, n *Notice) error {
+	return r.Scan(&n.Seq, &n.ID, &n.ExportID, &n.Recipient, (*int64)(&n.IssuedAt), (*int64)(&n.Deadline), &n.Body)
+}
 
 // Distinct returns the distinct subjects of a slice, in first-seen order:
 // whose log keys a write needs.

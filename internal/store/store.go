@@ -156,8 +156,8 @@ type LineageRun struct {
 
 // Token is an API bearer token as stored: its SHA-256, never the token.
 type Token struct {
-	Hash      string         `json:"hash"` // SHA-256 of the token, hex
-	Role      string         `json:"role"` // admin, operator, auditor, subject or recipient
+	Hash      string         `json:"hash"`              // SHA-256 of the token, hex
+	Role      string         `json:"role"`              // admin, operator, auditor, subject or recipient
 	Subject   string         `json:"subject,omitempty"` // the subject's id, or the recipient's for a recipient token
 	CreatedAt timestamp.Time `json:"created_at"`
 	RevokedAt timestamp.Time `json:"revoked_at,omitempty"` // 0 while valid
@@ -382,7 +382,8 @@ type Store interface {
 	DerivedConsentRows(ctx context.Context, fn func(*ConsentRow) error) error
 	// CheckStorage finds the first row of the other tables exports,
 	// reports and impact read (policies, exports and their records, impact
-	// marks, erasures, checkpoints) holding a value in a form the store
+	// marks, erasures, checkpoints, notices, their answers, lineage links)
+	// holding a value in a form the store
 	// never writes (ErrRowForm, naming it); SubjectRows and ConsentRows
 	// refuse such event rows as they read them. Nil for a store whose
 	// schema enforces its types.

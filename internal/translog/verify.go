@@ -2,6 +2,7 @@ package translog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -337,12 +338,15 @@ type verifier struct {
 	exports  map[string]*store.Export
 	impacts  map[int64]*store.ImpactMark
 	erasures map[int64]*store.Erasure
+	notices  map[string]*store.Notice // by id
+	answers  map[int64]*store.NoticeAnswer
+	lineage  map[int64]*store.LineageRun
 	erased   map[string]*store.Erasure // by subject
 	// erasedRows digests the rows met of each erased subject whose key is
 	// gone, to compare with what its erasure recorded.
 	erasedRows map[string]*ErasedRows
 	kept       map[int64][]byte         // kept checkpoints' notes by size
-	seen       map[Kind]map[string]bool // policies, exports, impact marks, erasures, checkpoints logged
+	seen       map[Kind]map[string]bool // policies, exports, impact marks, erasures, checkpoints, notices, answers, lineage links logged
 
 	// states are each export's logged states in log order; data its
 	// data digest recomputed from what the store keeps; roots its
@@ -381,8 +385,9 @@ type rowFP struct {
 	fp  uint64
 }
 
-// reload reads the policies, exports and impact marks again, for leaves
-// appended after they were first read (what was seen stays seen).
+// reload reads the policies, exports, impact marks, erasures, notices,
+// answers and lineage links again, for leaves appended after they were
+// first read (what was seen stays seen).
 func (v *verifier) reload() error {
 	seen := v.seen
 	if err := v.load(); err != nil {
@@ -426,7 +431,32 @@ func (v *verifier) load() error {
 		v.erasures[er[i].Seq] = &er[i]
 		v.erased[er[i].Subject] = &er[i]
 	}
-	v.seen = map[Kind]map[string]bool{KindPolicy: {}, KindManifest: {}, KindImpact: {}, KindErasure: {}, KindCheckpoint: {}}
+	ns, err := v.st.Notices(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.notices = map[string]*store.Notice{}
+	for i := range ns {
+		v.notices[ns[i].ID] = &ns[i]
+	}
+	as, err := v.st.NoticeAnswers(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.answers = map[int64]*store.NoticeAnswer{}
+	for i := range as {
+		v.answers[as[i].Seq] = &as[i]
+	}
+	ls, err := v.st.LineageRuns(v.ctx)
+	if err != nil {
+		return err
+	}
+	v.lineage = map[int64]*store.LineageRun{}
+	for i := range ls {
+		v.lineage[ls[i].Seq] = &ls[i]
+	}
+	v.seen = map[Kind]map[string]bool{KindPolicy: {}, KindManifest: {}, KindImpact: {}, KindErasure: {}, KindCheckpoint: {},
+		KindNotice: {}, KindAnswer: {}, KindLineage: {}}
 	if v.states == nil {
 		v.states, v.data, v.roots = map[string][]exportState{}, map[string][]byte{}, map[string]manifestRoot{}
 		v.fpSeed = maphash.MakeSeed()
@@ -514,7 +544,7 @@ func (v *verifier) consentFingerprint(r *store.ConsentRow) uint64 {
 }
 
 // seqRow finds the row a leaf of a sequence-numbered kind (impact marks,
-// erasures) records — reading the store again once for a row stored while
+// erasures, answers, lineage links) records — reading the store again once for a row stored while
 // verification runs — and refuses a missing row or one logged twice; what
 // names the row in the problem.
 func seqRow[T any](v *verifier, i int64, l *Leaf, rows func() map[int64]*T, what string) (int64, *T, *VerifyError) {
@@ -940,6 +970,55 @@ func (v *verifier) check(cd *chunkData) error {
 				return ve
 			}
 			v.rep.RecordedCheckpoints++
+		case KindNotice:
+			n, ok := v.notices[l.Ref]
+			if !ok && v.reload() == nil {
+				n, ok = v.notices[l.Ref]
+			}
+			if !ok {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the notice it records is missing from the store"}
+			}
+			if v.seen[KindNotice][l.Ref] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the notice is logged twice"}
+			}
+			v.seen[KindNotice][l.Ref] = true
+			if !v.seen[KindManifest][n.ExportID] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: fmt.Sprintf("the notice is logged before the manifest of export %s, which it is about", n.ExportID)}
+			}
+			// Its columns (what the outbox and the console read) are held
+			// to its body, and the leaf derived from the body.
+			want, err := NoticeLeaf(n)
+			if err != nil {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored notice's columns do not say what its body says: " + err.Error()}
+			}
+			if !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+			if idx := noticeLogIndex(n.Body); idx == nil || *idx != i {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored notice does not carry this log index"}
+			}
+		case KindAnswer:
+			_, a, ve := seqRow(v, i, l, func() map[int64]*store.NoticeAnswer { return v.answers }, "the answer to a notice")
+			if ve != nil {
+				return ve
+			}
+			if !v.seen[KindNotice][a.NoticeID] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: fmt.Sprintf("the answer is logged before notice %s, which it answers", a.NoticeID)}
+			}
+			if want := AnswerLeaf(a); !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
+		case KindLineage:
+			_, r, ve := seqRow(v, i, l, func() map[int64]*store.LineageRun { return v.lineage }, "the lineage link")
+			if ve != nil {
+				return ve
+			}
+			if !v.seen[KindManifest][r.ExportID] {
+				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: fmt.Sprintf("the lineage link is logged before the manifest of export %s, which it links to", r.ExportID)}
+			}
+			if want := LineageLeaf(r); !bytes.Equal(want, d) {
+				return mismatch(i, l, d, want)
+			}
 		}
 		v.rep.Leaves[l.Kind.String()]++
 	}
@@ -1147,6 +1226,43 @@ func (v *verifier) checkDerived() error {
 	return nil
 }
 
+// sortedBy is a map's values ordered by seq: the first of them is
+// reported, whatever the map's order.
+func sortedBy[K comparable, T any](m map[K]*T, seq func(*T) int64) []*T {
+	out := make([]*T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b *T) int { return cmp.Compare(seq(a), seq(b)) })
+	return out
+}
+
+// StoredNoticeLeaf derives the leaf of a notice stored at log index index
+// (NoticeLeaf: its columns held to its body), after checking that its body
+// carries that index, as a manifest carries its own: what a store checks
+// a finished notice with before keeping it.
+func StoredNoticeLeaf(n *store.Notice, index int64) ([]byte, error) {
+	leaf, err := NoticeLeaf(n)
+	if err != nil {
+		return nil, err
+	}
+	if idx := noticeLogIndex(n.Body); idx == nil || *idx != index {
+		return nil, fmt.Errorf("notice %s: its body does not carry its log index %d", n.ID, index)
+	}
+	return leaf, nil
+}
+
+// noticeLogIndex is the log index a notice's body carries (nil: none).
+func noticeLogIndex(body []byte) *int64 {
+	var b struct {
+		LogIndex *int64 `json:"log_index"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return nil
+	}
+	return b.LogIndex
+}
+
 // rowFormError makes a row stored in a form the store never writes a
 // VerifyError naming the row.
 func rowFormError(err error) error {
@@ -1191,6 +1307,21 @@ func (v *verifier) finish(size int64) error {
 	for seq := range v.impacts {
 		if !v.seen[KindImpact][strconv.FormatInt(seq, 10)] {
 			return &VerifyError{Index: size, Kind: KindImpact, Problem: fmt.Sprintf("impact status change %d is not in the log", seq)}
+		}
+	}
+	for _, n := range sortedBy(v.notices, func(n *store.Notice) int64 { return n.Seq }) {
+		if !v.seen[KindNotice][n.ID] {
+			return &VerifyError{Index: size, Kind: KindNotice, Problem: fmt.Sprintf("notice %s (%d) is not in the log", n.ID, n.Seq)}
+		}
+	}
+	for _, a := range sortedBy(v.answers, func(a *store.NoticeAnswer) int64 { return a.Seq }) {
+		if !v.seen[KindAnswer][strconv.FormatInt(a.Seq, 10)] {
+			return &VerifyError{Index: size, Kind: KindAnswer, Problem: fmt.Sprintf("answer %d to notice %s is not in the log", a.Seq, a.NoticeID)}
+		}
+	}
+	for _, r := range sortedBy(v.lineage, func(r *store.LineageRun) int64 { return r.Seq }) {
+		if !v.seen[KindLineage][strconv.FormatInt(r.Seq, 10)] {
+			return &VerifyError{Index: size, Kind: KindLineage, Problem: fmt.Sprintf("lineage link %d (job %s/%s, run %s, export %s) is not in the log", r.Seq, r.Namespace, r.Job, r.RunID, r.ExportID)}
 		}
 	}
 	for seq, e := range v.erasures {
