@@ -24,6 +24,10 @@ func FuzzDecodeLeaf(f *testing.F) {
 	f.Add(ExportLeaf("exp-1", "complete", make([]byte, 32), true))
 	f.Add(ErasureLeaf(1, []byte("ana"), 9, key, key))
 	f.Add(CheckpointLeaf(12, []byte("note")))
+	nl, _ := NoticeBodyLeaf([]byte(`{"id":"exp-1.n1","export_id":"exp-1","recipient":"r","records":[]}`))
+	f.Add(nl)
+	f.Add(AnswerLeaf(&store.NoticeAnswer{Seq: 2, NoticeID: "exp-1.n1", Status: "deleted", By: "operator", At: 3}))
+	f.Add(LineageLeaf(&store.LineageRun{Seq: 5, ExportID: "exp-1", Namespace: "ml", Job: "train", RunID: "r1", At: 4, Producer: "p"}))
 	f.Add([]byte{1, 6, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeLeaf(b)

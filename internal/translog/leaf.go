@@ -228,7 +228,7 @@ func DecodeLeaf(b []byte) (*Leaf, error) {
 		}
 		rest = rest[w+int(n):]
 	}
-	if len(rest) != 0 || l.Kind < KindConsent || l.Kind > KindCheckpoint {
+	if len(rest) != 0 || l.Kind < KindConsent || l.Kind > KindLineage {
 		return nil, ErrBadLeaf
 	}
 	return l, nil

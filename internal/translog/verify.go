@@ -998,7 +998,7 @@ func (v *verifier) check(cd *chunkData) error {
 				return &VerifyError{Index: i, Kind: l.Kind, Ref: l.Ref, Problem: "the stored notice does not carry this log index"}
 			}
 		case KindAnswer:
-			_, a, ve := seqRow(v, i, l, func() map[int64]*store.NoticeAnswer { return v.answers }, "the answer to a notice")
+			_, a, ve := seqRow(v, i, l, func() map[int64]*store.NoticeAnswer { return v.answers }, "the notice answer")
 			if ve != nil {
 				return ve
 			}

@@ -65,6 +65,14 @@ func Run(t *testing.T, openWith Open) {
 		ks := keyStore(t)
 		testNoted(t, openWith(t, ks), ks)
 	})
+	t.Run("Notices", func(t *testing.T) {
+		ks := keyStore(t)
+		testNotices(t, openWith(t, ks), ks)
+	})
+	t.Run("NoticeRace", func(t *testing.T) {
+		ks := keyStore(t)
+		testNoticeRace(t, openWith(t, ks), ks)
+	})
 }
 
 func testPolicies(t *testing.T, s store.Store) {
