@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -11,6 +13,7 @@ import (
 	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/store/storetest"
+	"github.com/consentgate/consentgate/internal/translog"
 )
 
 // TestTamperNotices: every edit of the tables of notices, their answers
@@ -46,4 +49,61 @@ func TestTamperNotices(t *testing.T) {
 			return err
 		}}
 	}, false)
+}
+
+// TestStoreBeforeNotices: a schema made before notices were kept is
+// outdated for a read-only session and migrated by a writing one; its log
+// verifies as it was, and notices are stored and verified beside it.
+func TestStoreBeforeNotices(t *testing.T) {
+	ctx := context.Background()
+	ks, err := translog.OpenKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	admin, err := pgx.Connect(ctx, dsn())
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v", dsn(), err)
+	}
+	defer admin.Close(ctx)
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "cg_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+	url := dsn() + "&search_path=" + schema
+	s, err := postgres.Open(ctx, url, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LogExport(ctx, store.Export{ID: "e1", Purpose: "p", Recipient: "r", Manifest: []byte(`{"export_id":"e1"}`)},
+		func(i int64) ([]byte, error) { return fmt.Appendf(nil, `{"export_id":"e1","log_index":%d}`, i), nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// The schema as the consentgate before left it.
+	for _, q := range []string{`DROP TABLE ` + schema + `.lineage_runs, ` + schema + `.notice_answers, ` + schema + `.notices`,
+		`DELETE FROM ` + schema + `.schema_migrations WHERE version = 'migrations/0008_notices.sql'`} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := postgres.OpenWith(ctx, url, ks, store.OpenOptions{ReadOnly: true}); !errors.Is(err, store.ErrOutdated) {
+		t.Fatalf("read-only open of the older schema: %v", err)
+	}
+	s, err = postgres.Open(ctx, url, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const body = `{"id":"e1.n1","export_id":"e1","recipient":"r","issued_at":"1970-01-01T00:00:00.000001Z","records":[]`
+	if _, err := s.AddNotice(ctx, store.Notice{ID: "e1.n1", ExportID: "e1", Recipient: "r", IssuedAt: 1, Body: []byte(body + "}")}, 0,
+		func(i int64) ([]byte, error) { return fmt.Appendf(nil, `%s,"log_index":%d}`, body, i), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := translog.Verify(ctx, s, translog.KeyMap{}, "", nil); err != nil || rep.Size != 3 || rep.Leaves["notice"] != 1 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
 }
