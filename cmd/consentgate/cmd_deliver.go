@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -18,6 +19,11 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 	natsURL := fs.String("nats", "", "publish consent changes to the NATS JetStream server at `URL` (nats://…)")
 	natsSubject := fs.String("nats-subject", "consentgate.consent", "the NATS `SUBJECT`")
 	natsStream := fs.String("nats-stream", "CONSENTGATE", "the JetStream `STREAM` (created with the subject when missing)")
+	var noticeHooks []string
+	fs.Var(listFlag{&noticeHooks}, "notices", "POST a recipient's notices to its webhook, `RECIPIENT=URL` (repeat for several)")
+	var noticeNATS []string
+	fs.Var(listFlag{&noticeNATS}, "notices-nats", "publish `RECIPIENT`'s notices to the --nats server, subject --notices-nats-prefix.RECIPIENT (repeat for several)")
+	natsNoticePrefix := fs.String("notices-nats-prefix", "consentgate.notices", "the NATS subject `PREFIX` of notices (stream CONSENTGATE_NOTICES holds PREFIX.>)")
 	once := fs.Bool("once", false, "stop when every stored change is delivered")
 	poll := fs.Duration("poll", 200*time.Millisecond, "look for new changes every `DURATION`")
 	batch := new(int)
@@ -28,8 +34,23 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 		if len(pos) > 0 {
 			return usagef("unexpected argument %q", pos[0])
 		}
-		if len(hooks) == 0 && *natsURL == "" {
-			return usagef("give at least one --webhook URL or --nats URL")
+		if len(hooks) == 0 && *natsURL == "" && len(noticeHooks) == 0 {
+			return usagef("give at least one --webhook URL, --nats URL or --notices RECIPIENT=URL")
+		}
+		if len(noticeNATS) > 0 && *natsURL == "" {
+			return usagef("--notices-nats needs --nats URL")
+		}
+		type hook struct{ recipient, url string }
+		var nhooks []hook
+		for _, h := range noticeHooks {
+			r, u, ok := strings.Cut(h, "=")
+			if !ok || r == "" {
+				return usagef("--notices %q: expected RECIPIENT=URL, e.g. partner-x=https://partner.example/notices", h)
+			}
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				return usagef("--notices %q: expected an http:// or https:// URL after %s=", h, r)
+			}
+			nhooks = append(nhooks, hook{r, u})
 		}
 		if *poll <= 0 {
 			return usagef("--poll %s: expected a positive duration such as 200ms or 5s", *poll)
@@ -45,13 +66,17 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 		}
 		defer a.done(g)
 		var sinks []deliver.Sink
-		if len(hooks) > 0 {
+		var routes []gate.NoticeRoute
+		if len(hooks) > 0 || len(nhooks) > 0 {
 			key, err := g.Secret("webhook.key")
 			if err != nil {
 				return err
 			}
 			for _, u := range hooks {
 				sinks = append(sinks, &deliver.Webhook{URL: u, Key: key})
+			}
+			for _, h := range nhooks {
+				routes = append(routes, gate.NoticeRoute{Recipient: h.recipient, Sink: &deliver.Webhook{URL: h.url, Key: key}})
 			}
 		}
 		if *natsURL != "" {
@@ -62,7 +87,15 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 			defer n.Close()
 			sinks = append(sinks, n)
 		}
-		return g.Deliver(ctx, sinks, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
+		for _, r := range noticeNATS {
+			n := &deliver.NATS{URL: *natsURL, Subject: *natsNoticePrefix + "." + r, Stream: "CONSENTGATE_NOTICES", StreamSubjects: []string{*natsNoticePrefix + ".>"}}
+			if err := n.Connect(ctx); err != nil {
+				return err
+			}
+			defer n.Close()
+			routes = append(routes, gate.NoticeRoute{Recipient: r, Sink: n})
+		}
+		return g.Deliver(ctx, sinks, routes, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
 	}
 }
 

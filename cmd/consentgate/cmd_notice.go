@@ -22,15 +22,20 @@ func cmdNoticeVerify(a *app, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("--key %s: %w", *keyFile, errors.Unwrap(err))
 		}
-		n, err := gate.VerifyNotice(args[0], *manifest, string(key))
+		n, inLog, err := gate.VerifyNotice(args[0], *manifest, string(key))
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			return a.printJSON(n)
+			return a.printJSON(map[string]any{"notice": n, "in_log": inLog})
 		}
 		fmt.Fprintf(a.stdout, "%s verified: notice %s to %s about export %s, signed with the log's key; %d %s, each proved in the manifest's records_root %s\n",
 			args[0], n.ID, n.Recipient, n.ExportID, len(n.Records), plural(len(n.Records), "record", "records"), n.RecordsRoot)
+		if inLog {
+			fmt.Fprintf(a.stdout, "in the log at index %d, under a checkpoint signed with the same key\n", *n.LogIndex)
+		} else {
+			fmt.Fprintln(a.stdout, "its log inclusion was not checked: the file holds no log evidence (`consentgate notices show ID` or GET /v1/notices/{id} give it)")
+		}
 		return nil
 	}
 }

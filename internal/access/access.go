@@ -101,6 +101,7 @@ const (
 	ReadLog                    // checkpoint, tiles, proofs (public)
 	ReadNotices                // the notices to one recipient (subject: the recipient id)
 	AnswerNotice               // answer a notice to one recipient (subject: the recipient id)
+	ReportLineage              // report a job's run on an export's output (subject: the export's recipient)
 )
 
 // Can reports whether a principal may do an action on a subject's data
@@ -122,7 +123,7 @@ func (p Principal) Can(a Action, subject string) bool {
 		}
 	case Recipient:
 		switch a {
-		case ReadNotices, AnswerNotice:
+		case ReadNotices, AnswerNotice, ReportLineage:
 			return subject != "" && subject == p.Recipient
 		case ReadLog:
 			return true

@@ -63,6 +63,53 @@ type Options struct {
 // Run delivers every consent event after the sink's cursor, then follows
 // new ones until ctx ends (or, with Once, until none is left).
 func Run(ctx context.Context, st store.Store, sink Sink, o Options) error {
+	return loop(ctx, st, sink.Destination(), o,
+		func(after int64, limit int) ([]Message, error) {
+			evs, err := st.ConsentAfter(ctx, after, limit)
+			msgs := make([]Message, len(evs))
+			for i := range evs {
+				msgs[i] = message(&evs[i])
+			}
+			return msgs, err
+		},
+		func(m *Message) int64 { return m.Seq }, sink.Send, "events")
+}
+
+// NoticeMessage is a notice to a recipient as destinations receive it:
+// the notice with its log evidence, as GET /v1/notices/{id} answers it.
+type NoticeMessage struct {
+	Seq       int64 // the notice's place in the outbox
+	Recipient string
+	ID        string
+	Body      json.RawMessage
+}
+
+// NoticeSink is a destination of one recipient's notices.
+type NoticeSink interface {
+	Destination() string
+	SendNotices(ctx context.Context, msgs []NoticeMessage) error
+}
+
+// RunNotices delivers the notices to recipient after the sink's cursor
+// (its destination prefixed with "notices:RECIPIENT:"), then follows new
+// ones, like Run: at least once, in order. prepare gives each stored
+// notice the body the recipient receives.
+func RunNotices(ctx context.Context, st store.Store, recipient string, sink NoticeSink,
+	prepare func(ctx context.Context, ns []store.Notice) ([]NoticeMessage, error), o Options) error {
+	return loop(ctx, st, "notices:"+recipient+":"+sink.Destination(), o,
+		func(after int64, limit int) ([]NoticeMessage, error) {
+			ns, err := st.NoticesAfter(ctx, recipient, after, limit)
+			if err != nil || len(ns) == 0 {
+				return nil, err
+			}
+			return prepare(ctx, ns)
+		},
+		func(m *NoticeMessage) int64 { return m.Seq }, sink.SendNotices, "notices")
+}
+
+// loop is the delivery loop of one destination over one outbox.
+func loop[T any](ctx context.Context, st store.Store, dest string, o Options, after func(after int64, limit int) ([]T, error),
+	seq func(*T) int64, send func(context.Context, []T) error, what string) error {
 	if o.Batch <= 0 {
 		o.Batch = 500
 	}
@@ -75,20 +122,19 @@ func Run(ctx context.Context, st store.Store, sink Sink, o Options) error {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	dest := sink.Destination()
 	cursor, err := st.Delivered(ctx, dest)
 	if err != nil {
 		return err
 	}
 	for {
-		evs, err := st.ConsentAfter(ctx, cursor, o.Batch)
+		msgs, err := after(cursor, o.Batch)
 		if ctx.Err() != nil {
 			return nil // stopped
 		}
 		if err != nil {
 			return err
 		}
-		if len(evs) == 0 {
+		if len(msgs) == 0 {
 			if o.Once {
 				return nil
 			}
@@ -97,32 +143,29 @@ func Run(ctx context.Context, st store.Store, sink Sink, o Options) error {
 			}
 			continue
 		}
-		msgs := make([]Message, len(evs))
-		for i := range evs {
-			msgs[i] = message(&evs[i])
-		}
+		first, last := seq(&msgs[0]), seq(&msgs[len(msgs)-1])
 		wait := o.MinBackoff
 		for {
-			err := sink.Send(ctx, msgs)
+			err := send(ctx, msgs)
 			if err == nil {
 				break
 			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			logf(o.Log, "%s: seq %d–%d not delivered, retrying in %v: %v\n", dest, msgs[0].Seq, msgs[len(msgs)-1].Seq, wait, err)
+			logf(o.Log, "%s: seq %d–%d not delivered, retrying in %v: %v\n", dest, first, last, wait, err)
 			// Full jitter keeps many deliverers from retrying in step.
 			if err := sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
 				return nil
 			}
 			wait = min(2*wait, o.MaxBackoff)
 		}
-		cursor = msgs[len(msgs)-1].Seq
+		cursor = last
 		// Saved even when stopping: the batch was acknowledged.
 		if err := st.SetDelivered(context.WithoutCancel(ctx), dest, cursor); err != nil {
 			return err
 		}
-		logf(o.Log, "%s: delivered seq %d–%d (%d events)\n", dest, msgs[0].Seq, cursor, len(msgs))
+		logf(o.Log, "%s: delivered seq %d–%d (%d %s)\n", dest, first, cursor, len(msgs), what)
 	}
 }
 
@@ -146,6 +189,12 @@ func logf(w io.Writer, format string, args ...any) {
 // Body is the JSON a webhook receives.
 type Body struct {
 	Events []Message `json:"events"`
+}
+
+// NoticesBody is the JSON a recipient's webhook receives: its notices,
+// each as GET /v1/notices/{id} answers it.
+type NoticesBody struct {
+	Notices []json.RawMessage `json:"notices"`
 }
 
 func encode(msgs []Message) []byte {

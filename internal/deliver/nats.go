@@ -18,6 +18,9 @@ type NATS struct {
 	URL     string
 	Subject string // e.g. consentgate.consent
 	Stream  string // created with Subject when missing
+	// StreamSubjects are the subjects the stream is created with, when
+	// not just Subject (a stream of every recipient's notices).
+	StreamSubjects []string
 
 	nc *nats.Conn
 	js jetstream.JetStream
@@ -35,7 +38,7 @@ func (n *NATS) Connect(ctx context.Context) error {
 		return err
 	}
 	if _, err := js.Stream(ctx, n.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: n.Stream, Subjects: []string{n.Subject}})
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: n.Stream, Subjects: n.streamSubjects()})
 		if err != nil {
 			nc.Close()
 			return fmt.Errorf("creating stream %s: %w", n.Stream, err)
@@ -73,4 +76,25 @@ func (n *NATS) Send(ctx context.Context, msgs []Message) error {
 		}
 	}
 	return nil
+}
+
+// SendNotices implements NoticeSink: each notice published to Subject with
+// Nats-Msg-Id "notice-ID", acknowledged before the next.
+func (n *NATS) SendNotices(ctx context.Context, msgs []NoticeMessage) error {
+	for i := range msgs {
+		m := nats.NewMsg(n.Subject)
+		m.Data = msgs[i].Body
+		m.Header.Set(jetstream.MsgIDHeader, "notice-"+msgs[i].ID)
+		if _, err := n.js.PublishMsg(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *NATS) streamSubjects() []string {
+	if len(n.StreamSubjects) > 0 {
+		return n.StreamSubjects
+	}
+	return []string{n.Subject}
 }

@@ -3,6 +3,7 @@ package deliver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -35,14 +36,31 @@ func (w *Webhook) Destination() string { return "webhook:" + w.URL }
 
 // Send implements Sink.
 func (w *Webhook) Send(ctx context.Context, msgs []Message) error {
-	body := encode(msgs)
+	return w.post(ctx, encode(msgs), msgs[0].Seq, msgs[len(msgs)-1].Seq)
+}
+
+// SendNotices implements NoticeSink: {"notices": [...]}, signed and
+// acknowledged like consent changes.
+func (w *Webhook) SendNotices(ctx context.Context, msgs []NoticeMessage) error {
+	nb := NoticesBody{Notices: make([]json.RawMessage, len(msgs))}
+	for i := range msgs {
+		nb.Notices[i] = msgs[i].Body
+	}
+	body, err := json.Marshal(&nb)
+	if err != nil {
+		return err
+	}
+	return w.post(ctx, body, msgs[0].Seq, msgs[len(msgs)-1].Seq)
+}
+
+func (w *Webhook) post(ctx context.Context, body []byte, first, last int64) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Consentgate-Signature", Sign(w.Key, time.Now(), body))
-	req.Header.Set("Consentgate-Delivery", fmt.Sprintf("%d-%d", msgs[0].Seq, msgs[len(msgs)-1].Seq))
+	req.Header.Set("Consentgate-Delivery", fmt.Sprintf("%d-%d", first, last))
 	c := w.Client
 	if c == nil {
 		c = &http.Client{Timeout: 10 * time.Second}

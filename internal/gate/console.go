@@ -41,6 +41,17 @@ type Console struct {
 	CheckpointSize int64             `json:"checkpoint_size"`
 	LogSize        int64             `json:"log_size"`
 	Impact         *ImpactPage       `json:"impact"` // the page of the queue the filter asked for
+	// Notices are the notices per recipient (SPEC §11), by recipient.
+	Notices []RecipientNotices `json:"notices"`
+}
+
+// RecipientNotices are one recipient's notices: how many are open and
+// overdue, and every one, newest first.
+type RecipientNotices struct {
+	Recipient string   `json:"recipient"`
+	Open      int      `json:"open"`
+	Overdue   int      `json:"overdue"`
+	Notices   []Notice `json:"notices"`
 }
 
 // MonthCount is one month's counts.
@@ -117,6 +128,8 @@ type ExportSummary struct {
 	Read     int64         `json:"read"`
 	Included int64         `json:"included"`
 	Reasons  []ReasonCount `json:"excluded_by_reason"` // by count, then reason
+	// Jobs are the jobs known to have run on its output (OpenLineage).
+	Jobs []LineageLink `json:"jobs"`
 }
 
 // ReasonCount is how many records a reason excluded.
@@ -156,9 +169,16 @@ func (g *Gate) Console(ctx context.Context, p access.Principal, f ImpactFilter) 
 	if err != nil {
 		return nil, err
 	}
+	jobs, err := g.lineageByExport(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for i := len(es) - 1; i >= 0; i-- {
 		e := &es[i]
-		row := ExportSummary{ExportInfo: exportInfo(e)}
+		row := ExportSummary{ExportInfo: exportInfo(e), Jobs: jobs[e.ID]}
+		if row.Jobs == nil {
+			row.Jobs = []LineageLink{}
+		}
 		var m export.Manifest
 		if json.Unmarshal(e.Manifest, &m) == nil {
 			row.Read, row.Included = m.Counts.Read, m.Counts.Included
@@ -192,7 +212,37 @@ func (g *Gate) Console(ctx context.Context, p access.Principal, f ImpactFilter) 
 		return nil, err
 	}
 	out.Impact = pageImpact(items, f)
+	ns, err := g.notices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Notices = noticesByRecipient(ns)
 	return out, nil
+}
+
+// noticesByRecipient groups notices by recipient, newest first.
+func noticesByRecipient(ns []Notice) []RecipientNotices {
+	out := []RecipientNotices{}
+	at := map[string]int{}
+	for i := len(ns) - 1; i >= 0; i-- {
+		n := ns[i]
+		k, ok := at[n.Recipient]
+		if !ok {
+			k = len(out)
+			at[n.Recipient] = k
+			out = append(out, RecipientNotices{Recipient: n.Recipient})
+		}
+		r := &out[k]
+		if noticeOpen(n.Status) {
+			r.Open++
+		}
+		if n.Overdue {
+			r.Overdue++
+		}
+		r.Notices = append(r.Notices, n)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Recipient < out[b].Recipient })
+	return out
 }
 
 // consentCharts counts consent events per month by state (the last 24

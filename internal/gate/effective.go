@@ -226,6 +226,10 @@ type PrivacyCentre struct {
 	// Sharing is what is shared now, by kind of data: the settings'
 	// allowed entries regrouped ("what am I sharing right now?").
 	Sharing []Sharing `json:"sharing"`
+	// AfterOptOut is what happened to the exports that held data the
+	// member no longer allows (Aftermaths): who was told, what they
+	// answered, which jobs had trained on it.
+	AfterOptOut []Aftermath `json:"after_opt_out"`
 }
 
 // Sharing is what is shared now of one kind of the member's data.
@@ -307,7 +311,12 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 	if err != nil {
 		return nil, err
 	}
-	out := &PrivacyCentre{Subject: id, Settings: []Setting{}, History: []ConsentEvent{}, GPC: []ConsentEvent{}, Report: rep, Sharing: []Sharing{}, Words: Words{}}
+	after, err := g.Aftermaths(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	out := &PrivacyCentre{Subject: id, Settings: []Setting{}, History: []ConsentEvent{}, GPC: []ConsentEvent{}, Report: rep, Sharing: []Sharing{}, Words: Words{},
+		AfterOptOut: after}
 	i, known := view.Lookup(id)
 	out.Known = known
 	for i := len(hist) - 1; i >= 0; i-- {

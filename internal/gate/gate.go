@@ -73,6 +73,11 @@ type Config struct {
 	// session does without the subject keys when they are not at hand;
 	// what needs them, a pseudonym, fails with the KeysDir hint.)
 	Verifier string
+	// StoryClock, when set, is the time notices are sent, answered and
+	// judged overdue at (and the "now" of the impact they are sent from):
+	// the guided tour replays a year of notices on its story's calendar.
+	// Nil, as everywhere else: the real time.
+	StoryClock func() timestamp.Time
 }
 
 // Gate is one session over a store. It is safe for concurrent use.
@@ -84,6 +89,8 @@ type Gate struct {
 	start   int64 // the log's size when opened
 
 	signerMu sync.Mutex
+	// deliverMu lets one notice delivery at a time issue its checkpoint.
+	deliverMu sync.Mutex
 	signer   *translog.Signer
 
 	mu       sync.Mutex
@@ -461,6 +468,14 @@ func (g *Gate) forgetVersions() {
 
 // now is the session's clock.
 func now() timestamp.Time { return timestamp.Now() }
+
+// noticeNow is the time of notices: the story clock's, else now.
+func (g *Gate) noticeNow() timestamp.Time {
+	if g.cfg.StoryClock != nil {
+		return g.cfg.StoryClock()
+	}
+	return now()
+}
 
 // Health reports whether the store answers and, for a writing session
 // over a store on this machine, has room to write.

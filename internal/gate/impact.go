@@ -70,10 +70,25 @@ func (g *Gate) impact(ctx context.Context, only string, since timestamp.Time, no
 		marks[k] = append(marks[k], impact.Mark{Seq: m.Seq, Status: m.Status, Note: m.Note, At: m.At})
 	}
 	items, err := impact.Compute(vs, view, exports, marks, since)
-	if items == nil && err == nil {
+	if err != nil {
+		return nil, err
+	}
+	ns, err := g.notices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := noticeOverlay(items, ns); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if items[i].Notices == nil {
+			items[i].Notices = []impact.NoticeRef{}
+		}
+	}
+	if items == nil {
 		items = []impact.Item{}
 	}
-	return items, err
+	return items, nil
 }
 
 // MarkImpact records what an operator did about an item: a status of

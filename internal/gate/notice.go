@@ -9,23 +9,25 @@ import (
 // VerifyNotice checks a notice as its recipient does (SPEC §11), with no
 // store: the notice's and the manifest's signatures with the log's
 // verifier key, that they name the same export and records_root, and
-// every record's inclusion proof. A notice that does not check is
-// Inconsistent, with what failed.
-func VerifyNotice(noticePath, manifestPath, verifierKey string) (*notice.Notice, error) {
+// every record's inclusion proof; given the notice as GET /v1/notices/{id}
+// or `notices show` answer it (with its log evidence), also that it is in
+// the log under a checkpoint signed with the key (inLog). A notice that
+// does not check is Inconsistent, with what failed.
+func VerifyNotice(noticePath, manifestPath, verifierKey string) (n *notice.Notice, inLog bool, err error) {
 	if err := CheckVerifierKey(verifierKey); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	nb, err := os.ReadFile(noticePath)
 	if err != nil {
-		return nil, &Error{Code: Invalid, Message: pathProblem(err), Err: err}
+		return nil, false, &Error{Code: Invalid, Message: pathProblem(err), Err: err}
 	}
 	mb, err := os.ReadFile(manifestPath)
 	if err != nil {
-		return nil, &Error{Code: Invalid, Message: pathProblem(err), Err: err}
+		return nil, false, &Error{Code: Invalid, Message: pathProblem(err), Err: err}
 	}
-	n, err := notice.Verify(nb, mb, verifierKey)
+	n, inLog, err = notice.VerifyBundle(nb, mb, verifierKey)
 	if err != nil {
-		return nil, &Error{Code: Inconsistent, Message: noticePath + " does not verify: " + err.Error(), Err: err}
+		return nil, false, &Error{Code: Inconsistent, Message: noticePath + " does not verify: " + err.Error(), Err: err}
 	}
-	return n, nil
+	return n, inLog, nil
 }

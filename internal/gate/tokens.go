@@ -39,17 +39,8 @@ func (g *Gate) CreateToken(ctx context.Context, role access.Role, scope string) 
 		return "", invalid("only subject and recipient tokens name whom they reach")
 	}
 	if role.ForRecipient() {
-		vs, _, err := g.loadVersions(ctx)
-		if err != nil {
+		if err := g.declaredRecipient(ctx, scope); err != nil {
 			return "", err
-		}
-		declared := false
-		for i := 1; i < vs.Len(); i++ {
-			_, ok := vs.Table(i).Doc.RecipientClass(scope)
-			declared = declared || ok
-		}
-		if !declared {
-			return "", invalid("recipient %q: no published policy version declares it", scope)
 		}
 	}
 	subject := scope
@@ -144,4 +135,18 @@ func (g *Gate) Principal(ctx context.Context, hash string) (access.Principal, er
 		p.Subject, p.Recipient = "", t.Subject
 	}
 	return p, nil
+}
+
+// declaredRecipient refuses a recipient id no published version declares.
+func (g *Gate) declaredRecipient(ctx context.Context, id string) error {
+	vs, _, err := g.loadVersions(ctx)
+	if err != nil {
+		return err
+	}
+	for i := 1; i < vs.Len(); i++ {
+		if _, ok := vs.Table(i).Doc.RecipientClass(id); ok {
+			return nil
+		}
+	}
+	return invalid("recipient %q: no published policy version declares it", id)
 }

@@ -126,3 +126,4 @@ func readJSON(r *http.Request, v any) error {
 	}
 	return nil
 }
+

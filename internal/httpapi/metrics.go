@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -9,6 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/gate"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own.
@@ -101,4 +105,48 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// noticeCollector reports the notices to recipients at each scrape: the
+// open and the overdue ones per recipient (SPEC §11), from the same
+// listing as GET /v1/notices.
+type noticeCollector struct {
+	g             *gate.Gate
+	open, overdue *prometheus.Desc
+}
+
+func newNoticeCollector(g *gate.Gate) *noticeCollector {
+	return &noticeCollector{g: g,
+		open: prometheus.NewDesc("consentgate_notices_open", "Notices to recipients not closed by an answer (refused ones included), by recipient.",
+			[]string{"recipient"}, nil),
+		overdue: prometheus.NewDesc("consentgate_notices_overdue", "Notices to recipients past their deadline without a closing answer, by recipient.",
+			[]string{"recipient"}, nil)}
+}
+
+func (c *noticeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.open; ch <- c.overdue }
+
+func (c *noticeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ns, err := c.g.Notices(ctx, access.Local, gate.NoticeFilter{})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.overdue, err)
+		return
+	}
+	open, overdue := map[string]int{}, map[string]int{}
+	for _, n := range ns {
+		if _, ok := open[n.Recipient]; !ok {
+			open[n.Recipient], overdue[n.Recipient] = 0, 0
+		}
+		if n.Status == gate.NoticeOpen || n.Status == gate.NoticeRefused {
+			open[n.Recipient]++
+		}
+		if n.Overdue {
+			overdue[n.Recipient]++
+		}
+	}
+	for r, k := range open {
+		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(k), r)
+		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(overdue[r]), r)
+	}
 }

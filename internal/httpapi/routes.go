@@ -6,6 +6,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/gate"
+	"github.com/consentgate/consentgate/internal/lineage"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -34,6 +35,7 @@ func (s *Server) routes() {
 	s.handle("GET", "/v1/subjects/{id}/consents", s.authed(s.getConsents))
 	s.handle("GET", "/v1/subjects/{id}/consents/history", s.authed(s.getHistory))
 	s.handle("GET", "/v1/subjects/{id}/report", s.authed(s.getReport))
+	s.handle("GET", "/v1/subjects/{id}/notices", s.authed(s.getAftermaths))
 	s.handle("POST", "/v1/decisions", s.authedUpTo(max(s.MaxBody, maxDecisionsBody), s.postDecisions))
 	s.handle("GET", "/v1/policies", s.authed(s.getPolicies))
 	s.handle("POST", "/v1/policies", s.authed(s.postPolicy))
@@ -43,6 +45,10 @@ func (s *Server) routes() {
 	s.handle("GET", "/v1/exports/{id}", s.authed(s.getExport))
 	s.handle("GET", "/v1/impact", s.authed(s.getImpact))
 	s.handle("POST", "/v1/impact/marks", s.authed(s.postImpactMark))
+	s.handle("GET", "/v1/notices", s.authed(s.getNotices))
+	s.handle("GET", "/v1/notices/{id}", s.authed(s.getNotice))
+	s.handle("POST", "/v1/notices/{id}/answers", s.authed(s.postNoticeAnswer))
+	s.handle("POST", "/api/v1/lineage", s.authed(s.postLineage))
 	s.logRoutes()
 }
 
@@ -347,5 +353,84 @@ func (s *Server) postImpactMark(w http.ResponseWriter, r *http.Request, p access
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"export": q.Export, "subject": q.Subject, "status": q.Status, "item": it})
+	return nil
+}
+
+// getNotices lists notices: a recipient token's own, every one for staff;
+// ?overdue=true for the overdue ones only.
+func (s *Server) getNotices(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	q := r.URL.Query()
+	f := gate.NoticeFilter{Recipient: q.Get("recipient"), Export: q.Get("export")}
+	switch v := q.Get("overdue"); v {
+	case "", "false":
+	case "true":
+		f.Overdue = true
+	default:
+		return badRequest("overdue %q: expected true or false", v)
+	}
+	ns, err := s.Gate.Notices(r.Context(), p, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notices": ns})
+	return nil
+}
+
+func (s *Server) getNotice(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	b, err := s.Gate.NoticeByID(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// answerRequest is the body of POST /v1/notices/{id}/answers.
+type answerRequest struct {
+	Status string `json:"status"`
+	Note   string `json:"note,omitempty"`
+}
+
+func (s *Server) postNoticeAnswer(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	var q answerRequest
+	if err := readJSON(r, &q); err != nil {
+		return err
+	}
+	n, err := s.Gate.AnswerNotice(r.Context(), p, r.PathValue("id"), q.Status, q.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, n)
+	return nil
+}
+
+// postLineage takes one OpenLineage run event, as Marquez does at this
+// path (an OpenLineage client's HTTP transport posts here with its API key
+// as the bearer token), and links its job to the exports it read.
+func (s *Server) postLineage(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	ev, err := lineage.ParseRunEvent(body)
+	if err != nil {
+		return badRequest("%s", err)
+	}
+	res, err := s.Gate.RecordLineage(r.Context(), p, []lineage.RunEvent{*ev})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, res)
+	return nil
+}
+
+// getAftermaths answers what happened after a member stopped allowing
+// exports' use of their data: the privacy centre's "after my opt-out".
+func (s *Server) getAftermaths(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	as, err := s.Gate.Aftermaths(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"subject": r.PathValue("id"), "after_opt_out": as})
 	return nil
 }

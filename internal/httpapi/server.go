@@ -57,6 +57,7 @@ func New(c Config) *Server {
 		c.Logger = slog.Default()
 	}
 	s := &Server{Config: c, mux: http.NewServeMux(), metrics: newMetrics()}
+	s.metrics.reg.MustRegister(newNoticeCollector(c.Gate))
 	s.routes()
 	if c.Pages != nil {
 		for _, p := range []string{"/privacy", "/privacy/", "/admin", "/admin/", "/static/"} {

@@ -92,6 +92,19 @@ type Item struct {
 	LapsedAt timestamp.Time `json:"lapsed_at,omitempty"`
 	Note     string         `json:"note,omitempty"`
 	Marks    []Mark         `json:"marks"`
+	// Notices are the notices to the recipient that name the item's
+	// records (SPEC §11), by id; Overdue when one of them is past its
+	// deadline unanswered. An open item all of whose records a notice
+	// named reads notified.
+	Notices []NoticeRef `json:"notices"`
+	Overdue bool        `json:"overdue"`
+}
+
+// NoticeRef names a notice that covers an item, with its state.
+type NoticeRef struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Overdue bool   `json:"overdue"`
 }
 
 // Key identifies an item.

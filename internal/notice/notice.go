@@ -51,12 +51,26 @@ type Notice struct {
 	ID          string          `json:"id"`
 	ExportID    string          `json:"export_id"`
 	Recipient   string          `json:"recipient"`
+	Purpose     string          `json:"purpose"`
 	RecordsRoot string          `json:"records_root"` // the manifest's
 	TreeSize    int64           `json:"tree_size"`    // the manifest's included count
 	IssuedAt    timestamp.Time  `json:"issued_at"`
 	Deadline    *timestamp.Time `json:"deadline,omitempty"` // from the policy's remediation_within
 	Records     []Record        `json:"records"`
-	Signature   *string         `json:"signature,omitempty"` // Ed25519 over the canonical JSON without it, base64
+	// Jobs are the jobs known, when it was issued, to have trained on the
+	// export (OpenLineage runs that read its output).
+	Jobs      []Job   `json:"jobs,omitempty"`
+	LogIndex  *int64  `json:"log_index,omitempty"` // its leaf's index in the log
+	Signature *string `json:"signature,omitempty"` // Ed25519 over the canonical JSON without it, base64
+}
+
+// Job is a job that ran on an export's output, as its OpenLineage run
+// event named it.
+type Job struct {
+	Namespace string         `json:"namespace"`
+	Name      string         `json:"name"`
+	RunID     string         `json:"run_id"`
+	At        timestamp.Time `json:"at"` // the run's completion
 }
 
 // Tree is an export's records_root tree, rebuilt from its output.
@@ -187,6 +201,73 @@ func Sign(n *Notice, s Signer) error {
 // the tree size is the manifest's included count, and every record's
 // inclusion proof in records_root. It returns the parsed notice.
 func Verify(noticeJSON, manifestJSON []byte, verifierKey string) (*Notice, error) {
+	n, _, err := VerifyBundle(noticeJSON, manifestJSON, verifierKey)
+	return n, err
+}
+
+// Evidence is a notice's log inclusion evidence as the server gives it
+// (translog.InclusionEvidence's JSON).
+type Evidence struct {
+	Index      int64    `json:"index"`
+	Size       int64    `json:"size"`
+	Leaf       []byte   `json:"leaf"`
+	LeafHash   []byte   `json:"leaf_hash"`
+	Root       []byte   `json:"root"`
+	Proof      [][]byte `json:"proof"`
+	Checkpoint string   `json:"checkpoint"`
+}
+
+// VerifyBundle checks a notice as Verify does; given the notice as the
+// server answers GET /v1/notices/{id} (the signed notice under "notice"
+// and its log evidence under "log"), it also checks that the notice is in
+// the log: its leaf derived from the notice, the inclusion proof to the
+// root of a checkpoint signed with the same key. It reports whether the
+// log inclusion was checked (false for a bare notice, or one appended
+// after the latest checkpoint).
+func VerifyBundle(doc, manifestJSON []byte, verifierKey string) (*Notice, bool, error) {
+	var bundle struct {
+		Notice json.RawMessage `json:"notice"`
+		Log    *Evidence       `json:"log"`
+	}
+	noticeJSON := doc
+	if err := json.Unmarshal(doc, &bundle); err == nil && len(bundle.Notice) > 0 && bundle.Notice[0] == '{' {
+		noticeJSON = bundle.Notice
+	}
+	n, err := verify(noticeJSON, manifestJSON, verifierKey)
+	if err != nil || bundle.Log == nil {
+		return n, false, err
+	}
+	if err := verifyInLog(noticeJSON, n, bundle.Log, verifierKey); err != nil {
+		return nil, false, fmt.Errorf("the notice's log inclusion: %w", err)
+	}
+	return n, true, nil
+}
+
+func verifyInLog(noticeJSON []byte, n *Notice, ev *Evidence, verifierKey string) error {
+	leaf, err := translog.NoticeBodyLeaf(noticeJSON)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(leaf, ev.Leaf) {
+		return errors.New("the log's leaf is not the one the notice derives")
+	}
+	if n.LogIndex == nil || *n.LogIndex != ev.Index {
+		return fmt.Errorf("the evidence is for log index %d, the notice says %v", ev.Index, n.LogIndex)
+	}
+	cp, err := translog.OpenCheckpoint([]byte(ev.Checkpoint), verifierKey)
+	if err != nil {
+		return fmt.Errorf("the checkpoint: %w", err)
+	}
+	if cp.Size != ev.Size || !bytes.Equal(cp.Root, ev.Root) {
+		return fmt.Errorf("the proof is for a tree of %d leaves with root %x, the checkpoint signs %d leaves with root %x", ev.Size, ev.Root, cp.Size, cp.Root)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(ev.Index), uint64(ev.Size), rfc6962.DefaultHasher.HashLeaf(leaf), ev.Proof, cp.Root); err != nil {
+		return fmt.Errorf("leaf %d is not in the signed tree of %d leaves: %w", ev.Index, ev.Size, err)
+	}
+	return nil
+}
+
+func verify(noticeJSON, manifestJSON []byte, verifierKey string) (*Notice, error) {
 	var n Notice
 	dec := json.NewDecoder(bytes.NewReader(noticeJSON))
 	dec.DisallowUnknownFields()

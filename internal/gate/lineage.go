@@ -1,0 +1,128 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+
+	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/lineage"
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// LineageResult is what RecordLineage did with a batch of run events.
+type LineageResult struct {
+	Events   int `json:"events"`   // read
+	Complete int `json:"complete"` // of them COMPLETE, the only ones that link
+	// Linked are the links added (a job's run to an export), Known those
+	// already stored.
+	Linked []LineageLink `json:"linked"`
+	Known  int           `json:"known"`
+	// Unmatched counts the inputs of COMPLETE events that name no export's
+	// output the principal may report on.
+	Unmatched int `json:"unmatched"`
+}
+
+// LineageLink is a job's run linked to an export it read.
+type LineageLink struct {
+	ExportID  string         `json:"export_id"`
+	Namespace string         `json:"namespace"`
+	Job       string         `json:"job"`
+	RunID     string         `json:"run_id"`
+	At        timestamp.Time `json:"at"`
+}
+
+// RecordLineage links the jobs of OpenLineage run events to the exports
+// they read (SPEC §11): a COMPLETE event one of whose inputs is an
+// export's output — namespace "file" and the output's absolute path, as
+// consentgate's own lineage events name it — links its job and run to
+// that export. Operators and admins may report on any export, a
+// recipient's token on the exports to that recipient only. Other events
+// are accepted and change nothing.
+func (g *Gate) RecordLineage(ctx context.Context, p access.Principal, events []lineage.RunEvent) (*LineageResult, error) {
+	if !p.Can(access.MarkImpact, "") && p.Role != access.Recipient {
+		return nil, errForbidden
+	}
+	if err := g.writable(); err != nil {
+		return nil, err
+	}
+	es, err := g.exports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type output struct {
+		id, recipient, path string
+	}
+	var outs []output
+	for i := range es {
+		e := &es[i]
+		if e.Status != store.ExportComplete {
+			continue
+		}
+		m, err := manifestOf(e)
+		if err != nil {
+			return nil, err
+		}
+		path := m.Output.File
+		if !filepath.IsAbs(path) && e.Dir != "" {
+			path = filepath.Join(e.Dir, path)
+		}
+		outs = append(outs, output{e.ID, e.Recipient, path})
+	}
+	res := &LineageResult{Events: len(events), Linked: []LineageLink{}}
+	for _, ev := range events {
+		if ev.EventType != "COMPLETE" {
+			continue
+		}
+		res.Complete++
+		for _, in := range ev.Inputs {
+			matched := false
+			for _, o := range outs {
+				if !lineage.SameFile(in, o.path) || !p.Can(access.ReportLineage, o.recipient) && !p.Can(access.MarkImpact, "") {
+					continue
+				}
+				matched = true
+				r := store.LineageRun{ExportID: o.id, Namespace: ev.Namespace, Job: ev.Job, RunID: ev.RunID,
+					At: timestamp.FromTime(ev.EventTime), Producer: ev.Producer}
+				added, err := g.st.AddLineageRun(ctx, r)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if added {
+					res.Linked = append(res.Linked, LineageLink{ExportID: o.id, Namespace: r.Namespace, Job: r.Job, RunID: r.RunID, At: r.At})
+				} else {
+					res.Known++
+				}
+			}
+			if !matched {
+				res.Unmatched++
+			}
+		}
+	}
+	return res, nil
+}
+
+// Lineage lists the jobs known to have run on each export's output, by
+// export id.
+func (g *Gate) Lineage(ctx context.Context, p access.Principal) (map[string][]LineageLink, error) {
+	if !p.Can(access.ReadExports, "") {
+		return nil, errForbidden
+	}
+	return g.lineageByExport(ctx)
+}
+
+func (g *Gate) lineageByExport(ctx context.Context) (map[string][]LineageLink, error) {
+	runs, err := g.st.LineageRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]LineageLink{}
+	for _, r := range runs {
+		out[r.ExportID] = append(out[r.ExportID], LineageLink{ExportID: r.ExportID, Namespace: r.Namespace, Job: r.Job, RunID: r.RunID, At: r.At})
+	}
+	return out, nil
+}
