@@ -90,18 +90,18 @@ type Action int
 
 // The actions the API checks.
 const (
-	ReadSubject  Action = iota // a subject's attributes, consent, history, report
-	WriteConsent               // record a consent event
-	WriteSubject               // record a subject's attribute change
-	Decide                     // batch decisions
-	ReadPolicies               // list, show and diff versions
-	Publish                    // publish a policy version
-	ReadExports                // exports and manifests, impact
-	MarkImpact                 // change an impact item's status
-	ReadLog                    // checkpoint, tiles, proofs (public)
-	ReadNotices                // the notices to one recipient (subject: the recipient id)
-	AnswerNotice               // answer a notice to one recipient (subject: the recipient id)
-	ReportLineage              // report a job's run on an export's output (subject: the export's recipient)
+	ReadSubject   Action = iota // a subject's attributes, consent, history, report
+	WriteConsent                // record a consent event
+	WriteSubject                // record a subject's attribute change
+	Decide                      // batch decisions
+	ReadPolicies                // list, show and diff versions
+	Publish                     // publish a policy version
+	ReadExports                 // exports and manifests, impact
+	MarkImpact                  // change an impact item's status
+	ReadLog                     // checkpoint, tiles, proofs (public)
+	ReadNotices                 // the notices to one recipient (subject: the recipient id)
+	AnswerNotice                // answer a notice to one recipient (subject: the recipient id)
+	ReportLineage               // report a job's run on an export's output (subject: the export's recipient)
 )
 
 // Can reports whether a principal may do an action on a subject's data

@@ -91,7 +91,7 @@ type Gate struct {
 	signerMu sync.Mutex
 	// deliverMu lets one notice delivery at a time issue its checkpoint.
 	deliverMu sync.Mutex
-	signer   *translog.Signer
+	signer    *translog.Signer
 
 	mu       sync.Mutex
 	versions *decision.Versions

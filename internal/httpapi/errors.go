@@ -126,4 +126,3 @@ func readJSON(r *http.Request, v any) error {
 	}
 	return nil
 }
-

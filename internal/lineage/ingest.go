@@ -153,7 +153,9 @@ func ReadRunEvents(r io.Reader, name string) ([]RunEvent, error) {
 // OutputName is the dataset name consentgate's own lineage events give an
 // export's output (namespace "file", the absolute path): what a training
 // job's input names to be linked to the export.
-func OutputName(absPath string) DatasetName { return DatasetName{Namespace: "file", Name: filepath.Clean(absPath)} }
+func OutputName(absPath string) DatasetName {
+	return DatasetName{Namespace: "file", Name: filepath.Clean(absPath)}
+}
 
 // SameFile reports whether a job's input names the local file at absPath:
 // namespace "file" (or a file:// URI naming this or no host) and the path.
