@@ -66,7 +66,15 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 		}
 		// The demo's own store: never the user's default one.
 		a.storeDSN, a.keysDir = "sqlite:"+dbPath, ""
-		g, err := a.open(ctx, gate.Create)
+		// The story clock: the tour replays the notices of 2025 on its
+		// calendar (storyNow), then comes back to the present.
+		var storyNow timestamp.Time
+		g, err := a.openWith(ctx, gate.Config{Mode: gate.Create, Warn: a.warn, StoryClock: func() timestamp.Time {
+			if storyNow != 0 {
+				return storyNow
+			}
+			return timestamp.Now()
+		}})
 		if err != nil {
 			return err
 		}
@@ -189,10 +197,14 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 			fmt.Fprintf(w, "   %s\n", l)
 		}
-		fmt.Fprintf(w, "   Each is a deletion or retraining the platform owes; operators record what they did with consentgate impact mark.\n")
+		fmt.Fprintf(w, "   Each is a deletion or retraining the platform owes the members, and a notice it owes the recipient.\n")
 
-		fmt.Fprintf(w, "\n7. The transparency log (consentgate log verify): every policy, subject change, consent change and the\n")
-		fmt.Fprintf(w, "   export's manifest is a leaf, appended in the same transaction; no subject id or content is in it.\n")
+		notices, err := demoNotices(ctx, g, w, &storyNow, req.Options.Out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n8. The transparency log (consentgate log verify): every policy, subject change, consent change, the\n")
+		fmt.Fprintf(w, "   export's manifest, each notice and answer is a leaf, appended in the same transaction; no subject id or content is in it.\n")
 		note, err := g.Checkpoint(ctx)
 		if err != nil {
 			return err
@@ -201,10 +213,11 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("the demo's own log does not verify: %w", err)
 		}
-		fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest, %d export state),\n",
+		fmt.Fprintf(w, "   verified: %d leaves re-derived from the rows they record (%d policy, %d subject, %d consent, %d manifest, %d export state,\n",
 			rep.Size, rep.Leaves["policy"], rep.Leaves["subject"], rep.Leaves["consent"], rep.Leaves["manifest"], rep.Leaves["export"])
-		fmt.Fprintf(w, "   the copies views are read from compared with their rows (%d events), the tree recomputed, and the\n", rep.PackedRows)
-		fmt.Fprintf(w, "   signed checkpoint (C2SP tlog-checkpoint):\n")
+		fmt.Fprintf(w, "   %d notice, %d answer, %d lineage), ", rep.Leaves["notice"], rep.Leaves["answer"], rep.Leaves["lineage"])
+		fmt.Fprintf(w, "the copies views are read from compared with their rows (%d events),\n", rep.PackedRows)
+		fmt.Fprintf(w, "   the tree recomputed, and the signed checkpoint (C2SP tlog-checkpoint):\n")
 		for _, l := range strings.Split(strings.TrimRight(string(note), "\n"), "\n") {
 			fmt.Fprintln(w, strings.TrimRight("     "+l, " "))
 		}
@@ -226,6 +239,7 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 		fmt.Fprintf(w, "   %s --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", prog, a.storeDSN, reported)
 		fmt.Fprintf(w, "   %s --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", prog, a.storeDSN)
 		fmt.Fprintf(w, "   %s --store %s impact\n", prog, a.storeDSN)
+		fmt.Fprintf(w, "   %s --store %s notices            # and: notices send, notices show %s\n", prog, a.storeDSN, notices[0])
 		fmt.Fprintf(w, "   %s --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
 			prog, a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
 		return nil
