@@ -190,7 +190,11 @@ func TestJSONOutput(t *testing.T) {
 	ok(t, dir, "snapshot", "--out", "view.cgs", "--as-of", "2025-01-01T00:00:00Z")
 	n, signer, _ := exportNotice(t, dir)
 	writeNotice(t, dir, n, signer)
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(runEvent("llm", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e0f", "2025-02-15T06:00:00Z", filepath.Join(dir, "out.jsonl"))+"\n"), 0o644)
 	cases := map[string][]string{
+		"notices":               {"notices"},
+		"notices send":          {"notices", "send"},
+		"lineage import":        {"lineage", "import", "train.jsonl"},
 		"notice verify":         {"notice", "verify", "notice.json", "--manifest", "out.jsonl.manifest.json", "--key", "consentgate.db.keys/log.pub"},
 		"policy list":           {"policy", "list"},
 		"policy diff":           {"policy", "diff", "2024-01-01", "2024-09-18"},

@@ -68,6 +68,16 @@ func printImpact(w io.Writer, items []impact.Item, limit int) {
 					status += "; last marked " + it.Marks[n-1].Status
 				}
 			}
+			if len(it.Notices) > 0 {
+				ids := make([]string, len(it.Notices))
+				for k, n := range it.Notices {
+					ids[k] = n.ID
+				}
+				status += ": " + strings.Join(ids, ", ")
+			}
+			if it.Overdue {
+				status += ", OVERDUE"
+			}
 			fmt.Fprintf(w, "    %-10s %s (%s) since %s: %d %s (%s) [%s]%s\n", it.Subject, it.Cause, it.Reason, it.At,
 				len(it.Records), plural(len(it.Records), "record", "records"), recordList(it.Records, 3), status, note)
 		}

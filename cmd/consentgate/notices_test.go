@@ -1,0 +1,305 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consentgate/consentgate/internal/deliver"
+	"github.com/consentgate/consentgate/internal/notice"
+)
+
+// runEvent is an OpenLineage COMPLETE run event, as the OpenLineage
+// Python client's HTTP and file transports send it, of a job that read
+// the file at input.
+func runEvent(job, runID, at, input string) string {
+	b, _ := json.Marshal(map[string]any{
+		"eventType": "COMPLETE", "eventTime": at,
+		"producer":  "https://github.com/OpenLineage/OpenLineage/tree/1.24.2/client/python",
+		"schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+		"run":       map[string]any{"runId": runID, "facets": map[string]any{}},
+		"job":       map[string]any{"namespace": "partner-x", "name": job, "facets": map[string]any{}},
+		"inputs":    []any{map[string]any{"namespace": "file", "name": input, "facets": map[string]any{}}},
+		"outputs":   []any{map[string]any{"namespace": "s3://partner-x-models", "name": job + "/weights", "facets": map[string]any{}}},
+	})
+	return string(b)
+}
+
+// noticeReceiver is a recipient's webhook: it checks each request's
+// signature with the deliverer's key and keeps the notices that arrive.
+type noticeReceiver struct {
+	t       *testing.T
+	keyPath string
+	mu      sync.Mutex
+	got     []json.RawMessage
+}
+
+func (r *noticeReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	key, err := os.ReadFile(r.keyPath)
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	if err := deliver.VerifySignature(key, req.Header.Get("Consentgate-Signature"), body, time.Now(), time.Minute); err != nil {
+		r.t.Errorf("a notice delivery's signature: %v", err)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var b deliver.NoticesBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		r.t.Errorf("a notice delivery's body: %v", err)
+	}
+	r.mu.Lock()
+	r.got = append(r.got, b.Notices...)
+	r.mu.Unlock()
+}
+
+func (r *noticeReceiver) notices() []json.RawMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]json.RawMessage{}, r.got...)
+}
+
+// policy3 narrows policy-2: premium members' public posts no longer go to
+// third parties; recipients have 30 days to act on a notice.
+const policy3 = `version: "2025-04-01"
+effective_from: 2025-04-01T00:00:00Z
+remediation_within: 30d
+purposes: [train_ai_system.generative]
+categories: [user.content.public, user.content.private.message]
+recipients:
+  self:      { class: first_party }
+  partner-x: { class: third_party }
+regions:
+  strict: ["@EEA", GB]
+attributes:
+  tier: [free, premium]
+defaults:
+  train_ai_system: granted
+rules:
+  - id: strict
+    effect: deny
+    when: { purpose: train_ai_system, region: strict }
+  - id: no-region
+    effect: deny
+    when: { region: unknown }
+  - id: premium-messages
+    effect: deny
+    when: { category: user.content.private.message, tier: premium, recipient: third_party }
+  - id: premium-stays-home
+    effect: deny
+    when: { tier: premium, recipient: third_party }
+  - id: messages-need-consent
+    effect: require_consent
+    when: { category: user.content.private }
+`
+
+// noticesWorld is the e2e world with a fifth member, gus, whose post is
+// in the export, exported to partner-x as of 2025-01-01 (out.jsonl, five
+// records: p1 p3 p6 p7 p21), and a training job of partner-x's that
+// trained on it, linked by `lineage import`.
+func noticesWorld(t *testing.T) (dir string) {
+	t.Helper()
+	dir = setupE2E(t)
+	os.WriteFile(filepath.Join(dir, "gus.jsonl"), []byte(`{"subject":"gus","at":"2023-01-01T00:00:00Z","region":"US","attributes":{"tier":"free"}}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "extra.jsonl"), []byte(`{"id":"p21","kind":"user.content.public","author":"gus","created_at":"2024-10-06T00:00:00Z","text":"gus writes"}`+"\n"), 0o644)
+	ok(t, dir, "subjects", "import", "gus.jsonl")
+	ok(t, dir, "export", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z",
+		"--in", "posts.jsonl", "extra.jsonl", "--id", "id", "--time", "created_at", "--category-field", "kind",
+		"--subject", "author=author", "--subject", "recipient=to", "--out", "out.jsonl")
+	if got := readFile(t, dir, "out.jsonl"); strings.Count(got, "\n") != 5 || !strings.Contains(got, `"p21"`) {
+		t.Fatalf("the export:\n%s", got)
+	}
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(runEvent("llm-v3.fine-tune", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e0f", "2025-02-15T06:00:00Z", filepath.Join(dir, "out.jsonl"))+"\n"), 0o644)
+	if out := ok(t, dir, "lineage", "import", "train.jsonl"); !strings.Contains(out, "linked partner-x/llm-v3.fine-tune") || !strings.Contains(out, "1 run linked") {
+		t.Fatalf("lineage import:\n%s", out)
+	}
+	return dir
+}
+
+// TestNoticesEndToEnd (SPEC §11) with the real binary: after an export,
+// a withdrawal, a move and a narrower policy; `notices send` makes one
+// notice naming the four records, `deliver` posts it to the recipient's
+// webhook, signed; the recipient checks every proof against the manifest
+// and the notice's log inclusion, and answers with its own token; the
+// answer shows in `notices --json` and the log. Sending again adds
+// nothing; a second withdrawal makes a second notice holding only the new
+// record.
+func TestNoticesEndToEnd(t *testing.T) {
+	dir := noticesWorld(t)
+	manifest := []byte(readFile(t, dir, "out.jsonl.manifest.json"))
+	var m struct {
+		ExportID string `json:"export_id"`
+	}
+	json.Unmarshal(manifest, &m)
+
+	// After the export: ana withdraws, eve moves to a strict region, and
+	// a narrower version leaves out premium members (cy).
+	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-03-01T00:00:00Z")
+	os.WriteFile(filepath.Join(dir, "move.jsonl"), []byte(`{"subject":"eve","at":"2025-02-01T00:00:00Z","region":"DE"}`+"\n"), 0o644)
+	ok(t, dir, "subjects", "import", "move.jsonl")
+	os.WriteFile(filepath.Join(dir, "policy-3.yaml"), []byte(policy3), 0o644)
+	ok(t, dir, "policy", "publish", "policy-3.yaml")
+
+	rcv := &noticeReceiver{t: t, keyPath: filepath.Join(dir, "consentgate.db.keys", "webhook.key")}
+	hook := httptest.NewServer(rcv)
+	defer hook.Close()
+	srv := serve(t, dir)
+	token := strings.TrimSpace(ok(t, dir, "token", "create", "--role", "recipient", "--recipient", "partner-x"))
+
+	out := ok(t, dir, "notices", "send")
+	first := m.ExportID + ".n1"
+	if !strings.Contains(out, "sent "+first+" to partner-x about export "+m.ExportID+": 4 records") || !strings.Contains(out, "[open]") {
+		t.Fatalf("notices send:\n%s", out)
+	}
+	if out := ok(t, dir, "notices", "send"); !strings.Contains(out, "nothing to send") || !strings.Contains(out, "3 items already notified") {
+		t.Fatalf("notices send again:\n%s", out)
+	}
+	ok(t, dir, "deliver", "--notices", "partner-x="+hook.URL, "--once")
+	got := rcv.notices()
+	if len(got) != 1 {
+		t.Fatalf("the receiver got %d notices", len(got))
+	}
+	records := checkDelivered(t, dir, got[0], manifest, first)
+	want := map[string]string{"p1": "withdrawal", "p7": "withdrawal", "p6": "ineligibility", "p3": "narrower policy"}
+	if fmt.Sprint(records) != fmt.Sprint(want) {
+		t.Fatalf("the notice's records and reasons: %v, want %v", records, want)
+	}
+
+	// The recipient answers with its own token.
+	code, body := call(t, srv, token, "POST", "/v1/notices/"+first+"/answers", `{"status":"deleted","note":"deleted; llm-v3 retrained without them"}`)
+	if code != 201 || !strings.Contains(body, `"status":"deleted"`) {
+		t.Fatalf("the recipient's answer: %d %s", code, body)
+	}
+	if code, body := call(t, srv, token, "POST", "/v1/notices/"+first+"/answers", `{"status":"excluded"}`); code != 409 || !strings.Contains(body, "already closed") {
+		t.Fatalf("answering a closed notice: %d %s", code, body)
+	}
+	if code, body := call(t, srv, token, "POST", "/v1/notices/"+first+"/answers", `{"status":"refused"}`); code != 400 && code != 409 {
+		t.Fatalf("a refusal without a note: %d %s", code, body)
+	}
+	var listed struct {
+		Notices []struct {
+			ID, Status string
+			Answers    []struct{ Status, Note, By string }
+			Jobs       []struct{ Namespace, Name string }
+		}
+	}
+	if err := json.Unmarshal([]byte(ok(t, dir, "notices", "--json")), &listed); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed.Notices) != 1 || listed.Notices[0].Status != "deleted" || len(listed.Notices[0].Answers) != 1 ||
+		listed.Notices[0].Answers[0].By != "recipient:partner-x" || listed.Notices[0].Answers[0].Note != "deleted; llm-v3 retrained without them" ||
+		len(listed.Notices[0].Jobs) != 1 || listed.Notices[0].Jobs[0].Name != "llm-v3.fine-tune" {
+		t.Fatalf("notices --json: %+v", listed)
+	}
+	var rep struct{ Report struct{ Leaves map[string]int } }
+	if err := json.Unmarshal([]byte(ok(t, dir, "log", "verify", "--json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Report.Leaves["notice"] != 1 || rep.Report.Leaves["answer"] != 1 || rep.Report.Leaves["lineage"] != 1 {
+		t.Fatalf("the log's leaves: %v", rep.Report.Leaves)
+	}
+	if out := ok(t, dir, "impact"); !strings.Contains(out, "[notified: "+first+"]") {
+		t.Fatalf("impact after the notice:\n%s", out)
+	}
+
+	// A second withdrawal: the next notice holds only gus's record.
+	ok(t, dir, "consent", "set", "--subject", "gus", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-05-01T00:00:00Z")
+	second := m.ExportID + ".n2"
+	if out := ok(t, dir, "notices", "send"); !strings.Contains(out, "sent "+second) || !strings.Contains(out, ": 1 record,") {
+		t.Fatalf("the second notices send:\n%s", out)
+	}
+	ok(t, dir, "deliver", "--notices", "partner-x="+hook.URL, "--once")
+	got = rcv.notices()
+	if len(got) != 2 {
+		t.Fatalf("the receiver got %d notices after the second send", len(got))
+	}
+	if records := checkDelivered(t, dir, got[1], manifest, second); fmt.Sprint(records) != "map[p21:withdrawal]" {
+		t.Fatalf("the second notice's records: %v", records)
+	}
+	// Delivered once each: a third deliver sends nothing again.
+	ok(t, dir, "deliver", "--notices", "partner-x="+hook.URL, "--once")
+	if n := len(rcv.notices()); n != 2 {
+		t.Fatalf("a third deliver re-sent: %d notices", n)
+	}
+	code, body = call(t, srv, token, "GET", "/v1/notices", "")
+	if code != 200 || strings.Count(body, `"export_id"`) < 2 {
+		t.Fatalf("GET /v1/notices with the recipient's token: %d %s", code, body)
+	}
+	code, body = call(t, srv, "", "GET", "/metrics", "")
+	if code != 200 || !strings.Contains(body, `consentgate_notices_open{recipient="partner-x"} 1`) || !strings.Contains(body, `consentgate_notices_overdue{recipient="partner-x"} 0`) {
+		t.Fatalf("/metrics: %d\n%s", code, grepLines(body, "consentgate_notices"))
+	}
+	if out := ok(t, dir, "notices", "--overdue"); !strings.Contains(out, "no notice is overdue") {
+		t.Fatalf("notices --overdue:\n%s", out)
+	}
+	ok(t, dir, "log", "verify")
+}
+
+// checkDelivered checks a delivered notice as its recipient would: with
+// the library and with `notice verify`, its signature, its log inclusion
+// and every record's proof in the manifest's records_root; and that it
+// names no subject. It returns the records' reasons by id.
+func checkDelivered(t *testing.T, dir string, got json.RawMessage, manifest []byte, id string) map[string]string {
+	t.Helper()
+	key := readFile(t, dir, filepath.Join("consentgate.db.keys", "log.pub"))
+	n, inLog, err := notice.VerifyBundle(got, manifest, key)
+	if err != nil || !inLog || n.ID != id {
+		t.Fatalf("the delivered notice %s: in the log %v, %v\n%s", id, inLog, err, got)
+	}
+	for _, s := range []string{"ana", "eve", "cy", "gus", "hello", "from New York"} {
+		if regexp.MustCompile(`\b` + s + `\b`).Match(got) {
+			t.Errorf("the delivered notice names %q:\n%s", s, got)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, id+".json"), got, 0o644)
+	if out := ok(t, dir, "notice", "verify", id+".json", "--manifest", "out.jsonl.manifest.json", "--key", filepath.Join("consentgate.db.keys", "log.pub")); !strings.Contains(out, "in the log at index") {
+		t.Fatalf("notice verify:\n%s", out)
+	}
+	out := map[string]string{}
+	for _, r := range n.Records {
+		out[r.ID] = r.Reason
+	}
+	return out
+}
+
+// call makes one request to the server with a bearer token ("" for none).
+func call(t *testing.T, srv, token, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
