@@ -203,7 +203,9 @@ func TestNoticesEndToEnd(t *testing.T) {
 		len(listed.Notices[0].Jobs) != 1 || listed.Notices[0].Jobs[0].Name != "llm-v3.fine-tune" {
 		t.Fatalf("notices --json: %+v", listed)
 	}
-	var rep struct{ Report struct{ Leaves map[string]int } }
+	var rep struct {
+		Report struct{ Leaves map[string]int }
+	}
 	if err := json.Unmarshal([]byte(ok(t, dir, "log", "verify", "--json")), &rep); err != nil {
 		t.Fatal(err)
 	}
