@@ -305,3 +305,78 @@ func grepLines(s, sub string) string {
 	sort.Strings(out)
 	return strings.Join(out, "\n")
 }
+
+// TestNoticesAuthorization: a recipient token reaches only its own
+// recipient's notices — another recipient's notice is refused alike
+// whether it exists or not, and subject, export, impact and admin routes
+// are refused; a subject token cannot read notices; an auditor reads them
+// and cannot answer; lineage from a recipient links only its own exports.
+func TestNoticesAuthorization(t *testing.T) {
+	dir := noticesWorld(t)
+	var m struct {
+		ExportID string `json:"export_id"`
+	}
+	json.Unmarshal([]byte(readFile(t, dir, "out.jsonl.manifest.json")), &m)
+	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-03-01T00:00:00Z")
+	ok(t, dir, "notices", "send")
+	id := m.ExportID + ".n1"
+	srv := serve(t, dir)
+	tok := func(args ...string) string {
+		return strings.TrimSpace(ok(t, dir, append([]string{"token", "create", "--role"}, args...)...))
+	}
+	partner, self := tok("recipient", "--recipient", "partner-x"), tok("recipient", "--recipient", "self")
+	ana, auditor, operator := tok("subject", "--subject", "ana"), tok("auditor"), tok("operator")
+
+	for _, c := range []struct {
+		who, token, method, path, body string
+		want                           int
+	}{
+		{"partner-x", partner, "GET", "/v1/notices/" + id, "", 200},
+		{"partner-x", partner, "GET", "/v1/notices?recipient=self", "", 403},
+		{"partner-x", partner, "GET", "/v1/subjects/ana", "", 403},
+		{"partner-x", partner, "GET", "/v1/subjects/ana/notices", "", 403},
+		{"partner-x", partner, "GET", "/v1/exports", "", 403},
+		{"partner-x", partner, "GET", "/v1/impact", "", 403},
+		{"partner-x", partner, "POST", "/v1/impact/marks", `{"export":"` + m.ExportID + `","subject":"ana","status":"deleted"}`, 403},
+		{"partner-x", partner, "POST", "/v1/policies", "version: x", 403},
+		{"partner-x", partner, "POST", "/v1/notices/" + id + "/answers", `{"status":"wontfix","note":"no"}`, 400},
+		{"self", self, "GET", "/v1/notices/" + id, "", 403},
+		{"self", self, "GET", "/v1/notices/no-such-notice", "", 403},
+		{"self", self, "POST", "/v1/notices/" + id + "/answers", `{"status":"deleted"}`, 403},
+		{"ana", ana, "GET", "/v1/notices", "", 403},
+		{"ana", ana, "GET", "/v1/notices/" + id, "", 403},
+		{"ana", ana, "POST", "/api/v1/lineage", runEvent("x", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e01", "2025-02-15T06:00:00Z", filepath.Join(dir, "out.jsonl")), 403},
+		{"ana", ana, "GET", "/v1/subjects/ana/notices", "", 200},
+		{"auditor", auditor, "GET", "/v1/notices/" + id, "", 200},
+		{"auditor", auditor, "POST", "/v1/notices/" + id + "/answers", `{"status":"deleted"}`, 403},
+		{"operator", operator, "GET", "/v1/notices/no-such-notice", "", 404},
+		{"nobody", "", "GET", "/v1/notices", "", 401},
+	} {
+		if code, body := call(t, srv, c.token, c.method, c.path, c.body); code != c.want {
+			t.Errorf("%s: %s %s: %d, want %d: %s", c.who, c.method, c.path, code, c.want, body)
+		}
+	}
+	code, body := call(t, srv, self, "GET", "/v1/notices", "")
+	if code != 200 || strings.Contains(body, id) {
+		t.Errorf("self's own listing: %d %s", code, body)
+	}
+	// Lineage from self naming partner-x's export links nothing; from
+	// partner-x it links its job.
+	ev := runEvent("llm-v4", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e02", "2025-03-02T06:00:00Z", filepath.Join(dir, "out.jsonl"))
+	if code, body := call(t, srv, self, "POST", "/api/v1/lineage", ev); code != 201 || !strings.Contains(body, `"linked":[]`) || !strings.Contains(body, `"unmatched":1`) {
+		t.Errorf("self's lineage on partner-x's export: %d %s", code, body)
+	}
+	if code, body := call(t, srv, partner, "POST", "/api/v1/lineage", ev); code != 201 || !strings.Contains(body, `"job":"llm-v4"`) {
+		t.Errorf("partner-x's lineage: %d %s", code, body)
+	}
+	if code, body := call(t, srv, partner, "POST", "/api/v1/lineage", `{"eventType":"COMPLETE"}`); code != 400 || !strings.Contains(body, "eventTime is missing") {
+		t.Errorf("a bad run event: %d %s", code, body)
+	}
+	// The next notice names both jobs: a second withdrawal.
+	ok(t, dir, "consent", "set", "--subject", "gus", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-05-01T00:00:00Z")
+	ok(t, dir, "notices", "send")
+	code, body = call(t, srv, partner, "GET", "/v1/notices/"+m.ExportID+".n2", "")
+	if code != 200 || !strings.Contains(body, `"name":"llm-v3.fine-tune"`) || !strings.Contains(body, `"name":"llm-v4"`) {
+		t.Errorf("the second notice's jobs: %d %s", code, body)
+	}
+}

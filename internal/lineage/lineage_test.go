@@ -4,43 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/consentgate/consentgate/internal/lineage/lineagetest"
+
 	"github.com/consentgate/consentgate/internal/export"
 )
 
-// schema compiles the OpenLineage schema shipped in testdata, with the
-// facet schemas it refers to, offline.
-func schema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	files, _ := filepath.Glob("../../testdata/openlineage/*.json")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := doc.(map[string]any)["$id"].(string)
-		if err := c.AddResource(id, doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := c.Compile("https://openlineage.io/spec/2-0-2/OpenLineage.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// schema is the OpenLineage RunEvent schema, compiled offline.
+func schema(t *testing.T) *jsonschema.Schema { return lineagetest.Schema(t) }
 
 func validate(t *testing.T, s *jsonschema.Schema, e *Event) map[string]any {
 	t.Helper()
