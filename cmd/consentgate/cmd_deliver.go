@@ -23,7 +23,8 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 	fs.Var(listFlag{&noticeHooks}, "notices", "POST a recipient's notices to its webhook, `RECIPIENT=URL` (repeat for several)")
 	var noticeNATS []string
 	fs.Var(listFlag{&noticeNATS}, "notices-nats", "publish `RECIPIENT`'s notices to the --nats server, subject --notices-nats-prefix.RECIPIENT (repeat for several)")
-	natsNoticePrefix := fs.String("notices-nats-prefix", "consentgate.notices", "the NATS subject `PREFIX` of notices (stream CONSENTGATE_NOTICES holds PREFIX.>)")
+	natsNoticePrefix := fs.String("notices-nats-prefix", "consentgate.notices", "the NATS subject `PREFIX` of notices (the notices' stream holds PREFIX.>)")
+	natsNoticeStream := fs.String("notices-nats-stream", "CONSENTGATE_NOTICES", "the JetStream `STREAM` of notices (created with PREFIX.> when missing)")
 	once := fs.Bool("once", false, "stop when every stored change is delivered")
 	poll := fs.Duration("poll", 200*time.Millisecond, "look for new changes every `DURATION`")
 	batch := new(int)
@@ -88,7 +89,7 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 			sinks = append(sinks, n)
 		}
 		for _, r := range noticeNATS {
-			n := &deliver.NATS{URL: *natsURL, Subject: *natsNoticePrefix + "." + r, Stream: "CONSENTGATE_NOTICES", StreamSubjects: []string{*natsNoticePrefix + ".>"}}
+			n := &deliver.NATS{URL: *natsURL, Subject: *natsNoticePrefix + "." + r, Stream: *natsNoticeStream, StreamSubjects: []string{*natsNoticePrefix + ".>"}}
 			if err := n.Connect(ctx); err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/consentgate/consentgate/internal/deliver"
 	"github.com/consentgate/consentgate/internal/notice"
@@ -378,5 +382,60 @@ func TestNoticesAuthorization(t *testing.T) {
 	code, body = call(t, srv, partner, "GET", "/v1/notices/"+m.ExportID+".n2", "")
 	if code != 200 || !strings.Contains(body, `"name":"llm-v3.fine-tune"`) || !strings.Contains(body, `"name":"llm-v4"`) {
 		t.Errorf("the second notice's jobs: %d %s", code, body)
+	}
+}
+
+// TestNoticesOverNATS: `deliver --notices-nats RECIPIENT` publishes the
+// recipient's notices to its subject on the real JetStream server, each
+// once (Nats-Msg-Id notice-ID), with its log evidence.
+func TestNoticesOverNATS(t *testing.T) {
+	url := os.Getenv("CONSENTGATE_TEST_NATS")
+	if url == "" {
+		url = "nats://127.0.0.1:4222"
+	}
+	dir := noticesWorld(t)
+	manifest := []byte(readFile(t, dir, "out.jsonl.manifest.json"))
+	ok(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-03-01T00:00:00Z")
+	ok(t, dir, "notices", "send")
+	name := fmt.Sprintf("CGTEST%d", time.Now().UnixNano())
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("%v (.ci/run starts nats-server with JetStream)", err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	defer js.DeleteStream(context.Background(), name)
+	defer js.DeleteStream(context.Background(), name+"N")
+	args := []string{"deliver", "--nats", url, "--nats-subject", "cgtest." + name, "--nats-stream", name,
+		"--notices-nats", "partner-x", "--notices-nats-prefix", "cgtest." + name + ".notices", "--notices-nats-stream", name + "N", "--once"}
+	ok(t, dir, args...)
+	ok(t, dir, args...) // again: nothing is published twice
+	s, err := js.Stream(context.Background(), name+"N")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(context.Background())
+	if info.State.Msgs != 1 {
+		t.Fatalf("the notices' stream holds %d messages, want 1", info.State.Msgs)
+	}
+	cons, _ := s.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{"cgtest." + name + ".notices.partner-x"}})
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for msg := range batch.Messages() {
+		n++
+		var m struct {
+			ExportID string `json:"export_id"`
+		}
+		json.Unmarshal(manifest, &m)
+		if got := msg.Headers().Get(jetstream.MsgIDHeader); got != "notice-"+m.ExportID+".n1" {
+			t.Errorf("Nats-Msg-Id %q", got)
+		}
+		checkDelivered(t, dir, msg.Data(), manifest, m.ExportID+".n1")
+	}
+	if n != 1 {
+		t.Fatalf("%d notices fetched", n)
 	}
 }
