@@ -226,6 +226,9 @@ func TestNoticesEndToEnd(t *testing.T) {
 	if out := ok(t, dir, "notices", "send"); !strings.Contains(out, "sent "+second) || !strings.Contains(out, ": 1 record,") {
 		t.Fatalf("the second notices send:\n%s", out)
 	}
+	if out := ok(t, dir, "deliver", "status"); !regexp.MustCompile(`notices:partner-x:webhook:\S+: delivered up to seq 1, 1 pending`).MatchString(out) {
+		t.Fatalf("deliver status before the second delivery:\n%s", out)
+	}
 	ok(t, dir, "deliver", "--notices", "partner-x="+hook.URL, "--once")
 	got = rcv.notices()
 	if len(got) != 2 {

@@ -85,7 +85,11 @@ var (
 			return r.Scan(&t.Hash, &t.Role, &t.Subject, (*int64)(&t.CreatedAt), (*int64)(&t.RevokedAt))
 		}}
 	DeliveryList = List[Delivery]{
-		`SELECT destination, delivered, (SELECT count(*) FROM consent_events WHERE seq > delivered), updated_at FROM deliveries ORDER BY destination`,
+		// A notices destination ("notices:RECIPIENT:…") counts its
+		// recipient's notices; any other, the consent events.
+		`SELECT destination, delivered, CASE WHEN destination LIKE 'notices:%'
+			THEN (SELECT count(*) FROM notices n WHERE n.seq > delivered AND substr(destination, 1, length(n.recipient) + 9) = 'notices:' || n.recipient || ':')
+			ELSE (SELECT count(*) FROM consent_events WHERE seq > delivered) END, updated_at FROM deliveries ORDER BY destination`,
 		func(r Rows, d *Delivery) error {
 			return r.Scan(&d.Destination, &d.Delivered, &d.Pending, (*int64)(&d.UpdatedAt))
 		}}
