@@ -757,6 +757,22 @@ func TestPostgresStore(t *testing.T) {
 	if out := ok(t, dir, pg, kk, "report", "subject", "--subject", "ana"); !strings.Contains(out, "partner-x") {
 		t.Fatalf("report: %s", out)
 	}
+	// After ana's withdrawal, a notice to partner-x, an answer and a
+	// training job's lineage, all logged in PostgreSQL.
+	ok(t, dir, pg, kk, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-03-01T00:00:00Z")
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(runEvent("llm", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e0f", "2025-02-15T06:00:00Z", filepath.Join(dir, "pg.jsonl"))+"\n"), 0o644)
+	if out := ok(t, dir, pg, kk, "lineage", "import", "train.jsonl"); !strings.Contains(out, "1 run linked") {
+		t.Fatalf("lineage import on PostgreSQL: %s", out)
+	}
+	out := ok(t, dir, pg, kk, "notices", "send")
+	id := regexp.MustCompile(`sent (\S+\.n1) to partner-x`).FindStringSubmatch(out)
+	if id == nil || !strings.Contains(out, ": 2 records") {
+		t.Fatalf("notices send on PostgreSQL: %s", out)
+	}
+	ok(t, dir, pg, kk, "notices", "answer", id[1], "--status", "excluded", "--note", "kept out of llm-v4")
+	if out := ok(t, dir, pg, kk, "notices"); !strings.Contains(out, "[excluded]") || !strings.Contains(out, "excluded by operator: kept out of llm-v4") || !strings.Contains(out, "trained on by partner-x/llm") {
+		t.Fatalf("notices on PostgreSQL: %s", out)
+	}
 	if out := ok(t, dir, pg, kk, "log", "verify"); !strings.Contains(out, "log verified") {
 		t.Fatalf("log verify on PostgreSQL: %s", out)
 	}
