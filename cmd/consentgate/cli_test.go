@@ -140,6 +140,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--store", "sqlite:a.db", "policy", "list", "--store", "sqlite:b.db"}, "--store is given twice"},
 		{[]string{"demo", "--members", "3"}, `--members "3": expected a whole number of at least 40`},
 		{[]string{"log", "prove", "inclusion", "--index", "x"}, `--index "x": expected a whole number`},
+		{[]string{"notices", "answer", "n1"}, "--status is required"},
+		{[]string{"notices", "answer", "n1", "--status", "gone"}, `--status "gone": expected one of deleted, excluded, retrained, unlearned, refused, or wontfix`},
+		{[]string{"notices", "show"}, "expected ID, got 0 arguments"},
+		{[]string{"lineage", "import"}, "expected FILE, got 0 arguments"},
+		{[]string{"deliver", "--notices", "partner-x"}, `--notices "partner-x": expected RECIPIENT=URL`},
+		{[]string{"deliver", "--notices", "partner-x=ftp://x"}, `expected an http:// or https:// URL after partner-x=`},
+		{[]string{"deliver", "--notices-nats", "partner-x"}, "--notices-nats needs --nats URL"},
 	} {
 		_, errOut, code := runIn(t, dir, c.args...)
 		if code != 2 || !strings.Contains(errOut, c.want) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -132,6 +133,9 @@ func cmdNoticesAnswer(a *app, fs *pflag.FlagSet) runFunc {
 	status := fs.String("status", "", "`ANSWER`: "+strings.Join(gate.AnswerStatuses, ", ")+", or wontfix to close a refusal")
 	note := fs.String("note", "", "a `NOTE` (required for refused and wontfix)")
 	return func(ctx context.Context, args []string) error {
+		if !slices.Contains(gate.AnswerStatuses, *status) && *status != gate.NoticeWontFix {
+			return usagef("--status %q: expected one of %s, or wontfix", *status, strings.Join(gate.AnswerStatuses, ", "))
+		}
 		g, err := a.open(ctx, gate.Write)
 		if err != nil {
 			return err
