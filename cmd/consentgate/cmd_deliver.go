@@ -35,11 +35,11 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 		if len(pos) > 0 {
 			return usagef("unexpected argument %q", pos[0])
 		}
-		if len(hooks) == 0 && *natsURL == "" && len(noticeHooks) == 0 {
-			return usagef("give at least one --webhook URL, --nats URL or --notices RECIPIENT=URL")
-		}
 		if len(noticeNATS) > 0 && *natsURL == "" {
 			return usagef("--notices-nats needs --nats URL")
+		}
+		if len(hooks) == 0 && *natsURL == "" && len(noticeHooks) == 0 {
+			return usagef("give at least one --webhook URL, --nats URL or --notices RECIPIENT=URL")
 		}
 		type hook struct{ recipient, url string }
 		var nhooks []hook
