@@ -239,7 +239,9 @@ func cmdDemo(a *app, fs *pflag.FlagSet) runFunc {
 		fmt.Fprintf(w, "   %s --store %s token create --role subject --subject %s   # open http://127.0.0.1:8080/privacy/login?token=TOKEN\n", prog, a.storeDSN, reported)
 		fmt.Fprintf(w, "   %s --store %s token create --role admin   # open http://127.0.0.1:8080/admin/login?token=TOKEN\n", prog, a.storeDSN)
 		fmt.Fprintf(w, "   %s --store %s impact\n", prog, a.storeDSN)
-		fmt.Fprintf(w, "   %s --store %s notices            # and: notices send, notices show %s\n", prog, a.storeDSN, notices[0])
+		if len(notices) > 0 {
+			fmt.Fprintf(w, "   %s --store %s notices            # and: notices send, notices show %s\n", prog, a.storeDSN, notices[0])
+		}
 		fmt.Fprintf(w, "   %s --store %s decide --subject m00003 --category user.content.public --created 2023-05-01T00:00:00Z --purpose %s --recipient %s --as-of 2025-01-21T00:00:00Z\n",
 			prog, a.storeDSN, demo.ExportPurpose, demo.ExportRecipient)
 		return nil

@@ -402,6 +402,8 @@ func TestDemo(t *testing.T) {
 		"Data collected under the baseline policy", "rule:no-ai-training-in-strict-regions", "collection check",
 		"NOTICE VIOLATION", "(forced)", "Whose data partner-x holds that they no longer allow", "withdrawal (consent.denied) since 2025-",
 		"The widening exposed ", "in 3 lines:",
+		"7. Notices to partner-x", "reports (OpenLineage, POST /api/v1/lineage) that it trained on the export", ".n1: ", "answers with its own token",
+		".n1 deleted on 28 Mar 2025", ".n2 OVERDUE: no answer since its deadline", "1 answer, 1 lineage",
 		"The transparency log", "leaves re-derived from the rows", "— consentgate/", "The manifest carries log index", "Done in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -409,6 +411,10 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "demo.db")); err != nil {
 		t.Errorf("demo store: %v", err)
+	}
+	// The overdue notice, as the command line and the metrics see it.
+	if o := ok(t, dir, "--store", "sqlite:"+filepath.Join(dir, "demo.db"), "notices", "--overdue"); strings.Count(o, "OVERDUE") != 1 || !strings.Contains(o, ".n2 to partner-x") {
+		t.Errorf("notices --overdue after the demo:\n%s", o)
 	}
 	if _, err := os.Stat("consentgate.db"); err == nil && runtime.GOOS != "" {
 		t.Errorf("the demo wrote the default store")
