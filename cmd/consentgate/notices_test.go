@@ -219,6 +219,48 @@ func TestNoticesEndToEnd(t *testing.T) {
 	if out := ok(t, dir, "impact"); !strings.Contains(out, "[notified: "+first+"]") {
 		t.Fatalf("impact after the notice:\n%s", out)
 	}
+	// Each member sees the story with their own token: the export, why,
+	// the notice with its answer and log index, and the job.
+	for subject, want := range map[string]struct {
+		cause   string
+		records int
+	}{"ana": {"withdrawal", 2}, "eve": {"ineligibility", 1}, "cy": {"narrower policy", 1}, "ben": {}} {
+		tk := strings.TrimSpace(ok(t, dir, "token", "create", "--role", "subject", "--subject", subject))
+		code, body := call(t, srv, tk, "GET", "/v1/subjects/"+subject+"/notices", "")
+		var a struct {
+			AfterOptOut []struct {
+				ExportID string `json:"export_id"`
+				Cause    string
+				Records  int
+				Status   string
+				Notices  []struct {
+					ID, Status string
+					Records    int
+					LogIndex   int64 `json:"log_index"`
+					Answers    []struct{ Status, By string }
+				}
+				Jobs []struct{ Job string }
+			} `json:"after_opt_out"`
+		}
+		if err := json.Unmarshal([]byte(body), &a); code != 200 || err != nil {
+			t.Fatalf("%s's aftermath: %d %v %s", subject, code, err, body)
+		}
+		if want.cause == "" {
+			if len(a.AfterOptOut) != 0 {
+				t.Errorf("%s, never in an export denied, has an aftermath: %s", subject, body)
+			}
+			continue
+		}
+		if len(a.AfterOptOut) != 1 {
+			t.Fatalf("%s's aftermath: %s", subject, body)
+		}
+		x := a.AfterOptOut[0]
+		if x.ExportID != m.ExportID || x.Cause != want.cause || x.Records != want.records || x.Status != "notified" || len(x.Notices) != 1 ||
+			x.Notices[0].ID != first || x.Notices[0].Status != "deleted" || x.Notices[0].Records != want.records || x.Notices[0].LogIndex <= 0 ||
+			len(x.Notices[0].Answers) != 1 || x.Notices[0].Answers[0].By != "recipient:partner-x" || len(x.Jobs) != 1 || x.Jobs[0].Job != "llm-v3.fine-tune" {
+			t.Errorf("%s's aftermath: %s", subject, body)
+		}
+	}
 
 	// A second withdrawal: the next notice holds only gus's record.
 	ok(t, dir, "consent", "set", "--subject", "gus", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-05-01T00:00:00Z")

@@ -62,11 +62,34 @@ func (g *Gate) Aftermaths(ctx context.Context, p access.Principal, subject strin
 	if err != nil {
 		return nil, err
 	}
-	items, err := g.impact(ctx, "", timestamp.Min, func() (*consent.View, error) {
-		return store.LoadView(ctx, g.st, now(), vs.Attributes(), []string{subject})
-	})
+	// Only the exports that included the member (their subject sets say
+	// so) can hold an item of theirs: the others' records are not read.
+	rep, err := g.Report(ctx, p, subject)
 	if err != nil {
 		return nil, err
+	}
+	out := []Aftermath{}
+	if len(rep.Exports) == 0 {
+		return out, nil
+	}
+	var view *consent.View
+	nowView := func() (*consent.View, error) {
+		if view == nil {
+			v, err := store.LoadView(ctx, g.st, now(), vs.Attributes(), []string{subject})
+			if err != nil {
+				return nil, err
+			}
+			view = v
+		}
+		return view, nil
+	}
+	var items []impact.Item
+	for _, e := range rep.Exports {
+		got, err := g.impact(ctx, e.ExportID, timestamp.Min, nowView)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, got...)
 	}
 	ns, err := g.notices(ctx)
 	if err != nil {
@@ -80,7 +103,6 @@ func (g *Gate) Aftermaths(ctx context.Context, p access.Principal, subject strin
 	if err != nil {
 		return nil, err
 	}
-	out := []Aftermath{}
 	for _, it := range items {
 		if it.Subject != subject {
 			continue
