@@ -495,6 +495,8 @@ func TestPages(t *testing.T) {
 		s.do("sign out", chromedp.Click(`form[action="/admin/logout"] button`), chromedp.WaitVisible("#signin"))
 	})
 
+	t.Run("after an opt-out", func(t *testing.T) { aftermathChecks(t, dir, store, url, s.axe, token) })
+
 	t.Run("auditor", func(t *testing.T) {
 		s.t = t
 		s.width(1280)

@@ -41,6 +41,43 @@ type exportRow struct {
 	Chart              string
 }
 
+// recipientNotices are one recipient's notices as the console lists them.
+type recipientNotices struct {
+	gate.RecipientNotices
+	Who  string
+	Rows []noticeRow
+}
+
+// noticeRow is one notice in the console's table.
+type noticeRow struct {
+	gate.Notice
+	Issued, Deadline string
+	Last             string // the latest answer: status, who, when, note
+}
+
+func noticeRows(w gate.Words, rs []gate.RecipientNotices) []recipientNotices {
+	out := make([]recipientNotices, 0, len(rs))
+	for _, r := range rs {
+		v := recipientNotices{RecipientNotices: r, Who: w.Recipient(r.Recipient)}
+		for _, n := range r.Notices {
+			row := noticeRow{Notice: n, Issued: when(n.IssuedAt), Deadline: "none"}
+			if n.Deadline != 0 {
+				row.Deadline = when(n.Deadline)
+			}
+			if k := len(n.Answers); k > 0 {
+				a := n.Answers[k-1]
+				row.Last = a.Status + " by " + a.By + ", " + when(a.At)
+				if a.Note != "" {
+					row.Last += ": “" + a.Note + "”"
+				}
+			}
+			v.Rows = append(v.Rows, row)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // impactView is the impact queue's page as the console shows it.
 type impactView struct {
 	*gate.ImpactPage
@@ -162,7 +199,7 @@ func (p *pages) admin(w http.ResponseWriter, r *http.Request) {
 		"Role": string(pr.Role), "CanMark": pr.Can(access.MarkImpact, ""), "CSRF": csrf,
 		"Versions": versions, "Labels": labels, "Charts": charts, "Exports": exports,
 		"Checkpoint": c.Checkpoint, "CheckpointSize": c.CheckpointSize, "LogSize": c.LogSize, "Impact": iv, "Statuses": impact.Statuses,
-		"Back": r.URL.RequestURI() + "#impact",
+		"Back": r.URL.RequestURI() + "#impact", "Notices": noticeRows(words, c.Notices),
 	})
 }
 

@@ -9,6 +9,7 @@ package web
 
 import (
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"html/template"
 	"log/slog"
@@ -228,7 +229,7 @@ func (p *pages) privacy(w http.ResponseWriter, r *http.Request) {
 		"Subject": pc.Subject, "Policy": pc.Policy, "Notice": pc.Notice, "Known": pc.Known,
 		"Sharing": sharingWords(pc.Words, pc.Sharing), "Groups": groups(pc.Words, pc.Settings, pc.Region, saved),
 		"History": historyWords(pc.Words, pc.History), "GPC": gpcWords(pc.Words, pc.GPC),
-		"Went": wentWords(pc.Words, pc.Report.Exports), "CSRF": csrf,
+		"Went": wentWords(pc.Words, pc.Report.Exports), "After": aftermathWords(pc.Words, pc.AfterOptOut), "CSRF": csrf,
 	})
 }
 
@@ -266,6 +267,10 @@ func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if id := r.URL.Query().Get("notice"); id != "" {
+		p.noticeProof(w, r, pr, id)
+		return
+	}
 	ev, err := p.g.Evidence(r.Context(), pr, pr.Subject, r.URL.Query().Get("export"))
 	if err != nil {
 		p.failErr(w, r, "The proof could not be made", err)
@@ -291,4 +296,44 @@ func (p *pages) proof(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.render(w, "proof.html", http.StatusOK, map[string]any{"E": ev, "Went": went})
+}
+
+// noticeProof shows the member the evidence that a notice naming their
+// records is in the log: its entry, the entry's audit path and the signed
+// checkpoint, from the log's public proof (the same as GET
+// /v1/log/proofs/inclusion gives), with a button that checks it.
+func (p *pages) noticeProof(w http.ResponseWriter, r *http.Request, pr access.Principal, id string) {
+	pc, err := p.g.PrivacyCentre(r.Context(), pr, pr.Subject)
+	if err != nil {
+		p.failErr(w, r, "The proof could not be made", err)
+		return
+	}
+	var found *noticeView
+	var about *aftermathView
+	for _, a := range aftermathWords(pc.Words, pc.AfterOptOut) {
+		for _, n := range a.Notices {
+			if n.ID == id {
+				found, about = &n, &a
+			}
+		}
+	}
+	if found == nil {
+		p.fail(w, r, http.StatusNotFound, "No notice "+id+" names records of yours.")
+		return
+	}
+	data := map[string]any{"N": found, "A": about}
+	ev, err := p.g.ProveInclusion(r.Context(), found.LogIndex, 0)
+	if err != nil && gate.As(err).Code != gate.Invalid && gate.As(err).Code != gate.Unavailable {
+		p.failErr(w, r, "The proof could not be made", err)
+		return
+	}
+	if err == nil {
+		path := make([]string, len(ev.Proof))
+		for i, h := range ev.Proof {
+			path[i] = hex.EncodeToString(h)
+		}
+		data["E"] = map[string]any{"Index": ev.Index, "Size": ev.Size, "Leaf": hex.EncodeToString(ev.Leaf), "LeafHash": hex.EncodeToString(ev.LeafHash),
+			"Root": hex.EncodeToString(ev.Root), "Path": path, "Checkpoint": ev.Checkpoint}
+	}
+	p.render(w, "noticeproof.html", http.StatusOK, data)
 }

@@ -344,3 +344,168 @@ func commaAfter(s string) string {
 	}
 	return s
 }
+
+// aftermathView is one dataset that holds data the member no longer
+// allows, and what came of it, in words (the application's Aftermath).
+type aftermathView struct {
+	ExportID string
+	What     string // which dataset held what, for whom
+	Why      string // why it may no longer use it, and since when
+	Told     string // "" when a notice went; else why nobody was told yet
+	Lapsed   string
+	Marks    []string
+	Notices  []noticeView
+	Jobs     []string
+}
+
+// noticeView is one notice as the member whose records it names reads it.
+type noticeView struct {
+	ID       string
+	Sentence string // who was told when, about how many of the member's records
+	Until    string // the deadline, or that there is none
+	Answers  []string
+	Overdue  string // "" unless overdue: what is late
+	Waiting  string // an open notice not yet late
+	LogIndex int64
+}
+
+// answerWords says what an answer to a notice means for the member's records.
+func answerWords(status string) string {
+	switch status {
+	case "deleted":
+		return "deleted — your records were removed"
+	case "excluded":
+		return "excluded — your records are kept out of further training"
+	case "retrained":
+		return "retrained — the model was trained again without your records"
+	case "unlearned":
+		return "unlearned — the model was made to forget your records"
+	case "refused":
+		return "refused — the company would not act on it"
+	case "wontfix":
+		return "closed by the platform without further action"
+	}
+	return status
+}
+
+// answeredBy says who gave an answer ("recipient:partner-x", "operator").
+func answeredBy(w gate.Words, by string) string {
+	if r, ok := strings.CutPrefix(by, "recipient:"); ok {
+		return w.Recipient(r)
+	}
+	return "the platform"
+}
+
+// markWords says what an operator recorded of an item.
+func markWords(status string) string {
+	switch status {
+	case "open":
+		return "still to be done"
+	case "notified":
+		return "the company was told"
+	case "deleted":
+		return "your records were deleted"
+	case "retrained":
+		return "the model was retrained without your records"
+	case "wontfix":
+		return "nothing more will be done"
+	}
+	return status
+}
+
+// causeWords says why a dataset may no longer use the member's data.
+func causeWords(a gate.Aftermath) string {
+	on := day(a.At)
+	switch a.Cause {
+	case "withdrawal":
+		return "You withdrew on " + on + ": from then on, it may no longer be used."
+	case "ineligibility":
+		return "On " + on + " your details changed (such as the region you live in or your account), and the policy does not allow this use for you any more."
+	case "narrower policy":
+		return "A later version of the platform's policy, in force from " + on + ", no longer allows this use of your data."
+	}
+	return "Since " + on + " this use is no longer allowed (" + a.Cause + ")."
+}
+
+func aftermathWords(w gate.Words, as []gate.Aftermath) []aftermathView {
+	out := make([]aftermathView, 0, len(as))
+	for _, a := range as {
+		who := w.Recipient(a.Recipient)
+		v := aftermathView{ExportID: a.ExportID, Why: causeWords(a),
+			What: "A dataset decided as of " + day(a.AsOf) + " gave " + plural(a.Records, "record", "records") + " of yours to " + commaAfter(who) + " for " + gate.Lower(w.Purpose(a.Purpose)) + "."}
+		if a.Lapsed != 0 {
+			v.Lapsed = "Since " + day(a.Lapsed) + " you allow this use again, so nothing more is owed for it."
+		}
+		for _, m := range a.Marks {
+			s := "On " + day(m.At) + " the platform recorded: " + markWords(m.Status)
+			if m.Note != "" {
+				s += " — “" + m.Note + "”"
+			}
+			v.Marks = append(v.Marks, s+".")
+		}
+		if len(a.Notices) == 0 && a.Lapsed == 0 {
+			v.Told = "Not told yet: the platform has not sent " + who + " a notice about your records so far."
+		}
+		for _, n := range a.Notices {
+			nv := noticeView{ID: n.ID, LogIndex: n.LogIndex,
+				Sentence: capitalFirst(commaAfter(who)) + " was told on " + day(n.IssuedAt) + " (" + plural(n.Records, "record", "records") + " of yours in the notice)."}
+			if n.IssuedAt < a.At {
+				nv.Sentence += " That was before this applied to you: it named " + plural(n.Records, "that record", "those records")[2:] + " because of another member " + plural(n.Records, "it also concerns", "they also concern")[2:] + "."
+			}
+			if n.Deadline != 0 {
+				nv.Until = "It had until " + day(n.Deadline) + " to act."
+			} else {
+				nv.Until = "The policy set no deadline for it."
+			}
+			for _, an := range n.Answers {
+				s := "Answered on " + day(an.At)
+				if an.By == "operator" {
+					s += " (recorded by the platform)"
+				} else if by := answeredBy(w, an.By); by != who {
+					s += " by " + by
+				}
+				s += ": " + answerWords(an.Status)
+				if an.Note != "" {
+					s += ". The note: “" + an.Note + "”"
+				}
+				if !strings.HasSuffix(an.Note, ".") && !strings.HasSuffix(an.Note, "!") && !strings.HasSuffix(an.Note, "?") {
+					s += "."
+				}
+				nv.Answers = append(nv.Answers, s)
+			}
+			switch {
+			case n.Overdue && n.Status == "refused":
+				nv.Overdue = "Overdue: refused, and not resolved by " + day(n.Deadline) + ". The platform still has to act on it."
+			case n.Overdue:
+				nv.Overdue = "Overdue: no answer by " + day(n.Deadline) + "."
+			case n.Status == "open":
+				nv.Waiting = "Waiting for an answer."
+			case n.Status == "refused":
+				nv.Waiting = "Still open: the platform has to act on the refusal."
+			}
+			v.Notices = append(v.Notices, nv)
+		}
+		for _, j := range a.Jobs {
+			v.Jobs = append(v.Jobs, "Job "+j.Namespace+"/"+j.Job+", run finished "+day(j.At))
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// plural says a count with the right noun ("1 record", "3 records").
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// capitalFirst starts a sentence with a name said in lower case ("this
+// platform itself").
+func capitalFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

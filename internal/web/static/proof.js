@@ -3,7 +3,8 @@
 // manifest's RFC 8785 canonical form (without log_index and signature) to
 // the digest in the log's entry; the entry up to the log's root; that root
 // in the signed checkpoint; and the checkpoint's Ed25519 signature with
-// the key the log publishes at /log/key (a C2SP signed note).
+// the key the log publishes at /log/key (a C2SP signed note). On a
+// notice's page: its entry is the notice's, and up to the signed root.
 (function () {
   var button = document.getElementById("check");
   if (!button || !window.crypto || !crypto.subtle) { return; }
@@ -78,6 +79,51 @@
       return crypto.subtle.verify({ name: "Ed25519" }, k, sig.slice(4), new TextEncoder().encode(body));
     }).then(function (ok) { if (!ok) { throw new Error("the checkpoint's signature does not verify with the published key"); } });
   }
+  // signed checks that the root an entry's path gave is the log's root
+  // and that the checkpoint stating it is signed with the published key.
+  function signed(got, said) {
+    if (got !== text("log-root")) { throw new Error("the entry's path gives " + got + ", not the log's root"); }
+    var note = document.querySelector("pre.checkpoint.note").textContent, lines = note.split("\n");
+    if (hexOf(b64(lines[2])) !== got) { throw new Error("the log's root is not the one the checkpoint states"); }
+    if (lines[1] !== text("log-size")) { throw new Error("the checkpoint is of " + lines[1] + " entries, not " + text("log-size")); }
+    return fetch("/log/key").then(function (r) { return r.text(); }).then(function (key) {
+      return verifyNote(note, key);
+    }).then(function () {
+      said.push("The entry's path gives the root of the checkpoint of " + lines[1] + " entries, and its signature verifies with the published key.");
+    });
+  }
+  function report(p, said) {
+    var out = document.getElementById("result");
+    out.textContent = "Checking…";
+    p.then(function () {
+      out.className = "notice ok";
+      out.textContent = "Everything checks. " + said.join(" ");
+    }).catch(function (e) {
+      out.className = "notice bad";
+      out.textContent = "The proof does not check: " + e.message + ".";
+    });
+  }
+  // A notice's page: its entry is a notice leaf (version 1, kind 9) naming
+  // the notice, and it is in the signed log.
+  var noticeID = button.getAttribute("data-notice");
+  if (noticeID !== null) {
+    button.addEventListener("click", function () {
+      var said = [], leaf = bytes(text("leaf"));
+      report(Promise.resolve().then(function () {
+        if (leaf[0] !== 1 || leaf[1] !== 9) { throw new Error("the entry is not a notice's"); }
+        var n = 0, shift = 0, i = 2;
+        for (;;) { var b = leaf[i++]; n += (b & 0x7f) * Math.pow(2, shift); if (b < 0x80) { break; } shift += 7; }
+        var ref = new TextDecoder().decode(leaf.slice(i, i + n));
+        if (ref !== noticeID) { throw new Error("the entry is notice " + ref + "'s, not " + noticeID + "'s"); }
+        said.push("The entry records notice " + noticeID + ".");
+        return sha(0, leaf);
+      }).then(function (lh) {
+        if (hexOf(lh) !== text("leaf-hash")) { throw new Error("the entry's leaf hash is wrong"); }
+        return root(Number(text("log-index")), Number(text("log-size")), lh, list("log-path"));
+      }).then(function (got) { return signed(got, said); }), said);
+    });
+    return;
+  }
   button.addEventListener("click", function () {
     var out = document.getElementById("result"), said = [], manifest;
     out.textContent = "Checking…";
@@ -100,14 +146,7 @@
       });
     }).then(function (got) {
       if (got === null) { return null; }
-      if (got !== text("log-root")) { throw new Error("the entry's path gives " + got + ", not the log's root"); }
-      var note = document.querySelector("pre.checkpoint.note").textContent, lines = note.split("\n");
-      if (hexOf(b64(lines[2])) !== got) { throw new Error("the log's root is not the one the checkpoint states"); }
-      return fetch("/log/key").then(function (r) { return r.text(); }).then(function (key) {
-        return verifyNote(note, key);
-      }).then(function () {
-        said.push("The entry's path gives the root of the checkpoint of " + lines[1] + " entries, and its signature verifies with the published key.");
-      });
+      return signed(got, said);
     }).then(function () {
       out.className = "notice ok";
       out.textContent = "Everything checks. " + said.join(" ");
