@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,17 +158,6 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
 	token := strings.TrimSpace(ok(t, dir, pg, kk, "token", "create", "--role", "operator"))
 	urls := []string{serve(t, dir, pg, kk), serve(t, dir, pg, kk)}
-	call := func(method, url, body string) (int, string) {
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	// 200 writes, alternating servers, 8 at a time.
 	var wg sync.WaitGroup
 	errs := make(chan string, 200)
@@ -181,7 +168,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 			subject := []string{"ana", "ben", "cy", "dee", "eve"}[i%5]
 			state := []string{"granted", "denied"}[i%2]
 			at := time.Unix(1_730_000_000+int64(i), 0).UTC().Format(time.RFC3339)
-			code, b := call("POST", fmt.Sprintf("%s/v1/subjects/%s/consents", urls[i%2], subject),
+			code, b := call(t, urls[i%2], token, "POST", fmt.Sprintf("/v1/subjects/%s/consents", subject),
 				fmt.Sprintf(`{"purpose":"train_ai_system","recipient":"third_party","state":%q,"at":%q}`, state, at))
 			if code != 201 {
 				errs <- fmt.Sprintf("write %d: %d %s", i, code, b)
@@ -200,7 +187,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	// sees it.
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		_, b := call("GET", urls[0]+"/v1/subjects/eve/consents", "")
+		_, b := call(t, urls[0], token, "GET", "/v1/subjects/eve/consents", "")
 		if strings.Contains(b, `"recipient":"partner-x","recipient_class":"third_party","state":"denied"`) {
 			break
 		}

@@ -155,17 +155,7 @@ func TestDiskFull(t *testing.T) {
 	url := serve(t, dir)
 	token := strings.TrimSpace(strings.Split(ok(t, dir, "token", "create", "--role", "admin"), "\n")[0])
 	token = token[strings.LastIndex(token, " ")+1:]
-	do := func(method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	do := func(method, path, body string) (int, string) { return call(t, url, token, method, path, body) }
 	if code, body := do("GET", "/healthz", ""); code != 200 {
 		t.Fatalf("healthz with room: %d %s", code, body)
 	}

@@ -205,18 +205,6 @@ func Verify(noticeJSON, manifestJSON []byte, verifierKey string) (*Notice, error
 	return n, err
 }
 
-// Evidence is a notice's log inclusion evidence as the server gives it
-// (translog.InclusionEvidence's JSON).
-type Evidence struct {
-	Index      int64    `json:"index"`
-	Size       int64    `json:"size"`
-	Leaf       []byte   `json:"leaf"`
-	LeafHash   []byte   `json:"leaf_hash"`
-	Root       []byte   `json:"root"`
-	Proof      [][]byte `json:"proof"`
-	Checkpoint string   `json:"checkpoint"`
-}
-
 // VerifyBundle checks a notice as Verify does; given the notice as the
 // server answers GET /v1/notices/{id} (the signed notice under "notice"
 // and its log evidence under "log"), it also checks that the notice is in
@@ -226,8 +214,8 @@ type Evidence struct {
 // after the latest checkpoint).
 func VerifyBundle(doc, manifestJSON []byte, verifierKey string) (*Notice, bool, error) {
 	var bundle struct {
-		Notice json.RawMessage `json:"notice"`
-		Log    *Evidence       `json:"log"`
+		Notice json.RawMessage             `json:"notice"`
+		Log    *translog.InclusionEvidence `json:"log"`
 	}
 	noticeJSON := doc
 	if err := json.Unmarshal(doc, &bundle); err == nil && len(bundle.Notice) > 0 && bundle.Notice[0] == '{' {
@@ -243,7 +231,7 @@ func VerifyBundle(doc, manifestJSON []byte, verifierKey string) (*Notice, bool, 
 	return n, true, nil
 }
 
-func verifyInLog(noticeJSON []byte, n *Notice, ev *Evidence, verifierKey string) error {
+func verifyInLog(noticeJSON []byte, n *Notice, ev *translog.InclusionEvidence, verifierKey string) error {
 	leaf, err := translog.NoticeBodyLeaf(noticeJSON)
 	if err != nil {
 		return err
