@@ -176,6 +176,27 @@ func TestNoticesEndToEnd(t *testing.T) {
 		t.Fatalf("the receiver got %d notices", len(got))
 	}
 	records := checkDelivered(t, dir, got[0], manifest, first)
+	// Evidence that does not hold is refused: a proof hash changed, the
+	// proof for another leaf, a checkpoint signed by another key.
+	key := readFile(t, dir, filepath.Join("consentgate.db.keys", "log.pub"))
+	for what, edit := range map[string]func(b map[string]any){
+		"a proof hash": func(b map[string]any) {
+			p := b["log"].(map[string]any)["proof"].([]any)
+			p[0] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+		},
+		"another index": func(b map[string]any) { b["log"].(map[string]any)["index"] = 3 },
+		"another checkpoint": func(b map[string]any) {
+			b["log"].(map[string]any)["checkpoint"] = strings.Replace(b["log"].(map[string]any)["checkpoint"].(string), "\n\n", "\nextra\n\n", 1)
+		},
+	} {
+		var b map[string]any
+		json.Unmarshal(got[0], &b)
+		edit(b)
+		bad, _ := json.Marshal(b)
+		if _, _, err := notice.VerifyBundle(bad, manifest, key); err == nil || !strings.Contains(err.Error(), "the notice's log inclusion") {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
 	want := map[string]string{"p1": "withdrawal", "p7": "withdrawal", "p6": "ineligibility", "p3": "narrower policy"}
 	if fmt.Sprint(records) != fmt.Sprint(want) {
 		t.Fatalf("the notice's records and reasons: %v, want %v", records, want)
