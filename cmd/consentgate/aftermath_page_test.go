@@ -269,7 +269,7 @@ func aftermathChecks(t *testing.T, dir, store, url, axe string, token func(args 
 		// Each notice's proof checks in the browser; an edited entry does not.
 		s.width(1280)
 		for i, id := range links {
-			s.do("notice proof", chromedp.Navigate(url+"/privacy/proof?notice="+id), chromedp.WaitVisible("#check"), chromedp.Click("#check"))
+			s.do("notice proof", chromedp.Navigate(url+"/privacy/proof?notice="+id), chromedp.WaitVisible("button#check"), chromedp.Click("button#check"))
 			r := waitResult(s)
 			if !strings.HasPrefix(r, "Everything checks.") || !strings.Contains(r, "The entry records notice "+id+".") || !strings.Contains(r, "its signature verifies with the published key") {
 				t.Fatalf("the proof of notice %s: %q", id, r)
@@ -278,11 +278,11 @@ func aftermathChecks(t *testing.T, dir, store, url, axe string, token func(args 
 				s.check("notice proof (1280 px)")
 				screenshot(t, s.ctx, "privacy-notice-proof.png")
 				evalIn[bool](s, `(() => { const l = document.getElementById("leaf"); l.textContent = l.textContent.slice(0, -2) + (l.textContent.endsWith("00") ? "01" : "00"); return true; })()`)
-				s.do("check again", chromedp.Click("#check"))
+				s.do("check again", chromedp.Click("button#check"))
 				if r := waitResult(s); r != "The proof does not check: the entry's leaf hash is wrong." {
 					t.Errorf("an edited entry: %q", r)
 				}
-				s.do("reload", chromedp.Reload(), chromedp.WaitVisible("#check"))
+				s.do("reload", chromedp.Reload(), chromedp.WaitVisible("button#check"))
 				s.width(390)
 				s.check("notice proof (390 px)")
 				s.width(640)
