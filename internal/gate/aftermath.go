@@ -29,11 +29,15 @@ type Aftermath struct {
 	Records int            `json:"records"`
 	// Status is the item's: open (nobody told yet), notified, lapsed (the
 	// member allows it again) or what an operator recorded.
-	Status  string         `json:"status"`
-	Notices []MemberNotice `json:"notices"`
-	Jobs    []LineageLink  `json:"jobs"`
-	Lapsed  timestamp.Time `json:"lapsed_at,omitempty"`
-	Marks   []impact.Mark  `json:"marks"`
+	Status string `json:"status"`
+	// Unnotified counts the member's records here that no notice names
+	// yet (a notice may name some of them because of another member a
+	// shared record concerns).
+	Unnotified int            `json:"unnotified"`
+	Notices    []MemberNotice `json:"notices"`
+	Jobs       []LineageLink  `json:"jobs"`
+	Lapsed     timestamp.Time `json:"lapsed_at,omitempty"`
+	Marks      []impact.Mark  `json:"marks"`
 }
 
 // MemberNotice is a notice as the member whose records it names sees it:
@@ -119,15 +123,17 @@ func (g *Gate) Aftermaths(ctx context.Context, p access.Principal, subject strin
 		for _, ix := range it.Indexes {
 			mine[ix] = true
 		}
+		named := map[int64]bool{}
 		for _, ref := range it.Notices {
 			n := byID[ref.ID]
 			if n == nil {
 				continue
 			}
 			mn := MemberNotice{ID: n.ID, IssuedAt: n.IssuedAt, Deadline: n.Deadline, Status: n.Status, Overdue: n.Overdue, Answers: n.Answers, LogIndex: n.LogIndex}
-			mn.Records = n.countIndexes(mine)
+			mn.Records = n.countIndexes(mine, named)
 			a.Notices = append(a.Notices, mn)
 		}
+		a.Unnotified = len(mine) - len(named)
 		out = append(out, a)
 	}
 	return out, nil

@@ -523,8 +523,9 @@ func noticeOverlay(items []impact.Item, ns []Notice) error {
 	return nil
 }
 
-// countIndexes counts the records the notice names among indexes.
-func (n *Notice) countIndexes(indexes map[int64]bool) int {
+// countIndexes counts the records the notice names among indexes, adding
+// them to named.
+func (n *Notice) countIndexes(indexes, named map[int64]bool) int {
 	var body notice.Notice
 	if json.Unmarshal(n.Signed, &body) != nil {
 		return 0
@@ -533,6 +534,7 @@ func (n *Notice) countIndexes(indexes map[int64]bool) int {
 	for _, r := range body.Records {
 		if indexes[r.Index] {
 			k++
+			named[r.Index] = true
 		}
 	}
 	return k

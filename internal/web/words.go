@@ -445,6 +445,9 @@ func aftermathWords(w gate.Words, as []gate.Aftermath) []aftermathView {
 		}
 		if len(a.Notices) == 0 && a.Lapsed == 0 {
 			v.Told = "Not told yet: the platform has not sent " + who + " a notice about your records so far."
+		} else if a.Unnotified > 0 && a.Lapsed == 0 {
+			v.Told = "Not told yet about " + plural(a.Unnotified, "one record", "some records") + " of yours: no notice to " + who + " names " +
+				plural(a.Unnotified, "it", "them") + " so far."
 		}
 		for _, n := range a.Notices {
 			nv := noticeView{ID: n.ID, LogIndex: n.LogIndex,
