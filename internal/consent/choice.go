@@ -115,6 +115,9 @@ func (f *choiceFields) event(now timestamp.Time, defaultSource string) (Event, e
 	if !f.set[0] || f.v[0] == "" {
 		return e, fmt.Errorf("missing \"subject\": the subject id, a non-empty string")
 	}
+	if err := ValidateID(f.v[0]); err != nil {
+		return e, fmt.Errorf("\"subject\": %v", err)
+	}
 	e.Subject = f.v[0]
 	if !f.set[1] || f.v[1] == "" {
 		return e, fmt.Errorf("missing \"purpose\"")
@@ -304,8 +307,8 @@ func (c SubjectChange) Event(now timestamp.Time) (SubjectEvent, error) {
 	if c.Subject == nil || *c.Subject == "" {
 		return e, fmt.Errorf("missing \"subject\": the subject id, a non-empty string")
 	}
-	if !utf8.ValidString(*c.Subject) {
-		return e, fmt.Errorf("\"subject\": not valid UTF-8")
+	if err := ValidateID(*c.Subject); err != nil {
+		return e, fmt.Errorf("\"subject\": %v", err)
 	}
 	e.Subject = *c.Subject
 	at, err := requiredTime(c.At, now)
