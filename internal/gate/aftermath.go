@@ -62,13 +62,18 @@ func (g *Gate) Aftermaths(ctx context.Context, p access.Principal, subject strin
 	if !p.Can(access.ReadSubject, subject) {
 		return nil, errForbidden
 	}
-	vs, _, err := g.loadVersions(ctx)
+	rep, err := g.Report(ctx, p, subject)
 	if err != nil {
 		return nil, err
 	}
-	// Only the exports that included the member (their subject sets say
-	// so) can hold an item of theirs: the others' records are not read.
-	rep, err := g.Report(ctx, p, subject)
+	return g.aftermaths(ctx, subject, rep)
+}
+
+// aftermaths is Aftermaths given the member's report: only the exports
+// that included the member (their subject sets say so) can hold an item of
+// theirs, so the others' records are not read.
+func (g *Gate) aftermaths(ctx context.Context, subject string, rep *Report) ([]Aftermath, error) {
+	vs, _, err := g.loadVersions(ctx)
 	if err != nil {
 		return nil, err
 	}

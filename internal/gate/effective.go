@@ -311,7 +311,7 @@ func (g *Gate) PrivacyCentre(ctx context.Context, p access.Principal, id string)
 	if err != nil {
 		return nil, err
 	}
-	after, err := g.Aftermaths(ctx, p, id)
+	after, err := g.aftermaths(ctx, id, rep)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,10 @@ type Gate struct {
 	signerMu sync.Mutex
 	// deliverMu lets one notice delivery at a time issue its checkpoint.
 	deliverMu sync.Mutex
-	signer    *translog.Signer
+	// noticeCache holds what listings read of each stored notice, by seq.
+	noticeMu    sync.Mutex
+	noticeCache map[int64]*noticeSummary
+	signer      *translog.Signer
 
 	mu       sync.Mutex
 	versions *decision.Versions

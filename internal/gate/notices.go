@@ -61,6 +61,53 @@ type Notice struct {
 	// Seq orders notices as they are delivered.
 	Seq    int64           `json:"seq"`
 	Signed json.RawMessage `json:"notice"` // the signed notice (notice.Notice)
+
+	indexes []int64 // the records' indexes in the export's output
+}
+
+// noticeSummary is what listings need of a stored notice's body, read
+// once per notice: bodies never change (log verify holds them to their
+// leaves).
+type noticeSummary struct {
+	purpose  string
+	logIndex int64
+	jobs     []notice.Job
+	indexes  []int64
+}
+
+// summary reads a stored notice's body, once.
+func (g *Gate) summary(n *store.Notice) (*noticeSummary, error) {
+	g.noticeMu.Lock()
+	sum, ok := g.noticeCache[n.Seq]
+	g.noticeMu.Unlock()
+	if ok {
+		return sum, nil
+	}
+	var body struct {
+		Purpose  string       `json:"purpose"`
+		LogIndex *int64       `json:"log_index"`
+		Jobs     []notice.Job `json:"jobs"`
+		Records  []struct {
+			Index int64 `json:"index"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal(n.Body, &body); err != nil {
+		return nil, fmt.Errorf("notice %s: the stored notice does not parse: %w", n.ID, err)
+	}
+	sum = &noticeSummary{purpose: body.Purpose, jobs: body.Jobs, indexes: make([]int64, len(body.Records))}
+	if body.LogIndex != nil {
+		sum.logIndex = *body.LogIndex
+	}
+	for i, r := range body.Records {
+		sum.indexes[i] = r.Index
+	}
+	g.noticeMu.Lock()
+	if g.noticeCache == nil {
+		g.noticeCache = map[int64]*noticeSummary{}
+	}
+	g.noticeCache[n.Seq] = sum
+	g.noticeMu.Unlock()
+	return sum, nil
 }
 
 // NoticeAnswer is one answer to a notice.
@@ -169,21 +216,18 @@ func (g *Gate) notices(ctx context.Context) ([]Notice, error) {
 	t := g.noticeNow()
 	out := make([]Notice, 0, len(ns))
 	for i := range ns {
-		var body notice.Notice
-		if err := json.Unmarshal(ns[i].Body, &body); err != nil {
-			return nil, fmt.Errorf("notice %s: the stored notice does not parse: %w", ns[i].ID, err)
+		sum, err := g.summary(&ns[i])
+		if err != nil {
+			return nil, err
 		}
-		n := Notice{ID: ns[i].ID, ExportID: ns[i].ExportID, Recipient: ns[i].Recipient, Purpose: body.Purpose, IssuedAt: ns[i].IssuedAt,
-			Deadline: ns[i].Deadline, Records: len(body.Records), Status: NoticeOpen, Answers: answers[ns[i].ID], Jobs: body.Jobs,
-			Seq: ns[i].Seq, Signed: json.RawMessage(ns[i].Body)}
+		n := Notice{ID: ns[i].ID, ExportID: ns[i].ExportID, Recipient: ns[i].Recipient, Purpose: sum.purpose, IssuedAt: ns[i].IssuedAt,
+			Deadline: ns[i].Deadline, Records: len(sum.indexes), Status: NoticeOpen, Answers: answers[ns[i].ID], Jobs: sum.jobs,
+			Seq: ns[i].Seq, Signed: json.RawMessage(ns[i].Body), LogIndex: sum.logIndex, indexes: sum.indexes}
 		if n.Answers == nil {
 			n.Answers = []NoticeAnswer{}
 		}
 		if n.Jobs == nil {
 			n.Jobs = []notice.Job{}
-		}
-		if body.LogIndex != nil {
-			n.LogIndex = *body.LogIndex
 		}
 		if k := len(n.Answers); k > 0 {
 			n.Status = n.Answers[k-1].Status
@@ -280,16 +324,17 @@ func (g *Gate) SendNotices(ctx context.Context, p access.Principal) (*SendResult
 	named := map[string]map[int64]bool{} // export → indexes already in a notice
 	last := map[string]int64{}           // export → its latest notice's seq
 	count := map[string]int{}
-	for _, n := range existing {
-		var body notice.Notice
-		if err := json.Unmarshal(n.Body, &body); err != nil {
-			return nil, fmt.Errorf("notice %s: the stored notice does not parse: %w", n.ID, err)
+	for i := range existing {
+		n := &existing[i]
+		sum, err := g.summary(n)
+		if err != nil {
+			return nil, err
 		}
 		if named[n.ExportID] == nil {
 			named[n.ExportID] = map[int64]bool{}
 		}
-		for _, r := range body.Records {
-			named[n.ExportID][r.Index] = true
+		for _, ix := range sum.indexes {
+			named[n.ExportID][ix] = true
 		}
 		last[n.ExportID], count[n.ExportID] = n.Seq, count[n.ExportID]+1
 	}
@@ -489,15 +534,11 @@ func noticeOverlay(items []impact.Item, ns []Notice) error {
 	}
 	byRecord := map[string]map[int64][]named{}
 	for _, n := range ns {
-		var body notice.Notice
-		if err := json.Unmarshal(n.Signed, &body); err != nil {
-			return err
-		}
 		if byRecord[n.ExportID] == nil {
 			byRecord[n.ExportID] = map[int64][]named{}
 		}
-		for _, r := range body.Records {
-			byRecord[n.ExportID][r.Index] = append(byRecord[n.ExportID][r.Index], named{n.ID, n.Overdue, n.Status})
+		for _, ix := range n.indexes {
+			byRecord[n.ExportID][ix] = append(byRecord[n.ExportID][ix], named{n.ID, n.Overdue, n.Status})
 		}
 	}
 	for i := range items {
@@ -526,15 +567,11 @@ func noticeOverlay(items []impact.Item, ns []Notice) error {
 // countIndexes counts the records the notice names among indexes, adding
 // them to named.
 func (n *Notice) countIndexes(indexes, named map[int64]bool) int {
-	var body notice.Notice
-	if json.Unmarshal(n.Signed, &body) != nil {
-		return 0
-	}
 	k := 0
-	for _, r := range body.Records {
-		if indexes[r.Index] {
+	for _, ix := range n.indexes {
+		if indexes[ix] {
 			k++
-			named[r.Index] = true
+			named[ix] = true
 		}
 	}
 	return k
