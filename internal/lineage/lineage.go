@@ -24,8 +24,11 @@ const (
 	Producer = "https://github.com/consentgate/consentgate"
 	// SchemaURL is the OpenLineage version the events follow.
 	SchemaURL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-	// FacetSchemaURL describes the custom consentgate run facet.
-	FacetSchemaURL = "https://github.com/consentgate/consentgate/blob/main/docs/lineage.md#consentgate-run-facet"
+	// FacetSchemaURL is the immutable URL of the custom consentgate run
+	// facet's JSON Schema: the $id of schemas/ConsentRunFacet/1-0-0.json,
+	// which `consentgate serve` serves at the same path
+	// (docs/lineage.md). A change to Facet is a new schema version.
+	FacetSchemaURL = "https://consentgate.dev/schemas/ConsentRunFacet/1-0-0.json"
 	outputStatsURL = "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet"
 	errorURL       = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
 )
@@ -61,7 +64,8 @@ type Dataset struct {
 	OutputFacets map[string]any `json:"outputFacets,omitempty"`
 }
 
-// Facet is the custom consentgate run facet.
+// Facet is the custom consentgate run facet, as the schema
+// FacetSchemaURL describes it.
 type Facet struct {
 	Producer  string              `json:"_producer"`
 	SchemaURL string              `json:"_schemaURL"`
@@ -187,8 +191,12 @@ func (x *Export) Start(now time.Time) *Event {
 // Complete is the event of an export that finished, with its manifest.
 func (x *Export) Complete(now time.Time, m *export.Manifest) *Event {
 	e := x.event("COMPLETE", now)
+	counts := m.Counts
+	if counts.ExcludedByReason == nil {
+		counts.ExcludedByReason = map[string]int64{} // an object, as the schema says, never null
+	}
 	f := Facet{Producer: Producer, SchemaURL: FacetSchemaURL, ExportID: m.ExportID, Purpose: x.Purpose, Recipient: x.Recipient,
-		AsOf: x.AsOf.UTC().Format(time.RFC3339Nano), Policies: m.Policies, Counts: &m.Counts, Subjects: &m.Subjects, Root: m.RecordsRoot}
+		AsOf: x.AsOf.UTC().Format(time.RFC3339Nano), Policies: m.Policies, Counts: &counts, Subjects: &m.Subjects, Root: m.RecordsRoot}
 	if m.Redaction != nil {
 		f.Redaction = m.Redaction.Found
 	}
