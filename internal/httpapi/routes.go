@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.routeList = append(s.routeList, Route{"GET", "/metrics"})
 	s.handle("GET", "/openapi.json", s.public(s.openapi))
+	s.schemaRoutes()
 
 	s.handle("GET", "/v1/subjects/{id}", s.authed(s.getSubject))
 	s.handle("PUT", "/v1/subjects/{id}", s.authed(s.putSubject))
