@@ -32,6 +32,25 @@ func cmdLogCheckpoint(a *app, fs *pflag.FlagSet) runFunc {
 	}
 }
 
+// cmdLogKey prints the verifier key alone, one line in the signed-note
+// format (as log checkpoint prints the note alone: the artefact, for a
+// file or a pipe; --json would only wrap it).
+func cmdLogKey(a *app, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) error {
+		g, err := a.open(ctx, gate.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		key, err := g.VerifierKey()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(a.stdout, key)
+		return err
+	}
+}
+
 func cmdLogVerify(a *app, fs *pflag.FlagSet) runFunc {
 	external := fs.String("checkpoint", "", "also check a signed checkpoint `FILE` kept outside the store")
 	asJSON := fs.Bool("json", false, "print the report (or the evidence) as JSON")
@@ -230,7 +249,8 @@ func cmdLogTiles(a *app, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "wrote %d tiles and entry bundles (full ones already there are kept) for %d leaves and the checkpoint to %s\n", t.Written, t.Size, *out)
+		fmt.Fprintf(a.stdout, "wrote %d tiles and entry bundles (those already there are kept: a tile never changes) for %d leaves, with the partial tiles of %s, and the checkpoint to %s\n",
+			t.Written, t.Size, countOf(t.Checkpoints, "kept checkpoint", "kept checkpoints"), *out)
 		return nil
 	}
 }

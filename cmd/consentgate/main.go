@@ -52,6 +52,7 @@ type app struct {
 	stdout, stderr io.Writer
 	storeDSN       string
 	keysDir        string
+	origin         string // --origin: the log's origin, when its signing key is created
 	storeGiven     bool   // --store was given
 	twice          string // a flag given twice, found while parsing
 	closeErr       error  // a failure found as the store closed (a checkpoint not issued)
@@ -68,7 +69,7 @@ func (a *app) warn(msg string) { fmt.Fprintf(a.stderr, "consentgate: %s\n", msg)
 // openWith opens a session with the global flags' store and keys; a store
 // or keys flag that cannot be used is a usage error.
 func (a *app) openWith(ctx context.Context, c gate.Config) (*gate.Gate, error) {
-	c.Store, c.Keys, c.Deployment = a.storeDSN, a.keysDir, deployment()
+	c.Store, c.Keys, c.Origin = a.storeDSN, a.keysDir, a.origin
 	// $CONSENTGATE_BUSY_TIMEOUT (a Go duration: 30s, 2m) is how long a
 	// command waits for another writer before it gives up.
 	if v := os.Getenv("CONSENTGATE_BUSY_TIMEOUT"); v != "" {
@@ -97,19 +98,6 @@ func (a *app) done(g *gate.Gate) {
 	if err != nil && a.closeErr == nil {
 		a.closeErr = err
 	}
-}
-
-// deployment names this deployment in the log's origin,
-// consentgate/<deployment>: $CONSENTGATE_DEPLOYMENT, else the host name.
-// It is fixed when the signing key is created.
-func deployment() string {
-	if d := os.Getenv("CONSENTGATE_DEPLOYMENT"); d != "" {
-		return d
-	}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "default"
 }
 
 // message words an error for the command line: the application's message
@@ -185,6 +173,7 @@ func commands() []command {
 		{"deliver", nil, "--webhook URL... | --nats URL | --notices RECIPIENT=URL...", "send consent changes, and recipients their notices, to webhooks and NATS JetStream, at least once, in order", nil, cmdDeliver},
 		{"deliver status", nil, "", "each delivery destination's progress and how many changes it has yet to receive", nil, cmdDeliverStatus},
 		{"log checkpoint", nil, "", "print the latest signed checkpoint (C2SP tlog-checkpoint), issuing one if the log grew", nil, cmdLogCheckpoint},
+		{"log key", nil, "", "print the log's note verifier key (what GET /log/key answers): checks its checkpoints and manifests", nil, cmdLogKey},
 		{"log verify", nil, "", "re-derive every leaf from its row, recompute the tree, check every checkpoint", nil, cmdLogVerify},
 		{"log prove inclusion", nil, "--index N", "an RFC 6962 inclusion proof of a leaf", []string{"index"}, cmdLogProveInclusion},
 		{"log prove consistency", nil, "--from A", "an RFC 6962 consistency proof between two tree sizes", []string{"from"}, cmdLogProveConsistency},
@@ -213,7 +202,7 @@ var groups = map[string]string{
 	"subjects":  "subjects: import",
 	"consent":   "members' consent: import, set, show, export",
 	"report":    "reports: which exports included a subject's data",
-	"log":       "the transparency log: checkpoints, verification, proofs, tiles, a subject's entries",
+	"log":       "the transparency log: checkpoints, its key, verification, proofs, tiles, a subject's entries",
 	"log prove": "RFC 6962 proofs a third party can check",
 	"manifest":  "export manifests: verify",
 	"lineage":   "lineage from training jobs: import",
@@ -239,6 +228,7 @@ func newRoot(a *app) *cobra.Command {
 	}
 	root.PersistentFlags().Var(storeFlag{a}, "store", "the store `DSN`: sqlite:PATH or postgres://HOST:PORT/DB?…")
 	root.PersistentFlags().StringVar(&a.keysDir, "keys", "", "the `DIR` where keys and secrets live (default beside a SQLite store)")
+	root.PersistentFlags().StringVar(&a.origin, "origin", "", "the log's origin `NAME` (its checkpoints' first line), set once when the store's signing key is created (default consentgate/ and a random id); refused if it is not the store's")
 	a.once(root.PersistentFlags())
 	root.SetFlagErrorFunc(a.flagError)
 

@@ -54,8 +54,17 @@ type Config struct {
 	// the other secrets; "" means PATH.keys beside a SQLite store.
 	Keys string
 	Mode Mode
-	// Deployment names the log's origin (consentgate/<deployment>) when a
-	// signing key is created.
+	// Origin is the log's origin (the checkpoints' first line, SPEC §6's
+	// consentgate/<deployment>), set when the signing key is created and
+	// kept with it. "" takes the key's when there is one, else, at
+	// creation, consentgate/<Deployment> when Deployment is set, else
+	// consentgate/ and a random id unique to the store. Given with a
+	// store whose key has another origin, Open fails (Invalid): an origin
+	// never changes.
+	Origin string
+	// Deployment names the origin of a signing key created without an
+	// Origin: consentgate/<deployment> (tests give their stores fixed
+	// names).
 	Deployment string
 	// Serving keeps a view of every subject in memory for reads of the
 	// present state, following the store's writes (a long-running server).
@@ -125,6 +134,9 @@ func Open(ctx context.Context, c Config) (*Gate, error) {
 			return nil, Errorf(Invalid, KeysDir, "a keys directory is required with a PostgreSQL store")
 		}
 		dir = target + ".keys"
+	}
+	if err := checkOrigin(c, dir); err != nil {
+		return nil, err
 	}
 	opts := store.OpenOptions{Create: c.Mode == Create, ReadOnly: c.Mode == ReadOnly}
 	opts.BusyTimeout = c.BusyTimeout
@@ -342,12 +354,42 @@ func (g *Gate) signing(ctx context.Context) (*translog.Signer, error) {
 			return nil, Errorf(Unavailable, KeysDir, "the signing key of this store's log is not in %s", g.keysDir)
 		}
 	}
-	s, err := translog.LoadSigner(g.keysDir, g.cfg.Deployment)
-	if err != nil {
+	origin := g.cfg.Origin
+	if origin == "" && g.cfg.Deployment != "" && !translog.HasSigningKey(g.keysDir) {
+		origin = "consentgate/" + g.cfg.Deployment
+	}
+	s, err := translog.LoadSigner(g.keysDir, origin)
+	if errors.Is(err, translog.ErrOriginMismatch) {
+		return nil, Errorf(Invalid, NoHint, "%v", err)
+	} else if err != nil {
 		return nil, err
 	}
 	g.signer = s
 	return s, nil
+}
+
+// checkOrigin refuses an origin asked for that is not one (Invalid), or
+// that is not the origin the store's key was created with.
+func checkOrigin(c Config, dir string) error {
+	if c.Origin == "" {
+		return nil
+	}
+	if err := translog.CheckOrigin(c.Origin); err != nil {
+		return invalid("%v", err)
+	}
+	vkey := c.Verifier
+	if vkey == "" {
+		var err error
+		if vkey, err = translog.LoadVerifier(dir); errors.Is(err, translog.ErrNoSigningKey) {
+			return nil // set when the key is created
+		} else if err != nil {
+			return err
+		}
+	}
+	if o, err := translog.KeyOrigin(vkey); err == nil && o != c.Origin {
+		return invalid("origin %q: this store's log signs as %q (%v)", c.Origin, o, translog.ErrOriginMismatch)
+	}
+	return nil
 }
 
 // VerifierKey is the log's verifier key (the signed-note form), read

@@ -7,8 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/mod/sumdb/tlog"
+	"sort"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/consent"
@@ -294,31 +293,39 @@ func (g *Gate) Erase(ctx context.Context, subject string) error {
 // Tiles is what WriteTiles wrote.
 type Tiles struct {
 	Written int   `json:"written"`
-	Size    int64 `json:"size"` // the checkpoint's tree size
+	Size    int64 `json:"size"` // the latest checkpoint's tree size
+	// Checkpoints is how many kept checkpoints' trees the tiles cover:
+	// each has its partial tiles there.
+	Checkpoints int `json:"checkpoints"`
 }
 
 // WriteTiles writes the latest checkpoint, the C2SP tlog-tiles of its tree
-// and the entry bundles under dir. Full tiles never change, so those
-// already there are kept; partial ones are rewritten.
+// and the entry bundles under dir, with the partial tiles and bundles of
+// every kept checkpoint's tree (tlog-tiles: a log serves the partial tiles
+// of every size it signed). A tile's path names its width, so a tile
+// never changes: those already there are kept.
 func (g *Gate) WriteTiles(ctx context.Context, dir string) (*Tiles, error) {
 	cp, note, err := g.LatestCheckpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
+	cps, err := g.st.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &Tiles{Size: cp.Size}
-	for _, t := range tlog.NewTiles(8, 0, cp.Size) {
-		tiles := []tlog.Tile{t}
-		if t.L == 0 {
-			e := t
-			e.L = -1 // the entry bundle beside each level-0 tile
-			tiles = append(tiles, e)
+	var prev int64
+	for _, c := range cps {
+		if c.Size > cp.Size || c.Size <= prev {
+			continue
 		}
-		for _, t := range tiles {
+		out.Checkpoints++
+		for _, t := range translog.NewTiles(prev, c.Size) {
 			path := filepath.Join(dir, translog.TilePath(t))
-			if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && t.W == 1<<8 {
+			if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 				continue
 			}
-			body, err := translog.TileData(ctx, g.st, t, cp.Size)
+			body, err := translog.TileData(ctx, g.st, t, c.Size)
 			if err != nil {
 				return nil, err
 			}
@@ -327,6 +334,7 @@ func (g *Gate) WriteTiles(ctx context.Context, dir string) (*Tiles, error) {
 			}
 			out.Written++
 		}
+		prev = c.Size
 	}
 	if err := writeFile(filepath.Join(dir, "checkpoint"), note, true); err != nil {
 		return nil, err
@@ -363,9 +371,12 @@ func writeFile(path string, body []byte, durable bool) error {
 	return os.Rename(f.Name(), path)
 }
 
-// Tile serves a C2SP tlog-tiles path against the latest checkpoint;
-// immutable says the tile is full and never changes. NotFound for a path
-// that is not a tile of the tree.
+// Tile serves a C2SP tlog-tiles path: a full tile of the latest
+// checkpoint's tree, or a partial tile of the tree of any kept checkpoint
+// (tlog-tiles: a log serves the partial tiles of every size it signed a
+// checkpoint for). A tile never changes (a partial one's path names its
+// width): immutable is always true for a tile served. NotFound for a path
+// that is not a tile of those trees.
 func (g *Gate) Tile(ctx context.Context, path string) (body []byte, immutable bool, err error) {
 	t, ok := translog.ParseTilePath(path)
 	if !ok {
@@ -375,11 +386,25 @@ func (g *Gate) Tile(ctx context.Context, path string) (body []byte, immutable bo
 	if err != nil {
 		return nil, false, err
 	}
-	body, err = translog.TileData(ctx, g.st, t, cp.Size)
-	if errors.Is(err, translog.ErrRange) {
-		return nil, false, notFound("tile %s is beyond the latest checkpoint", path)
+	size := cp.Size
+	if !translog.OfTree(t, size) && t.W < 1<<8 {
+		// The partial tile of an older tree: the kept checkpoint whose
+		// size has it, if any.
+		cps, err := g.st.Checkpoints(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		lo, hi := translog.PartialSizes(t)
+		i := sort.Search(len(cps), func(i int) bool { return cps[i].Size >= lo })
+		if i < len(cps) && cps[i].Size < hi && cps[i].Size <= cp.Size {
+			size = cps[i].Size
+		}
 	}
-	return body, t.W == 256, err
+	body, err = translog.TileData(ctx, g.st, t, size)
+	if errors.Is(err, translog.ErrRange) {
+		return nil, false, notFound("tile %s is not a tile of the latest checkpoint's tree, nor a partial tile of a kept checkpoint's", path)
+	}
+	return body, err == nil, err
 }
 
 // LogSize is the number of leaves in the log.

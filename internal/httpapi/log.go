@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"compress/gzip"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 func (s *Server) logRoutes() {
@@ -49,8 +51,48 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	if immutable {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	}
+	if strings.HasPrefix(r.PathValue("path"), "entries/") {
+		// Entry bundles compress well (tlog-tiles: SHOULD be served
+		// gzip'd to a client that accepts it); hash tiles would not.
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			if _, err := zw.Write(body); err != nil {
+				return err
+			}
+			return zw.Close()
+		}
+	}
 	_, err = w.Write(body)
 	return err
+}
+
+// acceptsGzip reads Accept-Encoding (RFC 9110 §12.5.3): gzip, x-gzip or
+// *, not with q=0.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+				continue
+			}
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(k, "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			if q > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // queryInt reads a non-negative integer parameter; def < 0 makes it

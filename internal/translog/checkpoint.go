@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 	"golang.org/x/mod/sumdb/note"
@@ -33,19 +36,32 @@ const (
 // Signer signs checkpoints (as signed notes) and manifests (Ed25519 over
 // their RFC 8785 canonical JSON) with one Ed25519 key.
 type Signer struct {
-	Origin   string // consentgate/<deployment>, the key's name
+	Origin   string // the checkpoints' origin line, the key's name
 	Verifier string // the verifier key, in the signed-note format
 	signer   note.Signer
 	priv     ed25519.PrivateKey
 }
 
 // LoadSigner reads the signing key under dir, creating it at first use
-// with origin consentgate/<deployment>.
-func LoadSigner(dir, deployment string) (*Signer, error) {
+// with origin as its name (the checkpoints' origin line), or, when origin
+// is "", DefaultOrigin(): the origin is set once, when the key is
+// created, and kept in the key file (the signed-note key's name), so a
+// store signs as it always has. A key there under another origin than
+// one asked for is ErrOriginMismatch.
+func LoadSigner(dir, origin string) (*Signer, error) {
+	if origin != "" {
+		if err := CheckOrigin(origin); err != nil {
+			return nil, err
+		}
+	}
 	path := filepath.Join(dir, SigningKeyFile)
 	skey, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := createSigner(dir, "consentgate/"+deployment); err != nil {
+		o := origin
+		if o == "" {
+			o = DefaultOrigin()
+		}
+		if err := createSigner(dir, o); err != nil {
 			return nil, err
 		}
 		skey, err = os.ReadFile(path)
@@ -57,7 +73,48 @@ func LoadSigner(dir, deployment string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if origin != "" && s.Origin != origin {
+		return nil, fmt.Errorf("%s signs as %q: %w", path, s.Origin, ErrOriginMismatch)
+	}
 	return s, nil
+}
+
+// ErrOriginMismatch: an origin was asked for that is not the one the
+// store's signing key was created with. A log's origin never changes
+// (its checkpoints name it); leave the origin out, or give that one.
+var ErrOriginMismatch = errors.New("a log's origin is set once, when its signing key is created")
+
+// DefaultOrigin is the origin of a signing key created without one:
+// consentgate/ and a random id of 16 hex digits, unique to the store
+// (never the host name: stores on one machine are different logs).
+func DefaultOrigin() string {
+	var id [8]byte
+	rand.Read(id[:])
+	return "consentgate/" + hex.EncodeToString(id[:])
+}
+
+// CheckOrigin checks that s can be a log's origin: a signed-note key name
+// (non-empty UTF-8 without spaces, control characters or '+'), as C2SP
+// tlog-checkpoint asks of the origin line, of at most 255 bytes.
+func CheckOrigin(s string) error {
+	if s == "" || len(s) > 255 || !utf8.ValidString(s) {
+		return fmt.Errorf("origin %q: expected 1 to 255 bytes of UTF-8", s)
+	}
+	for _, r := range s {
+		if r == '+' || unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r) {
+			return fmt.Errorf("origin %q: %q is not allowed in an origin (no spaces, control characters or '+'; for example consentgate/eu-prod or log.example.com/consent)", s, r)
+		}
+	}
+	return nil
+}
+
+// KeyOrigin is the origin of a verifier key (its name).
+func KeyOrigin(verifierKey string) (string, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(verifierKey))
+	if err != nil {
+		return "", err
+	}
+	return v.Name(), nil
 }
 
 // ErrNoSigningKey: the keys directory holds no signing key.
