@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -10,6 +11,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -649,5 +652,250 @@ func TestCheckpointAfterCommitFails(t *testing.T) {
 	out = ok(t, dir, "log", "verify")
 	if strings.Contains(out, "not signed yet") {
 		t.Fatalf("the tail is still unsigned after the next writing command:\n%s", out)
+	}
+}
+
+// httpTiles reads C2SP tlog-tiles over HTTP for Go's tlog package.
+type httpTiles struct {
+	t   *testing.T
+	url string
+}
+
+func (h httpTiles) Height() int { return 8 }
+
+func (h httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		code, b, _ := httpGet(h.t, h.url+"/log/"+translog.TilePath(t), nil)
+		if code != 200 {
+			return nil, fmt.Errorf("GET /log/%s: %d %s", translog.TilePath(t), code, b)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (h httpTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// httpGet fetches a URL with the headers given, without Go's transparent
+// decompression: the body as it came, and the answer's headers.
+func httpGet(t *testing.T, url string, header map[string]string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// openCheckpoint opens a signed checkpoint with golang.org/x/mod's note
+// and the key given, and reads its tree.
+func openCheckpoint(t *testing.T, signed []byte, key string) (string, tlog.Tree) {
+	t.Helper()
+	v, err := note.NewVerifier(strings.TrimSpace(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("checkpoint: %v\n%s", err, signed)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 3 {
+		t.Fatalf("checkpoint %q", n.Text)
+	}
+	var tree tlog.Tree
+	fmt.Sscan(lines[1], &tree.N)
+	h, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(h) != 32 || tree.N <= 0 {
+		t.Fatalf("checkpoint %q", n.Text)
+	}
+	copy(tree.Hash[:], h)
+	return lines[0], tree
+}
+
+// moreConsent imports n consent events for new subjects prefix000….
+func moreConsent(t *testing.T, dir, prefix string, n int) {
+	t.Helper()
+	var lines bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&lines, `{"subject":"%s%03d","purpose":"train_ai_system","state":"denied","at":"2024-02-01T00:00:00Z","source":"settings"}`+"\n", prefix, i)
+	}
+	os.WriteFile(filepath.Join(dir, prefix+".jsonl"), lines.Bytes(), 0o644)
+	ok(t, dir, "consent", "import", prefix+".jsonl")
+}
+
+// TestOlderCheckpointFromTiles: a client holding an older checkpoint
+// checks it against the tiles the running server serves once the log has
+// grown past it (C2SP tlog-tiles: the partial tiles of every size a
+// checkpoint was signed for), with golang.org/x/mod's tlog and note and
+// the key the server publishes; log tiles --out writes the same tiles;
+// entry bundles come gzip'd to a client that asks.
+func TestOlderCheckpointFromTiles(t *testing.T) {
+	dir := setupE2E(t)
+	moreConsent(t, dir, "a", 300)
+	old := []byte(ok(t, dir, "log", "checkpoint"))
+	moreConsent(t, dir, "b", 400)
+	latest := []byte(ok(t, dir, "log", "checkpoint"))
+	url := serve(t, dir)
+
+	code, key, _ := httpGet(t, url+"/log/key", nil)
+	if code != 200 {
+		t.Fatalf("GET /log/key: %d", code)
+	}
+	if cli := ok(t, dir, "log", "key"); cli != string(key) {
+		t.Fatalf("log key printed %q, GET /log/key answers %q", cli, key)
+	}
+	origin, oldTree := openCheckpoint(t, old, string(key))
+	_, tree := openCheckpoint(t, latest, string(key))
+	if !strings.HasPrefix(origin, "consentgate/") || oldTree.N>>8 != 1 || tree.N>>8 < 2 {
+		t.Fatalf("origin %q, trees of %d and %d leaves: expected the older with a partial level-0 tile the newer has full", origin, oldTree.N, tree.N)
+	}
+	// The older tree's own partial tile, which the latest tree does not
+	// have.
+	partial := fmt.Sprintf("/log/tile/0/001.p/%d", oldTree.N-256)
+	if code, b, _ := httpGet(t, url+partial, nil); code != 200 || len(b) != int(oldTree.N-256)*32 {
+		t.Fatalf("GET %s: %d, %d bytes", partial, code, len(b))
+	}
+	if code, _, _ := httpGet(t, url+fmt.Sprintf("/log/tile/0/001.p/%d", oldTree.N-255), nil); code != 404 {
+		t.Fatalf("a partial tile of a size no checkpoint has: %d", code)
+	}
+
+	// The older root, recomputed from the served tiles alone.
+	for _, tr := range []tlog.Tree{oldTree, tree} {
+		hr := tlog.TileHashReader(tr, httpTiles{t, url})
+		root, err := tlog.TreeHash(tr.N, hr)
+		if err != nil || root != tr.Hash {
+			t.Fatalf("tree of %d leaves from the served tiles: %v, root %s, checkpoint %s", tr.N, err, root, tr.Hash)
+		}
+	}
+	hr := tlog.TileHashReader(tree, httpTiles{t, url})
+	p, err := tlog.ProveTree(tree.N, oldTree.N, hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.CheckTree(p, tree.N, tree.Hash, oldTree.N, oldTree.Hash); err != nil {
+		t.Fatalf("the older tree is not a prefix of the newer: %v", err)
+	}
+
+	// The older tree's partial entry bundle: gzip'd when asked, and its
+	// entries are the leaves its hashes are of.
+	bundle := fmt.Sprintf("/log/tile/entries/001.p/%d", oldTree.N-256)
+	code, plain, h := httpGet(t, url+bundle, nil)
+	if code != 200 || h.Get("Content-Encoding") != "" || !strings.Contains(h.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("GET %s: %d, Content-Encoding %q, Vary %q", bundle, code, h.Get("Content-Encoding"), h.Get("Vary"))
+	}
+	code, zipped, h := httpGet(t, url+bundle, map[string]string{"Accept-Encoding": "gzip"})
+	if code != 200 || h.Get("Content-Encoding") != "gzip" || !strings.Contains(h.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("GET %s with Accept-Encoding: gzip: %d, Content-Encoding %q, Vary %q", bundle, code, h.Get("Content-Encoding"), h.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(unzipped, plain) || len(zipped) >= len(plain) {
+		t.Fatalf("gzip'd bundle: %v; %d bytes gzip'd, %d plain, same %v", err, len(zipped), len(plain), bytes.Equal(unzipped, plain))
+	}
+	entries, err := translog.SplitBundle(plain)
+	if err != nil || len(entries) != int(oldTree.N-256) {
+		t.Fatalf("bundle: %d entries, %v", len(entries), err)
+	}
+	ohr := tlog.TileHashReader(oldTree, httpTiles{t, url})
+	for _, i := range []int64{256, oldTree.N - 1} {
+		p, err := tlog.ProveRecord(oldTree.N, i, ohr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(p, oldTree.N, oldTree.Hash, i, tlog.RecordHash(entries[i-256])); err != nil {
+			t.Fatalf("entry %d of the older tree's bundle: %v", i, err)
+		}
+	}
+	// A hash tile is not compressed (it would not shrink).
+	if _, _, h := httpGet(t, url+partial, map[string]string{"Accept-Encoding": "gzip"}); h.Get("Content-Encoding") != "" {
+		t.Fatalf("a hash tile came %s", h.Get("Content-Encoding"))
+	}
+
+	// Static serving: log tiles --out has the older tree's partial tiles
+	// too, byte for byte the server's.
+	ok(t, dir, "log", "tiles", "--out", "tiles")
+	fromFiles := tlog.TileHashReader(oldTree, tileDir{filepath.Join(dir, "tiles")})
+	if root, err := tlog.TreeHash(oldTree.N, fromFiles); err != nil || root != oldTree.Hash {
+		t.Fatalf("older tree from log tiles --out: %v", err)
+	}
+	if b := readFile(t, dir, filepath.Join("tiles", bundle[len("/log/"):])); b != string(plain) {
+		t.Fatalf("the written bundle %s differs from the served one", bundle)
+	}
+	// Written again, nothing changes: every tile there is kept.
+	if out := ok(t, dir, "log", "tiles", "--out", "tiles"); !strings.HasPrefix(out, "wrote 0 tiles") {
+		t.Fatalf("log tiles again: %s", out)
+	}
+}
+
+// TestOrigin: a store's origin is its own — unique, not the host name —,
+// set once when its signing key is created (--origin, or a random id),
+// kept across sessions, and a --origin that is not the store's is
+// refused. A store whose key was made before (under the host name) keeps
+// signing as it did.
+func TestOrigin(t *testing.T) {
+	origins := map[string]bool{}
+	host, _ := os.Hostname()
+	for range 2 {
+		dir := e2eDir(t)
+		ok(t, dir, "policy", "publish", "policy-1.yaml")
+		o1, _ := openCheckpoint(t, []byte(ok(t, dir, "log", "checkpoint")), ok(t, dir, "log", "key"))
+		ok(t, dir, "policy", "publish", "policy-2.yaml")
+		o2, _ := openCheckpoint(t, []byte(ok(t, dir, "log", "checkpoint")), ok(t, dir, "log", "key"))
+		if o1 != o2 || !regexp.MustCompile(`^consentgate/[0-9a-f]{16}$`).MatchString(o1) || strings.Contains(o1, host) {
+			t.Fatalf("origins %q then %q", o1, o2)
+		}
+		origins[o1] = true
+		if _, errOut, code := cg(t, dir, "--origin", "consentgate/other", "log", "checkpoint"); code != 2 || !strings.Contains(errOut, o1) {
+			t.Fatalf("another --origin: exit %d %s", code, errOut)
+		}
+		ok(t, dir, "--origin", o1, "log", "checkpoint") // its own is fine
+	}
+	if len(origins) != 2 {
+		t.Fatalf("two stores sign as %v", origins)
+	}
+
+	// Given at creation, it is the origin.
+	dir := e2eDir(t)
+	ok(t, dir, "--origin", "consent.example.com/log", "policy", "publish", "policy-1.yaml")
+	if o, _ := openCheckpoint(t, []byte(ok(t, dir, "log", "checkpoint")), ok(t, dir, "log", "key")); o != "consent.example.com/log" {
+		t.Fatalf("origin %q", o)
+	}
+	if _, errOut, code := cg(t, e2eDir(t), "--origin", "two words", "policy", "publish", "policy-1.yaml"); code != 2 || !strings.Contains(errOut, "origin") {
+		t.Fatalf("--origin with a space: exit %d %s", code, errOut)
+	}
+
+	// A key made the old way, named after the host: the store keeps it.
+	dir = e2eDir(t)
+	skey, vkey, err := note.GenerateKey(nil, "consentgate/vm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "consentgate.db.keys"), 0o700)
+	os.WriteFile(filepath.Join(dir, "consentgate.db.keys", "log.key"), []byte(skey+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "consentgate.db.keys", "log.pub"), []byte(vkey+"\n"), 0o644)
+	ok(t, dir, "policy", "publish", "policy-1.yaml")
+	if key := ok(t, dir, "log", "key"); key != vkey+"\n" {
+		t.Fatalf("log key %q, the store's key %q", key, vkey)
+	}
+	if o, _ := openCheckpoint(t, []byte(ok(t, dir, "log", "checkpoint")), vkey); o != "consentgate/vm" {
+		t.Fatalf("origin %q", o)
 	}
 }
