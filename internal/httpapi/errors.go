@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/gate"
@@ -57,6 +60,8 @@ func asError(err error) *Error {
 		return e
 	case errors.As(err, &mbe):
 		return &Error{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit), ""}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &Error{http.StatusRequestTimeout, "timeout", "the request body did not arrive in time", ""}
 	}
 	ge := gate.As(err)
 	out := &Error{Status: statuses[ge.Code], Code: string(ge.Code), Message: ge.Message, Hint: string(ge.Hint)}
@@ -89,9 +94,21 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case e.Status >= 500:
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if e.Code == string(gate.Busy) {
-		// The busy timeout already waited; the client tries again soon.
-		w.Header().Set("Retry-After", strconv.Itoa(int(gate.ServingBusyTimeout/time.Second)))
+	switch e.Status {
+	case http.StatusServiceUnavailable:
+		if e.Code == string(gate.Busy) {
+			// The busy timeout already waited; the client tries again soon.
+			w.Header().Set("Retry-After", strconv.Itoa(int(gate.ServingBusyTimeout/time.Second)))
+		}
+	case http.StatusUnauthorized:
+		// RFC 6750 §3: the scheme to use, and why a token given failed.
+		challenge := `Bearer realm="consentgate"`
+		if r.Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	case http.StatusRequestTimeout:
+		w.Header().Set("Connection", "close")
 	}
 	writeJSON(w, e.Status, map[string]any{"error": e})
 }
@@ -103,8 +120,55 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// readBody reads a request body whole (within the route's limit).
+// jsonType says whether mt is a media type a JSON body may be declared as; a body
+// declared as anything else (text/plain, a form) is refused with 415. A
+// body with no Content-Type is read as JSON, as it always was.
+func jsonType(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+// policyType says whether a policy body may be declared as mt: YAML (the
+// policy format) or JSON (a subset of YAML).
+func policyType(mt string) bool {
+	switch mt {
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		return true
+	}
+	return jsonType(mt)
+}
+
+// contentType refuses a body declared as a media type ok does not take:
+// 415, naming what the route takes.
+func contentType(r *http.Request, ok func(string) bool, takes string) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && ok(mt) {
+		return nil
+	}
+	return &Error{http.StatusUnsupportedMediaType, "unsupported_media_type", fmt.Sprintf("the body is declared as %q; this route takes %s", ct, takes), ""}
+}
+
+// readBody reads a JSON request body whole (within the route's limit),
+// refusing one declared as another media type (415).
 func readBody(r *http.Request) ([]byte, error) {
+	if err := contentType(r, jsonType, "application/json"); err != nil {
+		return nil, err
+	}
+	return readAll(r)
+}
+
+// readPolicyBody reads a policy document's body: YAML or JSON, declared
+// as application/yaml (or application/x-yaml, text/yaml) or
+// application/json, or undeclared; 415 for anything else.
+func readPolicyBody(r *http.Request) ([]byte, error) {
+	if err := contentType(r, policyType, "application/yaml or application/json"); err != nil {
+		return nil, err
+	}
+	return readAll(r)
+}
+
+func readAll(r *http.Request) ([]byte, error) {
 	var b bytes.Buffer
 	_, err := io.Copy(&b, r.Body)
 	return b.Bytes(), err
@@ -112,11 +176,14 @@ func readBody(r *http.Request) ([]byte, error) {
 
 // readJSON decodes a request body strictly: unknown fields are refused.
 func readJSON(r *http.Request, v any) error {
+	if err := contentType(r, jsonType, "application/json"); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
 		return badRequest("the body is not the JSON expected: %s", gate.JSONProblem(err))

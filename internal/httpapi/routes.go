@@ -255,13 +255,13 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p access.Prin
 	return nil
 }
 
-// postPolicy publishes a version: the body is the policy YAML; ?force=true
-// publishes past the checks, recorded as forced.
+// postPolicy publishes a version: the body is the policy YAML (or JSON);
+// ?force=true publishes past the checks, recorded as forced.
 func (s *Server) postPolicy(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	if !p.Can(access.Publish, "") { // before the body is read: a token that may not publish learns nothing of it
 		return gate.Errorf(gate.Forbidden, gate.NoHint, "this token may not publish policy versions")
 	}
-	body, err := readBody(r)
+	body, err := readPolicyBody(r)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
 )
 
@@ -31,6 +33,10 @@ type Config struct {
 	// Pages, when not nil, serves the web pages: /privacy, /admin and
 	// /static/ are routed to it.
 	Pages http.Handler
+	// BodyTimeout bounds the reading of a request body (default ten
+	// seconds), extended by a second for every 64 KiB received: a body
+	// trickled in is cut off, a large one sent at a sane rate is not.
+	BodyTimeout time.Duration
 }
 
 // Server serves the API.
@@ -56,6 +62,9 @@ func New(c Config) *Server {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
 	s := &Server{Config: c, mux: http.NewServeMux(), metrics: newMetrics()}
 	s.metrics.reg.MustRegister(newNoticeCollector(c.Gate))
 	s.routes()
@@ -67,14 +76,99 @@ func New(c Config) *Server {
 	return s
 }
 
-// Handler is the whole server: routes behind logging, metrics and recovery.
-func (s *Server) Handler() http.Handler { return s.observe(s.mux) }
+// Handler is the whole server: routes behind logging, metrics and
+// recovery, and the hardening every answer gets (see harden).
+func (s *Server) Handler() http.Handler { return s.bodyDeadline(s.observe(s.harden(s.mux))) }
+
+// bodyDeadline puts a deadline on reading a request's body (BodyTimeout),
+// on the connection itself: outermost, where the ResponseWriter is the
+// server's.
+func (s *Server) bodyDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			r.Body = newDeadlineBody(w, r.Body, s.BodyTimeout)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// harden is what every request gets: X-Content-Type-Options: nosniff on
+// the answer, and a JSON error of the API's shape for a path no route serves (404) or a method
+// the path's routes do not take (405, with Allow). The pages answer their
+// own paths, errors included.
+func (s *Server) harden(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		mh, pattern := s.mux.Handler(r)
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own answer gives the status and the Allow header;
+		// the API words it.
+		rec := &headRecorder{header: http.Header{}}
+		mh.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			allow := rec.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			s.fail(w, r, &Error{http.StatusMethodNotAllowed, "method_not_allowed", r.URL.Path + " does not take " + r.Method + "; it takes " + allow, ""})
+			return
+		}
+		s.fail(w, r, &Error{http.StatusNotFound, string(gate.NotFound), "no route serves " + r.Method + " " + r.URL.Path + " (GET /openapi.json lists the routes)", ""})
+	})
+}
+
+// headRecorder keeps the status and headers of an answer, not its body.
+type headRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headRecorder) Header() http.Header         { return h.header }
+func (h *headRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headRecorder) WriteHeader(status int)      { h.status = status }
+
+// bodyRate is the rate a body's deadline grows at as it arrives.
+const bodyRate = 64 << 10 // bytes per second
+
+// deadlineBody reads a request body within a deadline on the connection:
+// the timeout from the first read, plus a second per bodyRate bytes
+// received. Reading past the deadline fails (the API answers 408).
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	start   time.Time
+	timeout time.Duration
+	n       int64
+}
+
+func newDeadlineBody(w http.ResponseWriter, body io.ReadCloser, timeout time.Duration) *deadlineBody {
+	b := &deadlineBody{ReadCloser: body, rc: http.NewResponseController(w), start: time.Now(), timeout: timeout}
+	b.rc.SetReadDeadline(b.start.Add(timeout)) // not every writer has a connection (tests): then nothing to bound
+	return b
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	before := b.n
+	b.n += int64(n)
+	// Once the body has ended the server reads the connection for the next
+	// request without a deadline: leave it so.
+	if err == nil && b.n/bodyRate != before/bodyRate {
+		b.rc.SetReadDeadline(b.start.Add(b.timeout + time.Duration(b.n/bodyRate)*time.Second))
+	}
+	return n, err
+}
 
 // Run serves on l until ctx ends, then shuts down gracefully (requests in
 // flight get ten seconds); it checkpoints the log every CheckpointEvery
-// when it grew, and once more on the way out.
+// when it grew, and once more on the way out. A request's header must
+// arrive within five seconds, a whole request (header and body) within a
+// minute unless its body keeps arriving at a sane rate (BodyTimeout), and
+// a connection idle for two minutes is closed.
 func (s *Server) Run(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	tick := time.NewTicker(s.CheckpointEvery)
@@ -106,7 +200,8 @@ func (s *Server) Checkpoint(ctx context.Context) {
 }
 
 // authed wraps a handler that needs a principal: the request's bearer
-// token.
+// token. Its answers are Cache-Control: no-store, and the ids its path
+// names are checked (consent.ValidateID) before the handler runs.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p access.Principal) error) http.HandlerFunc {
 	return s.authedUpTo(s.MaxBody, h)
 }
@@ -115,6 +210,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p access.
 // larger than a consent event).
 func (s *Server) authedUpTo(limit int64, h func(w http.ResponseWriter, r *http.Request, p access.Principal) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !found {
 			token = ""
@@ -124,9 +220,32 @@ func (s *Server) authedUpTo(limit int64, h func(w http.ResponseWriter, r *http.R
 			s.fail(w, r, err)
 			return
 		}
+		if err := pathIDs(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r, p); err != nil {
 			s.fail(w, r, err)
+		}
+	}
+}
+
+// pathIDs checks every id the route's path names ({id}, {version}) by
+// the rule the imports check ids by.
+func pathIDs(r *http.Request) error {
+	for rest := r.Pattern; ; {
+		_, after, ok := strings.Cut(rest, "{")
+		if !ok {
+			return nil
+		}
+		name, tail, _ := strings.Cut(after, "}")
+		rest = tail
+		if strings.HasSuffix(name, "...") {
+			continue
+		}
+		if err := consent.ValidateID(r.PathValue(name)); err != nil {
+			return badRequest("the path's {%s}: %v", name, err)
 		}
 	}
 }
