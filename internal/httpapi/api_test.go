@@ -61,6 +61,7 @@ type world struct {
 	g      *gate.Gate
 	dir    string
 	tokens map[string]string // admin, operator, auditor, ana (subject), ben (subject), revoked
+	oa     *responseChecker  // every answer do receives is checked against openapi.json
 }
 
 // writeFile writes a test file into dir and returns its path.
@@ -164,6 +165,12 @@ func (w *world) do(who, method, path string, body string, hdr ...string) (int, [
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if w.oa == nil {
+		w.oa = newResponseChecker(w.t, w.srv)
+	}
+	if err := w.oa.check(req, resp, b); err != nil {
+		w.t.Errorf("the answer is not the one openapi.json documents: %v\n%.300s", err, b)
+	}
 	return resp.StatusCode, b
 }
 

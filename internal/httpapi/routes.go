@@ -154,21 +154,37 @@ func (s *Server) getConsents(w http.ResponseWriter, r *http.Request, p access.Pr
 }
 
 func (s *Server) getHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	hist, err := s.Gate.ConsentHistory(r.Context(), p, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subject": id, "events": hist})
+	pg, err := gate.Paginate(hist, pr, gate.ConsentEventKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{"subject": id}, "events", pg))
 	return nil
 }
 
 func (s *Server) getReport(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	rep, err := s.Gate.Report(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	pg, err := gate.Paginate(rep.Exports, pr, gate.ReportKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{"subject": rep.Subject, "known": rep.Known}, "exports", pg))
 	return nil
 }
 
@@ -238,11 +254,19 @@ func (s *Server) postDecisions(w http.ResponseWriter, r *http.Request, p access.
 }
 
 func (s *Server) getPolicies(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	ps, err := s.Gate.Policies(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"policies": ps})
+	pg, err := gate.Paginate(ps, pr, gate.PolicyKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{}, "policies", pg))
 	return nil
 }
 
@@ -304,11 +328,19 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request, p access.Princi
 }
 
 func (s *Server) getExports(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	es, err := s.Gate.Exports(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"exports": es})
+	pg, err := gate.Paginate(es, pr, gate.ExportKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{}, "exports", pg))
 	return nil
 }
 
@@ -323,6 +355,10 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p access.Prin
 }
 
 func (s *Server) getImpact(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	since := timestamp.Min
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := timestamp.Parse(v)
@@ -335,7 +371,11 @@ func (s *Server) getImpact(w http.ResponseWriter, r *http.Request, p access.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	pg, err := gate.Paginate(items, pr, gate.ImpactKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{}, "items", pg))
 	return nil
 }
 
@@ -363,6 +403,10 @@ func (s *Server) postImpactMark(w http.ResponseWriter, r *http.Request, p access
 // getNotices lists notices: a recipient token's own, every one for staff;
 // ?overdue=true for the overdue ones only.
 func (s *Server) getNotices(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	f := gate.NoticeFilter{Recipient: q.Get("recipient"), Export: q.Get("export")}
 	switch v := q.Get("overdue"); v {
@@ -376,7 +420,11 @@ func (s *Server) getNotices(w http.ResponseWriter, r *http.Request, p access.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"notices": ns})
+	pg, err := gate.Paginate(ns, pr, gate.NoticeKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{}, "notices", pg))
 	return nil
 }
 
@@ -431,10 +479,18 @@ func (s *Server) postLineage(w http.ResponseWriter, r *http.Request, p access.Pr
 // getAftermaths answers what happened after a member stopped allowing
 // exports' use of their data: the privacy centre's "after my opt-out".
 func (s *Server) getAftermaths(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	pr, err := pageOf(r)
+	if err != nil {
+		return err
+	}
 	as, err := s.Gate.Aftermaths(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subject": r.PathValue("id"), "after_opt_out": as})
+	pg, err := gate.Paginate(as, pr, gate.AftermathKey)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, paged(map[string]any{"subject": r.PathValue("id")}, "after_opt_out", pg))
 	return nil
 }
