@@ -72,6 +72,9 @@ func printImpact(w io.Writer, items []impact.Item, limit int) {
 				ids := make([]string, len(it.Notices))
 				for k, n := range it.Notices {
 					ids[k] = n.ID
+					if n.Status != gate.NoticeOpen {
+						ids[k] += " " + n.Status
+					}
 				}
 				status += ": " + strings.Join(ids, ", ")
 			}

@@ -35,9 +35,12 @@ func cmdNotices(a *app, fs *pflag.FlagSet) runFunc {
 			return a.printJSON(map[string]any{"notices": ns}) // the shape GET /v1/notices answers
 		}
 		if len(ns) == 0 {
-			if *overdue {
+			switch {
+			case *recipient != "" || *exportID != "":
+				fmt.Fprintln(a.stdout, "no notice matches (`consentgate notices` lists them all)")
+			case *overdue:
 				fmt.Fprintln(a.stdout, "no notice is overdue")
-			} else {
+			default:
 				fmt.Fprintln(a.stdout, "no notice was sent: `consentgate notices send` sends the ones impact calls for")
 			}
 			return nil
@@ -49,7 +52,11 @@ func cmdNotices(a *app, fs *pflag.FlagSet) runFunc {
 				if an.Note != "" {
 					note = ": " + an.Note
 				}
-				fmt.Fprintf(a.stdout, "    %s %s by %s%s\n", an.At, an.Status, an.By, note)
+				late := ""
+				if an.Late {
+					late = " (after its deadline)"
+				}
+				fmt.Fprintf(a.stdout, "    %s %s by %s%s%s\n", an.At, an.Status, an.By, late, note)
 			}
 		}
 		return nil
@@ -68,9 +75,19 @@ func noticeLine(n *gate.Notice) string {
 	}
 	jobs := ""
 	if len(n.Jobs) > 0 {
-		names := make([]string, len(n.Jobs))
-		for i, j := range n.Jobs {
-			names[i] = j.Namespace + "/" + j.Name
+		var names []string
+		runs := map[string]int{}
+		for _, j := range n.Jobs {
+			name := j.Namespace + "/" + j.Name
+			if runs[name] == 0 {
+				names = append(names, name)
+			}
+			runs[name]++
+		}
+		for i, name := range names {
+			if runs[name] > 1 {
+				names[i] = fmt.Sprintf("%s (%d runs)", name, runs[name])
+			}
 		}
 		jobs = "; trained on by " + strings.Join(names, ", ")
 	}

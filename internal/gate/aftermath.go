@@ -139,6 +139,19 @@ func (g *Gate) aftermaths(ctx context.Context, subject string, rep *Report) ([]A
 			a.Notices = append(a.Notices, mn)
 		}
 		a.Unnotified = len(mine) - len(named)
+		if len(a.Jobs) > 0 && len(a.Notices) > 0 {
+			jobs := make([]LineageLink, len(a.Jobs))
+			for k, j := range a.Jobs {
+				for _, n := range a.Notices { // oldest first
+					if n.Records > 0 && j.At > n.IssuedAt {
+						j.AfterNotice = n.ID
+						break
+					}
+				}
+				jobs[k] = j
+			}
+			a.Jobs = jobs
+		}
 		out = append(out, a)
 	}
 	return out, nil

@@ -31,6 +31,10 @@ type LineageLink struct {
 	Job       string         `json:"job"`
 	RunID     string         `json:"run_id"`
 	At        timestamp.Time `json:"at"`
+	// AfterNotice, in a member's aftermath, is the first notice naming
+	// their records that the run finished after: training on the data
+	// after the recipient was told.
+	AfterNotice string `json:"after_notice,omitempty"`
 }
 
 // RecordLineage links the jobs of OpenLineage run events to the exports

@@ -116,6 +116,7 @@ type NoticeAnswer struct {
 	Note   string         `json:"note,omitempty"`
 	By     string         `json:"by"` // recipient:<id>, or operator
 	At     timestamp.Time `json:"at"`
+	Late   bool           `json:"late"` // given after the notice's deadline
 }
 
 // NoticeBundle is a notice with the evidence that it is in the log: the
@@ -209,9 +210,14 @@ func (g *Gate) notices(ctx context.Context) ([]Notice, error) {
 	if err != nil {
 		return nil, err
 	}
+	deadlines := make(map[string]timestamp.Time, len(ns))
+	for i := range ns {
+		deadlines[ns[i].ID] = ns[i].Deadline
+	}
 	answers := map[string][]NoticeAnswer{}
 	for _, a := range as {
-		answers[a.NoticeID] = append(answers[a.NoticeID], NoticeAnswer{Status: a.Status, Note: a.Note, By: a.By, At: a.At})
+		d := deadlines[a.NoticeID]
+		answers[a.NoticeID] = append(answers[a.NoticeID], NoticeAnswer{Status: a.Status, Note: a.Note, By: a.By, At: a.At, Late: d != 0 && a.At > d})
 	}
 	t := g.noticeNow()
 	out := make([]Notice, 0, len(ns))
@@ -278,7 +284,7 @@ func (g *Gate) AnswerNotice(ctx context.Context, p access.Principal, id, status,
 	if _, err := g.st.AddNoticeAnswer(ctx, a); err != nil {
 		return nil, err
 	}
-	n.Answers = append(n.Answers, NoticeAnswer{Status: status, Note: note, By: by, At: a.At})
+	n.Answers = append(n.Answers, NoticeAnswer{Status: status, Note: note, By: by, At: a.At, Late: n.Deadline != 0 && a.At > n.Deadline})
 	n.Status = status
 	n.Overdue = noticeOpen(status) && n.Deadline != 0 && a.At > n.Deadline
 	return n, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -88,6 +89,11 @@ func ParseRunEvent(b []byte) (*RunEvent, error) {
 	}
 	if _, err := need(raw.SchemaURL, "schemaURL"); err != nil {
 		return nil, err
+	}
+	if raw.Run == nil && raw.EventType == nil {
+		// A static DatasetEvent or JobEvent (OpenLineage 2-0-2): accepted,
+		// as Marquez does; it names no run, so it links nothing.
+		return &e, nil
 	}
 	if raw.Run == nil {
 		return nil, fmt.Errorf("run is missing: an OpenLineage run event needs it")
@@ -172,7 +178,30 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
 	}
 	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("%s: expected %s, got %s", te.Field, te.Type, te.Value)
+		field := te.Field
+		if field == "" {
+			field = "the event"
+		}
+		return fmt.Sprintf("%s: expected %s, got %s", field, kindWords(te.Type), te.Value)
 	}
 	return err.Error()
+}
+
+// kindWords says what JSON a Go type reads, in words.
+func kindWords(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	default:
+		return "a number"
+	}
 }

@@ -50,7 +50,7 @@ func TestParseRunEvent(t *testing.T) {
 		{"no job name", edit(func(m map[string]any) { m["job"] = map[string]any{"namespace": "x"} }), "job.name is missing"},
 		{"an input without a name", edit(func(m map[string]any) { m["inputs"] = []any{map[string]any{"namespace": "file"}} }), "inputs[0].name is missing"},
 		{"an unknown event type", edit(func(m map[string]any) { m["eventType"] = "DONE" }), "eventType \"DONE\": expected START"},
-		{"a number for a name", edit(func(m map[string]any) { m["job"] = map[string]any{"namespace": "x", "name": 7} }), "expected string"},
+		{"a number for a name", edit(func(m map[string]any) { m["job"] = map[string]any{"namespace": "x", "name": 7} }), "job.name: expected a string, got number"},
 	} {
 		if lineagetest.Validate(s, c.doc) == nil {
 			t.Errorf("%s: the schema accepts it; the case is wrong", c.what)
@@ -58,6 +58,26 @@ func TestParseRunEvent(t *testing.T) {
 		if _, err := ParseRunEvent(c.doc); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.what, err, c.want)
 		}
+	}
+}
+
+// TestStaticEvents: a DatasetEvent or JobEvent (no run, no eventType) is
+// accepted, as Marquez accepts it, and links nothing; an array is
+// refused in words.
+func TestStaticEvents(t *testing.T) {
+	ds := `{"eventTime":"2025-02-15T06:00:00Z","producer":"https://example.com/p","schemaURL":"https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent","dataset":{"namespace":"file","name":"/data/x.jsonl"}}`
+	if err := lineagetest.Validate(lineagetest.Schema(t), []byte(ds)); err != nil {
+		t.Fatalf("the DatasetEvent does not validate: %v", err)
+	}
+	e, err := ParseRunEvent([]byte(ds))
+	if err != nil || e.RunID != "" || e.EventType != "" || len(e.Inputs) != 0 {
+		t.Fatalf("a DatasetEvent: %+v %v", e, err)
+	}
+	if _, err := ParseRunEvent([]byte("[" + pythonClientEvent + "]")); err == nil || err.Error() != "not an OpenLineage run event: the event: expected an object, got array" {
+		t.Fatalf("an array: %v", err)
+	}
+	if _, err := ParseRunEvent([]byte(strings.Replace(pythonClientEvent, `"inputs": [`, `"inputs": "x", "i": [`, 1))); err == nil || !strings.Contains(err.Error(), "inputs: expected an array, got string") {
+		t.Fatalf("inputs a string: %v", err)
 	}
 }
 
@@ -70,7 +90,7 @@ func TestReadRunEvents(t *testing.T) {
 		t.Fatalf("%d events, %v", len(evs), err)
 	}
 	for _, c := range []struct{ in, want string }{
-		{good + "\n{\"eventTime\": 1}\n", "runs.jsonl:2: not an OpenLineage run event: eventTime: expected string"},
+		{good + "\n{\"eventTime\": 1}\n", "runs.jsonl:2: not an OpenLineage run event: eventTime: expected a string"},
 		{good + "\n\n" + good + "\n", "runs.jsonl:2: an empty line"},
 		{"", "runs.jsonl: no run events"},
 		{good + "\n{", "runs.jsonl:2: not an OpenLineage run event"},

@@ -239,8 +239,11 @@ func verifyInLog(noticeJSON []byte, n *Notice, ev *translog.InclusionEvidence, v
 	if !bytes.Equal(leaf, ev.Leaf) {
 		return errors.New("the log's leaf is not the one the notice derives")
 	}
-	if n.LogIndex == nil || *n.LogIndex != ev.Index {
-		return fmt.Errorf("the evidence is for log index %d, the notice says %v", ev.Index, n.LogIndex)
+	if n.LogIndex == nil {
+		return fmt.Errorf("the notice names no log index; the evidence is for log index %d", ev.Index)
+	}
+	if *n.LogIndex != ev.Index {
+		return fmt.Errorf("the evidence is for log index %d, the notice says %d", ev.Index, *n.LogIndex)
 	}
 	cp, err := translog.OpenCheckpoint([]byte(ev.Checkpoint), verifierKey)
 	if err != nil {
@@ -332,4 +335,39 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// CheckDataset checks the recipient's copy of the dataset (its lines in
+// output order) against a verified notice: the line at each record's index
+// has the record's line_sha256. It returns how many lines it read.
+func CheckDataset(n *Notice, lines io.Reader) (int64, error) {
+	want := make(map[int64]*Record, len(n.Records))
+	for i := range n.Records {
+		want[n.Records[i].Index] = &n.Records[i]
+	}
+	sc := bufio.NewScanner(lines)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	var i int64
+	found := 0
+	for ; sc.Scan(); i++ {
+		r := want[i]
+		if r == nil {
+			continue
+		}
+		sum := sha256.Sum256(sc.Bytes())
+		if hex.EncodeToString(sum[:]) != r.LineSHA256 {
+			return i, fmt.Errorf("line %d (index %d) of the dataset has SHA-256 %x, the notice's record %s says %s: this copy is not the one exported", i+1, i, sum, r.ID, r.LineSHA256)
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return i, err
+	}
+	if i != n.TreeSize {
+		return i, fmt.Errorf("the dataset has %s, the export included %d records", count(int(i), "line", "lines"), n.TreeSize)
+	}
+	if found != len(n.Records) {
+		return i, fmt.Errorf("the dataset holds %d of the notice's %d records", found, len(n.Records))
+	}
+	return i, nil
 }

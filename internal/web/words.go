@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -455,7 +456,9 @@ func aftermathWords(w gate.Words, as []gate.Aftermath) []aftermathView {
 			if n.IssuedAt < a.At {
 				nv.Sentence += " That was before this applied to you: it named " + plural(n.Records, "that record", "those records")[2:] + " because of another member " + plural(n.Records, "it also concerns", "they also concern")[2:] + "."
 			}
-			if n.Deadline != 0 {
+			if n.Deadline != 0 && (n.Status == "open" || n.Status == "refused") && !n.Overdue {
+				nv.Until = "It has until " + day(n.Deadline) + " to act."
+			} else if n.Deadline != 0 {
 				nv.Until = "It had until " + day(n.Deadline) + " to act."
 			} else {
 				nv.Until = "The policy set no deadline for it."
@@ -466,6 +469,9 @@ func aftermathWords(w gate.Words, as []gate.Aftermath) []aftermathView {
 					s += " (recorded by the platform)"
 				} else if by := answeredBy(w, an.By); by != who {
 					s += " by " + by
+				}
+				if an.Late {
+					s += ", after its deadline"
 				}
 				s += ": " + answerWords(an.Status)
 				if an.Note != "" {
@@ -488,9 +494,7 @@ func aftermathWords(w gate.Words, as []gate.Aftermath) []aftermathView {
 			}
 			v.Notices = append(v.Notices, nv)
 		}
-		for _, j := range a.Jobs {
-			v.Jobs = append(v.Jobs, "Job "+j.Namespace+"/"+j.Job+", run finished "+day(j.At))
-		}
+		v.Jobs = jobWords(a.Jobs, a.Notices, who)
 		out = append(out, v)
 	}
 	return out
@@ -511,4 +515,48 @@ func capitalFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// jobWords says which jobs ran on the data, one line per job (its runs
+// counted, the last one's date), and whether one ran after the recipient
+// was told.
+func jobWords(jobs []gate.LineageLink, notices []gate.MemberNotice, who string) []string {
+	type job struct {
+		name   string
+		runs   int
+		last   timestamp.Time
+		notice string
+	}
+	var order []*job
+	byName := map[string]*job{}
+	for _, l := range jobs {
+		name := l.Namespace + "/" + l.Job
+		j := byName[name]
+		if j == nil {
+			j = &job{name: name}
+			byName[name] = j
+			order = append(order, j)
+		}
+		j.runs++
+		j.last = max(j.last, l.At)
+		if l.AfterNotice != "" && j.notice == "" {
+			j.notice = l.AfterNotice
+		}
+	}
+	var out []string
+	for _, j := range order {
+		s := "Job " + j.name + ", run finished " + day(j.last)
+		if j.runs > 1 {
+			s = fmt.Sprintf("Job %s, %d runs, the last finished %s", j.name, j.runs, day(j.last))
+		}
+		if j.notice != "" {
+			for _, n := range notices {
+				if n.ID == j.notice {
+					s += " — after " + who + " was told, on " + day(n.IssuedAt)
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
 }
