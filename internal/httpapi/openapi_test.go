@@ -272,13 +272,17 @@ func TestResponseCheckerRefuses(t *testing.T) {
 		{200, "text/plain", `{"policies":[]}`},
 		{401, "application/json", `{"message":"no"}`},
 	} {
-		resp := &http.Response{StatusCode: bad.status, Header: http.Header{"Content-Type": {bad.ct}}}
+		resp := &http.Response{StatusCode: bad.status, Header: http.Header{"Content-Type": {bad.ct}, "X-Content-Type-Options": {"nosniff"}, "Cache-Control": {"no-store"}}}
 		if err := c.check(req, resp, []byte(bad.body)); err == nil {
 			t.Errorf("%d %s %s passed", bad.status, bad.ct, bad.body)
 		}
 	}
-	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}}
-	if err := c.check(req, resp, []byte(`{"policies":[],"next":"x"}`)); err != nil {
+	ok := http.Header{"Content-Type": {"application/json"}, "X-Content-Type-Options": {"nosniff"}, "Cache-Control": {"no-store"}}
+	if err := c.check(req, &http.Response{StatusCode: 200, Header: ok}, []byte(`{"policies":[],"next":"x"}`)); err != nil {
 		t.Errorf("a documented answer: %v", err)
+	}
+	ok.Del("Cache-Control")
+	if err := c.check(req, &http.Response{StatusCode: 200, Header: ok}, []byte(`{"policies":[]}`)); err == nil {
+		t.Errorf("an authenticated answer without Cache-Control: no-store passed")
 	}
 }
