@@ -41,25 +41,15 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 		if len(hooks) == 0 && *natsURL == "" && len(noticeHooks) == 0 {
 			return usagef("give at least one --webhook URL, --nats URL or --notices RECIPIENT=URL")
 		}
-		type hook struct{ recipient, url string }
-		var nhooks []hook
-		for _, h := range noticeHooks {
-			r, u, ok := strings.Cut(h, "=")
-			if !ok || r == "" {
-				return usagef("--notices %q: expected RECIPIENT=URL, e.g. partner-x=https://partner.example/notices", h)
-			}
-			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				return usagef("--notices %q: expected an http:// or https:// URL after %s=", h, r)
-			}
-			nhooks = append(nhooks, hook{r, u})
+		nhooks, err := noticeHooksOf(noticeHooks)
+		if err != nil {
+			return err
 		}
 		if *poll <= 0 {
 			return usagef("--poll %s: expected a positive duration such as 200ms or 5s", *poll)
 		}
-		for _, h := range hooks {
-			if u, err := url.Parse(h); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return usagef("--webhook %q: expected an http:// or https:// URL", h)
-			}
+		if err := checkHooks(hooks); err != nil {
+			return err
 		}
 		g, err := a.open(ctx, gate.Write)
 		if err != nil {
@@ -74,10 +64,10 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 				return err
 			}
 			for _, u := range hooks {
-				sinks = append(sinks, &deliver.Webhook{URL: u, Key: key})
+				sinks = append(sinks, deliver.ChangesWebhook(key, u))
 			}
 			for _, h := range nhooks {
-				routes = append(routes, gate.NoticeRoute{Recipient: h.recipient, Sink: &deliver.Webhook{URL: h.url, Key: key}})
+				routes = append(routes, gate.NoticeRoute{Recipient: h.recipient, Sink: deliver.NoticesWebhook(key, h.recipient, h.url)})
 			}
 		}
 		if *natsURL != "" {
@@ -97,6 +87,75 @@ func cmdDeliver(a *app, fs *pflag.FlagSet) runFunc {
 			routes = append(routes, gate.NoticeRoute{Recipient: r, Sink: n})
 		}
 		return g.Deliver(ctx, sinks, routes, deliver.Options{Batch: *batch, Poll: *poll, Once: *once, Log: a.stderr})
+	}
+}
+
+// noticeHook is a recipient's webhook, from --notices RECIPIENT=URL.
+type noticeHook struct{ recipient, url string }
+
+func noticeHooksOf(flags []string) ([]noticeHook, error) {
+	var nhooks []noticeHook
+	for _, h := range flags {
+		r, u, ok := strings.Cut(h, "=")
+		if !ok || r == "" {
+			return nil, usagef("--notices %q: expected RECIPIENT=URL, e.g. partner-x=https://partner.example/notices", h)
+		}
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, usagef("--notices %q: expected an http:// or https:// URL after %s=", h, r)
+		}
+		nhooks = append(nhooks, noticeHook{r, u})
+	}
+	return nhooks, nil
+}
+
+func checkHooks(hooks []string) error {
+	for _, h := range hooks {
+		if u, err := url.Parse(h); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--webhook %q: expected an http:// or https:// URL", h)
+		}
+	}
+	return nil
+}
+
+// cmdDeliverSecret prints the Standard Webhooks secret (whsec_…) a
+// receiver checks one endpoint's requests with. Each endpoint has its own,
+// derived from webhook.key in the keys directory and the URL exactly as
+// deliver is given it; the key is created here if it does not exist yet,
+// so that a receiver can be configured before the first delivery.
+func cmdDeliverSecret(a *app, fs *pflag.FlagSet) runFunc {
+	hook := fs.String("webhook", "", "the secret of the consent-change webhook at `URL`, as given to deliver --webhook")
+	notices := fs.String("notices", "", "the secret of a recipient's notice webhook, `RECIPIENT=URL` as given to deliver --notices")
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		if (*hook == "") == (*notices == "") {
+			return usagef("give one --webhook URL or one --notices RECIPIENT=URL")
+		}
+		var nhooks []noticeHook
+		if *notices != "" {
+			var err error
+			if nhooks, err = noticeHooksOf([]string{*notices}); err != nil {
+				return err
+			}
+		} else if err := checkHooks([]string{*hook}); err != nil {
+			return err
+		}
+		g, err := a.open(ctx, gate.Write)
+		if err != nil {
+			return err
+		}
+		defer a.done(g)
+		key, err := g.Secret("webhook.key")
+		if err != nil {
+			return err
+		}
+		w := deliver.ChangesWebhook(key, *hook)
+		if len(nhooks) > 0 {
+			w = deliver.NoticesWebhook(key, nhooks[0].recipient, nhooks[0].url)
+		}
+		fmt.Fprintln(a.stdout, w.Secret())
+		return nil
 	}
 }
 

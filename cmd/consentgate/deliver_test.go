@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,18 +18,22 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/consentgate/consentgate/internal/deliver"
 )
 
-// receiver is a webhook endpoint that checks signatures with the key the
-// deliverer created and keeps what arrives.
+// receiver is a webhook endpoint that checks every request with Standard
+// Webhooks' own Go library, configured with the secret `deliver secret`
+// printed, and keeps what arrives.
 type receiver struct {
-	t       *testing.T
-	keyPath string
-	delay   atomic.Int64 // nanoseconds each request takes; set while requests are served
+	t      *testing.T
+	secret atomic.Value // string: whsec_…; set before the deliverer starts
+	delay  atomic.Int64 // nanoseconds each request takes; set while requests are served
 
 	mu  sync.Mutex
 	got []deliver.Message
+	ids map[string]string // webhook-id → the Consentgate-Delivery it came with
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -36,12 +41,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil || int64(len(body)) != req.ContentLength {
 		return // the deliverer was killed mid-request: nothing arrived
 	}
-	key, err := os.ReadFile(r.keyPath)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+	lib, err := standardwebhooks.NewWebhook(r.secret.Load().(string))
+	if err == nil {
+		err = lib.Verify(body, req.Header)
 	}
-	if err := deliver.VerifySignature(key, req.Header.Get("Consentgate-Signature"), body, time.Now(), time.Minute); err != nil {
+	if err != nil {
 		r.t.Errorf("signature: %v", err)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
@@ -53,6 +57,15 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	time.Sleep(time.Duration(r.delay.Load()))
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A webhook-id names one batch: seen again, it carries the same events.
+	id, batch := req.Header.Get("webhook-id"), req.Header.Get("Consentgate-Delivery")
+	if prev, ok := r.ids[id]; ok && prev != batch {
+		r.t.Errorf("webhook-id %s came with batch %s and %s", id, prev, batch)
+	}
+	if r.ids == nil {
+		r.ids = map[string]string{}
+	}
+	r.ids[id] = batch
 	r.got = append(r.got, b.Events...)
 }
 
@@ -84,10 +97,13 @@ func TestDeliverSurvivesKill(t *testing.T) {
 		t.Fatalf("impact: %q", out)
 	}
 
-	rcv := &receiver{t: t, keyPath: filepath.Join(dir, "consentgate.db.keys", "webhook.key")}
+	rcv := &receiver{t: t}
 	rcv.delay.Store(int64(5 * time.Millisecond))
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
+	// The receiver is configured before the first delivery: deliver secret
+	// creates the store's webhook key.
+	rcv.secret.Store(strings.TrimSpace(ok(t, dir, "deliver", "secret", "--webhook", srv.URL)))
 
 	cmd := exec.Command(binary, "deliver", "--webhook", srv.URL, "--batch", "50")
 	cmd.Dir = dir
@@ -166,5 +182,47 @@ func TestDeliverSurvivesKill(t *testing.T) {
 	follow.Process.Signal(syscall.SIGTERM)
 	if err := follow.Wait(); err != nil {
 		t.Fatalf("deliver on SIGTERM: %v", err)
+	}
+}
+
+// TestDeliverSecret: `deliver secret` prints each endpoint's Standard
+// Webhooks secret, one of its own for every webhook and every recipient,
+// the same each time; it is the one the deliverer signs with.
+func TestDeliverSecret(t *testing.T) {
+	dir := setupE2E(t)
+	keyPath := filepath.Join(dir, "consentgate.db.keys", "webhook.key")
+	if _, err := os.Stat(keyPath); err == nil {
+		t.Fatal("the webhook key exists before any webhook")
+	}
+	a := strings.TrimSpace(ok(t, dir, "deliver", "secret", "--webhook", "https://ml.example.com/consent"))
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatalf("deliver secret did not create the key: %v", err)
+	}
+	if !regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=$`).MatchString(a) {
+		t.Fatalf("deliver secret: %q", a)
+	}
+	if again := strings.TrimSpace(ok(t, dir, "deliver", "secret", "--webhook", "https://ml.example.com/consent")); again != a {
+		t.Fatalf("a second deliver secret printed %q, then %q", a, again)
+	}
+	if want := deliver.ChangesWebhook(key, "https://ml.example.com/consent").Secret(); a != want {
+		t.Fatalf("deliver secret %q, the deliverer signs with %q", a, want)
+	}
+	n := strings.TrimSpace(ok(t, dir, "deliver", "secret", "--notices", "partner-x=https://ml.example.com/consent"))
+	if want := deliver.NoticesWebhook(key, "partner-x", "https://ml.example.com/consent").Secret(); n != want || n == a {
+		t.Fatalf("deliver secret --notices %q, want %q (and not the consent webhook's)", n, want)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deliver", "secret"}, "give one --webhook URL or one --notices RECIPIENT=URL"},
+		{[]string{"deliver", "secret", "--webhook", "https://a.example", "--notices", "partner-x=https://a.example"}, "give one --webhook URL or one --notices RECIPIENT=URL"},
+		{[]string{"deliver", "secret", "--webhook", "a.example/hook"}, "expected an http:// or https:// URL"},
+		{[]string{"deliver", "secret", "--notices", "https://a.example"}, "expected RECIPIENT=URL"},
+	} {
+		if _, errOut, code := cg(t, dir, c.args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: %d %s", c.args, code, errOut)
+		}
 	}
 }

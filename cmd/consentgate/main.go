@@ -171,6 +171,7 @@ func commands() []command {
 		{"export", []string{"FILE..."}, "--purpose P --recipient R --in FILE... --out FILE FIELDS", "build a dataset (input files after --in or as arguments)", []string{"purpose", "recipient", "out"}, cmdExport},
 		{"export finalize", nil, "--dir DIR --out FILE", "assemble, log and record an export the Beam pipeline computed", []string{"dir", "out"}, cmdExportFinalize},
 		{"deliver", nil, "--webhook URL... | --nats URL | --notices RECIPIENT=URL...", "send consent changes, and recipients their notices, to webhooks and NATS JetStream, at least once, in order", nil, cmdDeliver},
+		{"deliver secret", nil, "--webhook URL | --notices RECIPIENT=URL", "print the Standard Webhooks secret (whsec_…) a receiver checks that endpoint's requests with", nil, cmdDeliverSecret},
 		{"deliver status", nil, "", "each delivery destination's progress and how many changes it has yet to receive", nil, cmdDeliverStatus},
 		{"log checkpoint", nil, "", "print the latest signed checkpoint (C2SP tlog-checkpoint), issuing one if the log grew", nil, cmdLogCheckpoint},
 		{"log key", nil, "", "print the log's note verifier key (what GET /log/key answers): checks its checkpoints and manifests", nil, cmdLogKey},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/consentgate/consentgate/internal/deliver"
 	"github.com/consentgate/consentgate/internal/notice"
@@ -39,13 +40,16 @@ func runEvent(job, runID, at, input string) string {
 	return string(b)
 }
 
-// noticeReceiver is a recipient's webhook: it checks each request's
-// signature with the deliverer's key and keeps the notices that arrive.
+// noticeReceiver is a recipient's webhook: it checks each request with
+// Standard Webhooks' own Go library, with the secret of its endpoint
+// (derived from the deliverer's key, its recipient and its URL, as
+// `deliver secret --notices` prints it), and keeps the notices that arrive.
 type noticeReceiver struct {
-	t       *testing.T
-	keyPath string
-	mu      sync.Mutex
-	got     []json.RawMessage
+	t         *testing.T
+	keyPath   string
+	recipient string // partner-x when empty
+	mu        sync.Mutex
+	got       []json.RawMessage
 }
 
 func (r *noticeReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -55,7 +59,15 @@ func (r *noticeReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	if err := deliver.VerifySignature(key, req.Header.Get("Consentgate-Signature"), body, time.Now(), time.Minute); err != nil {
+	recipient := r.recipient
+	if recipient == "" {
+		recipient = "partner-x"
+	}
+	lib, err := standardwebhooks.NewWebhook(deliver.NoticesWebhook(key, recipient, "http://"+req.Host).Secret())
+	if err == nil {
+		err = lib.Verify(body, req.Header)
+	}
+	if err != nil {
 		r.t.Errorf("a notice delivery's signature: %v", err)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return

@@ -21,7 +21,7 @@ func BenchmarkWebhook(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		hook := &deliver.Webhook{URL: fmt.Sprintf("%s/%d", srv.URL, i), Key: make([]byte, 32)} // a new destination each time
+		hook := deliver.ChangesWebhook(make([]byte, 32), fmt.Sprintf("%s/%d", srv.URL, i)) // a new destination each time
 		if err := deliver.Run(context.Background(), st, hook, deliver.Options{Once: true}); err != nil {
 			b.Fatal(err)
 		}

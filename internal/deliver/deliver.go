@@ -1,5 +1,6 @@
-// Package deliver sends consent changes out of the store: to webhooks
-// (signed with HMAC-SHA256, retried with backoff) and to NATS JetStream.
+// Package deliver sends consent changes, and recipients their notices, out
+// of the store: to webhooks (signed as Standard Webhooks, retried with
+// backoff) and to NATS JetStream.
 // The consent events themselves are the outbox — stored in the same
 // transaction as the change, in commit order — and each destination keeps
 // a cursor in the store, advanced only after the destination acknowledged
@@ -96,7 +97,7 @@ type NoticeSink interface {
 // notice the body the recipient receives.
 func RunNotices(ctx context.Context, st store.Store, recipient string, sink NoticeSink,
 	prepare func(ctx context.Context, ns []store.Notice) ([]NoticeMessage, error), o Options) error {
-	return loop(ctx, st, "notices:"+recipient+":"+sink.Destination(), o,
+	return loop(ctx, st, NoticesDestination(recipient, sink.Destination()), o,
 		func(after int64, limit int) ([]NoticeMessage, error) {
 			ns, err := st.NoticesAfter(ctx, recipient, after, limit)
 			if err != nil || len(ns) == 0 {
@@ -105,6 +106,12 @@ func RunNotices(ctx context.Context, st store.Store, recipient string, sink Noti
 			return prepare(ctx, ns)
 		},
 		func(m *NoticeMessage) int64 { return m.Seq }, sink.SendNotices, "notices")
+}
+
+// NoticesDestination names the cursor of recipient's notices to a sink
+// whose Destination is dest.
+func NoticesDestination(recipient, dest string) string {
+	return "notices:" + recipient + ":" + dest
 }
 
 // loop is the delivery loop of one destination over one outbox.

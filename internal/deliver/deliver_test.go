@@ -2,6 +2,7 @@ package deliver_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,12 +10,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/deliver"
@@ -61,23 +65,35 @@ func checkOrder(t testing.TB, got []deliver.Message, n int) {
 	}
 }
 
+// TestWebhookRetriesAndSigns delivers to a receiver that checks every
+// request with Standard Webhooks' own Go library, and with Verify.
 func TestWebhookRetriesAndSigns(t *testing.T) {
 	const n = 1234
 	st := openStore(t, n)
-	key := []byte("0123456789abcdef0123456789abcdef")
+	storeKey := []byte("0123456789abcdef0123456789abcdef")
+	hook := deliver.ChangesWebhook(storeKey, "") // its URL is set below
 	var mu sync.Mutex
 	var got []deliver.Message
+	var ids []string
 	requests, refused := 0, 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
 		requests++
-		if err := deliver.VerifySignature(key, r.Header.Get("Consentgate-Signature"), body, time.Now(), 5*time.Minute); err != nil {
-			t.Errorf("signature: %v", err)
+		lib, err := standardwebhooks.NewWebhook(hook.Secret())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lib.Verify(body, r.Header); err != nil {
+			t.Errorf("standardwebhooks: %v", err)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
+		if err := deliver.Verify(hook.Secret(), r.Header, body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("deliver.Verify: %v", err)
+		}
+		ids = append(ids, r.Header.Get("webhook-id"))
 		if requests <= 2 { // the receiver is down at first
 			refused++
 			http.Error(w, "starting", http.StatusServiceUnavailable)
@@ -87,13 +103,19 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 		if err := json.Unmarshal(body, &b); err != nil {
 			t.Errorf("body: %v", err)
 		}
-		if want := fmt.Sprintf("%d-%d", b.Events[0].Seq, b.Events[len(b.Events)-1].Seq); r.Header.Get("Consentgate-Delivery") != want {
+		first, last := b.Events[0].Seq, b.Events[len(b.Events)-1].Seq
+		if want := fmt.Sprintf("%d-%d", first, last); r.Header.Get("Consentgate-Delivery") != want {
 			t.Errorf("Consentgate-Delivery %q, want %q", r.Header.Get("Consentgate-Delivery"), want)
+		}
+		if id := r.Header.Get("webhook-id"); id != hook.MessageID(first, last) || !strings.HasSuffix(id, fmt.Sprintf("_%d-%d", first, last)) || strings.Contains(id, ".") {
+			t.Errorf("webhook-id %q for seq %d-%d", id, first, last)
 		}
 		got = append(got, b.Events...)
 	}))
 	defer srv.Close()
-	hook := &deliver.Webhook{URL: srv.URL, Key: key}
+	mu.Lock()
+	hook = deliver.ChangesWebhook(storeKey, srv.URL)
+	mu.Unlock()
 	ctx := context.Background()
 	opts := deliver.Options{Batch: 100, Once: true, MinBackoff: time.Millisecond}
 	if err := deliver.Run(ctx, st, hook, opts); err != nil {
@@ -101,6 +123,18 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 	}
 	if refused != 2 || requests != 2+13 {
 		t.Fatalf("%d requests, %d refused", requests, refused)
+	}
+	// A retried batch keeps its webhook-id (receivers deduplicate by it);
+	// every batch has its own.
+	if ids[0] != ids[1] || ids[1] != ids[2] || ids[2] != hook.MessageID(1, 100) {
+		t.Fatalf("the first batch's attempts carried ids %q", ids[:3])
+	}
+	distinct := map[string]bool{}
+	for _, id := range ids[2:] {
+		distinct[id] = true
+	}
+	if len(distinct) != 13 {
+		t.Fatalf("13 batches carried %d ids", len(distinct))
 	}
 	checkOrder(t, got, n)
 	for i, m := range got {
@@ -120,17 +154,103 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 	if len(got) != n+1 || got[n].Subject != "late" || got[n].Source != "gpc" || got[n].Policy != "v1" || got[n].Notice != "https://example.com/v1" || got[n-1].Policy != "" {
 		t.Fatalf("%d messages, last %+v", len(got), got[len(got)-1])
 	}
-	// A tampered body or an old signature is refused by the receiver's check.
-	body := []byte(`{"events":[]}`)
-	sig := deliver.Sign(key, time.Now(), body)
-	if deliver.VerifySignature(key, sig, []byte(`{"events":[{}]}`), time.Now(), time.Minute) == nil {
-		t.Fatal("a changed body verified")
+}
+
+// TestEndpointSecrets: every endpoint has a secret of its own, derived
+// from the store's key and the destination, in the whsec_ form the
+// library reads.
+func TestEndpointSecrets(t *testing.T) {
+	storeKey := []byte("0123456789abcdef0123456789abcdef")
+	a := deliver.ChangesWebhook(storeKey, "https://a.example/hook")
+	secrets := map[string]string{
+		"changes a":           a.Secret(),
+		"changes b":           deliver.ChangesWebhook(storeKey, "https://b.example/hook").Secret(),
+		"partner-x's notices": deliver.NoticesWebhook(storeKey, "partner-x", "https://a.example/hook").Secret(),
+		"partner-y's notices": deliver.NoticesWebhook(storeKey, "partner-y", "https://a.example/hook").Secret(),
+		"another store's":     deliver.ChangesWebhook([]byte("fedcba9876543210fedcba9876543210"), "https://a.example/hook").Secret(),
 	}
-	if deliver.VerifySignature(key, sig, body, time.Now().Add(time.Hour), time.Minute) == nil {
-		t.Fatal("an old signature verified")
+	seen := map[string]string{}
+	for name, s := range secrets {
+		if other, ok := seen[s]; ok {
+			t.Errorf("%s and %s share a secret", name, other)
+		}
+		seen[s] = name
+		key, err := deliver.ParseSecret(s)
+		if !strings.HasPrefix(s, "whsec_") || err != nil || len(key) != 32 {
+			t.Errorf("%s: secret %q: %d bytes, %v", name, s, len(key), err)
+		}
 	}
-	if deliver.VerifySignature([]byte("other"), sig, body, time.Now(), time.Minute) == nil {
-		t.Fatal("another key verified")
+	if again := deliver.ChangesWebhook(storeKey, "https://a.example/hook"); again.Secret() != a.Secret() || again.MessageID(1, 2) != a.MessageID(1, 2) {
+		t.Fatal("the same endpoint derived another secret or id")
+	}
+	if a.MessageID(1, 2) == deliver.ChangesWebhook(storeKey, "https://b.example/hook").MessageID(1, 2) {
+		t.Fatal("two endpoints share a webhook-id")
+	}
+	for _, bad := range []string{"whsec_not base64", "whsec_" + base64.StdEncoding.EncodeToString([]byte("short"))} {
+		if _, err := deliver.ParseSecret(bad); err == nil {
+			t.Errorf("ParseSecret(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestVerifyInterop holds Verify to the library both ways: it accepts what
+// the library signs and refuses what the library refuses.
+func TestVerifyInterop(t *testing.T) {
+	secret := deliver.ChangesWebhook([]byte("0123456789abcdef0123456789abcdef"), "https://a.example/hook").Secret()
+	other := deliver.ChangesWebhook([]byte("0123456789abcdef0123456789abcdef"), "https://b.example/hook").Secret()
+	lib, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	libOther, _ := standardwebhooks.NewWebhook(other)
+	body := []byte(`{"events":[{"seq":1}]}`)
+	now := time.Now()
+	headers := func(id string, at time.Time, sig string) http.Header {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+		h.Set("webhook-signature", sig)
+		return h
+	}
+	libSig := func(w *standardwebhooks.Webhook, id string, at time.Time) string {
+		s, err := w.Sign(id, at, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	key, _ := deliver.ParseSecret(secret)
+	if got, want := deliver.Sign(key, "msg_1", now, body), libSig(lib, "msg_1", now); got != want {
+		t.Fatalf("Sign %q, the library %q", got, want)
+	}
+	otherSig := libSig(libOther, "msg_1", now)
+	for _, c := range []struct {
+		name   string
+		h      http.Header
+		body   []byte
+		accept bool
+	}{
+		{"signed by the library", headers("msg_1", now, libSig(lib, "msg_1", now)), body, true},
+		{"a rotation: an old key's signature and v1a first", headers("msg_1", now, otherSig+" v1a,AAAA "+libSig(lib, "msg_1", now)), body, true},
+		{"a changed body", headers("msg_1", now, libSig(lib, "msg_1", now)), []byte(`{"events":[]}`), false},
+		{"another id", headers("msg_2", now, libSig(lib, "msg_1", now)), body, false},
+		{"another endpoint's key", headers("msg_1", now, otherSig), body, false},
+		{"ten minutes old", headers("msg_1", now.Add(-10*time.Minute), libSig(lib, "msg_1", now.Add(-10*time.Minute))), body, false},
+		{"ten minutes ahead", headers("msg_1", now.Add(10*time.Minute), libSig(lib, "msg_1", now.Add(10*time.Minute))), body, false},
+		{"no signature", headers("msg_1", now, ""), body, false},
+		{"no id", headers("", now, libSig(lib, "", now)), body, false},
+		{"a signature of another version", headers("msg_1", now, strings.Replace(libSig(lib, "msg_1", now), "v1,", "v2,", 1)), body, false},
+	} {
+		libErr := lib.Verify(c.body, c.h)
+		ourErr := deliver.Verify(secret, c.h, c.body, now, 5*time.Minute)
+		if (libErr == nil) != c.accept || (ourErr == nil) != c.accept {
+			t.Errorf("%s: the library says %v, Verify %v; want accepted %v", c.name, libErr, ourErr, c.accept)
+		}
+	}
+	// The tolerance is Verify's to set.
+	old := now.Add(-10 * time.Minute)
+	if err := deliver.Verify(secret, headers("msg_1", old, libSig(lib, "msg_1", old)), body, now, 15*time.Minute); err != nil {
+		t.Fatalf("within a 15-minute tolerance: %v", err)
 	}
 }
 
