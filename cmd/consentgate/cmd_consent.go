@@ -190,10 +190,10 @@ func cmdConsentShow(a *app, fs *pflag.FlagSet) runFunc {
 func cmdConsentExport(a *app, fs *pflag.FlagSet) runFunc {
 	var subject, format string
 	fs.StringVar(&subject, "subject", "", "the `SUBJECT` id")
-	fs.StringVar(&format, "format", "iso27560", "`FORMAT`: iso27560")
+	fs.StringVar(&format, "format", "iso27560", "`FORMAT`: iso27560 (ISO/IEC TS 27560 records, JSON) or iso27560-jsonld (the same as JSON-LD with W3C DPV terms)")
 	return func(ctx context.Context, args []string) error {
-		if format != "iso27560" {
-			return usagef("--format %q: the only format is iso27560", format)
+		if format != "iso27560" && format != "iso27560-jsonld" {
+			return usagef("--format %q: expected iso27560 or iso27560-jsonld", format)
 		}
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {
@@ -203,6 +203,9 @@ func cmdConsentExport(a *app, fs *pflag.FlagSet) runFunc {
 		recs, err := g.ConsentRecords(ctx, access.Local, subject)
 		if err != nil {
 			return err
+		}
+		if format == "iso27560-jsonld" {
+			return a.printJSON(recs.JSONLD())
 		}
 		return a.printJSON(recs)
 	}

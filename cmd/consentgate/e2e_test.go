@@ -367,20 +367,19 @@ func TestDecideAndConsent(t *testing.T) {
 		}
 	}
 	var iso struct {
-		Subject string
 		Records []struct {
-			State, Method, Jurisdiction string
-			Recipients                  []struct{ ID, Type string }
-			Notice                      *struct{ Version string }
+			State  string
+			Scope  struct{ Recipient struct{ ID, Type string } }
+			Events []struct{ Notice *struct{ Version string } }
 		}
 	}
 	isoOut := ok(t, dir, "consent", "export", "--subject", "dee", "--format", "iso27560")
-	if err := json.Unmarshal([]byte(isoOut), &iso); err != nil || len(iso.Records) != 1 {
+	if err := json.Unmarshal([]byte(isoOut), &iso); err != nil || len(iso.Records) != 1 || len(iso.Records[0].Events) != 1 {
 		t.Fatalf("iso export %v: %s", err, isoOut)
 	}
-	if r := iso.Records[0]; r.State != "refused" || r.Method != "Global Privacy Control signal" || r.Jurisdiction != "BR" ||
-		r.Recipients[0].Type != "class" || r.Notice == nil || r.Notice.Version != "2024-09-18" {
-		t.Fatalf("dee's record: %+v", r)
+	if r := iso.Records[0]; r.State != "refused" || r.Scope.Recipient.Type != "class" || r.Events[0].Notice == nil || r.Events[0].Notice.Version != "2024-09-18" ||
+		!strings.Contains(isoOut, `"method": "Global Privacy Control signal"`) || !strings.Contains(isoOut, `"jurisdiction": "BR"`) {
+		t.Fatalf("dee's record: %+v\n%s", r, isoOut)
 	}
 	isoOut = ok(t, dir, "consent", "export", "--subject", "ana", "--format", "iso27560")
 	if !strings.Contains(isoOut, `"state": "given"`) || !strings.Contains(isoOut, `"state": "withdrawn"`) {

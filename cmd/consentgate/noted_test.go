@@ -23,28 +23,43 @@ func TestConsentSetNotesVersion(t *testing.T) {
 	}
 	var iso struct {
 		Records []struct {
-			Notice *struct {
-				Version string
-				Noted   bool
+			Events []struct {
+				Notice *struct {
+					Version string
+					Noted   bool
+				}
 			}
 		}
 	}
+	// notices lists the notice of every event, records in order.
+	notices := func() (ns []*struct {
+		Version string
+		Noted   bool
+	}) {
+		for _, r := range iso.Records {
+			for _, e := range r.Events {
+				ns = append(ns, e.Notice)
+			}
+		}
+		return ns
+	}
 	out := ok(t, dir, "consent", "export", "--subject", "ben", "--format", "iso27560")
-	if err := json.Unmarshal([]byte(out), &iso); err != nil || len(iso.Records) != 2 {
+	if err := json.Unmarshal([]byte(out), &iso); err != nil || len(iso.Records) != 2 || len(notices()) != 2 {
 		t.Fatalf("ben's records %v: %s", err, out)
 	}
-	if n := iso.Records[0].Notice; n == nil || n.Version != "2024-01-01" || !n.Noted {
+	if n := notices()[0]; n == nil || n.Version != "2024-01-01" || !n.Noted {
 		t.Errorf("the backdated choice's notice: %+v", n)
 	}
-	if n := iso.Records[1].Notice; n == nil || n.Version != "2024-09-18" || !n.Noted {
+	if n := notices()[1]; n == nil || n.Version != "2024-09-18" || !n.Noted {
 		t.Errorf("the choice's notice: %+v", n)
 	}
 	// dee's choice came in an import: the version in force then, worked out.
 	out = ok(t, dir, "consent", "export", "--subject", "dee", "--format", "iso27560")
-	if err := json.Unmarshal([]byte(out), &iso); err != nil || len(iso.Records) != 1 {
+	iso.Records = nil
+	if err := json.Unmarshal([]byte(out), &iso); err != nil || len(iso.Records) != 1 || len(notices()) != 1 {
 		t.Fatalf("dee's records %v: %s", err, out)
 	}
-	if n := iso.Records[0].Notice; n == nil || n.Version != "2024-09-18" || n.Noted {
+	if n := notices()[0]; n == nil || n.Version != "2024-09-18" || n.Noted {
 		t.Errorf("the imported choice's notice: %+v", n)
 	}
 	if v, code := verifyStore(t, dir, nil); code != 0 || !v.OK {

@@ -486,8 +486,11 @@ func (g *Gate) ConsentHistory(ctx context.Context, p access.Principal, id string
 	return out, nil
 }
 
-// ConsentRecords returns a subject's consent history as ISO/IEC TS
-// 27560-style records, each with the region then and its notice: the
+// ConsentRecords returns a subject's consent history as ISO/IEC TS 27560
+// records, one per scope (purpose × recipient scope) holding its events,
+// with the controller, language and data categories of the version that
+// describes the scope (its last event's, else the version in force now);
+// each event with the region then and its notice: the
 // policy version the event noted when it was recorded, with the notice
 // URL it noted, else (an import, an event stored before events noted their
 // version) the version in force at its time, with that version's notice;
@@ -531,5 +534,9 @@ func (g *Gate) ConsentRecords(ctx context.Context, p access.Principal, id string
 		d := vs.At(e.At).Doc
 		return &consent.ISONotice{Version: d.Version, SHA256: d.Digest(), URL: d.Notice}, d
 	}
-	return consent.ToISO27560(id, evs, regionAt, noticeOf), nil
+	var current *policy.Document
+	if t := now(); vs.IndexAt(t) > 0 {
+		current = vs.At(t).Doc
+	}
+	return consent.ToISO27560(id, evs, consent.ISOSource{RegionAt: regionAt, NoticeOf: noticeOf, Current: current}), nil
 }

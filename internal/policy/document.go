@@ -102,6 +102,17 @@ type Attribute struct {
 	Values []string
 }
 
+// Controller is the policy's `controller`: the PII controller a consent
+// record names. Name and Contact (an email address or an http(s) URL) are
+// set; Address and ConsentURL (where members change or withdraw consent)
+// may be "".
+type Controller struct {
+	Name       string
+	Contact    string
+	Address    string
+	ConsentURL string
+}
+
 // Default is an assumed consent state for a purpose and its descendants.
 type Default struct {
 	Purpose string
@@ -158,7 +169,12 @@ type Document struct {
 	// recipient (id or class) it names (SPEC §2.1).
 	Notice   string
 	Describe map[string]string
-	Source   []byte // the YAML as given
+	// Controller is who answers for the data (nil when the version names
+	// none); Language the BCP 47 tag of the language notice and describe
+	// are written in ("" when not said). Consent records carry both.
+	Controller *Controller
+	Language   string
+	Source     []byte // the YAML as given
 
 	purposeSet, categorySet map[string]bool
 	recipientByID           map[string]Class

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"sort"
@@ -172,6 +173,7 @@ func (p *parser) parse(src []byte) *Document {
 		"version": true, "effective_from": true, "announced_at": true, "min_notice": true, "remediation_within": true,
 		"purposes": true, "categories": true, "recipients": true, "regions": true,
 		"attributes": true, "gpc": true, "defaults": true, "rules": true, "notice": true, "describe": true,
+		"controller": true, "language": true,
 	})
 	if n, ok := fields["version"]; ok {
 		d.Version = p.label(n, "version")
@@ -252,6 +254,19 @@ func (p *parser) parse(src []byte) *Document {
 				p.fail(n, "notice %q: expected %s", v, expected)
 			} else {
 				d.Notice = v
+			}
+		}
+	}
+	if n, ok := fields["controller"]; ok {
+		d.Controller = p.controller(n)
+	}
+	if n, ok := fields["language"]; ok {
+		const expected = "the language members read notice and describe in, as a BCP 47 tag (en, de, pt-BR)"
+		if v, ok := p.textValue(n, "language", expected); ok {
+			if !languageTag.MatchString(v) {
+				p.fail(n, "language %q: expected %s", v, expected)
+			} else {
+				d.Language = v
 			}
 		}
 	}
@@ -936,4 +951,53 @@ func (p *parser) declList(n *yaml.Node, what, expected, atLeast string) []*yaml.
 		p.fail(n, "%s: expected %s, found an empty list", what, atLeast)
 	}
 	return n.Content
+}
+
+// languageTag is a BCP 47 language tag in its usual forms: a language,
+// then optional script, region and variant subtags.
+var languageTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$`)
+
+// controller reads the controller mapping: a name, a contact (an email
+// address or an http or https URL), and optionally a postal address and
+// the http or https address where members change or withdraw consent.
+func (p *parser) controller(n *yaml.Node) *Controller {
+	f := p.mapping(n, "controller", map[string]bool{"name": true, "contact": true, "address": true, "consent_url": true})
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	c := &Controller{}
+	text := func(key, expected string) string {
+		v, ok := f[key]
+		if !ok {
+			return ""
+		}
+		s, ok := p.textValue(v, "controller "+key, expected)
+		if ok && strings.TrimSpace(s) == "" {
+			p.fail(v, "controller %s: expected %s, found nothing", key, expected)
+		}
+		return strings.TrimSpace(s)
+	}
+	webURL := func(s string) bool {
+		u, err := url.Parse(s)
+		return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+	}
+	c.Name = text("name", "the controller's legal name")
+	if _, ok := f["name"]; !ok {
+		p.fail(n, "controller: missing key name: the legal name of who answers for the data")
+	}
+	const contactIs = "an email address or the http or https address of a contact page"
+	c.Contact = text("contact", contactIs)
+	if _, ok := f["contact"]; !ok {
+		p.fail(n, "controller: missing key contact: %s", contactIs)
+	} else if c.Contact != "" {
+		if _, err := mail.ParseAddress(c.Contact); err != nil && !webURL(c.Contact) {
+			p.fail(f["contact"], "controller contact %q: expected %s", c.Contact, contactIs)
+		}
+	}
+	c.Address = text("address", "the controller's postal address")
+	const consentURLIs = "the http or https address where members change or withdraw consent (the privacy centre)"
+	if c.ConsentURL = text("consent_url", consentURLIs); c.ConsentURL != "" && !webURL(c.ConsentURL) {
+		p.fail(f["consent_url"], "controller consent_url %q: expected %s", c.ConsentURL, consentURLIs)
+	}
+	return c
 }
