@@ -55,8 +55,9 @@ func (g *Gate) CreateToken(ctx context.Context, role access.Role, scope string) 
 	return secret, nil
 }
 
-// RevokeToken ends a token, given as the token or its SHA-256; it returns
-// the hash. NotFound for an unknown token.
+// RevokeToken ends a token, given as the token or its SHA-256, and the
+// web sessions opened with it; it returns the hash. NotFound for an
+// unknown token.
 func (g *Gate) RevokeToken(ctx context.Context, token string) (string, error) {
 	if err := g.writable(); err != nil {
 		return "", err
@@ -71,6 +72,11 @@ func (g *Gate) RevokeToken(ctx context.Context, token string) (string, error) {
 		return "", err
 	}
 	g.tokens.Delete(hash)
+	// Its web sessions end with it (they would be refused anyway: a
+	// session's token is looked up on every request).
+	if err := g.st.EndTokenSessions(ctx, hash, now()); err != nil {
+		return "", err
+	}
 	return hash, nil
 }
 

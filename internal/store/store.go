@@ -163,6 +163,16 @@ type Token struct {
 	RevokedAt timestamp.Time `json:"revoked_at,omitempty"` // 0 while valid
 }
 
+// Session is a web session as stored: its secret's SHA-256, never the
+// secret (the cookie's value).
+type Session struct {
+	Hash      string // SHA-256 of the session's secret, hex
+	Token     string // the hash of the token it was opened with
+	CreatedAt timestamp.Time
+	ExpiresAt timestamp.Time // refused from then on
+	EndedAt   timestamp.Time // signed out or its token revoked; 0 while open
+}
+
 // Checkpoint is a signed checkpoint of the transparency log as issued.
 type Checkpoint struct {
 	Size int64
@@ -359,6 +369,17 @@ type Store interface {
 	RevokeToken(ctx context.Context, hash string, at timestamp.Time) error
 	// Tokens lists every token, oldest first.
 	Tokens(ctx context.Context) ([]Token, error)
+
+	// AddSession stores a web session (its secret's hash unique).
+	AddSession(ctx context.Context, x Session) error
+	// SessionByHash returns a session by its secret's hash (ErrNotFound
+	// if unknown), ended or not.
+	SessionByHash(ctx context.Context, hash string) (Session, error)
+	// EndSession marks a session ended; the first end stands (ErrNotFound
+	// if unknown).
+	EndSession(ctx context.Context, hash string, at timestamp.Time) error
+	// EndTokenSessions ends every open session opened with a token.
+	EndTokenSessions(ctx context.Context, token string, at timestamp.Time) error
 
 	// The transparency log (SPEC §6): every write above appends its leaves
 	// in its own transaction. These read it (translog.Reader).

@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,12 @@ type Config struct {
 	// directory, so that several servers accept each other's).
 	SessionKey []byte
 	Logger     *slog.Logger
+	// PublicURL is the URL members and staff reach the server at (behind
+	// a proxy that ends TLS, say), an absolute http or https URL (the
+	// caller checks it; anything else is ignored). When it is https the
+	// session cookie is Secure; its origin is trusted for the forms
+	// besides the request's own host.
+	PublicURL string
 }
 
 // pages serves the web pages.
@@ -45,11 +52,23 @@ type pages struct {
 }
 
 // New returns the pages' handler: /privacy…, /admin… and /static/.
+//
+// Every page answer is Cache-Control: no-store (the static files
+// excepted); a POST from another site (Sec-Fetch-Site, else Origin, by
+// http.CrossOriginProtection) is refused with 403 before any handler
+// runs, the sign-in exchange included; a path or method no page takes
+// answers the HTML error page.
 func New(c Config) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	p := &pages{g: c.Gate, sess: &sessions{key: c.SessionKey, maxAge: 12 * time.Hour}, logger: c.Logger}
+	cop := http.NewCrossOriginProtection()
+	secure := false
+	if u, err := url.Parse(c.PublicURL); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		secure = u.Scheme == "https"
+		cop.AddTrustedOrigin(u.Scheme + "://" + u.Host) // scheme and host alone: always an origin
+	}
+	p := &pages{g: c.Gate, sess: &sessions{g: c.Gate, key: c.SessionKey, maxAge: 12 * time.Hour, secure: secure}, logger: c.Logger}
 	p.tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.FileServerFS(files))
@@ -65,8 +84,44 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("POST /admin/impact", p.mark)
 	mux.HandleFunc("GET /admin/diff", p.diff)
 	mux.HandleFunc("POST /admin/logout", p.logout("admin"))
-	return mux
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fail(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page here and try again.")
+	}))
+	return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		if _, pattern := mux.Handler(r); pattern == "" {
+			p.unmatched(w, r, mux)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 }
+
+// unmatched answers a path no page serves (404), or a method it does not
+// take (405, with the mux's Allow), with the HTML error page.
+func (p *pages) unmatched(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	h, _ := mux.Handler(r)
+	rec := &headRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		p.fail(w, r, http.StatusMethodNotAllowed, "This page cannot be used that way.")
+		return
+	}
+	p.fail(w, r, http.StatusNotFound, "There is no such page.")
+}
+
+// headRecorder keeps the status and headers of an answer, not its body.
+type headRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headRecorder) Header() http.Header         { return h.header }
+func (h *headRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headRecorder) WriteHeader(status int)      { h.status = status }
 
 var funcs = template.FuncMap{
 	"when": func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
@@ -155,15 +210,24 @@ func (p *pages) login(area string) http.HandlerFunc {
 				return
 			}
 		}
-		p.sess.issue(w, r, pr.Token)
+		if err := p.sess.issue(r.Context(), w, r, pr); err != nil {
+			p.failErr(w, r, "You could not be signed in", err)
+			return
+		}
 		http.Redirect(w, r, "/"+area, http.StatusSeeOther)
 	}
 }
 
+// logout signs the session out in the store: its cookie, copied or not,
+// works on no server any more.
 func (p *pages) logout(area string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := p.session(w, r, true); ok {
-			p.sess.clear(w)
+			secret, _, _ := p.sess.read(r)
+			if err := p.sess.end(r.Context(), w, r, secret); err != nil {
+				p.failErr(w, r, "You could not be signed out", err)
+				return
+			}
 		}
 		http.Redirect(w, r, "/"+area+"/login", http.StatusSeeOther)
 	}
@@ -172,13 +236,9 @@ func (p *pages) logout(area string) http.HandlerFunc {
 // session returns the request's principal from its cookie (checking the
 // CSRF token on a POST), answering the failure itself when there is none.
 func (p *pages) session(w http.ResponseWriter, r *http.Request, post bool) (access.Principal, string, bool) {
-	hash, csrf, ok := p.sess.read(r)
+	secret, csrf, ok := p.sess.read(r)
 	if !ok {
-		area := "privacy"
-		if strings.HasPrefix(r.URL.Path, "/admin") {
-			area = "admin"
-		}
-		http.Redirect(w, r, "/"+area+"/login", http.StatusSeeOther)
+		http.Redirect(w, r, "/"+area(r)+"/login", http.StatusSeeOther)
 		return access.Principal{}, "", false
 	}
 	if post {
@@ -188,13 +248,27 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request, post bool) (acce
 			return access.Principal{}, "", false
 		}
 	}
-	pr, err := p.g.Principal(r.Context(), hash)
+	pr, err := p.g.SessionPrincipal(r.Context(), secret)
 	if err != nil {
-		p.sess.clear(w)
-		p.fail(w, r, http.StatusUnauthorized, "Your session has ended. Use your sign-in link again.")
+		if gate.As(err).Code != gate.Unauthorized {
+			p.failErr(w, r, "Your session could not be checked", err)
+			return access.Principal{}, "", false
+		}
+		// Signed out, expired, its token revoked or never opened: to the
+		// sign-in page, the cookie cleared.
+		p.sess.clear(w, r)
+		http.Redirect(w, r, "/"+area(r)+"/login", http.StatusSeeOther)
 		return access.Principal{}, "", false
 	}
 	return pr, csrf, true
+}
+
+// area is the pages a request is for: privacy or admin.
+func area(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/admin") {
+		return "admin"
+	}
+	return "privacy"
 }
 
 // memberSession is session for the privacy centre's pages: members only.

@@ -57,6 +57,7 @@ func Run(t *testing.T, openWith Open) {
 	t.Run("ConsistentReads", func(t *testing.T) { testConsistentReads(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("Log", func(t *testing.T) {
 		ks := keyStore(t)
 		testLog(t, openWith(t, ks), ks)
@@ -577,6 +578,47 @@ func testOutbox(t *testing.T, s store.Store) {
 	}
 	if after, _ := s.ConsentAfter(ctx, 9, 1_000_000); ds[0].Pending != int64(len(after)) {
 		t.Fatalf("pending %d, want %d", ds[0].Pending, len(after))
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	x := store.Session{Hash: "s1", Token: "t1", CreatedAt: 5, ExpiresAt: 50}
+	if err := s.AddSession(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSession(ctx, x); err == nil {
+		t.Fatal("a session hash is unique")
+	}
+	for _, y := range []store.Session{{Hash: "s2", Token: "t1", CreatedAt: 6, ExpiresAt: 60}, {Hash: "s3", Token: "t2", CreatedAt: 7, ExpiresAt: 70}} {
+		if err := s.AddSession(ctx, y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.SessionByHash(ctx, "s1"); err != nil || got != x {
+		t.Fatalf("session %+v %v", got, err)
+	}
+	if _, err := s.SessionByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown session: %v", err)
+	}
+	if err := s.EndSession(ctx, "s1", 9); err != nil {
+		t.Fatal(err)
+	}
+	s.EndSession(ctx, "s1", 12) // the first end stands
+	if got, _ := s.SessionByHash(ctx, "s1"); got.EndedAt != 9 {
+		t.Fatalf("ended %+v", got)
+	}
+	if err := s.EndSession(ctx, "nope", 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("end unknown: %v", err)
+	}
+	// A token's revocation ends its open sessions, and only its own.
+	if err := s.EndTokenSessions(ctx, "t1", 20); err != nil {
+		t.Fatal(err)
+	}
+	for hash, want := range map[string]timestamp.Time{"s1": 9, "s2": 20, "s3": 0} {
+		if got, err := s.SessionByHash(ctx, hash); err != nil || got.EndedAt != want {
+			t.Errorf("%s after the token's revocation: %+v %v, want ended at %d", hash, got, err, want)
+		}
 	}
 }
 

@@ -1,0 +1,47 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/consentgate/consentgate/internal/store"
+	"github.com/consentgate/consentgate/internal/timestamp"
+)
+
+// AddSession implements store.Store.
+func (s *DB) AddSession(ctx context.Context, x store.Session) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions(hash, token, created_at, expires_at) VALUES (?,?,?,?)`,
+		x.Hash, x.Token, int64(x.CreatedAt), int64(x.ExpiresAt))
+	return err
+}
+
+// SessionByHash implements store.Store.
+func (s *DB) SessionByHash(ctx context.Context, hash string) (store.Session, error) {
+	x := store.Session{Hash: hash}
+	err := s.db.QueryRowContext(ctx, `SELECT token, created_at, expires_at, coalesce(ended_at, 0) FROM sessions WHERE hash = ?`, hash).
+		Scan(&x.Token, (*int64)(&x.CreatedAt), (*int64)(&x.ExpiresAt), (*int64)(&x.EndedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return x, fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	return x, err
+}
+
+// EndSession implements store.Store.
+func (s *DB) EndSession(ctx context.Context, hash string, at timestamp.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET ended_at = coalesce(ended_at, ?) WHERE hash = ?`, int64(at), hash)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// EndTokenSessions implements store.Store.
+func (s *DB) EndTokenSessions(ctx context.Context, token string, at timestamp.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE token = ? AND ended_at IS NULL`, int64(at), token)
+	return err
+}
