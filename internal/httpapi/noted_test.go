@@ -3,11 +3,13 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/consentgate/consentgate/internal/access"
+	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
 )
 
@@ -112,30 +114,44 @@ describe:
 	}
 
 	recs, err := w.g.ConsentRecords(ctx, access.Local, "ana")
-	if err != nil || len(recs.Records) != len(want) {
+	if err != nil || len(recs.Records) != 5 { // (gen, *), (gen, third_party), (gen, partner-x), (train_ai_system, third_party), (gen, self)
 		t.Fatalf("records %+v %v", recs, err)
 	}
-	// The first: before any version, no notice at all.
-	if n := recs.Records[0].Notice; n != nil {
-		t.Errorf("a record before any version has a notice: %+v", n)
+	// The records' events, in (at, seq) order, each with its record.
+	type event struct {
+		e consent.ISOEvent
+		r *consent.ISORecord
 	}
-	// The import: the version in force then, worked out, not noted.
-	if n := recs.Records[2].Notice; n == nil || n.Version != "v1" || n.Noted || n.SHA256 == "" {
-		t.Errorf("the imported record's notice: %+v", n)
-	}
-	for _, k := range []int{4, 5} {
-		rec := recs.Records[k]
-		if n := rec.Notice; n == nil || n.Version != "v2" || n.URL != "https://example.com/privacy/v2" || !n.Noted || n.SHA256 == "" {
-			t.Errorf("record %d's notice: %+v", k, n)
+	var evs []event
+	for i := range recs.Records {
+		for _, e := range recs.Records[i].Events {
+			evs = append(evs, event{e, &recs.Records[i]})
 		}
 	}
-	if rec := recs.Records[5]; rec.Processing[0] != "Training AI models that write text" || rec.Recipients[0].ID != "self" || rec.Recipients[0].Name != "" {
-		t.Errorf("the last record's words: %+v", rec)
+	sort.SliceStable(evs, func(a, b int) bool { return evs[a].e.EventTime < evs[b].e.EventTime })
+	if len(evs) != len(want) {
+		t.Fatalf("%d events in the records, want %d", len(evs), len(want))
 	}
-	if rec := recs.Records[4]; rec.Recipients[0].Name != "Companies outside the platform" || rec.Method != "Global Privacy Control signal" {
-		t.Errorf("the GPC denial's record: %+v", rec)
+	// The first: before any version, no notice at all.
+	if n := evs[0].e.Notice; n != nil {
+		t.Errorf("an event before any version has a notice: %+v", n)
 	}
-	if rec := recs.Records[3]; rec.Processing[0] != "use for train_ai_system.generative" || rec.Recipients[0].Name != "" || !rec.Notice.Noted {
-		t.Errorf("a record under v1 (no words): %+v", rec)
+	// The import: the version in force then, worked out, not noted.
+	if n := evs[2].e.Notice; n == nil || n.Version != "v1" || n.Noted || n.SHA256 == "" {
+		t.Errorf("the imported event's notice: %+v", n)
+	}
+	for _, k := range []int{4, 5} {
+		if n := evs[k].e.Notice; n == nil || n.Version != "v2" || n.URL != "https://example.com/privacy/v2" || !n.Noted || n.SHA256 == "" {
+			t.Errorf("event %d's notice: %+v", k, n)
+		}
+	}
+	if r := evs[5].r; r.Purposes[0].PurposeDescription != "Training AI models that write text" || r.Scope.Recipient.ID != "self" || r.Scope.Recipient.Name != "" {
+		t.Errorf("the last event's record's words: %+v", r)
+	}
+	if ev := evs[4]; ev.r.Scope.Recipient.Name != "Companies outside the platform" || ev.e.Method != "Global Privacy Control signal" {
+		t.Errorf("the GPC denial's record: %+v %+v", ev.e, ev.r)
+	}
+	if ev := evs[3]; ev.r.Purposes[0].PurposeDescription != "use for train_ai_system.generative" || ev.r.Scope.Recipient.Name != "" || !ev.e.Notice.Noted {
+		t.Errorf("a record under v1 (no words): %+v %+v", ev.e, ev.r)
 	}
 }
