@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -249,7 +251,7 @@ func TestNoticesEndToEnd(t *testing.T) {
 	if rep.Report.Leaves["notice"] != 1 || rep.Report.Leaves["answer"] != 1 || rep.Report.Leaves["lineage"] != 1 {
 		t.Fatalf("the log's leaves: %v", rep.Report.Leaves)
 	}
-	if out := ok(t, dir, "impact"); !strings.Contains(out, "[notified: "+first+"]") {
+	if out := ok(t, dir, "impact"); !strings.Contains(out, "[notified: "+first+" deleted]") {
 		t.Fatalf("impact after the notice:\n%s", out)
 	}
 	// Each member sees the story with their own token: the export, why,
@@ -348,8 +350,18 @@ func checkDelivered(t *testing.T, dir string, got json.RawMessage, manifest []by
 		}
 	}
 	os.WriteFile(filepath.Join(dir, id+".json"), got, 0o644)
-	if out := ok(t, dir, "notice", "verify", id+".json", "--manifest", "out.jsonl.manifest.json", "--key", filepath.Join("consentgate.db.keys", "log.pub")); !strings.Contains(out, "in the log at index") {
+	if out := ok(t, dir, "notice", "verify", id+".json", "--manifest", "out.jsonl.manifest.json", "--key", filepath.Join("consentgate.db.keys", "log.pub"),
+		"--dataset", "out.jsonl"); !strings.Contains(out, "in the log at index") || !strings.Contains(out, "out.jsonl holds every record the notice names") {
 		t.Fatalf("notice verify:\n%s", out)
+	}
+	// A copy of the dataset whose named line was edited is not the one
+	// exported.
+	lines := strings.SplitAfter(readFile(t, dir, "out.jsonl"), "\n")
+	lines[n.Records[0].Index] = strings.Replace(lines[n.Records[0].Index], `"text":"`, `"text":"edited `, 1)
+	os.WriteFile(filepath.Join(dir, "copy.jsonl"), []byte(strings.Join(lines, "")), 0o644)
+	if _, e, code := cg(t, dir, "notice", "verify", id+".json", "--manifest", "out.jsonl.manifest.json", "--key", filepath.Join("consentgate.db.keys", "log.pub"),
+		"--dataset", "copy.jsonl"); code == 0 || !strings.Contains(e, "this copy is not the one exported") {
+		t.Fatalf("notice verify --dataset of an edited copy: exit %d %s", code, e)
 	}
 	out := map[string]string{}
 	for _, r := range n.Records {
@@ -450,6 +462,24 @@ func TestNoticesAuthorization(t *testing.T) {
 	}
 	if code, body := call(t, srv, partner, "POST", "/api/v1/lineage", ev); code != 201 || !strings.Contains(body, `"job":"llm-v4"`) {
 		t.Errorf("partner-x's lineage: %d %s", code, body)
+	}
+	// A client that compresses its body (Content-Encoding: gzip).
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(runEvent("llm-v5", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e03", "2025-03-03T06:00:00Z", filepath.Join(dir, "out.jsonl"))))
+	zw.Close()
+	req, _ := http.NewRequest("POST", srv+"/api/v1/lineage", &zb)
+	req.Header.Set("Authorization", "Bearer "+partner)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || !strings.Contains(string(b), `"job":"llm-v5"`) {
+			t.Errorf("a gzip'd run event: %d %s", resp.StatusCode, b)
+		}
 	}
 	if code, body := call(t, srv, partner, "POST", "/api/v1/lineage", `{"eventType":"COMPLETE"}`); code != 400 || !strings.Contains(body, "eventTime is missing") {
 		t.Errorf("a bad run event: %d %s", code, body)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"compress/gzip"
+	"io"
 	"net/http"
 	"time"
 
@@ -460,6 +462,13 @@ func (s *Server) postNoticeAnswer(w http.ResponseWriter, r *http.Request, p acce
 // path (an OpenLineage client's HTTP transport posts here with its API key
 // as the bearer token), and links its job to the exports it read.
 func (s *Server) postLineage(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	if r.Header.Get("Content-Encoding") == "gzip" { // a client's compression setting
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return badRequest("the body is not gzip: %v", err)
+		}
+		r.Body = http.MaxBytesReader(nil, io.NopCloser(zr), s.MaxBody)
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
