@@ -93,7 +93,7 @@ func cmdLogVerify(a *app, fs *pflag.FlagSet) runFunc {
 				fmt.Fprintf(a.stdout, "  %8d  %s\n", n, plural(n, one, many))
 			}
 		}
-		for _, k := range []string{"policy", "subject", "consent", "manifest", "export", "impact", "erasure", "checkpoint"} {
+		for _, k := range []string{"policy", "subject", "consent", "manifest", "export", "impact", "erasure", "checkpoint", "notice", "answer", "lineage"} {
 			line(rep.Leaves[k], k+" leaf re-derived from its row", k+" leaves re-derived from their rows")
 		}
 		line(rep.Exports, "export agrees with its logged state (status, subject set, kept records) and manifest",

@@ -251,6 +251,9 @@ func TestNoticesEndToEnd(t *testing.T) {
 	if rep.Report.Leaves["notice"] != 1 || rep.Report.Leaves["answer"] != 1 || rep.Report.Leaves["lineage"] != 1 {
 		t.Fatalf("the log's leaves: %v", rep.Report.Leaves)
 	}
+	if out := ok(t, dir, "log", "verify"); !strings.Contains(out, "1  notice leaf re-derived from its row") || !strings.Contains(out, "1  answer leaf") || !strings.Contains(out, "1  lineage leaf") {
+		t.Fatalf("log verify:\n%s", out)
+	}
 	if out := ok(t, dir, "impact"); !strings.Contains(out, "[notified: "+first+" deleted]") {
 		t.Fatalf("impact after the notice:\n%s", out)
 	}
