@@ -535,3 +535,27 @@ func (r *objectReader) hex4(j int) (rune, error) {
 	}
 	return v, nil
 }
+
+// CheckJSON holds one JSON document (a request body: an object or an
+// array) to the rules readObject reads a line by: valid UTF-8, valid JSON
+// by the RFC's grammar, no key given twice in any object, no deeper
+// nesting than maxDepth, nothing after the value. Every input kind is read
+// by the same strict rules.
+func CheckJSON(s []byte) error {
+	if !utf8.Valid(s) {
+		return readObject(s, nil) // says where
+	}
+	r := objectReader{s: s}
+	i := skipWS(s, 0)
+	if i == len(s) {
+		return errors.New("the body is empty: expected a JSON value")
+	}
+	end, _, _, err := r.value(i, 0)
+	if err != nil {
+		return err
+	}
+	if j := skipWS(s, end); j < len(s) {
+		return fmt.Errorf("not valid JSON: bytes after the value (byte %d: %s)", j+1, r.describe(j))
+	}
+	return nil
+}

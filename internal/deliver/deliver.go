@@ -54,7 +54,7 @@ type Sink interface {
 type Options struct {
 	Batch int           // messages per send (default 500)
 	Poll  time.Duration // how often to look for new events (default 200 ms)
-	Once  bool          // stop when the outbox is drained
+	Once  bool          // stop when the outbox is drained (or a batch failed onceTries retries: an error)
 	// Backoff bounds the wait between failed sends: it starts at
 	// MinBackoff and doubles to MaxBackoff (defaults 100 ms and 30 s).
 	MinBackoff, MaxBackoff time.Duration
@@ -114,6 +114,10 @@ func NoticesDestination(recipient, dest string) string {
 	return "notices:" + recipient + ":" + dest
 }
 
+// onceTries is how many times a run with Once retries a batch before it
+// gives up with an error (about a minute with the default backoff).
+const onceTries = 10
+
 // loop is the delivery loop of one destination over one outbox.
 func loop[T any](ctx context.Context, st store.Store, dest string, o Options, after func(after int64, limit int) ([]T, error),
 	seq func(*T) int64, send func(context.Context, []T) error, what string) error {
@@ -151,7 +155,7 @@ func loop[T any](ctx context.Context, st store.Store, dest string, o Options, af
 			continue
 		}
 		first, last := seq(&msgs[0]), seq(&msgs[len(msgs)-1])
-		wait := o.MinBackoff
+		wait, tries := o.MinBackoff, 0
 		for {
 			err := send(ctx, msgs)
 			if err == nil {
@@ -160,6 +164,12 @@ func loop[T any](ctx context.Context, st store.Store, dest string, o Options, af
 			if ctx.Err() != nil {
 				return nil
 			}
+			if o.Once && tries >= onceTries {
+				// A run that is to stop (cron) does not wait forever on a
+				// destination that is down: the next run resumes here.
+				return fmt.Errorf("%s: seq %d–%d not delivered after %d attempts: %w", dest, first, last, tries+1, err)
+			}
+			tries++
 			logf(o.Log, "%s: seq %d–%d not delivered, retrying in %v: %v\n", dest, first, last, wait, err)
 			// Full jitter keeps many deliverers from retrying in step.
 			if err := sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {

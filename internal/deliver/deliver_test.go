@@ -321,3 +321,27 @@ func TestNATSJetStream(t *testing.T) {
 		t.Fatalf("cursor %d", c)
 	}
 }
+
+// TestOnceGivesUp: with Once, a destination that stays down ends the run
+// with an error naming it (a cron job does not hang), and the cursor has
+// not moved.
+func TestOnceGivesUp(t *testing.T) {
+	st := openStore(t, 10)
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	hook := deliver.ChangesWebhook([]byte("0123456789abcdef0123456789abcdef"), srv.URL)
+	err := deliver.Run(context.Background(), st, hook, deliver.Options{Once: true, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "not delivered after 11 attempts") || !strings.Contains(err.Error(), srv.URL) {
+		t.Fatalf("a destination that stays down: %v", err)
+	}
+	if requests != 11 {
+		t.Fatalf("%d requests", requests)
+	}
+	if c, _ := st.Delivered(context.Background(), hook.Destination()); c != 0 {
+		t.Fatalf("the cursor moved to %d", c)
+	}
+}

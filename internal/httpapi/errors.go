@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
 )
 
@@ -179,13 +180,22 @@ func readJSON(r *http.Request, v any) error {
 	if err := contentType(r, jsonType, "application/json"); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
+		return badRequest("the body could not be read: %v", err)
+	}
+	// The imports' strict rules first: a key given twice, invalid UTF-8
+	// or JSON the RFC does not allow is refused, not read one way.
+	if err := consent.CheckJSON(body); err != nil {
+		return badRequest("the body is not the JSON expected: %s", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return badRequest("the body is not the JSON expected: %s", gate.JSONProblem(err))
 	}
 	if dec.More() {

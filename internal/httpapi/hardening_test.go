@@ -343,3 +343,25 @@ func TestImportRefusesBadIDs(t *testing.T) {
 		t.Errorf("a 256-byte id: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestStrictBodies: a JSON body is held to the imports' rules — a key
+// given twice (at the top or nested), invalid UTF-8 or an empty body is
+// refused naming the problem, before anything is read from it.
+func TestStrictBodies(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct{ body, want string }{
+		{`{"export":"e","subject":"ana","status":"open","status":"wontfix"}`, `field \"status\" given twice`},
+		{`{"export":"e","subject":"ana","status":"open","x":{"a":1,"a":2}}`, `given twice`},
+		{"{\"export\":\"e\xff\",\"subject\":\"ana\",\"status\":\"open\"}", "not valid UTF-8"},
+		{``, "the body is empty"},
+		{`{"export":"e","subject":"ana","status":"open"} {}`, "bytes after the value"},
+	} {
+		code, b := w.do("admin", "POST", "/v1/impact/marks", c.body)
+		if code != 400 || !strings.Contains(string(b), c.want) {
+			t.Errorf("%q: %d %s, want 400 with %q", c.body, code, b, c.want)
+		}
+	}
+	if code, b := w.do("admin", "POST", "/v1/decisions", `[{"subjects":[{"id":"ana","role":"author"}],"subjects":[]}]`); code != 400 || !strings.Contains(string(b), "given twice") {
+		t.Errorf("a key twice in a batch's element: %d %s", code, b)
+	}
+}
