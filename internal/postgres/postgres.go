@@ -578,8 +578,8 @@ func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Even
 
 // ScanSubjects implements store.Store.
 func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.SubjectRow) error) error {
-	if subjects == nil {
-		return s.scanSubjects(ctx, `ORDER BY seq`, nil, fn)
+	if subjects == nil { // every subject: one COPY, in the table's order
+		return s.copySubjects(ctx, ``, fn)
 	}
 	return s.scanSubjects(ctx, `WHERE at <= $1 AND subject = ANY($2) ORDER BY seq`, []any{int64(asOf), subjects}, fn)
 }
@@ -587,7 +587,7 @@ func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []s
 // ScanConsent implements store.Store.
 func (s *DB) ScanConsent(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.ConsentRow) error) error {
 	if subjects == nil {
-		return s.scanConsent(ctx, `WHERE at <= $1 ORDER BY seq`, []any{int64(asOf)}, fn)
+		return s.copyConsent(ctx, asOf, fn)
 	}
 	return s.scanConsent(ctx, `WHERE at <= $1 AND subject = ANY($2) ORDER BY seq`, []any{int64(asOf), subjects}, fn)
 }
