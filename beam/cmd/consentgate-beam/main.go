@@ -2,6 +2,11 @@
 // snapshot file; `consentgate export finalize --dir DIR` then assembles and
 // logs it. Locally it runs on Beam's prism runner; --runner and the
 // runner's flags submit it to Flink, Spark or Dataflow (see beam/README.md).
+//
+// Its flags are consentgate export's, but for one: the records' id field is
+// --id-field, because --id is Beam's own flag (the id a runner gives each
+// worker process it starts from this same binary). Every other flag of ours
+// is checked against Beam's by the README test (TestReadme).
 package main
 
 import (
@@ -33,14 +38,22 @@ func main() {
 	flag.StringVar(&c.Recipient, "recipient", "", "the `RECIPIENT`")
 	flag.StringVar(&c.OutDir, "out-dir", "", "the `DIR` for the shards (consentgate export finalize --dir reads it)")
 	flag.BoolVar(&c.Rejects, "rejects", true, "write rejects shards")
-	flag.StringVar(&c.Fields.ID, "id", "", "the records' id field")
-	flag.StringVar(&c.Fields.Time, "time", "", "the records' creation time field")
-	flag.StringVar(&c.Fields.Category, "category-field", "", "the records' category field")
-	flag.StringVar(&c.Fields.FixedCategory, "category", "", "one category for every record")
-	flag.Var(&subjects, "subject", "`ROLE=FIELD` (repeat)")
+	flag.StringVar(&c.Fields.ID, "id-field", "", "`FIELD` holding the record id (dotted path): consentgate export's --id, renamed because --id is Beam's worker id")
+	flag.StringVar(&c.Fields.Time, "time", "", "`FIELD` holding the creation time (dotted path)")
+	flag.StringVar(&c.Fields.Category, "category-field", "", "`FIELD` holding the category (dotted path)")
+	flag.StringVar(&c.Fields.FixedCategory, "category", "", "one `CATEGORY` for every record")
+	flag.Var(&subjects, "subject", "`ROLE=FIELD`: a field holding a subject id or a list of them (repeat)")
 	flag.IntVar(&c.BatchesPerShard, "batches-per-shard", 16, "batches of 4 MiB per shard")
 	flag.Parse()
-	beam.Init()
+	beam.Init() // in worker mode (--worker --id=…, started by a runner) this runs the worker and exits
+	// Driver mode: --id is only ever given by a runner to a worker, so here
+	// it is someone's consentgate export habit; refuse it rather than let
+	// Beam swallow it and export without the id field.
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "id" {
+			fail(fmt.Errorf("--id is Beam's worker id, not the records' id field: give --id-field %s (consentgate export's --id)", f.Value))
+		}
+	})
 	for _, in := range inputs {
 		m, err := filepath.Glob(in)
 		if err != nil || len(m) == 0 {
