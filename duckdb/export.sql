@@ -1,0 +1,82 @@
+-- The benchmark export (purpose train_ai_system.generative, recipient
+-- partner-x, as of {asof}) as the SQL a data engineer would write: the
+-- three policy versions of internal/demo/policies compiled by hand into
+-- macros, SPEC §2.2–2.4 applied to this world's fields.
+SET threads = {threads};
+SET preserve_insertion_order = true;
+
+-- The strict regions: "@EEA" plus GB CH CA HK CN, a code matching its
+-- subdivisions too (ES matches ES-CT).
+CREATE MACRO strict_region(r) AS split_part(r, '-', 1) IN ('AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'IE', 'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE', 'HU', 'IS', 'LI', 'NO', 'GB', 'CH', 'CA', 'HK', 'CN');
+
+-- Version 2024-09-18 for a third party and train_ai_system.generative:
+-- the deny rules in order, a refusal, the require_consent rule, then the
+-- opt-out default (everything is declared).
+CREATE MACRO v20240918(kind, region, tier, c) AS
+    region IS NOT NULL AND NOT strict_region(region)                                       -- no-region-no-training, no-ai-training-in-strict-regions
+    AND NOT (kind = 'user.content.private.message' AND coalesce(tier = 'premium', false))  -- premium-messages-stay-private
+    AND coalesce(c, '') <> 'denied'                                                       -- consent.denied
+    AND (coalesce(c, '') = 'granted' OR NOT (kind = 'user.content.private' OR starts_with(kind, 'user.content.private.')));  -- private-content-needs-opt-in
+
+-- The check under the version in force at time t: 2024-08-01 did not
+-- declare partner-x and 2022-01-01 required consent for any AI training,
+-- so only a grant passes; before 2022-01-01 no version was in force.
+CREATE MACRO collection(t, kind, region, tier, c) AS CASE
+    WHEN t >= TIMESTAMPTZ '2024-09-18T00:00:00Z' THEN v20240918(kind, region, tier, c)
+    WHEN t >= TIMESTAMPTZ '2024-08-01T00:00:00Z' THEN region IS NOT NULL AND NOT strict_region(region) AND coalesce(c, '') = 'granted'
+    ELSE coalesce(c, '') = 'granted' END;
+
+COPY (
+  WITH
+  -- Subject events seen at the as-of time; a field's value at t is the
+  -- latest event at or before t that sets it, else the earliest.
+  ev AS (SELECT * FROM read_parquet({subjects}) WHERE ts <= TIMESTAMPTZ '{asof}'),
+  regions AS (SELECT subject, ts, region FROM ev WHERE region IS NOT NULL),
+  tiers AS (SELECT subject, ts, tier FROM ev WHERE tier IS NOT NULL),
+  subj AS (
+    SELECT subject,
+      arg_max(region, (ts, seq)) FILTER (WHERE region IS NOT NULL) AS region_now,
+      arg_min(region, (ts, seq)) FILTER (WHERE region IS NOT NULL) AS region_first,
+      arg_max(tier, (ts, seq)) FILTER (WHERE tier IS NOT NULL) AS tier_now,
+      arg_min(tier, (ts, seq)) FILTER (WHERE tier IS NOT NULL) AS tier_first
+    FROM ev GROUP BY subject),
+  -- Consent at the as-of time: the latest applicable event (the purpose or
+  -- an ancestor; any recipient, partner-x's class or its id); a grant that
+  -- does not name partner-x reaches it only if given under a version that
+  -- declared it (2024-09-18 on); ties to the later-recorded.
+  cons AS (
+    SELECT subject, arg_max(state, (ts, seq)) AS c
+    FROM read_parquet({consent})
+    WHERE ts <= TIMESTAMPTZ '{asof}'
+      AND purpose IN ('train_ai_system', 'train_ai_system.generative')
+      AND (recipient IS NULL OR recipient IN ('*', 'third_party', 'partner-x'))
+      AND (state = 'denied' OR recipient IS NOT DISTINCT FROM 'partner-x' OR ts >= TIMESTAMPTZ '2024-09-18T00:00:00Z')
+    GROUP BY subject),
+  -- Every line as it was read, numbered, with the fields the export reads.
+  raw AS (
+    SELECT row_number() OVER () AS n, line, json_extract(line, ['$.kind', '$.created_at', '$.author', '$.to']) AS f
+    FROM read_csv({records}, columns = {'line': 'VARCHAR'}, header = false, delim = E'\x01', quote = '', escape = '', auto_detect = false)),
+  recs AS (
+    SELECT n, line, f[1]->>'$' AS kind, try_cast(f[2]->>'$' AS TIMESTAMPTZ) AS created, f[3]->>'$' AS author,
+      CASE json_type(f[4]) WHEN 'ARRAY' THEN f[4]->>'$[*]' WHEN 'VARCHAR' THEN [f[4]->>'$'] END AS recipients
+    FROM raw),
+  -- One row per subject on a record: the author, each recipient.
+  subs AS (
+    SELECT n, kind, created, author AS subject FROM recs WHERE author IS NOT NULL
+    UNION ALL
+    SELECT n, kind, created, unnest(recipients) AS subject FROM recs),
+  checked AS (
+    SELECT s.n,
+      s.subject IS NOT NULL AND subj.subject IS NOT NULL                                    -- subject.unknown
+      AND s.kind IN ('user.content.public', 'user.content.private.message', 'user.profile')  -- category.unknown
+      AND s.created IS NOT NULL AND s.created <= TIMESTAMPTZ '{asof}'                       -- record.malformed, record.future
+      AND v20240918(s.kind, subj.region_now, subj.tier_now, cons.c)                          -- now
+      AND collection(s.created, s.kind, coalesce(r.region, subj.region_first), coalesce(t.tier, subj.tier_first), cons.c) AS ok
+    FROM subs s
+    LEFT JOIN subj ON subj.subject = s.subject
+    LEFT JOIN cons ON cons.subject = s.subject
+    ASOF LEFT JOIN regions r ON r.subject = s.subject AND s.created >= r.ts
+    ASOF LEFT JOIN tiers t ON t.subject = s.subject AND s.created >= t.ts),
+  kept AS (SELECT n FROM checked GROUP BY n HAVING bool_and(coalesce(ok, false)))
+  SELECT line FROM recs SEMI JOIN kept USING (n) ORDER BY n
+) TO {out} (FORMAT csv, HEADER false, DELIMITER E'\x01', QUOTE '', ESCAPE '');
