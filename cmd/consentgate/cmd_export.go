@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -85,6 +86,16 @@ func cmdExport(a *app, fs *pflag.FlagSet) runFunc {
 		if a.onTerminal() {
 			o.Progress = a.stderr
 		}
+		// $CONSENTGATE_CPUPROFILE=FILE (not documented for users) writes a
+		// CPU profile of the whole export, the store's opening included:
+		// how the end-to-end benchmark's profile is taken.
+		if f := os.Getenv("CONSENTGATE_CPUPROFILE"); f != "" {
+			stop, err := startCPUProfile(f)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		g, err := a.open(ctx, gate.Write)
 		if err != nil {
 			return err
@@ -111,6 +122,19 @@ func printExportSummary(a *app, m *export.Manifest, o *export.Options) {
 		fmt.Fprintf(w, "  rejects  %s\n", m.Rejects.File)
 	}
 	fmt.Fprintf(w, "  manifest %s (records_root %s)\n", o.ManifestPath(), m.RecordsRoot)
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // sortedReasons orders reasons by count, then name.

@@ -47,7 +47,9 @@ type Options struct {
 	RedactKey []byte
 	Workers   int // 0 for the number of CPUs
 	// Progress, when not nil, receives a progress line about four times a
-	// second (with \r, for a terminal).
+	// second (with \r, for a terminal): the phase (records, then
+	// finishing), and in the records pass the input read and an estimate
+	// of the time left; at the end, a summary line.
 	Progress io.Writer
 	// Now is the export's creation time; ID its id ("" to generate one).
 	Now timestamp.Time
@@ -61,6 +63,11 @@ type Options struct {
 	// manifest (subjects_root, log_index, signature); the manifest file is
 	// written after it. An error abandons the export and leaves no output.
 	BeforeRename func(m *Manifest, inc *Included) error
+	// Prepare, when not nil, is called with the export's id and included
+	// subjects as soon as the records pass has ended, before the outputs
+	// are synced to disk: the work it starts (the gate's subject keys and
+	// subjects_root) runs while they are, and BeforeRename waits for it.
+	Prepare func(exportID string, s *inclusion.Subjects)
 }
 
 // Included is what an export included, as the store keeps it (SPEC §5:
@@ -144,11 +151,14 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 			}
 		}
 	}
+	var inputBytes int64
 	for _, in := range o.Inputs {
 		if st, err := os.Stat(in); err != nil {
 			return nil, fmt.Errorf("input %s: %w", in, err)
 		} else if st.IsDir() {
 			return nil, fmt.Errorf("input %s is a directory", in)
+		} else {
+			inputBytes += st.Size()
 		}
 	}
 	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.ManifestPath(), "rejects file": o.Rejects}); err != nil {
@@ -169,7 +179,18 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		o.ID = "exp-" + o.Now.Time().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 	}
 	e := &exporter{o: o, plan: o.Plan}
-	return e.run(ctx)
+	if o.Progress != nil {
+		e.progress = startProgress(o.Progress, PhaseRecords, inputBytes)
+	}
+	m, err := e.run(ctx)
+	if e.progress != nil {
+		final := ""
+		if err == nil {
+			final = summaryLine(m.Counts.Read, e.bytesIn, time.Since(e.progress.start))
+		}
+		e.progress.end(final)
+	}
+	return m, err
 }
 
 type exporter struct {
@@ -178,6 +199,9 @@ type exporter struct {
 
 	tmps   []string
 	finals map[string]string // a temporary file's final name
+
+	progress *progressLine // nil when not shown
+	bytesIn  int64         // input read in the records pass
 }
 
 func (e *exporter) tempFile(final string) (*os.File, error) {
@@ -301,8 +325,6 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	records := inclusion.NewSpool(0)
 	defer records.Close()
 	next := 0
-	start := time.Now()
-	lastProgress := start
 	var bytesIn int64
 	var writeErr error
 	for b := range done {
@@ -331,11 +353,9 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 			default:
 			}
 		}
-		if e.o.Progress != nil && time.Since(lastProgress) > 250*time.Millisecond {
-			lastProgress = time.Now()
-			progress(e.o.Progress, bytesIn, totals.Read, start, false)
-		}
+		e.progress.add(bytesIn, totals.Read)
 	}
+	e.bytesIn = bytesIn
 	wg.Wait()
 	if readErr != nil {
 		return nil, readErr
@@ -346,9 +366,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if e.o.Progress != nil {
-		progress(e.o.Progress, bytesIn, totals.Read, start, true)
-	}
+	e.progress.setPhase(PhaseFinishing)
 	if err := sink.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", e.o.Out, err)
 	}
@@ -372,15 +390,29 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		if c > 0 {
 			subjectSet.Numbers = append(subjectSet.Numbers, view.Number(i))
 			subjectSet.Records = append(subjectSet.Records, c)
-			if e.o.BeforeRename != nil { // the ids only the hook reads (subjects_root)
+			if e.o.BeforeRename != nil || e.o.Prepare != nil { // the ids only the hooks read (subjects_root)
 				subjectSet.IDs = append(subjectSet.IDs, view.ID(i))
 			}
 		}
 	}
 	subjectSet.Sort()
 	nSubjects := len(subjectSet.Numbers)
+	if e.o.Prepare != nil {
+		e.o.Prepare(e.o.ID, subjectSet)
+	}
 
+	// The output and the rejects file go to disk at once.
+	rejSynced := make(chan error, 1)
+	if rejF != nil {
+		go func() { rejSynced <- atomicfile.SyncClose(rejF) }()
+	} else {
+		rejSynced <- nil
+	}
 	if err := atomicfile.SyncClose(outF); err != nil {
+		<-rejSynced
+		return nil, err
+	}
+	if err := <-rejSynced; err != nil {
 		return nil, err
 	}
 	outSize, _ := fileSize(outF.Name())
@@ -413,9 +445,6 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		m.Redaction = &Redaction{Config: e.o.Redact.File, SHA256: e.o.Redact.Digest(), Fields: e.o.Redact.Fields, Found: total.Map()}
 	}
 	if rejF != nil {
-		if err := atomicfile.SyncClose(rejF); err != nil {
-			return nil, err
-		}
 		size, _ := fileSize(rejF.Name())
 		m.Rejects = &FileDigest{File: e.o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
 	}
@@ -644,14 +673,11 @@ func (e *exporter) reset(b *batch) {
 	b.reasons.reset()
 }
 
-func progress(w io.Writer, bytesIn, records int64, start time.Time, final bool) {
-	secs := time.Since(start).Seconds()
-	rate := float64(bytesIn) / 1e6 / max(secs, 1e-9)
-	end := ""
-	if final {
-		end = "\n"
-	}
-	fmt.Fprintf(w, "\rexport: %s records, %.1f MB read, %.0f MB/s%s", strconv.FormatInt(records, 10), float64(bytesIn)/1e6, rate, end)
+// summaryLine is the progress line's last: records and bytes read, the
+// export's time from the records pass to the last rename, its rate.
+func summaryLine(records, bytesIn int64, d time.Duration) string {
+	return fmt.Sprintf("export: %s records, %.1f MB read in %.1fs (%.0f MB/s)", strconv.FormatInt(records, 10),
+		float64(bytesIn)/1e6, d.Seconds(), float64(bytesIn)/1e6/max(d.Seconds(), 1e-9))
 }
 
 // MemberAttributes are the subject attributes the member detector matches

@@ -22,6 +22,7 @@ import (
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/faults"
+	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/lineage"
 	"github.com/consentgate/consentgate/internal/redact"
 	"github.com/consentgate/consentgate/internal/snapshot"
@@ -101,11 +102,13 @@ func (g *Gate) Export(ctx context.Context, req ExportRequest) (*export.Manifest,
 		o.RedactKey = mac.Sum(nil)
 	}
 	var view *consent.View
+	stopProgress := export.ProgressPhase(o.Progress, export.PhaseView)
 	if snap != nil {
 		view, _, err = snap.LoadView(attrs)
 	} else {
 		view, err = store.LoadView(ctx, g.st, asOf, attrs, nil)
 	}
+	stopProgress()
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +147,18 @@ func (g *Gate) runExport(ctx context.Context, o export.Options) (*export.Manifes
 	if o.Log, err = g.logState(ctx); err != nil {
 		return nil, err
 	}
-	o.BeforeRename = g.logExport(ctx, signer, o.ManifestPath())
+	var sr *subjectsRootWork
+	o.Prepare = func(exportID string, s *inclusion.Subjects) { sr = g.startSubjectsRoot(ctx, exportID, s.IDs) }
+	o.BeforeRename = g.logExport(ctx, signer, o.ManifestPath(), func(m *export.Manifest, inc *export.Included) (string, error) {
+		if sr != nil && sr.exportID == m.ExportID {
+			return sr.wait()
+		}
+		return g.subjectsRoot(ctx, m.ExportID, inc.Subjects.IDs)
+	})
 	m, err := export.Run(ctx, o)
+	if sr != nil {
+		sr.wait() // not left running past a failed export
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +186,7 @@ func (g *Gate) Finalize(ctx context.Context, req FinalizeRequest) (*export.Manif
 		return nil, err
 	}
 	m, err := export.Finalize(ctx, export.FinalizeOptions{Dir: req.Dir, Out: req.Out, Rejects: req.Rejects, Manifest: req.Manifest,
-		Now: now(), Log: logAt, BeforeRename: g.logExport(ctx, signer, manifestPath(req))})
+		Now: now(), Log: logAt, BeforeRename: g.logExport(ctx, signer, manifestPath(req), nil)})
 	if err != nil {
 		return nil, err
 	}
@@ -232,17 +245,56 @@ func (g *Gate) logState(ctx context.Context) (*export.LogState, error) {
 	return &export.LogState{Size: uint64(size), Root: hex.EncodeToString(root)}, nil
 }
 
-// logExport is an export's BeforeRename hook: subjects_root, then the
-// manifest appended to the log and the export recorded with what it
-// included in one transaction, then its log index and signature.
-func (g *Gate) logExport(ctx context.Context, signer *translog.Signer, manifest string) func(*export.Manifest, *export.Included) error {
+// subjectsRoot is an export's subjects_root (SPEC §5), hex: its included
+// subjects' keys (a new one made, durably, for a subject without one),
+// their pseudonyms for the export, the tree over them sorted.
+func (g *Gate) subjectsRoot(ctx context.Context, exportID string, ids []string) (string, error) {
+	ks, err := g.keys.SubjectKeys(ctx, ids, true)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(translog.NewSubjectsTree(exportID, ids, ks).Root()), nil
+}
+
+// subjectsRootWork is a subjects_root being computed while the export's
+// outputs are synced to disk.
+type subjectsRootWork struct {
+	exportID string
+	done     chan struct{}
+	root     string
+	err      error
+}
+
+func (g *Gate) startSubjectsRoot(ctx context.Context, exportID string, ids []string) *subjectsRootWork {
+	w := &subjectsRootWork{exportID: exportID, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.root, w.err = g.subjectsRoot(ctx, exportID, ids)
+	}()
+	return w
+}
+
+func (w *subjectsRootWork) wait() (string, error) {
+	<-w.done
+	return w.root, w.err
+}
+
+// logExport is an export's BeforeRename hook: subjects_root (from root, or
+// computed here when root is nil), then the manifest appended to the log
+// and the export recorded with what it included in one transaction, then
+// its log index and signature.
+func (g *Gate) logExport(ctx context.Context, signer *translog.Signer, manifest string, root func(*export.Manifest, *export.Included) (string, error)) func(*export.Manifest, *export.Included) error {
 	dir, _ := os.Getwd()
+	if root == nil {
+		root = func(m *export.Manifest, inc *export.Included) (string, error) {
+			return g.subjectsRoot(ctx, m.ExportID, inc.Subjects.IDs)
+		}
+	}
 	return func(m *export.Manifest, inc *export.Included) error {
-		ks, err := g.keys.SubjectKeys(ctx, inc.Subjects.IDs, true)
+		r, err := root(m, inc)
 		if err != nil {
 			return err
 		}
-		r := hex.EncodeToString(translog.NewSubjectsTree(m.ExportID, inc.Subjects.IDs, ks).Root())
 		m.SubjectsRoot, m.LogIndex, m.Signature = &r, nil, nil
 		body, err := export.MarshalManifest(m)
 		if err != nil {
