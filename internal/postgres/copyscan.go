@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/consentgate/consentgate/internal/policy"
@@ -129,16 +130,140 @@ func (c *copyBinary) finish() error {
 // copyTo runs COPY (query) TO STDOUT in binary format on a connection of
 // the pool, parsing it as it streams.
 func (s *DB) copyTo(ctx context.Context, query string, columns int, row func(fields [][]byte) error) error {
+	w := &copyBinary{columns: columns, row: row}
+	if err := s.copyInto(ctx, query, w); err != nil {
+		return err
+	}
+	return w.finish()
+}
+
+func (s *DB) copyInto(ctx context.Context, query string, w io.Writer) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	w := &copyBinary{columns: columns, row: row}
-	if _, err := conn.Conn().PgConn().CopyTo(ctx, w, `COPY (`+query+`) TO STDOUT (FORMAT binary)`); err != nil {
-		return err
+	_, err = conn.Conn().PgConn().CopyTo(ctx, w, `COPY (`+query+`) TO STDOUT (FORMAT binary)`)
+	return err
+}
+
+// copyParts runs a COPY of each query at once, each on a connection of its
+// own, so that the server produces them on as many cores, and parses the
+// streams on the calling goroutine: row is called by one goroutine at a
+// time. Each connection hands over what it receives in chunks.
+func (s *DB) copyParts(ctx context.Context, queries []string, columns int, row func(fields [][]byte) error) error {
+	if len(queries) == 1 {
+		return s.copyTo(ctx, queries[0], columns, row)
 	}
-	return w.finish()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan copyChunk, 4*len(queries))
+	free := make(chan []byte, 4*len(queries)+len(queries))
+	for i, q := range queries {
+		go func() {
+			w := &chunker{ctx: ctx, part: i, out: chunks, free: free}
+			err := s.copyInto(ctx, q, w)
+			if err == nil && len(w.buf) > 0 {
+				chunks <- copyChunk{part: i, b: w.buf}
+			}
+			chunks <- copyChunk{part: i, done: true, err: err}
+		}()
+	}
+	parsers := make([]*copyBinary, len(queries))
+	for i := range parsers {
+		parsers[i] = &copyBinary{columns: columns, row: row}
+	}
+	var err error
+	for running := len(queries); running > 0; {
+		c := <-chunks
+		switch {
+		case c.done:
+			running--
+			if err == nil && c.err == nil {
+				c.err = parsers[c.part].finish()
+			}
+			if err == nil && c.err != nil {
+				err = c.err
+				cancel()
+			}
+			continue
+		case err == nil:
+			if _, werr := parsers[c.part].Write(c.b); werr != nil {
+				err = werr
+				cancel()
+			}
+		}
+		select {
+		case free <- c.b[:0]:
+		default:
+		}
+	}
+	return err
+}
+
+// copyChunk is some of a part's stream, or its end and how it ended.
+type copyChunk struct {
+	part int
+	b    []byte
+	done bool
+	err  error
+}
+
+// chunker gathers what a COPY receives into chunks of about chunkSize.
+type chunker struct {
+	ctx  context.Context
+	part int
+	buf  []byte
+	out  chan<- copyChunk
+	free chan []byte
+}
+
+const chunkSize = 256 << 10
+
+func (c *chunker) Write(p []byte) (int, error) {
+	if len(c.buf) > 0 && len(c.buf)+len(p) > cap(c.buf) {
+		select {
+		case c.out <- copyChunk{part: c.part, b: c.buf}:
+			c.buf = nil
+		case <-c.ctx.Done():
+			return 0, c.ctx.Err()
+		}
+	}
+	if c.buf == nil {
+		select {
+		case c.buf = <-c.free:
+		default:
+			c.buf = make([]byte, 0, chunkSize)
+		}
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+// splitPages is the table size, in pages, from which a full scan is split
+// into two COPYs of half the pages each (TID range scans, PostgreSQL 14
+// and later; an older server scans the table in each and filters).
+var splitPages int64 = 2048
+
+// pageParts splits a full scan of table into queries over ranges of its
+// pages (its rows are never updated or deleted, so each row is in one
+// range; each COPY sees the rows committed before it started).
+func (s *DB) pageParts(ctx context.Context, table, cols, where string) ([]string, error) {
+	q := `SELECT ` + cols + ` FROM ` + table
+	var pages int64
+	if err := s.pool.QueryRow(ctx, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint`, table).Scan(&pages); err != nil {
+		return nil, err
+	}
+	and := ` WHERE `
+	if where != "" {
+		q += ` WHERE ` + where
+		and = ` AND `
+	}
+	if pages < splitPages {
+		return []string{q}, nil
+	}
+	mid := strconv.FormatInt(pages/2, 10)
+	return []string{q + and + `ctid < '(` + mid + `,0)'::tid`, q + and + `ctid >= '(` + mid + `,0)'::tid`}, nil
 }
 
 // fields decodes the fields of a tuple in the binary format, remembering
@@ -184,11 +309,14 @@ func (d *fields) err(table string) error {
 	return nil
 }
 
-// copySubjects streams the subject events where says (CopyTo takes no
-// parameters: where holds only numbers) to fn.
-func (s *DB) copySubjects(ctx context.Context, where string, fn func(*store.SubjectRow) error) error {
+// copySubjects streams every subject event to fn.
+func (s *DB) copySubjects(ctx context.Context, fn func(*store.SubjectRow) error) error {
+	parts, err := s.pageParts(ctx, "subject_events", subjectCols, "")
+	if err != nil {
+		return err
+	}
 	var r store.SubjectRow
-	return s.copyTo(ctx, `SELECT `+subjectCols+` FROM subject_events `+where, 6, func(f [][]byte) error {
+	return s.copyParts(ctx, parts, 6, func(f [][]byte) error {
 		var d fields
 		r = store.SubjectRow{Seq: d.int8(f[0]), Subject: d.text(f[1]), At: timestamp.Time(d.int8(f[2])),
 			RegionSet: d.bool(f[3]), Region: d.text(f[4]), Attrs: d.text(f[5])}
@@ -201,9 +329,12 @@ func (s *DB) copySubjects(ctx context.Context, where string, fn func(*store.Subj
 
 // copyConsent streams the consent events at or before asOf to fn.
 func (s *DB) copyConsent(ctx context.Context, asOf timestamp.Time, fn func(*store.ConsentRow) error) error {
+	parts, err := s.pageParts(ctx, "consent_events", consentCols, `at <= `+strconv.FormatInt(int64(asOf), 10))
+	if err != nil {
+		return err
+	}
 	var r store.ConsentRow
-	q := `SELECT ` + consentCols + ` FROM consent_events WHERE at <= ` + strconv.FormatInt(int64(asOf), 10)
-	return s.copyTo(ctx, q, 9, func(f [][]byte) error {
+	return s.copyParts(ctx, parts, 9, func(f [][]byte) error {
 		var d fields
 		r = store.ConsentRow{Seq: d.int8(f[0]), Subject: d.text(f[1]), Purpose: d.text(f[2]), Recipient: d.text(f[3]),
 			State: policy.State(d.int2(f[4])), At: timestamp.Time(d.int8(f[5])), Source: d.text(f[6]), Policy: d.text(f[7]), Notice: d.text(f[8])}

@@ -579,7 +579,7 @@ func (s *DB) ConsentHistory(ctx context.Context, subject string) ([]consent.Even
 // ScanSubjects implements store.Store.
 func (s *DB) ScanSubjects(ctx context.Context, asOf timestamp.Time, subjects []string, fn func(*store.SubjectRow) error) error {
 	if subjects == nil { // every subject: one COPY, in the table's order
-		return s.copySubjects(ctx, ``, fn)
+		return s.copySubjects(ctx, fn)
 	}
 	return s.scanSubjects(ctx, `WHERE at <= $1 AND subject = ANY($2) ORDER BY seq`, []any{int64(asOf), subjects}, fn)
 }

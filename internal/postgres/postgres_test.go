@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,3 +143,70 @@ func TestDeliverFollowsConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d of %d events delivered", len(got), writers*batches*per)
 	}
 }
+
+// TestSplitScans: a full scan split into COPYs of page ranges (as a large
+// table's is) yields the same rows as one COPY, and the as-of bound still
+// holds for consent events.
+func TestSplitScans(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	var subs []consent.SubjectEvent
+	var cons []consent.Event
+	for i := range 3000 {
+		subs = append(subs, consent.SubjectEvent{Subject: fmt.Sprintf("m%05d", i), At: timestamp.Time(1_000 + i), RegionSet: true, Region: "DE",
+			Attributes: map[string]*string{"plan": ptr(fmt.Sprintf("plan-%d-with-some-padding-to-fill-pages", i%7))}})
+		cons = append(cons, consent.Event{Subject: fmt.Sprintf("m%05d", i), Purpose: "train_ai_system", Recipient: "third_party",
+			State: policy.State(1 + i%2), At: timestamp.Time(2_000 + i), Source: "settings"})
+	}
+	if _, err := s.AddSubjectEvents(ctx, subs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddConsentEvents(ctx, cons); err != nil {
+		t.Fatal(err)
+	}
+	scan := func() (subjects, consents map[string]int) {
+		subjects, consents = map[string]int{}, map[string]int{}
+		err := s.ScanSubjects(ctx, timestamp.Max, nil, func(r *store.SubjectRow) error {
+			subjects[fmt.Sprintf("%d %s %d %v %s %s", r.Seq, r.Subject, r.At, r.RegionSet, r.Region, r.Attrs)]++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.ScanConsent(ctx, timestamp.Time(2_000+1999), nil, func(r *store.ConsentRow) error {
+			consents[fmt.Sprintf("%d %s %s %s %d %d %s", r.Seq, r.Subject, r.Purpose, r.Recipient, r.State, r.At, r.Source)]++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return subjects, consents
+	}
+	s1, c1 := scan()
+	restore := postgres.SetSplitPages(1)
+	defer restore()
+	s2, c2 := scan()
+	if len(s1) != 3000 || len(c1) != 2000 {
+		t.Fatalf("one COPY: %d subject rows, %d consent rows; want 3000, 2000", len(s1), len(c1))
+	}
+	if !maps.Equal(s1, s2) || !maps.Equal(c1, c2) {
+		t.Errorf("split scans: %d subject rows, %d consent rows; one COPY: %d, %d", len(s2), len(c2), len(s1), len(c1))
+	}
+	// A callback's error stops a split scan and is returned.
+	stop := errors.New("stop")
+	n := 0
+	err := s.ScanSubjects(ctx, timestamp.Max, nil, func(*store.SubjectRow) error {
+		if n++; n == 100 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("a callback's error: %v", err)
+	}
+	if _, _, err := s.EventCounts(ctx); err != nil { // the pool is still usable
+		t.Fatal(err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
