@@ -26,20 +26,20 @@ CREATE MACRO collection(t, kind, region, tier, c) AS CASE
     WHEN t >= TIMESTAMPTZ '2024-08-01T00:00:00Z' THEN region IS NOT NULL AND NOT strict_region(region) AND coalesce(c, '') = 'granted'
     ELSE coalesce(c, '') = 'granted' END;
 
+-- A field's value at time t from its history (sorted by time): the
+-- latest at or before t, else the earliest.
+CREATE MACRO at_time(hist, t) AS coalesce(list_filter(hist, x -> x.ts <= t)[-1].v, hist[1].v);
+
 COPY (
   WITH
-  -- Subject events seen at the as-of time; a field's value at t is the
-  -- latest event at or before t that sets it, else the earliest.
-  ev AS (SELECT * FROM read_parquet({subjects}) WHERE ts <= TIMESTAMPTZ '{asof}'),
-  regions AS (SELECT subject, ts, region FROM ev WHERE region IS NOT NULL),
-  tiers AS (SELECT subject, ts, tier FROM ev WHERE tier IS NOT NULL),
+  -- Subject events seen at the as-of time; each field's history, sorted
+  -- by time and then file order (a field's value at t is the latest at or
+  -- before t that sets it, else the earliest: at_time).
   subj AS (
     SELECT subject,
-      arg_max(region, (ts, seq)) FILTER (WHERE region IS NOT NULL) AS region_now,
-      arg_min(region, (ts, seq)) FILTER (WHERE region IS NOT NULL) AS region_first,
-      arg_max(tier, (ts, seq)) FILTER (WHERE tier IS NOT NULL) AS tier_now,
-      arg_min(tier, (ts, seq)) FILTER (WHERE tier IS NOT NULL) AS tier_first
-    FROM ev GROUP BY subject),
+      list_sort(list({ts: ts, seq: seq, v: region}) FILTER (WHERE region IS NOT NULL)) AS regions,
+      list_sort(list({ts: ts, seq: seq, v: tier}) FILTER (WHERE tier IS NOT NULL)) AS tiers
+    FROM read_parquet({subjects}) WHERE ts <= TIMESTAMPTZ '{asof}' GROUP BY subject),
   -- Consent at the as-of time: the latest applicable event (the purpose or
   -- an ancestor; any recipient, partner-x's class or its id); a grant that
   -- does not name partner-x reaches it only if given under a version that
@@ -70,13 +70,11 @@ COPY (
       s.subject IS NOT NULL AND subj.subject IS NOT NULL                                    -- subject.unknown
       AND s.kind IN ('user.content.public', 'user.content.private.message', 'user.profile')  -- category.unknown
       AND s.created IS NOT NULL AND s.created <= TIMESTAMPTZ '{asof}'                       -- record.malformed, record.future
-      AND v20240918(s.kind, subj.region_now, subj.tier_now, cons.c)                          -- now
-      AND collection(s.created, s.kind, coalesce(r.region, subj.region_first), coalesce(t.tier, subj.tier_first), cons.c) AS ok
+      AND v20240918(s.kind, subj.regions[-1].v, subj.tiers[-1].v, cons.c)                        -- now
+      AND collection(s.created, s.kind, at_time(subj.regions, s.created), at_time(subj.tiers, s.created), cons.c) AS ok
     FROM subs s
     LEFT JOIN subj ON subj.subject = s.subject
-    LEFT JOIN cons ON cons.subject = s.subject
-    ASOF LEFT JOIN regions r ON r.subject = s.subject AND s.created >= r.ts
-    ASOF LEFT JOIN tiers t ON t.subject = s.subject AND s.created >= t.ts),
+    LEFT JOIN cons ON cons.subject = s.subject),
   kept AS (SELECT n FROM checked GROUP BY n HAVING bool_and(coalesce(ok, false)))
   SELECT line FROM recs SEMI JOIN kept USING (n) ORDER BY n
 ) TO {out} (FORMAT csv, HEADER false, DELIMITER E'\x01', QUOTE '', ESCAPE '');

@@ -267,10 +267,7 @@ func prepareTables(world, dir string) error {
 			FROM read_json(%s, format = 'newline_delimited', columns = {subject: 'VARCHAR', purpose: 'VARCHAR', recipient: 'VARCHAR', state: 'VARCHAR', "at": 'VARCHAR'}))
 			TO %s (FORMAT parquet)`, quote(filepath.Join(world, "consent.jsonl")), quote(filepath.Join(dir, "consent.parquet"))),
 	} {
-		if p := os.Getenv("DUCKDB_PROFILE"); p != "" {
-		q = "PRAGMA enable_profiling = 'query_tree'; SET profiling_output = " + quote(p) + ";\n" + q
-	}
-	if _, err := db.Exec(q); err != nil {
+		if _, err := db.Exec(q); err != nil {
 			return fmt.Errorf("%v\n%s", err, q)
 		}
 	}
@@ -298,6 +295,9 @@ func duckExport(dir, out string, threads int) error {
 	q := strings.NewReplacer("{threads}", fmt.Sprint(threads), "{asof}", asOf,
 		"{subjects}", quote(filepath.Join(dir, "subjects.parquet")), "{consent}", quote(filepath.Join(dir, "consent.parquet")),
 		"{records}", quote(filepath.Join(dir, "records.jsonl")), "{out}", quote(out)).Replace(exportSQL)
+	if p := os.Getenv("DUCKDB_PROFILE"); p != "" { // the query's profile, to read
+		q = "PRAGMA enable_profiling = 'query_tree';\nSET profiling_output = " + quote(p) + ";\n" + q
+	}
 	if _, err := db.Exec(q); err != nil {
 		return err
 	}
