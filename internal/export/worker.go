@@ -14,6 +14,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/inclusion"
+	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
 )
@@ -31,6 +32,7 @@ type worker struct {
 	hasher   hash.Hash
 	// filePrefix is each input's `{"file":"NAME","line":` for rejects.
 	filePrefix   [][]byte
+	rejectParts  rejectParts
 	writeRejects bool
 	redactor     *redact.Redactor
 	redacted     redact.Counts
@@ -228,19 +230,14 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 		r = append(r, `,"id":`...)
 		r = appendJSONString(r, id)
 	}
-	r = append(r, `,"reason":`...)
-	r = appendJSONString(r, res.Reason)
+	r = append(r, w.rejectParts.reason(res.Reason)...)
 	if len(res.Subject) > 0 {
 		r = append(r, `,"subject":`...)
 		r = appendJSONString(r, res.Subject)
-		r = append(r, `,"role":"`...)
-		r = append(r, res.Role.String()...)
-		r = append(r, '"')
+		r = append(r, w.rejectParts.role(res.Role)...)
 	}
 	if res.Check != decision.NoCheck {
-		r = append(r, `,"check":"`...)
-		r = append(r, res.Check.String()...)
-		r = append(r, '"')
+		r = append(r, w.rejectParts.check(res.Check)...)
 	}
 	if detail != "" {
 		r = append(r, `,"detail":`...)
@@ -249,13 +246,83 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 	b.rejects = append(r, "}\n"...)
 }
 
+// rejectParts are the constant parts of rejects lines, each encoded once
+// per worker: `,"reason":"…"` for each reason met (reasons come from a
+// handful of strings: the policy tables' outcomes and the fail-closed
+// constants), `,"role":"…"` and `,"check":"…"`.
+type rejectParts struct {
+	reasons []string
+	encoded [][]byte
+	roles   [][]byte // by role
+	checks  [][]byte // by check
+}
+
+func (rp *rejectParts) reason(r string) []byte {
+	for i, n := range rp.reasons {
+		if len(n) == len(r) && (unsafe.StringData(n) == unsafe.StringData(r) || n == r) {
+			return rp.encoded[i]
+		}
+	}
+	enc := appendJSONString([]byte(`,"reason":`), r)
+	if len(rp.reasons) < 64 { // a reason built on the fly is encoded each time
+		rp.reasons, rp.encoded = append(rp.reasons, r), append(rp.encoded, enc)
+	}
+	return enc
+}
+
+func (rp *rejectParts) role(r policy.Role) []byte {
+	if int(r) < len(rp.roles) && rp.roles[r] != nil {
+		return rp.roles[r]
+	}
+	enc := append(append([]byte(`,"role":"`), r.String()...), '"')
+	if r < 64 {
+		for int(r) >= len(rp.roles) {
+			rp.roles = append(rp.roles, nil)
+		}
+		rp.roles[r] = enc
+	}
+	return enc
+}
+
+func (rp *rejectParts) check(c decision.Check) []byte {
+	if int(c) < len(rp.checks) && rp.checks[c] != nil {
+		return rp.checks[c]
+	}
+	enc := append(append([]byte(`,"check":"`), c.String()...), '"')
+	if c < 64 {
+		for int(c) >= len(rp.checks) {
+			rp.checks = append(rp.checks, nil)
+		}
+		rp.checks[c] = enc
+	}
+	return enc
+}
+
 const hexDigits = "0123456789abcdef"
+
+// plainWord reports whether none of 8 bytes (little-endian in x) needs
+// escaping in a JSON string: none below 0x20, none '"' or '\\', none
+// from 0x80 (the start of a multi-byte UTF-8 sequence, checked slowly).
+func plainWord(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(v uint64) uint64 { return (v - lo) & ^v & hi }
+	return (x-lo*0x20)&^x&hi|hasZero(x^(lo*'"'))|hasZero(x^(lo*'\\'))|x&hi == 0
+}
 
 // appendJSONString appends s as a JSON string (no HTML escaping).
 func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	plain := true
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if !plainWord(x) {
+			plain = false
+			break
+		}
+	}
+	for ; plain && i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
 			plain = false
 			break
@@ -264,6 +331,12 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	if plain {
 		return append(append(dst, s...), '"')
 	}
+	return appendEscaped(dst, s)
+}
+
+// appendEscaped appends s escaped as in a JSON string, and its closing
+// quote.
+func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {

@@ -3,9 +3,13 @@ package export
 import (
 	"bytes"
 	"crypto/sha256"
+	"strings"
 	"testing"
 
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/policy"
 )
 
 func TestLeafHashMatchesLibrary(t *testing.T) {
@@ -33,4 +37,31 @@ func TestAppendJSONString(t *testing.T) {
 func sha256Sum(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
+}
+
+// The word-at-a-time check agrees with escaping byte by byte on every
+// byte in every position.
+func TestAppendJSONStringWords(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 17; pos++ {
+			in := []byte(strings.Repeat("a", 17))
+			in[pos] = byte(c)
+			got := string(appendJSONString(nil, in))
+			if want := string(appendEscaped([]byte{'"'}, in)); got != want {
+				t.Fatalf("byte %#x at %d: %s, want %s", c, pos, got, want)
+			}
+		}
+	}
+}
+
+func TestRejectParts(t *testing.T) {
+	var rp rejectParts
+	for range 2 {
+		if got := string(rp.reason(`a "b"`)); got != `,"reason":"a \"b\""` {
+			t.Fatal(got)
+		}
+		if got := string(rp.role(policy.RecipientRole)) + string(rp.check(decision.Collection)); got != `,"role":"recipient","check":"collection"` {
+			t.Fatal(got)
+		}
+	}
 }
