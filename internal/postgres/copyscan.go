@@ -241,8 +241,8 @@ func (c *chunker) Write(p []byte) (int, error) {
 }
 
 // splitPages is the table size, in pages, from which a full scan is split
-// into two COPYs of half the pages each (TID range scans, PostgreSQL 14
-// and later; an older server scans the table in each and filters).
+// into two COPYs of half the pages each (TID range scans: PostgreSQL 14 and
+// later; an older server gets one COPY).
 var splitPages int64 = 2048
 
 // pageParts splits a full scan of table into queries over ranges of its
@@ -251,7 +251,9 @@ var splitPages int64 = 2048
 func (s *DB) pageParts(ctx context.Context, table, cols, where string) ([]string, error) {
 	q := `SELECT ` + cols + ` FROM ` + table
 	var pages int64
-	if err := s.pool.QueryRow(ctx, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint`, table).Scan(&pages); err != nil {
+	var tidRanges bool
+	if err := s.pool.QueryRow(ctx, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint,
+		current_setting('server_version_num')::int >= 140000`, table).Scan(&pages, &tidRanges); err != nil {
 		return nil, err
 	}
 	and := ` WHERE `
@@ -259,7 +261,7 @@ func (s *DB) pageParts(ctx context.Context, table, cols, where string) ([]string
 		q += ` WHERE ` + where
 		and = ` AND `
 	}
-	if pages < splitPages {
+	if pages < splitPages || !tidRanges {
 		return []string{q}, nil
 	}
 	mid := strconv.FormatInt(pages/2, 10)
