@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob://
 	_ "gocloud.dev/blob/gcsblob"   // gs://
@@ -87,7 +89,31 @@ func S3Client(ctx context.Context) (*s3.Client, error) {
 	// The SDK itself reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3 into
 	// the client's base endpoint; such a server is on an IP address or a
 	// single host name, with no per-bucket DNS names: path-style.
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = custom }), nil
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = custom
+		o.APIOptions = append(o.APIOptions, detachAbort)
+	}), nil
+}
+
+// abortTimeout bounds an AbortMultipartUpload sent for a cancelled write.
+const abortTimeout = 30 * time.Second
+
+// detachAbort lets an AbortMultipartUpload outlive the context it is sent
+// on. A Writer aborts by cancelling its write's context (gocloud's only
+// way), and the transfer manager then sends its abort on that same,
+// cancelled context (its FailTimeout, which would give it a fresh one, is
+// not reachable through gocloud): without this the abort never leaves the
+// process and the upload's parts stay on the server.
+func detachAbort(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("consentgateDetachAbort",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if _, ok := in.Parameters.(*s3.AbortMultipartUploadInput); ok {
+				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+				defer cancel()
+				ctx = c
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.Before)
 }
 
 // openS3 opens an S3 bucket with S3Client.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 
 	"gocloud.dev/blob"
 )
@@ -77,6 +78,9 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		return 0, io.EOF
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	want := int64(len(p))
 	short := false
 	if off+want > r.size {
@@ -110,6 +114,10 @@ func (r *Reader) NewRangeReader(ctx context.Context, off, length int64) (io.Read
 	}
 	if r.f != nil {
 		return io.NopCloser(io.NewSectionReader(r.f, off, length)), nil
+	}
+	if length == 0 {
+		// S3 refuses a range of an empty object.
+		return io.NopCloser(strings.NewReader("")), nil
 	}
 	rc, err := r.b.NewRangeReader(ctx, r.key, off, length, nil)
 	if err != nil {
