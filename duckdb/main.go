@@ -138,7 +138,7 @@ func compare(world, bin, work string, pairs, threads int) error {
 	}
 	names := []string{"consentgate export --rejects", "consentgate export", "DuckDB SQL join"}
 	runs := make([][]run, len(names))
-	fmt.Printf("input %s: %.1f MB; %d threads/workers; %d pairs, in turn\n", in, float64(st.Size())/1e6, threads, pairs)
+	fmt.Printf("input %s: %.1f MB; %d threads/workers; %d pairs, in turn; %s\n", in, float64(st.Size())/1e6, threads, pairs, loadAverage())
 	for p := 0; p < pairs; p++ {
 		for i := range names {
 			var r run
@@ -163,7 +163,7 @@ func compare(world, bin, work string, pairs, threads int) error {
 			fmt.Printf("run %d  %-30s %6.2f s  %6.1f MB/s  %5.2f CPU-s  %6.0f MB RSS\n", p+1, names[i],
 				r.wall.Seconds(), float64(st.Size())/1e6/r.wall.Seconds(), r.cpu.Seconds(), r.rssMB)
 		}
-		fmt.Printf("run %d  DuckDB's output byte-identical to consentgate's\n", p+1)
+		fmt.Printf("run %d  DuckDB's output byte-identical to consentgate's; %s\n", p+1, loadAverage())
 	}
 	med := func(rs []run) run {
 		ws, cs, ms := make([]float64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs))
@@ -185,6 +185,20 @@ func compare(world, bin, work string, pairs, threads int) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// loadAverage says how busy the machine is (Linux's /proc/loadavg), for
+// the reader to judge the wall times by.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "load average unknown"
+	}
+	return "load average " + strings.Join(f[:3], " ")
 }
 
 // sameFiles reports whether two files hold the same bytes, with their
