@@ -519,3 +519,30 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointVariables: AWS_ENDPOINT_URL alone names the server as well
+// as AWS_ENDPOINT_URL_S3 does (which wins when both are set), and a
+// missing object or a second Remove is ErrNotExist.
+func TestEndpointVariables(t *testing.T) {
+	prefix := s3Prefix(t)
+	endpoint := os.Getenv("AWS_ENDPOINT_URL_S3")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
+	name := prefix + "generic-endpoint"
+	write(t, name, []byte("via AWS_ENDPOINT_URL"))
+	if got := readAll(t, name); string(got) != "via AWS_ENDPOINT_URL" {
+		t.Fatalf("read back %q", got)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	if got := readAll(t, name); string(got) != "via AWS_ENDPOINT_URL" {
+		t.Fatalf("with AWS_ENDPOINT_URL_S3 set too: read back %q", got)
+	}
+	if err := blobio.Remove(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	if err := blobio.Remove(context.Background(), name); !errors.Is(err, blobio.ErrNotExist) {
+		t.Fatalf("second Remove = %v, want ErrNotExist", err)
+	}
+	absent(t, name)
+}

@@ -29,6 +29,9 @@ var buckets struct {
 // bucket returns the opened bucket of l.
 func bucket(ctx context.Context, l location) (*blob.Bucket, error) {
 	id := l.scheme + "://" + l.bucket + "?" + l.query
+	if l.scheme == "s3" {
+		id += " " + Endpoint() // a test or a tool may point elsewhere later
+	}
 	buckets.Lock()
 	defer buckets.Unlock()
 	if b := buckets.m[id]; b != nil {
