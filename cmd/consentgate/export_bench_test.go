@@ -13,12 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/demo"
-	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/sqlite"
-	"github.com/consentgate/consentgate/internal/store"
-	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
 // BenchmarkExportCommand times `consentgate export` as a user runs it: the
@@ -161,27 +157,7 @@ func benchWorldDir(b *testing.B, subjects, records int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	names, srcs := demo.PolicyFiles()
-	for i, n := range names {
-		doc, _, err := policy.Parse(n, srcs[n])
-		if err != nil {
-			b.Fatal(err)
-		}
-		st.PublishPolicy(ctx, store.Policy{Version: doc.Version, EffectiveFrom: doc.EffectiveFrom, Source: doc.Source, Digest: doc.Digest(), PublishedAt: timestamp.Time(i)})
-	}
-	now := timestamp.Now()
-	subs, err := consent.ReadSubjectsFile(files.Subjects, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := st.AddSubjectEvents(ctx, subs); err != nil {
-		b.Fatal(err)
-	}
-	cons, err := consent.ReadConsentFile(files.Consent, now, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := st.AddConsentEvents(ctx, cons); err != nil {
+	if err := demo.ImportScale(ctx, st, files); err != nil {
 		b.Fatal(err)
 	}
 	if err := st.Close(); err != nil {

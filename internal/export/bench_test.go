@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/demo"
 	"github.com/consentgate/consentgate/internal/export"
@@ -52,27 +51,7 @@ func openWorld(b *testing.B, subjects, records int) *benchWorld {
 		if err != nil {
 			b.Fatal(err)
 		}
-		names, srcs := demo.PolicyFiles()
-		for i, n := range names {
-			doc, _, err := policy.Parse(n, srcs[n])
-			if err != nil {
-				b.Fatal(err)
-			}
-			st.PublishPolicy(ctx, store.Policy{Version: doc.Version, EffectiveFrom: doc.EffectiveFrom, Source: doc.Source, Digest: doc.Digest(), PublishedAt: timestamp.Time(i)})
-		}
-		now := timestamp.Now()
-		subs, err := consent.ReadSubjectsFile(files.Subjects, now)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.AddSubjectEvents(ctx, subs); err != nil {
-			b.Fatal(err)
-		}
-		cons, err := consent.ReadConsentFile(files.Consent, now, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.AddConsentEvents(ctx, cons); err != nil {
+		if err := demo.ImportScale(ctx, st, files); err != nil {
 			b.Fatal(err)
 		}
 		st.Close()
