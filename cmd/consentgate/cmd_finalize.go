@@ -14,8 +14,8 @@ import (
 // the manifest and recording the export, atomically.
 func cmdExportFinalize(a *app, fs *pflag.FlagSet) runFunc {
 	var req gate.FinalizeRequest
-	fs.StringVar(&req.Dir, "dir", "", "the pipeline's shard `DIR`")
-	fs.StringVar(&req.Out, "out", "", "the output `FILE`")
+	fs.StringVar(&req.Dir, "dir", "", "the pipeline's shard `DIR` (a folder, or an object-store prefix: s3://bucket/shards/)")
+	fs.StringVar(&req.Out, "out", "", "the output `FILE` (a path or an object-store URL, committed after the manifest is logged)")
 	fs.StringVar(&req.Rejects, "rejects", "", "the rejects `FILE` (when the pipeline wrote rejects)")
 	fs.StringVar(&req.Manifest, "manifest", "", "the manifest `FILE` (default OUT.manifest.json)")
 	return func(ctx context.Context, args []string) error {

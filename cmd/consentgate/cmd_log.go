@@ -238,7 +238,7 @@ func cmdLogErase(a *app, fs *pflag.FlagSet) runFunc {
 }
 
 func cmdLogTiles(a *app, fs *pflag.FlagSet) runFunc {
-	out := fs.String("out", "", "the `DIR` to write the checkpoint, tiles and entry bundles to")
+	out := fs.String("out", "", "the `DIR` (or object-store prefix, s3://bucket/log/) to write the checkpoint, tiles and entry bundles to")
 	return func(ctx context.Context, args []string) error {
 		g, err := a.open(ctx, gate.ReadOnly)
 		if err != nil {

@@ -15,7 +15,7 @@ func cmdSnapshot(a *app, fs *pflag.FlagSet) runFunc {
 	var asOf timestamp.Time
 	var asOfSet bool
 	fs.Var(timeFlag{&asOf, &asOfSet}, "as-of", "the view as of `TIME` (default now)")
-	out := fs.String("out", "", "snapshot `FILE` to write")
+	out := fs.String("out", "", "snapshot `FILE` to write (a path, or an object-store URL: s3://bucket/key, gs://, azblob://)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	return func(ctx context.Context, args []string) error {
 		if !asOfSet {

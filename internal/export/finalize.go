@@ -11,11 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/blobio"
+	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -28,6 +31,12 @@ import (
 // inputs, framed inclusion chunks) and shard-i.json (its counts, the
 // versions it consulted, the subjects it included). Concatenated in order, the shards
 // are byte for byte the output and rejects `consentgate export` writes.
+//
+// The folder and the outputs may be in an object store (SPEC §5, "Files
+// anywhere"): --dir s3://bucket/shards/ is listed and read there (ranged
+// reads, never copied to disk first), and an s3:// output waits in its
+// pending upload until the manifest is logged, then is committed in the
+// order local outputs are renamed (output, rejects, manifest last).
 
 // Job is a sharded export's job.json.
 type Job struct {
@@ -53,10 +62,109 @@ type ShardSummary struct {
 }
 
 // ShardFile names a shard's file of a kind ("out", "rejects", "leaves",
-// "records", "shard").
+// "records", "shard"); dir may be an object-store prefix.
 func ShardFile(dir, kind string, i int) string {
 	ext := map[string]string{"out": "jsonl", "rejects": "jsonl", "leaves": "bin", "records": "bin", "shard": "json"}[kind]
-	return filepath.Join(dir, fmt.Sprintf("%s-%05d.%s", kind, i, ext))
+	return joinName(dir, fmt.Sprintf("%s-%05d.%s", kind, i, ext))
+}
+
+// joinName names the file name in the folder dir: a local path, or under
+// an object-store prefix (with or without its final slash; the URL's
+// bucket options, ?region=…, kept).
+func joinName(dir, name string) string {
+	if !blobio.IsURL(dir) {
+		return filepath.Join(dir, name)
+	}
+	prefix, query, _ := strings.Cut(dir, "?")
+	s := strings.TrimSuffix(prefix, "/") + "/" + name
+	if query != "" {
+		s += "?" + query
+	}
+	return s
+}
+
+// shardKinds are the files each shard has.
+var shardKinds = []string{"shard", "out", "rejects", "leaves", "records"}
+
+// checkShards lists an object-store folder once and names the first
+// shard file the job needs that is not there, before any output is begun.
+func checkShards(ctx context.Context, dir string, job *Job) error {
+	prefix, query, _ := strings.Cut(joinName(dir, "x"), "?")
+	prefix = strings.TrimSuffix(prefix, "x")
+	if query != "" {
+		query = "?" + query
+	}
+	es, err := blobio.List(ctx, prefix+query)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(es))
+	for _, e := range es {
+		have[e.Name] = true
+	}
+	for i := 0; i < job.Shards; i++ {
+		for _, kind := range shardKinds {
+			if kind == "rejects" && !job.Rejects {
+				continue
+			}
+			if name := ShardFile(dir, kind, i); !have[name] {
+				return fmt.Errorf("%s: not there (the job has %d shards): the pipeline did not finish writing", name, job.Shards)
+			}
+		}
+	}
+	return nil
+}
+
+// An output is one of finalize's files while it is written: a local
+// one's temporary file beside it, or an object's pending upload.
+type output struct {
+	final string
+	f     *os.File
+	w     *blobio.Writer
+	n     int64
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	var n int
+	var err error
+	if o.f != nil {
+		n, err = o.f.Write(p)
+	} else {
+		n, err = o.w.Write(p)
+	}
+	o.n += int64(n)
+	return n, err
+}
+
+// finish makes a local output durable under its temporary name; an
+// object's bytes wait in its upload until commit.
+func (o *output) finish() error {
+	if o.f != nil {
+		return atomicfile.SyncClose(o.f)
+	}
+	return nil
+}
+
+// commit puts the output under its final name.
+func (o *output) commit() error {
+	if o.f != nil {
+		if err := os.Rename(o.f.Name(), o.final); err != nil {
+			return atomicfile.Named(err, o.f.Name(), o.final)
+		}
+		return nil
+	}
+	return o.w.Commit()
+}
+
+// abort removes what an unfinished output wrote: nothing stays under its
+// final name.
+func (o *output) abort() {
+	if o.f != nil {
+		o.f.Close()
+		os.Remove(o.f.Name())
+		return
+	}
+	o.w.Abort()
 }
 
 // FinalizeOptions say where a sharded export goes.
@@ -77,8 +185,13 @@ type FinalizeOptions struct {
 // roots.
 func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	var job Job
-	if err := readJSONFile(filepath.Join(o.Dir, "job.json"), &job); err != nil {
+	if err := readJSONFile(ctx, joinName(o.Dir, "job.json"), &job); err != nil {
 		return nil, err
+	}
+	if blobio.IsURL(o.Dir) {
+		if err := checkShards(ctx, o.Dir, &job); err != nil {
+			return nil, err
+		}
 	}
 	if o.Manifest == "" {
 		o.Manifest = o.Out + ".manifest.json"
@@ -88,20 +201,31 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		rand.Read(b[:])
 		o.ID = "exp-" + o.Now.Time().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 	}
-	var tmps []string
+	var tmps []*output
 	defer func() {
 		if err != nil {
 			for _, t := range tmps {
-				os.Remove(t)
+				t.abort()
 			}
 		}
 	}()
-	temp := func(final string) (*os.File, error) {
-		f, err := atomicfile.Temp(final)
-		if err == nil {
-			tmps = append(tmps, f.Name())
+	temp := func(final string) (*output, error) {
+		o := &output{final: final}
+		if blobio.IsURL(final) {
+			w, err := blobio.Create(ctx, final)
+			if err != nil {
+				return nil, err
+			}
+			o.w = w
+		} else {
+			f, err := atomicfile.Temp(final)
+			if err != nil {
+				return nil, err
+			}
+			o.f = f
 		}
-		return f, err
+		tmps = append(tmps, o)
+		return o, nil
 	}
 	if o.Rejects != "" && !job.Rejects {
 		return nil, fmt.Errorf("%s: the pipeline wrote no rejects", o.Dir)
@@ -121,12 +245,19 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 			}
 		}
 	}
-	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.Manifest, "rejects file": o.Rejects}); err != nil {
+	local := func(f string) string { // the local outputs are checked here; objects by blobio.Create
+		if blobio.IsURL(f) {
+			return ""
+		}
+		return f
+	}
+	if err := checkOutputs(map[string]string{"output": local(o.Out), "manifest": local(o.Manifest), "rejects file": local(o.Rejects)}); err != nil {
 		return nil, err
 	}
-	// What an export killed before its renames left of these outputs.
+	// What an export killed before its renames left of these outputs (a
+	// killed object upload holds no object).
 	for _, f := range []string{o.Out, o.Manifest, o.Rejects} {
-		if f != "" {
+		if local(f) != "" {
 			atomicfile.CleanStale(f)
 		}
 	}
@@ -134,19 +265,16 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	if err != nil {
 		return nil, outputError(o.Out, err)
 	}
-	defer outF.Close()
-	var rejF *os.File
+	var rejF *output
 	if o.Rejects != "" {
 		if rejF, err = temp(o.Rejects); err != nil {
 			return nil, outputError(o.Rejects, err)
 		}
-		defer rejF.Close()
 	}
 	manF, err := temp(o.Manifest)
 	if err != nil {
 		return nil, outputError(o.Manifest, err)
 	}
-	defer manF.Close()
 	outHash, rejHash := sha256.New(), sha256.New()
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
@@ -160,18 +288,18 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 			return nil, err
 		}
 		var sh ShardSummary
-		if err := readJSONFile(ShardFile(o.Dir, "shard", i), &sh); err != nil {
+		if err := readJSONFile(ctx, ShardFile(o.Dir, "shard", i), &sh); err != nil {
 			return nil, err
 		}
-		if err := appendFile(outF, outHash, ShardFile(o.Dir, "out", i)); err != nil {
+		if err := appendFile(ctx, outF, outHash, ShardFile(o.Dir, "out", i)); err != nil {
 			return nil, err
 		}
 		if rejF != nil {
-			if err := appendFile(rejF, rejHash, ShardFile(o.Dir, "rejects", i)); err != nil {
+			if err := appendFile(ctx, rejF, rejHash, ShardFile(o.Dir, "rejects", i)); err != nil {
 				return nil, err
 			}
 		}
-		leaves, err := os.ReadFile(ShardFile(o.Dir, "leaves", i))
+		leaves, err := readWhole(ctx, ShardFile(o.Dir, "leaves", i))
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +311,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 				return nil, err
 			}
 		}
-		framed, err := os.ReadFile(ShardFile(o.Dir, "records", i))
+		framed, err := readWhole(ctx, ShardFile(o.Dir, "records", i))
 		if err != nil {
 			return nil, err
 		}
@@ -220,10 +348,10 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		set.IDs = append(set.IDs, s.ID)
 	}
 	set.Sort()
-	if err := atomicfile.SyncClose(outF); err != nil {
+	if err := outF.finish(); err != nil {
 		return nil, err
 	}
-	outSize, _ := fileSize(outF.Name())
+	outSize := outF.n
 	m = &Manifest{
 		ExportID: o.ID, CreatedAt: o.Now, Purpose: job.Purpose, Recipient: job.Recipient, RecipientClass: job.RecipientClass,
 		AsOf: job.AsOf, Log: o.Log, Inputs: job.Inputs,
@@ -247,11 +375,10 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		m.Policies = []PolicyUsed{job.Versions[job.AtAsOf]}
 	}
 	if rejF != nil {
-		if err := atomicfile.SyncClose(rejF); err != nil {
+		if err := rejF.finish(); err != nil {
 			return nil, err
 		}
-		size, _ := fileSize(rejF.Name())
-		m.Rejects = &FileDigest{File: o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
+		m.Rejects = &FileDigest{File: o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: rejF.n}
 	}
 	if o.BeforeRename != nil {
 		if err := o.BeforeRename(m, &Included{Subjects: set, Records: records}); err != nil {
@@ -265,23 +392,62 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	if _, err := manF.Write(body); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.SyncClose(manF); err != nil {
+	if err := manF.finish(); err != nil {
 		return nil, err
 	}
-	finals := []string{o.Out}
-	if rejF != nil {
-		finals = append(finals, o.Rejects)
-	}
-	finals = append(finals, o.Manifest)
-	if err := renameAll(tmps, finals); err != nil {
+	if err := commitAll(tmps); err != nil {
 		return nil, err
 	}
 	tmps = nil
 	return m, nil
 }
 
-func readJSONFile(path string, v any) error {
-	b, err := os.ReadFile(path)
+// commitAll puts the outputs (output, rejects, manifest: the order temp
+// made them in) under their final names in that order, the manifest last,
+// as renameAll does for an export's files; then syncs the local folders.
+func commitAll(outs []*output) error {
+	for i, o := range outs {
+		if err := o.commit(); err != nil {
+			return err
+		}
+		role := "rejects"
+		switch {
+		case i == 0:
+			role = "output"
+		case i == len(outs)-1:
+			role = "manifest"
+		}
+		faults.Point("after-rename-" + role)
+	}
+	seen := map[string]bool{}
+	for _, o := range outs {
+		if d := filepath.Dir(o.final); o.f != nil && !seen[d] {
+			seen[d] = true
+			atomicfile.SyncDir(d)
+		}
+	}
+	return nil
+}
+
+// readWhole reads a local file or an object whole.
+func readWhole(ctx context.Context, name string) ([]byte, error) {
+	if !blobio.IsURL(name) {
+		return os.ReadFile(name)
+	}
+	r, err := blobio.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b := make([]byte, r.Size())
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
+}
+
+func readJSONFile(ctx context.Context, path string, v any) error {
+	b, err := readWhole(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -291,12 +457,19 @@ func readJSONFile(path string, v any) error {
 	return nil
 }
 
-func appendFile(dst io.Writer, h io.Writer, path string) error {
-	f, err := os.Open(path)
+// appendFile copies a local file or an object (streamed: one ranged read)
+// to dst and h.
+func appendFile(ctx context.Context, dst io.Writer, h io.Writer, path string) error {
+	r, err := blobio.Open(ctx, path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, err = io.Copy(io.MultiWriter(dst, h), f)
+	defer r.Close()
+	rc, err := r.NewRangeReader(ctx, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.CopyBuffer(io.MultiWriter(dst, h), rc, make([]byte, 1<<20))
 	return err
 }

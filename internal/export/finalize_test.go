@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -127,6 +134,8 @@ func TestDeciderShardsFinalize(t *testing.T) {
 		t.Fatal("the subject sets differ")
 	}
 
+	finalizeOnS3(t, shards, dir, gr)
+
 	// An output that is one of the pipeline's inputs: refused before
 	// anything is logged or written, the input untouched.
 	input := want.Inputs[0].File
@@ -167,4 +176,124 @@ func decodeRecords(t *testing.T, inc *export.Included) []string {
 		return nil
 	})
 	return out
+}
+
+// finalizeOnS3 copies the pipeline's folder to the S3 server (SeaweedFS
+// on 127.0.0.1:8333, started by .ci/run; CONSENTGATE_TEST_S3 names
+// another) and finalises it from there, to outputs there: the bytes and
+// records of the local finalize, and each output under its final key only
+// after the manifest was logged (BeforeRename), the manifest last; a
+// failed log leaves nothing under the final keys.
+func finalizeOnS3(t *testing.T, shards, dir string, wantRecords []string) {
+	t.Helper()
+	prefix := finalizeS3Prefix(t)
+	files, _ := filepath.Glob(filepath.Join(shards, "*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		w, err := blobio.Create(context.Background(), prefix+"shards/"+filepath.Base(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nothing := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if _, err := blobio.Open(context.Background(), n); !errors.Is(err, blobio.ErrNotExist) {
+				t.Fatalf("%s is there (%v), before the manifest was logged or after a failed finalize", n, err)
+			}
+		}
+	}
+	out, rej, man := prefix+"out/got.jsonl", prefix+"out/got.rej", prefix+"out/got.jsonl.manifest.json"
+	var gr []string
+	m, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: prefix + "shards", Out: out, Rejects: rej, Now: 1,
+		BeforeRename: func(_ *export.Manifest, inc *export.Included) error {
+			nothing(out, rej, man)
+			gr = decodeRecords(t, inc)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got, want := range map[string]string{out: "got.jsonl", rej: "got.rej", man: ""} {
+		r, err := blobio.Open(context.Background(), got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := r.NewRangeReader(context.Background(), 0, -1)
+		gb, _ := io.ReadAll(rc)
+		rc.Close()
+		if want == "" {
+			var back export.Manifest
+			if err := json.Unmarshal(gb, &back); err != nil || back.RecordsRoot != m.RecordsRoot || back.Output.File != out {
+				t.Fatalf("the manifest on S3: %v %+v", err, back)
+			}
+			continue
+		}
+		wb, _ := os.ReadFile(filepath.Join(dir, want))
+		if len(wb) == 0 || !bytes.Equal(gb, wb) {
+			t.Fatalf("%s differs from the local finalize's %s", got, want)
+		}
+	}
+	if strings.Join(gr, "\n") != strings.Join(wantRecords, "\n") {
+		t.Fatal("the records kept from S3 differ from the local finalize's")
+	}
+	if m.Output.Bytes == 0 || m.Rejects == nil || m.Rejects.Bytes == 0 {
+		t.Fatalf("sizes: %+v %+v", m.Output, m.Rejects)
+	}
+
+	// The log fails: nothing under the final keys (the uploads aborted).
+	out2, man2 := prefix+"out/failed.jsonl", prefix+"out/failed.jsonl.manifest.json"
+	if _, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: prefix + "shards/", Out: out2, Now: 1,
+		BeforeRename: func(*export.Manifest, *export.Included) error { return errors.New("the log is down") }}); err == nil {
+		t.Fatal("finalize succeeded with the log down")
+	}
+	nothing(out2, man2)
+
+	// A shard missing in the object store: named, before anything is written.
+	if err := blobio.Remove(context.Background(), export.ShardFile(prefix+"shards", "records", 1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = export.Finalize(context.Background(), export.FinalizeOptions{Dir: prefix + "shards", Out: out2, Now: 1})
+	if err == nil || !strings.Contains(err.Error(), "records-00001.bin: not there") {
+		t.Fatalf("a missing shard on S3: %v", err)
+	}
+	nothing(out2, man2)
+}
+
+// finalizeS3Prefix points the process at the test S3 server and returns
+// a fresh s3://BUCKET/RUN/ prefix (as internal/blobio's tests do).
+func finalizeS3Prefix(t *testing.T) string {
+	t.Helper()
+	endpoint := os.Getenv("CONSENTGATE_TEST_S3")
+	if endpoint == "" {
+		endpoint = "http://127.0.0.1:8333"
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		t.Setenv("AWS_ACCESS_KEY_ID", "consentgate")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "consentgate-secret")
+	}
+	bucket := os.Getenv("CONSENTGATE_TEST_S3_BUCKET")
+	if bucket == "" {
+		bucket = "consentgate-test"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := blobio.S3Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		t.Fatalf("S3 server at %s: %v (.ci/run builds and starts SeaweedFS's weed server -s3 there)", endpoint, err)
+	}
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatalf("S3 server at %s: create bucket %s: %v", endpoint, bucket, err)
+		}
+	}
+	return fmt.Sprintf("s3://%s/%s-%d-%d/", bucket, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid(), time.Now().UnixNano())
 }

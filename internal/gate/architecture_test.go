@@ -54,7 +54,7 @@ func TestArchitecture(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"cmd/consentgate", "internal/gate", "internal/httpapi", "internal/web", "internal/store", "internal/translog"} {
+	for _, want := range []string{"cmd/consentgate", "internal/gate", "internal/httpapi", "internal/web", "internal/store", "internal/translog", "internal/blobio"} {
 		if _, ok := imports[want]; !ok {
 			t.Fatalf("go list did not list %s", want)
 		}
@@ -78,6 +78,8 @@ func TestArchitecture(t *testing.T) {
 		{[]string{"internal/notice"}, append(append(slices.Clone(storage), frontEnds...), "internal/gate"), "a notice is made and checked from what it is given: no store, no application"},
 		{[]string{"internal/store"}, append([]string{"internal/sqlite", "internal/postgres", "internal/gate"}, frontEnds...), "the contract knows no backend"},
 		{[]string{"internal/sqlite", "internal/postgres"}, append([]string{"internal/gate", "internal/export"}, frontEnds...), "an adapter adapts its dependency, nothing more"},
+		{[]string{"internal/blobio"}, append(append(append(slices.Clone(domain), storage...), frontEnds...), "internal/gate", "internal/translog", "internal/export", "internal/snapshot"),
+			"file and object-store I/O knows nothing of what the files hold: no domain, store, log, export, application or front end"},
 	}
 	for _, r := range rules {
 		for _, from := range r.from {

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/inclusion"
@@ -304,6 +306,10 @@ type Tiles struct {
 // every kept checkpoint's tree (tlog-tiles: a log serves the partial tiles
 // of every size it signed). A tile's path names its width, so a tile
 // never changes: those already there are kept.
+//
+// dir may be an object-store prefix (s3://bucket/log/, SPEC §5 "Files
+// anywhere"): each tile, bundle and the checkpoint is then an object
+// committed whole, so a reader never sees part of one.
 func (g *Gate) WriteTiles(ctx context.Context, dir string) (*Tiles, error) {
 	cp, note, err := g.LatestCheckpoint(ctx)
 	if err != nil {
@@ -313,6 +319,30 @@ func (g *Gate) WriteTiles(ctx context.Context, dir string) (*Tiles, error) {
 	if err != nil {
 		return nil, err
 	}
+	join := func(rel string) string { return filepath.Join(dir, rel) }
+	there := func(path string) bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() > 0
+	}
+	write := writeFile
+	if blobio.IsURL(dir) {
+		prefix, query, _ := strings.Cut(dir, "?")
+		prefix = strings.TrimSuffix(prefix, "/") + "/"
+		if query != "" {
+			query = "?" + query
+		}
+		join = func(rel string) string { return prefix + rel + query }
+		have := map[string]bool{}
+		es, err := blobio.List(ctx, prefix+query)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			have[e.Name] = e.Size > 0
+		}
+		there = func(name string) bool { return have[name] }
+		write = func(name string, body []byte, _ bool) error { return writeObject(ctx, name, body) }
+	}
 	out := &Tiles{Size: cp.Size}
 	var prev int64
 	for _, c := range cps {
@@ -321,25 +351,38 @@ func (g *Gate) WriteTiles(ctx context.Context, dir string) (*Tiles, error) {
 		}
 		out.Checkpoints++
 		for _, t := range translog.NewTiles(prev, c.Size) {
-			path := filepath.Join(dir, translog.TilePath(t))
-			if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+			path := join(translog.TilePath(t))
+			if there(path) {
 				continue
 			}
 			body, err := translog.TileData(ctx, g.st, t, c.Size)
 			if err != nil {
 				return nil, err
 			}
-			if err := writeFile(path, body, false); err != nil {
+			if err := write(path, body, false); err != nil {
 				return nil, err
 			}
 			out.Written++
 		}
 		prev = c.Size
 	}
-	if err := writeFile(filepath.Join(dir, "checkpoint"), note, true); err != nil {
+	if err := write(join("checkpoint"), note, true); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// writeObject writes an object whole: it appears on Commit, complete.
+func writeObject(ctx context.Context, name string, body []byte) error {
+	w, err := blobio.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return w.Commit()
 }
 
 // writeFile writes a file whole under a temporary name and renames it

@@ -37,10 +37,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
-	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -107,18 +105,11 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	if len(ps) == 0 {
 		return nil, errors.New("no policy is published: a snapshot needs at least one version")
 	}
-	f, err := atomicfile.Temp(path)
+	f, err := blobio.Create(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Abort() // nothing under path unless committed whole
 	nSubj, nCons, err := st.EventCounts(ctx)
 	if err != nil {
 		return nil, err
@@ -213,19 +204,10 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	if _, err := f.Write(digest); err != nil {
 		return nil, err
 	}
-	st2, err := f.Stat()
-	if err != nil {
+	if err := f.Commit(); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.SyncClose(f); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, err
-	}
-	ok = true
-	atomicfile.SyncDir(filepath.Dir(path))
-	sum.Bytes = st2.Size()
+	sum.Bytes = cw.n + trailer
 	sum.SHA256 = hex.EncodeToString(digest)
 	return sum, nil
 }
@@ -282,7 +264,7 @@ type File struct {
 	Policies []store.Policy
 
 	path   string
-	f      *os.File
+	f      *blobio.Reader
 	size   int64
 	offB   int64 // where member B starts
 	a      *decoder
@@ -299,15 +281,23 @@ type decoder struct {
 	buf     [4][]byte // scratch for the fields of one row
 }
 
-func newDecoder(r io.Reader) (*decoder, error) {
-	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
+// newDecoder reads the gzip member of f's bytes [off, off+n), streamed
+// (for an object, one ranged GET read as it arrives).
+func newDecoder(f *blobio.Reader, off, n int64) (*decoder, error) {
+	rc, err := f.NewRangeReader(context.Background(), off, n)
 	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 1<<20))
+	if err != nil {
+		rc.Close()
 		return nil, fmt.Errorf("corrupt: %w", err)
 	}
 	zr.Multistream(false)
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := io.CopyBuffer(pw, zr, make([]byte, 1<<20))
+		rc.Close()
 		pw.CloseWithError(err)
 	}()
 	return &decoder{r: bufio.NewReaderSize(pr, 1<<20), pipe: pr}, nil
@@ -328,8 +318,11 @@ func (d *decoder) close() { d.pipe.Close() }
 // Open reads a snapshot's header and policy versions, checking each
 // policy's digest; the rows are read by LoadView or Verify, which also
 // check the file's checksum.
+//
+// path may be an object-store URL (blobio): the file is then read in
+// ranges, never downloaded whole first.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := blobio.Open(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -344,11 +337,8 @@ func Open(path string) (*File, error) {
 const trailer = 8 + sha256.Size
 
 func (s *File) open() error {
-	st, err := s.f.Stat()
-	if err != nil {
-		return err
-	}
-	s.size = st.Size()
+	var err error
+	s.size = s.f.Size()
 	var m [8]byte
 	if _, err := s.f.ReadAt(m[:], 0); err != nil && s.size >= 8 {
 		return err
@@ -370,7 +360,7 @@ func (s *File) open() error {
 	if s.offB < int64(len(magic)) || s.offB > s.size-trailer {
 		return errors.New("corrupt or truncated: the offset of the consent rows points outside the file")
 	}
-	if s.a, err = newDecoder(io.NewSectionReader(s.f, int64(len(magic)), s.offB-int64(len(magic)))); err != nil {
+	if s.a, err = newDecoder(s.f, int64(len(magic)), s.offB-int64(len(magic))); err != nil {
 		return err
 	}
 	hdr, err := s.a.field(0)
@@ -458,7 +448,12 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 	sumDone := make(chan []byte, 1)
 	go func() {
 		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(s.f, 0, s.size-sha256.Size)); err != nil {
+		rc, err := s.f.NewRangeReader(context.Background(), 0, s.size-sha256.Size)
+		if err == nil {
+			_, err = io.CopyBuffer(h, rc, make([]byte, 1<<20))
+			rc.Close()
+		}
+		if err != nil {
 			sumDone <- nil
 			return
 		}
@@ -475,7 +470,7 @@ func (s *File) rows(b *consent.Builder) (Counts, error) {
 	}
 	consDone := make(chan result, 1)
 	go func() {
-		d, err := newDecoder(io.NewSectionReader(s.f, s.offB, s.size-trailer-s.offB))
+		d, err := newDecoder(s.f, s.offB, s.size-trailer-s.offB)
 		if err != nil {
 			consDone <- result{0, err}
 			return
