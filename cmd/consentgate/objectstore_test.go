@@ -146,6 +146,14 @@ func TestSnapshotOnS3(t *testing.T) {
 		t.Fatalf("snapshot of an empty store succeeded: %s", errOut)
 	}
 	absentObject(t, failed)
+	// Killed with the whole file written, before the commit: nothing.
+	killed := prefix + "views/killed.cgs"
+	t.Setenv("CONSENTGATE_TEST_CRASH", "snapshot-before-commit")
+	if _, errOut, code := cg(t, dir, "snapshot", "--out", killed); code != 137 {
+		t.Fatalf("the killed snapshot: exit %d %s", code, errOut)
+	}
+	os.Unsetenv("CONSENTGATE_TEST_CRASH")
+	absentObject(t, killed)
 	if got := listed(t, prefix+"views/"); !slices.Equal(got, []string{"snap.cgs"}) {
 		t.Fatalf("under views/: %q", got)
 	}

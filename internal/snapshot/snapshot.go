@@ -41,6 +41,7 @@ import (
 	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -204,6 +205,7 @@ func Write(ctx context.Context, st store.Store, asOf, now timestamp.Time, path s
 	if _, err := f.Write(digest); err != nil {
 		return nil, err
 	}
+	faults.Point("snapshot-before-commit")
 	if err := f.Commit(); err != nil {
 		return nil, err
 	}
