@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
@@ -40,6 +41,12 @@ type Options struct {
 	Rejects  string // "" for none
 	Manifest string // "" for Out + ".manifest.json"
 	Format   string // "jsonl" (default) or "parquet"
+	// InFormat is how the inputs are read: "jsonl", "parquet", or "" for
+	// by extension (.parquet is Parquet, anything else JSON Lines). From
+	// Parquet inputs, which must share one schema, the output is Parquet
+	// with that schema, each included row copied as it was (SPEC §5), and
+	// Format is ignored.
+	InFormat string
 	// Redact, when not nil, scans the configured text fields of every
 	// included record and replaces, hashes or drops what its detectors
 	// find; RedactKey is the secret its hash operator uses.
@@ -109,6 +116,11 @@ type batch struct {
 	included int64
 	reasons  reasonCounts
 	tooLong  []int // line numbers of over-long lines found by the reader
+	// From a Parquet input: rows[k] is line b.line+k of data (its
+	// canonical JSON), and kept lists, in output order, the rows the
+	// worker included.
+	rows []parquet.Row
+	kept []int32
 }
 
 // Run performs the export. Nothing appears at the output paths unless the
@@ -139,6 +151,21 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 	}
 	if len(o.Inputs) == 0 {
 		return nil, fmt.Errorf("at least one input file is required")
+	}
+	if o.InFormat != "" && o.InFormat != "jsonl" && o.InFormat != "parquet" {
+		return nil, fmt.Errorf("input format %q: expected jsonl or parquet", o.InFormat)
+	}
+	parquetIn := record.IsParquet(o.Inputs[0], o.InFormat)
+	for _, in := range o.Inputs[1:] {
+		if record.IsParquet(in, o.InFormat) != parquetIn {
+			return nil, fmt.Errorf("%s and %s: the inputs of one export are all Parquet or all JSON Lines (the output of Parquet inputs is Parquet with their schema)", o.Inputs[0], in)
+		}
+	}
+	if parquetIn {
+		if o.Redact != nil {
+			return nil, fmt.Errorf("redaction edits JSON text and a Parquet input's rows are copied unchanged: redact JSON Lines inputs, or leave out --redact")
+		}
+		o.Format = "parquet"
 	}
 	outs := []string{o.Out, o.ManifestPath()}
 	if o.Rejects != "" {
@@ -178,7 +205,7 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		rand.Read(b[:])
 		o.ID = "exp-" + o.Now.Time().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 	}
-	e := &exporter{o: o, plan: o.Plan}
+	e := &exporter{o: o, plan: o.Plan, parquetIn: parquetIn}
 	if o.Progress != nil {
 		e.progress = startProgress(o.Progress, PhaseRecords, inputBytes)
 	}
@@ -202,6 +229,9 @@ type exporter struct {
 
 	progress *progressLine // nil when not shown
 	bytesIn  int64         // input read in the records pass
+
+	parquetIn bool
+	schema    *parquet.Schema // the Parquet inputs' schema
 }
 
 func (e *exporter) tempFile(final string) (*os.File, error) {
@@ -266,6 +296,11 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	for i := 0; i < cap(free); i++ {
 		free <- &batch{}
 	}
+	if e.parquetIn {
+		if e.schema, err = parquetSchema(e.o.Inputs[0]); err != nil {
+			return nil, err
+		}
+	}
 	inputDigests := make([]FileDigest, len(e.o.Inputs))
 	var readErr error
 	var wg sync.WaitGroup
@@ -297,6 +332,9 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		go func(w int) {
 			defer wwg.Done()
 			wk := newWorker(e.plan, e.o.Fields, e.o.Inputs, e.o.Rejects != "", counts)
+			if e.parquetIn {
+				wk.rowPrefixes(e.o.Inputs)
+			}
 			if e.o.Redact != nil {
 				wk.redactor = redact.NewRedactor(e.o.Redact, e.o.RedactKey, members)
 			}
@@ -313,7 +351,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	go func() { wwg.Wait(); close(done) }()
 
 	outHash, rejHash := sha256.New(), sha256.New()
-	sink := newSink(e.o.Format, outF, outHash)
+	sink := newSink(e.o.Format, outF, outHash, e.schema)
 	var rejW io.Writer
 	if rejF != nil {
 		rejW = &hashWriter{w: &flushingFile{f: rejF}, h: rejHash}
@@ -516,7 +554,7 @@ func fieldsUsed(f record.Fields) FieldsUsed {
 }
 
 func (e *exporter) consume(b *batch, sink sink, rejW io.Writer, tree *compact.Range, c *Counts) error {
-	if err := sink.Write(b.out); err != nil {
+	if err := sink.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", e.o.Out, err)
 	}
 	if rejW != nil && len(b.rejects) > 0 {
@@ -548,6 +586,8 @@ func (e *exporter) read(ctx context.Context, work chan<- *batch, free <-chan *ba
 		case b := <-free:
 			e.reset(b)
 			b.data, b.tooLong = b.data[:0], b.tooLong[:0]
+			clear(b.rows)
+			b.rows, b.kept = b.rows[:0], b.kept[:0]
 			if cap(b.data) < batchSize {
 				b.data = make([]byte, 0, batchSize)
 			}
@@ -567,7 +607,11 @@ func (e *exporter) read(ctx context.Context, work chan<- *batch, free <-chan *ba
 		}
 	}
 	for fi, path := range e.o.Inputs {
-		if err := e.readFile(fi, path, get, send, digests); err != nil || ctx.Err() != nil {
+		read := e.readFile
+		if e.parquetIn {
+			read = e.readParquet
+		}
+		if err := read(fi, path, get, send, digests); err != nil || ctx.Err() != nil {
 			return err
 		}
 	}

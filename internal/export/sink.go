@@ -12,15 +12,22 @@ import (
 
 // sink writes the included lines in one output format.
 type sink interface {
-	// Write takes a run of lines, each ending in '\n'.
-	Write(lines []byte) error
+	// Write takes a batch's included records: b.out, a run of lines each
+	// ending in '\n', or from Parquet inputs the rows b.kept names.
+	Write(b *batch) error
 	// Close flushes what is buffered; every byte written to the file has
 	// then also gone through the hash given to newSink.
 	Close() error
 }
 
-func newSink(format string, f *os.File, h hash.Hash) sink {
+// newSink returns the sink for format; with a schema (Parquet inputs), the
+// sink copies rows into Parquet of that schema.
+func newSink(format string, f *os.File, h hash.Hash, schema *parquet.Schema) sink {
 	hw := &hashWriter{w: &flushingFile{f: f}, h: h}
+	if schema != nil {
+		return &rowSink{w: parquet.NewWriter(hw, schema,
+			parquet.Compression(&parquet.Snappy), parquet.CreatedBy("consentgate", "", ""))}
+	}
 	if format == "parquet" {
 		return &parquetSink{w: parquet.NewGenericWriter[ParquetRow](hw,
 			parquet.Compression(&parquet.Snappy), parquet.CreatedBy("consentgate", "", ""))}
@@ -30,7 +37,8 @@ func newSink(format string, f *os.File, h hash.Hash) sink {
 
 type jsonlSink struct{ w io.Writer }
 
-func (s *jsonlSink) Write(lines []byte) error {
+func (s *jsonlSink) Write(b *batch) error {
+	lines := b.out
 	if len(lines) == 0 {
 		return nil
 	}
@@ -80,7 +88,8 @@ func (hw *hashWriter) Write(p []byte) (int, error) {
 	return hw.w.Write(p)
 }
 
-func (s *parquetSink) Write(lines []byte) error {
+func (s *parquetSink) Write(b *batch) error {
+	lines := b.out
 	s.rows = s.rows[:0]
 	for len(lines) > 0 {
 		i := bytes.IndexByte(lines, '\n')
@@ -92,6 +101,27 @@ func (s *parquetSink) Write(lines []byte) error {
 }
 
 func (s *parquetSink) Close() error { return s.w.Close() }
+
+// rowSink copies the included rows of Parquet inputs, unchanged, into
+// Parquet of their schema.
+type rowSink struct {
+	w    *parquet.Writer
+	rows []parquet.Row
+}
+
+func (s *rowSink) Write(b *batch) error {
+	s.rows = s.rows[:0]
+	for _, k := range b.kept {
+		s.rows = append(s.rows, b.rows[k])
+	}
+	if len(s.rows) == 0 {
+		return nil
+	}
+	_, err := s.w.WriteRows(s.rows)
+	return err
+}
+
+func (s *rowSink) Close() error { return s.w.Close() }
 
 // MarshalManifest renders a manifest as indented JSON with a final newline.
 func MarshalManifest(m *Manifest) ([]byte, error) {

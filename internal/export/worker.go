@@ -73,6 +73,20 @@ func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects 
 	return w
 }
 
+// rowPrefixes makes the rejects of Parquet inputs name rows:
+// `{"file":"NAME","row":`.
+func (w *worker) rowPrefixes(inputs []string) {
+	for i, in := range inputs {
+		w.filePrefix[i] = append(appendJSONString([]byte(`{"file":`), in), `,"row":`...)
+	}
+}
+
+// rowError is why a Parquet row could not be read (it names a column,
+// never content).
+type rowError string
+
+func (e rowError) Error() string { return string(e) }
+
 func blank(line []byte) bool {
 	for _, c := range line {
 		if c != ' ' && c != '\t' && c != '\r' {
@@ -108,6 +122,8 @@ func (w *worker) process(b *batch) {
 		p.line, p.n = line, n
 		if len(line) > maxLine {
 			p.id, p.err = nil, errTooLong
+		} else if line[0] == 0 && b.rows != nil { // a Parquet row that could not be read
+			p.id, p.err = nil, rowError(line[1:])
 		} else {
 			p.id, p.err = w.reader.Read(line, &p.rec)
 			if p.err == nil && w.redactor != nil {
@@ -177,7 +193,11 @@ func (w *worker) flush(b *batch) {
 			}
 		}
 		b.included++
-		b.out = append(append(b.out, line...), '\n')
+		if b.rows != nil {
+			b.kept = append(b.kept, int32(p.n-b.line))
+		} else {
+			b.out = append(append(b.out, line...), '\n')
+		}
 		b.leaves = w.appendLeafHash(b.leaves, p.id, line)
 		subjects := p.rec.Subjects
 		b.chunk.Add(p.id, p.rec.Category, p.rec.Created, len(subjects), func(i int) inclusion.Ref {

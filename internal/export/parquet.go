@@ -1,0 +1,119 @@
+package export
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/consentgate/consentgate/internal/record"
+)
+
+// Parquet inputs (SPEC §3, §5): each row becomes one line of a batch, its
+// RFC 8785 canonical JSON (record.RowEncoder), which the workers decide
+// exactly as a JSON line and records_root hashes in place of a line; the
+// row itself rides along in the batch so that an included row is copied
+// to the output unchanged. Line numbers are row numbers, from 1 in each
+// file. A row with no JSON form becomes a line the workers reject as
+// malformed (a 0 byte, then the reason).
+
+// parquetRowsPerRead is how many rows are read from a row group at a time.
+const parquetRowsPerRead = 512
+
+// maxBatchRows bounds the rows in one batch (with batchSize/2 of JSON).
+const maxBatchRows = 16384
+
+// openParquet opens a Parquet input.
+func openParquet(path string) (*os.File, *parquet.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("input %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("input %s: %w", path, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("input %s: not a readable Parquet file: %w", path, err)
+	}
+	return f, pf, nil
+}
+
+// parquetSchema returns a Parquet input's schema.
+func parquetSchema(path string) (*parquet.Schema, error) {
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return pf.Schema(), nil
+}
+
+func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), send func(*batch, int, int) bool, digests []FileDigest) error {
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if !parquet.EqualNodes(pf.Schema(), e.schema) {
+		return fmt.Errorf("input %s: its Parquet schema differs from that of %s: the output of Parquet inputs has their one schema", path, e.o.Inputs[0])
+	}
+	h := sha256.New()
+	size, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	enc := record.NewRowEncoder(pf.Schema())
+	b, ok := get()
+	if !ok {
+		return nil
+	}
+	row, first := 1, 1 // the next row's number, the batch's first
+	buf := make([]parquet.Row, parquetRowsPerRead)
+	for g, rg := range pf.RowGroups() {
+		rows := rg.Rows()
+		for {
+			n, rerr := rows.ReadRows(buf)
+			for _, r := range buf[:n] {
+				b.rows = append(b.rows, r.Clone())
+				start := len(b.data)
+				var err error
+				if b.data, err = enc.Append(b.data, r); err != nil {
+					b.data = append(append(b.data[:start], 0), err.Error()...)
+				}
+				b.data = append(b.data, '\n')
+				row++
+			}
+			if len(b.data) >= batchSize/2 || len(b.rows) >= maxBatchRows {
+				if !send(b, fi, first) {
+					rows.Close()
+					return nil
+				}
+				if b, ok = get(); !ok {
+					rows.Close()
+					return nil
+				}
+				first = row
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				rows.Close()
+				return fmt.Errorf("input %s: row group %d, near row %d: %w", path, g+1, row, rerr)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("input %s: row group %d: %w", path, g+1, err)
+		}
+	}
+	send(b, fi, first) // even empty: the batch goes back to the pool
+	digests[fi] = FileDigest{File: path, SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: size}
+	return nil
+}
