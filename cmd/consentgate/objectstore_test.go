@@ -6,18 +6,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/consentgate/consentgate/internal/blobio"
+	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
 )
 
 // The S3-compatible server of these tests is the one internal/blobio's
@@ -28,57 +24,10 @@ import (
 
 // s3Prefix points the process (and the commands it runs) at the test
 // server and returns a fresh s3://BUCKET/RUN/ prefix for one test.
-func s3Prefix(t *testing.T) string {
-	t.Helper()
-	endpoint := os.Getenv("CONSENTGATE_TEST_S3")
-	if endpoint == "" {
-		endpoint = "http://127.0.0.1:8333"
-	}
-	t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
-	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-		t.Setenv("AWS_ACCESS_KEY_ID", "consentgate")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "consentgate-secret")
-	}
-	bucket := os.Getenv("CONSENTGATE_TEST_S3_BUCKET")
-	if bucket == "" {
-		bucket = "consentgate-test"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err := blobio.S3Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
-		t.Fatalf("S3 server at %s: %v (.ci/run builds and starts SeaweedFS's weed server -s3 there)", endpoint, err)
-	}
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatalf("S3 server at %s: create bucket %s: %v", endpoint, bucket, err)
-		}
-	}
-	return fmt.Sprintf("s3://%s/%s-%d-%d/", bucket, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid(), time.Now().UnixNano())
-}
+func s3Prefix(t *testing.T) string { return blobiotest.Prefix(t) }
 
 // readObject reads name (local or an object) whole.
-func readObject(t *testing.T, name string) []byte {
-	t.Helper()
-	r, err := blobio.Open(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rc, err := r.NewRangeReader(context.Background(), 0, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readObject(t *testing.T, name string) []byte { return blobiotest.ReadAll(t, name) }
 
 // absentObject fails the test unless nothing is under name.
 func absentObject(t *testing.T, name string) {

@@ -21,51 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/consentgate/consentgate/internal/blobio"
-)
-
-// The S3-compatible server of these tests: SeaweedFS, which .ci/run
-// builds and starts on 127.0.0.1:8333 with the access key and secret of
-// .ci/seaweedfs-s3.json. CONSENTGATE_TEST_S3 names another server (with
-// its AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); the tests make their
-// own bucket, CONSENTGATE_TEST_S3_BUCKET or consentgate-test.
-const (
-	defaultS3     = "http://127.0.0.1:8333"
-	defaultKey    = "consentgate"
-	defaultSecret = "consentgate-secret"
-	defaultBucket = "consentgate-test"
+	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
 )
 
 // s3Prefix points the process at the test server and returns a fresh
 // s3://BUCKET/RUN/ prefix for one test, failing with the reason when the
 // server does not answer.
-func s3Prefix(t testing.TB) string {
-	t.Helper()
-	endpoint := os.Getenv("CONSENTGATE_TEST_S3")
-	if endpoint == "" {
-		endpoint = defaultS3
-	}
-	t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
-	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-		t.Setenv("AWS_ACCESS_KEY_ID", defaultKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", defaultSecret)
-	}
-	bucket := os.Getenv("CONSENTGATE_TEST_S3_BUCKET")
-	if bucket == "" {
-		bucket = defaultBucket
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client := s3Client(t)
-	if _, err := client.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
-		t.Fatalf("S3 server at %s: %v (.ci/run builds and starts SeaweedFS's weed server -s3 there)", endpoint, err)
-	}
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatalf("S3 server at %s: create bucket %s: %v", endpoint, bucket, err)
-		}
-	}
-	return fmt.Sprintf("s3://%s/%s-%d-%d/", bucket, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid(), time.Now().UnixNano())
-}
+func s3Prefix(t testing.TB) string { return blobiotest.Prefix(t) }
 
 func s3Client(t testing.TB) *s3.Client {
 	t.Helper()

@@ -11,12 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/consentgate/consentgate/internal/blobio"
+	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -265,35 +262,5 @@ func finalizeOnS3(t *testing.T, shards, dir string, wantRecords []string) {
 }
 
 // finalizeS3Prefix points the process at the test S3 server and returns
-// a fresh s3://BUCKET/RUN/ prefix (as internal/blobio's tests do).
-func finalizeS3Prefix(t *testing.T) string {
-	t.Helper()
-	endpoint := os.Getenv("CONSENTGATE_TEST_S3")
-	if endpoint == "" {
-		endpoint = "http://127.0.0.1:8333"
-	}
-	t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
-	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-		t.Setenv("AWS_ACCESS_KEY_ID", "consentgate")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "consentgate-secret")
-	}
-	bucket := os.Getenv("CONSENTGATE_TEST_S3_BUCKET")
-	if bucket == "" {
-		bucket = "consentgate-test"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err := blobio.S3Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
-		t.Fatalf("S3 server at %s: %v (.ci/run builds and starts SeaweedFS's weed server -s3 there)", endpoint, err)
-	}
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatalf("S3 server at %s: create bucket %s: %v", endpoint, bucket, err)
-		}
-	}
-	return fmt.Sprintf("s3://%s/%s-%d-%d/", bucket, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid(), time.Now().UnixNano())
-}
+// a fresh s3://BUCKET/RUN/ prefix.
+func finalizeS3Prefix(t *testing.T) string { return blobiotest.Prefix(t) }
