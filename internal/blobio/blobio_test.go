@@ -68,27 +68,7 @@ func write(t *testing.T, name string, data []byte) {
 	}
 }
 
-func readAll(t *testing.T, name string) []byte {
-	t.Helper()
-	r, err := blobio.Open(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rc, err := r.NewRangeReader(context.Background(), 0, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(b)) != r.Size() {
-		t.Fatalf("%s: read %d bytes, Size says %d", name, len(b), r.Size())
-	}
-	return b
-}
+func readAll(t *testing.T, name string) []byte { return blobiotest.ReadAll(t, name) }
 
 func absent(t *testing.T, name string) {
 	t.Helper()

@@ -63,7 +63,8 @@ func Prefix(t testing.TB) string {
 	return fmt.Sprintf("s3://%s/%s-%d-%d/", bucket, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid(), time.Now().UnixNano())
 }
 
-// ReadAll reads name (a local path or an object) whole.
+// ReadAll reads name (a local path or an object) whole, holding it to
+// the size Open reported.
 func ReadAll(t testing.TB, name string) []byte {
 	t.Helper()
 	r, err := blobio.Open(context.Background(), name)
@@ -79,6 +80,9 @@ func ReadAll(t testing.TB, name string) []byte {
 	b, err := io.ReadAll(rc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if int64(len(b)) != r.Size() {
+		t.Fatalf("%s: read %d bytes, Size says %d", name, len(b), r.Size())
 	}
 	return b
 }
