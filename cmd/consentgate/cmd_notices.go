@@ -74,19 +74,12 @@ func noticeLine(n *gate.Notice) string {
 		status += ", OVERDUE"
 	}
 	jobs := ""
-	if len(n.Jobs) > 0 {
-		var names []string
-		runs := map[string]int{}
-		for _, j := range n.Jobs {
-			name := j.Namespace + "/" + j.Name
-			if runs[name] == 0 {
-				names = append(names, name)
-			}
-			runs[name]++
-		}
-		for i, name := range names {
-			if runs[name] > 1 {
-				names[i] = fmt.Sprintf("%s (%d runs)", name, runs[name])
+	if js := gate.NoticeJobs(n); len(js) > 0 {
+		names := make([]string, len(js))
+		for i, j := range js {
+			names[i] = j.Namespace + "/" + j.Job
+			if j.Runs > 1 {
+				names[i] += fmt.Sprintf(" (%d runs)", j.Runs)
 			}
 		}
 		jobs = "; trained on by " + strings.Join(names, ", ")

@@ -317,6 +317,26 @@ func TestNoticesEndToEnd(t *testing.T) {
 	if records := checkDelivered(t, dir, got[1], manifest, second); fmt.Sprint(records) != "map[p21:withdrawal]" {
 		t.Fatalf("the second notice's records: %v", records)
 	}
+	// A refusal keeps the notice open for an operator; wontfix with a
+	// note closes it, and no answer follows.
+	if code, body := call(t, srv, token, "POST", "/v1/notices/"+second+"/answers", `{"status":"refused","note":"the model is frozen"}`); code != 201 || !strings.Contains(body, `"status":"refused"`) {
+		t.Fatalf("a refusal: %d %s", code, body)
+	}
+	if out := ok(t, dir, "notices", "--export", m.ExportID); !strings.Contains(out, second) || !strings.Contains(out, "[refused]") {
+		t.Fatalf("notices after a refusal:\n%s", out)
+	}
+	if code, body = call(t, srv, "", "GET", "/metrics", ""); !strings.Contains(body, `consentgate_notices_open{recipient="partner-x"} 1`) {
+		t.Fatalf("a refused notice is still open in /metrics:\n%s", grepLines(body, "consentgate_notices"))
+	}
+	if _, e, code := cg(t, dir, "notices", "answer", second, "--status", "wontfix"); code == 0 || !strings.Contains(e, "needs a note") {
+		t.Fatalf("wontfix without a note: exit %d %s", code, e)
+	}
+	if out := ok(t, dir, "notices", "answer", second, "--status", "wontfix", "--note", "partner-x keeps the model; escalated to legal"); !strings.Contains(out, "[wontfix]") {
+		t.Fatalf("wontfix:\n%s", out)
+	}
+	if code, body := call(t, srv, token, "POST", "/v1/notices/"+second+"/answers", `{"status":"deleted"}`); code != 409 {
+		t.Fatalf("an answer after wontfix: %d %s", code, body)
+	}
 	// Delivered once each: a third deliver sends nothing again.
 	ok(t, dir, "deliver", "--notices", "partner-x="+hook.URL, "--once")
 	if n := len(rcv.notices()); n != 2 {
@@ -327,7 +347,7 @@ func TestNoticesEndToEnd(t *testing.T) {
 		t.Fatalf("GET /v1/notices with the recipient's token: %d %s", code, body)
 	}
 	code, body = call(t, srv, "", "GET", "/metrics", "")
-	if code != 200 || !strings.Contains(body, `consentgate_notices_open{recipient="partner-x"} 1`) || !strings.Contains(body, `consentgate_notices_overdue{recipient="partner-x"} 0`) {
+	if code != 200 || !strings.Contains(body, `consentgate_notices_open{recipient="partner-x"} 0`) || !strings.Contains(body, `consentgate_notices_overdue{recipient="partner-x"} 0`) {
 		t.Fatalf("/metrics: %d\n%s", code, grepLines(body, "consentgate_notices"))
 	}
 	if out := ok(t, dir, "notices", "--overdue"); !strings.Contains(out, "no notice is overdue") {

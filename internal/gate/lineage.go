@@ -130,3 +130,46 @@ func (g *Gate) lineageByExport(ctx context.Context) (map[string][]LineageLink, e
 	}
 	return out, nil
 }
+
+// JobRuns is one job's runs on an export's output, as the front ends list
+// it: one line per job, not per run.
+type JobRuns struct {
+	Namespace string
+	Job       string
+	Runs      int
+	Last      timestamp.Time // the latest run's finish
+	// AfterNotice is the first notice that one of its runs finished after
+	// (LineageLink.AfterNotice), "" for none.
+	AfterNotice string
+}
+
+// GroupJobs groups runs by job, in the order the jobs first appear.
+func GroupJobs(links []LineageLink) []JobRuns {
+	var out []JobRuns
+	at := map[[2]string]int{}
+	for _, l := range links {
+		k := [2]string{l.Namespace, l.Job}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, JobRuns{Namespace: l.Namespace, Job: l.Job})
+		}
+		j := &out[i]
+		j.Runs++
+		j.Last = max(j.Last, l.At)
+		if j.AfterNotice == "" {
+			j.AfterNotice = l.AfterNotice
+		}
+	}
+	return out
+}
+
+// NoticeJobs groups a notice's jobs by job.
+func NoticeJobs(n *Notice) []JobRuns {
+	links := make([]LineageLink, len(n.Jobs))
+	for i, j := range n.Jobs {
+		links[i] = LineageLink{ExportID: n.ExportID, Namespace: j.Namespace, Job: j.Name, RunID: j.RunID, At: j.At}
+	}
+	return GroupJobs(links)
+}

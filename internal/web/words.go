@@ -521,39 +521,15 @@ func capitalFirst(s string) string {
 // counted, the last one's date), and whether one ran after the recipient
 // was told.
 func jobWords(jobs []gate.LineageLink, notices []gate.MemberNotice, who string) []string {
-	type job struct {
-		name   string
-		runs   int
-		last   timestamp.Time
-		notice string
-	}
-	var order []*job
-	byName := map[string]*job{}
-	for _, l := range jobs {
-		name := l.Namespace + "/" + l.Job
-		j := byName[name]
-		if j == nil {
-			j = &job{name: name}
-			byName[name] = j
-			order = append(order, j)
-		}
-		j.runs++
-		j.last = max(j.last, l.At)
-		if l.AfterNotice != "" && j.notice == "" {
-			j.notice = l.AfterNotice
-		}
-	}
 	var out []string
-	for _, j := range order {
-		s := "Job " + j.name + ", run finished " + day(j.last)
-		if j.runs > 1 {
-			s = fmt.Sprintf("Job %s, %d runs, the last finished %s", j.name, j.runs, day(j.last))
+	for _, j := range gate.GroupJobs(jobs) {
+		s := "Job " + j.Namespace + "/" + j.Job + ", run finished " + day(j.Last)
+		if j.Runs > 1 {
+			s = fmt.Sprintf("Job %s/%s, %d runs, the last finished %s", j.Namespace, j.Job, j.Runs, day(j.Last))
 		}
-		if j.notice != "" {
-			for _, n := range notices {
-				if n.ID == j.notice {
-					s += " — after " + who + " was told, on " + day(n.IssuedAt)
-				}
+		for _, n := range notices {
+			if j.AfterNotice != "" && n.ID == j.AfterNotice {
+				s += " — after " + who + " was told, on " + day(n.IssuedAt)
 			}
 		}
 		out = append(out, s)
