@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5"
 )
 
 // chromium is Debian's, which .ci/run installs.
@@ -139,23 +138,7 @@ func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 // PostgreSQL database take writes at once; each reads the other's within
 // the sync interval, and the log they append together verifies.
 func TestTwoServersOnePostgres(t *testing.T) {
-	base := os.Getenv("CONSENTGATE_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (.ci/run starts it)", base, err)
-	}
-	schema := fmt.Sprintf("cg_serve_%d", time.Now().UnixNano())
-	admin.Exec(ctx, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	})
-	dir := setupPG(t, base+"&search_path="+schema)
-	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
+	dir, pg, kk := setupPGSchema(t)
 	token := strings.TrimSpace(ok(t, dir, pg, kk, "token", "create", "--role", "operator"))
 	urls := []string{serve(t, dir, pg, kk), serve(t, dir, pg, kk)}
 	// 200 writes, alternating servers, 8 at a time.
@@ -203,6 +186,16 @@ func TestTwoServersOnePostgres(t *testing.T) {
 
 // setupPG publishes the e2e policies and imports its subjects into a
 // PostgreSQL store.
+// setupPGSchema sets up a store (setupPG) in a PostgreSQL schema of the
+// test's own (newPGSchema), dropped after the test; it returns the
+// directory and the --store and --keys flags that run consentgate on it.
+func setupPGSchema(t *testing.T) (dir, store, keys string) {
+	t.Helper()
+	dsn := newPGSchema(t).dsn
+	dir = setupPG(t, dsn)
+	return dir, "--store=" + dsn, "--keys=" + filepath.Join(dir, "pg.keys")
+}
+
 func setupPG(t *testing.T, dsn string) string {
 	dir := e2eDir(t)
 	pg, kk := "--store="+dsn, "--keys="+filepath.Join(dir, "pg.keys")

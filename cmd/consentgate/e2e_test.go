@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -714,25 +712,9 @@ func TestExportKilled(t *testing.T) {
 // TestPostgresStore runs the same flow against the PostgreSQL on this
 // machine, in a schema of its own.
 func TestPostgresStore(t *testing.T) {
-	ctx := context.Background()
-	base := os.Getenv("CONSENTGATE_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (.ci/run starts it)", base, err)
-	}
-	schema := fmt.Sprintf("cg_e2e_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	}()
+	dsn := newPGSchema(t).dsn
 	dir := e2eDir(t)
-	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
+	pg, kk := "--store="+dsn, "--keys="+filepath.Join(dir, "pg.keys")
 	if _, errOut, code := cg(t, dir, pg, "policy", "list"); code != 2 || !strings.Contains(errOut, "a keys directory is required with a PostgreSQL store; --keys DIR") {
 		t.Fatalf("PostgreSQL without --keys: exit %d\n%s", code, errOut)
 	}

@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"net/http"
 	neturl "net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // visit is one request to the pages without following redirects: the
@@ -92,23 +85,7 @@ func signedIn(t *testing.T, url, area, cookie string) bool {
 // copied cookie no longer works); revoking the token ends its sessions;
 // the pages are no-store and nosniff.
 func TestSessionsAcrossServers(t *testing.T) {
-	base := os.Getenv("CONSENTGATE_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (.ci/run starts it)", base, err)
-	}
-	schema := fmt.Sprintf("cg_sessions_%d", time.Now().UnixNano())
-	admin.Exec(ctx, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	})
-	dir := setupPG(t, base+"&search_path="+schema)
-	pg, kk := "--store="+base+"&search_path="+schema, "--keys="+filepath.Join(dir, "pg.keys")
+	dir, pg, kk := setupPGSchema(t)
 	member := strings.TrimSpace(ok(t, dir, pg, kk, "token", "create", "--role", "subject", "--subject", "ana"))
 	staff := strings.TrimSpace(ok(t, dir, pg, kk, "token", "create", "--role", "admin"))
 	a, b := serve(t, dir, pg, kk), serve(t, dir, pg, kk)

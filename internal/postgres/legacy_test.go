@@ -2,13 +2,9 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
@@ -29,19 +25,7 @@ func TestStoreBeforeNotedPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ks.Close()
-	admin, err := pgx.Connect(ctx, dsn())
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", dsn(), err)
-	}
-	defer admin.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "cg_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-	url := dsn() + "&search_path=" + schema
+	admin, schema, url := freshSchema(t)
 	s, err := postgres.Open(ctx, url, ks)
 	if err != nil {
 		t.Fatal(err)

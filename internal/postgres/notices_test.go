@@ -2,13 +2,9 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/consentgate/consentgate/internal/postgres"
 	"github.com/consentgate/consentgate/internal/store"
@@ -22,25 +18,7 @@ import (
 func TestTamperNotices(t *testing.T) {
 	storetest.RunTamper(t, func(t *testing.T, keys store.Keys) storetest.Raw {
 		ctx := context.Background()
-		admin, err := pgx.Connect(ctx, dsn())
-		if err != nil {
-			t.Fatalf("PostgreSQL at %s: %v (.ci/run starts it)", dsn(), err)
-		}
-		var b [6]byte
-		rand.Read(b[:])
-		schema := "cg_test_" + hex.EncodeToString(b[:])
-		if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-			admin.Close(context.Background())
-		})
-		s, err := postgres.Open(ctx, dsn()+"&search_path="+schema, keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s, admin, schema := freshStore(t, keys)
 		return storetest.Raw{Store: s, Exec: func(q string, args ...any) error {
 			_, err := admin.Exec(ctx, `SET search_path TO `+schema)
 			if err == nil {
@@ -61,19 +39,7 @@ func TestStoreBeforeNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ks.Close()
-	admin, err := pgx.Connect(ctx, dsn())
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", dsn(), err)
-	}
-	defer admin.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "cg_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-	url := dsn() + "&search_path=" + schema
+	admin, schema, url := freshSchema(t)
 	s, err := postgres.Open(ctx, url, ks)
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,29 @@ func fresh(t testing.TB) store.Store {
 
 func freshWith(t testing.TB, keys store.Keys) store.Store {
 	t.Helper()
+	s, _, _ := freshStore(t, keys)
+	return s
+}
+
+// freshStore opens a store with keys in a schema of its own (see
+// freshSchema), closed after the test, and returns with it the connection
+// to the server and the schema's name.
+func freshStore(t testing.TB, keys store.Keys) (store.Store, *pgx.Conn, string) {
+	t.Helper()
+	admin, schema, url := freshSchema(t)
+	s, err := postgres.Open(context.Background(), url, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, admin, schema
+}
+
+// freshSchema makes a schema of its own on the test PostgreSQL, dropped
+// after the test, and returns a connection to the server (closed after
+// the test), the schema's name and the URL of a store in it.
+func freshSchema(t testing.TB) (admin *pgx.Conn, schema, url string) {
+	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, dsn())
 	if err != nil {
@@ -57,20 +80,16 @@ func freshWith(t testing.TB, keys store.Keys) store.Store {
 	}
 	var b [6]byte
 	rand.Read(b[:])
-	schema := "cg_test_" + hex.EncodeToString(b[:])
+	schema = "cg_test_" + hex.EncodeToString(b[:])
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close(ctx)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
 		admin.Close(context.Background())
 	})
-	s, err := postgres.Open(ctx, dsn()+"&search_path="+schema, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return admin, schema, dsn() + "&search_path=" + schema
 }
 
 func TestContract(t *testing.T) {

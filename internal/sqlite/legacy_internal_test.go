@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,15 +21,7 @@ import (
 // verification.
 func TestBackfilledExportState(t *testing.T) {
 	ctx := context.Background()
-	ks, err := translog.OpenKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ks.Close()
-	s, err := OpenWithKeys(ctx, filepath.Join(t.TempDir(), "s.db"), ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, _ := FreshForTest(t)
 	defer s.Close()
 	// The export as an older consentgate left it.
 	manifest := []byte(`{"export_id":"old","log_index":0}`)
@@ -94,16 +85,7 @@ func TestBackfilledExportState(t *testing.T) {
 // noting a version are stored beside them.
 func TestStoreBeforeNotedPolicy(t *testing.T) {
 	ctx := context.Background()
-	ks, err := translog.OpenKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ks.Close()
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := OpenWithKeys(ctx, path, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ks, path := FreshForTest(t)
 	var evs []consent.Event
 	for i := range 5000 { // packed
 		evs = append(evs, consent.Event{Subject: fmt.Sprint("u", i%70), Purpose: "p", State: policy.State(1 + i%2), At: timestamp.Time(i), Source: "settings"})
@@ -122,31 +104,19 @@ func TestStoreBeforeNotedPolicy(t *testing.T) {
 	if _, err := OpenWith(ctx, path, ks, store.OpenOptions{ReadOnly: true}); !errors.Is(err, store.ErrOutdated) {
 		t.Fatalf("read-only open of the older store: %v", err)
 	}
-	s, err = OpenWithKeys(ctx, path, ks)
+	s, err := OpenWithKeys(ctx, path, ks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	verify := func() *translog.Report {
-		t.Helper()
-		all, err := ks.All(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := translog.Verify(ctx, s, translog.KeyMap(all), "", nil)
-		if err != nil {
-			t.Fatalf("verify: %v", err)
-		}
-		return rep
-	}
-	if rep := verify(); rep.Leaves["consent"] != 5000 {
+	if rep := VerifyForTest(t, s, ks); rep.Leaves["consent"] != 5000 {
 		t.Fatalf("report %+v", rep)
 	}
 	if _, err := s.AddConsentEvents(ctx, []consent.Event{{Subject: "u1", Purpose: "p", State: policy.Denied, At: 9000, Source: "api",
 		Policy: "v1", Notice: "https://example.com/v1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if rep := verify(); rep.Leaves["consent"] != 5001 {
+	if rep := VerifyForTest(t, s, ks); rep.Leaves["consent"] != 5001 {
 		t.Fatalf("report %+v", rep)
 	}
 	h, err := s.ConsentHistory(ctx, "u1")

@@ -13,7 +13,6 @@ import (
 	"github.com/consentgate/consentgate/internal/sqlite"
 	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/store/storetest"
-	"github.com/consentgate/consentgate/internal/translog"
 )
 
 // TestTamperNotices: every edit of the tables of notices, their answers
@@ -45,16 +44,7 @@ func TestTamperNotices(t *testing.T) {
 // notices are stored and verified beside it.
 func TestStoreBeforeNotices(t *testing.T) {
 	ctx := context.Background()
-	ks, err := translog.OpenKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ks.Close()
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := sqlite.OpenWithKeys(ctx, path, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ks, path := sqlite.FreshForTest(t)
 	if _, err := s.AddConsentEvents(ctx, []consent.Event{{Subject: "u1", Purpose: "p", State: policy.Denied, At: 5, Source: "api"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,19 +73,7 @@ func TestStoreBeforeNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	verify := func() *translog.Report {
-		t.Helper()
-		all, err := ks.All(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := translog.Verify(ctx, s, translog.KeyMap(all), "", nil)
-		if err != nil {
-			t.Fatalf("verify: %v", err)
-		}
-		return rep
-	}
-	if rep := verify(); rep.Size != 3 || rep.Leaves["notice"] != 0 {
+	if rep := sqlite.VerifyForTest(t, s, ks); rep.Size != 3 || rep.Leaves["notice"] != 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	const body = `{"id":"e1.n1","export_id":"e1","recipient":"r","issued_at":"1970-01-01T00:00:00.000001Z","records":[]`
@@ -103,7 +81,7 @@ func TestStoreBeforeNotices(t *testing.T) {
 		func(i int64) ([]byte, error) { return fmt.Appendf(nil, `%s,"log_index":%d}`, body, i), nil }); err != nil {
 		t.Fatal(err)
 	}
-	if rep := verify(); rep.Size != 4 || rep.Leaves["notice"] != 1 {
+	if rep := sqlite.VerifyForTest(t, s, ks); rep.Size != 4 || rep.Leaves["notice"] != 1 {
 		t.Fatalf("report %+v", rep)
 	}
 }
