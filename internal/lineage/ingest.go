@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/consentgate/consentgate/internal/jsontext"
 )
 
 // RunEvent is an OpenLineage run event as consentgate reads one that a
@@ -58,7 +59,7 @@ func ParseRunEvent(b []byte) (*RunEvent, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("not an OpenLineage run event: %s", jsonProblem(err))
+		return nil, fmt.Errorf("not an OpenLineage run event: %s", jsontext.Problem(err))
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("more than one JSON value: expected one run event")
@@ -171,37 +172,4 @@ func SameFile(in DatasetName, absPath string) bool {
 	}
 	name := strings.TrimPrefix(in.Name, "file://")
 	return filepath.Clean(name) == filepath.Clean(absPath)
-}
-
-func jsonProblem(err error) string {
-	if se, ok := err.(*json.SyntaxError); ok {
-		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
-	}
-	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		field := te.Field
-		if field == "" {
-			field = "the event"
-		}
-		return fmt.Sprintf("%s: expected %s, got %s", field, kindWords(te.Type), te.Value)
-	}
-	return err.Error()
-}
-
-// kindWords says what JSON a Go type reads, in words.
-func kindWords(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	default:
-		return "a number"
-	}
 }
