@@ -73,14 +73,15 @@ func openParquetInput(ctx context.Context, path string) (pf *parquet.File, diges
 // splitParquet reads Parquet input i into batches of rows (at least one,
 // empty for a file of no rows, so that every input has a rows shard that
 // carries its schema).
-func (f *SplitFn) splitParquet(ctx context.Context, i int, emit func(int64, Batch)) (export.FileDigest, error) {
+func (f *SplitFn) splitParquet(ctx context.Context, i int, emit func(int64, Batch)) (inputDigest, error) {
 	path := f.Inputs[i]
-	pf, digest, cleanup, err := openParquetInput(ctx, path)
+	pf, fd, cleanup, err := openParquetInput(ctx, path)
 	if err != nil {
-		return digest, err
+		return inputDigest{}, err
 	}
 	defer cleanup()
 	schema := pf.Schema()
+	digest := inputDigest{FileDigest: fd, Schema: schema.String()}
 	enc := record.NewRowEncoder(schema)
 	var n int64
 	row, first := 1, 1 // the next row's number, the batch's first

@@ -97,18 +97,25 @@ type SplitFn struct {
 
 // ProcessElement splits input file number i.
 func (f *SplitFn) ProcessElement(ctx context.Context, i int, emit func(int64, Batch)) error {
-	var d export.FileDigest
+	var d inputDigest
 	var err error
 	if f.Parquet {
 		d, err = f.splitParquet(ctx, i, emit)
 	} else {
-		d, err = f.splitLines(ctx, i, emit)
+		d.FileDigest, err = f.splitLines(ctx, i, emit)
 	}
 	if err != nil {
 		return err
 	}
 	b, _ := json.Marshal(d)
 	return writeFile(ctx, join(f.OutDir, fmt.Sprintf("input-%05d.json", i)), b)
+}
+
+// inputDigest is an input-N.json: the input's digest for the manifest,
+// and a Parquet input's schema (Finish holds the inputs to one).
+type inputDigest struct {
+	export.FileDigest
+	Schema string `json:"parquet_schema,omitempty"`
 }
 
 // splitLines splits JSON Lines input i into batches of whole lines.
@@ -347,8 +354,10 @@ func (c *Config) parquet() bool {
 	return len(c.Inputs) > 0 && record.IsParquet(c.Inputs[0], c.InFormat)
 }
 
-// Prepare checks a job and its folder before the pipeline runs.
-func Prepare(c *Config) error {
+// Prepare checks a job and its folder before the pipeline runs. The
+// folder (or prefix) must hold nothing yet: another run's shards there
+// would be numbered in with this run's.
+func Prepare(ctx context.Context, c *Config) error {
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = 4 << 20
 	}
@@ -368,6 +377,18 @@ func Prepare(c *Config) error {
 	}
 	if _, _, err := loadPlan(c.Snapshot, c.Purpose, c.Recipient, false); err != nil {
 		return err
+	}
+	fs, err := fileSystem(ctx, c.OutDir)
+	if err != nil {
+		return err
+	}
+	held, err := fs.List(ctx, join(c.OutDir, "*"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.OutDir, err)
+	}
+	if len(held) > 0 {
+		sort.Strings(held)
+		return fmt.Errorf("the shard folder %s already holds %s (%d files): a run's shards go to a folder or prefix of their own; remove them or name another", c.OutDir, held[0], len(held))
 	}
 	if isURL(c.OutDir) {
 		return nil // an object-store prefix needs no folder
@@ -413,8 +434,9 @@ func Finish(ctx context.Context, c Config) error {
 		}
 		job.Versions = append(job.Versions, pu)
 	}
+	var first inputDigest
 	for i := range c.Inputs {
-		var d export.FileDigest
+		var d inputDigest
 		name := join(c.OutDir, fmt.Sprintf("input-%05d.json", i))
 		b, err := readFile(ctx, name)
 		if err != nil {
@@ -423,7 +445,13 @@ func Finish(ctx context.Context, c Config) error {
 		if err := json.Unmarshal(b, &d); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		job.Inputs = append(job.Inputs, d)
+		if i == 0 {
+			first = d
+		} else if d.Schema != first.Schema {
+			// No job.json: finalize refuses the folder.
+			return fmt.Errorf("input %s: its Parquet schema differs from that of %s: the output of Parquet inputs has their one schema", d.File, first.File)
+		}
+		job.Inputs = append(job.Inputs, d.FileDigest)
 	}
 	b, _ := json.MarshalIndent(job, "", "  ")
 	return writeFile(ctx, join(c.OutDir, "job.json"), b)
@@ -432,7 +460,7 @@ func Finish(ctx context.Context, c Config) error {
 // Run builds the pipeline, runs it with execute (prism.Execute in tests,
 // beamx.Run for a cluster), and finishes the folder.
 func Run(ctx context.Context, c Config, execute func(context.Context, *beam.Pipeline) error) error {
-	if err := Prepare(&c); err != nil {
+	if err := Prepare(ctx, &c); err != nil {
 		return err
 	}
 	p, s := beam.NewPipelineWithRoot()
