@@ -3,6 +3,8 @@ package export
 import (
 	"sort"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/record"
 )
@@ -12,7 +14,8 @@ import (
 // same reader, decisions, output bytes, rejects lines and records_root
 // leaves. It is not safe for concurrent use; make one per worker.
 type Decider struct {
-	w *worker
+	w    *worker
+	rows bool
 }
 
 // Decided is what one run of lines gave.
@@ -25,6 +28,9 @@ type Decided struct {
 	Included int64            // records included
 	Reasons  map[string]int64 // excluded by reason
 	Subjects []IncludedSubject
+	// Kept, from a row decider, lists the included rows by their place in
+	// the run (0 for its first line), in output order; Out is then empty.
+	Kept []int32
 }
 
 // IncludedSubject is a subject the run included records of.
@@ -42,12 +48,32 @@ func NewDecider(p *decision.Plan, f record.Fields, inputs []string, rejects bool
 	return &Decider{w: w}
 }
 
+// NewRowDecider is NewDecider for the rows of Parquet inputs, as the
+// export decides them: each line of a run is a row's canonical JSON
+// (record.RowEncoder), or a 0 byte and the reason for a row that has none
+// (rejected as malformed with that detail); line numbers are row numbers,
+// and rejects name a "row". Decided.Kept says which rows were included.
+func NewRowDecider(p *decision.Plan, f record.Fields, inputs []string, rejects bool) *Decider {
+	d := NewDecider(p, f, inputs, rejects)
+	d.w.rowPrefixes(inputs)
+	d.rows = true
+	return d
+}
+
+// noRows marks a row decider's batches as rows (the worker keeps their
+// places in batch.kept; the rows themselves stay with the caller).
+var noRows = []parquet.Row{}
+
 // Decide decides the lines of data, which are whole lines of input file
 // number file starting at line number firstLine.
 func (d *Decider) Decide(file, firstLine int, data []byte) *Decided {
 	b := &batch{file: file, line: firstLine, data: data}
+	if d.rows {
+		b.rows = noRows
+	}
 	d.w.process(b)
-	out := &Decided{Out: b.out, Rejects: b.rejects, Leaves: b.leaves, Records: b.records, Read: b.read, Included: b.included, Reasons: map[string]int64{}}
+	out := &Decided{Out: b.out, Rejects: b.rejects, Leaves: b.leaves, Records: b.records, Read: b.read, Included: b.included, Reasons: map[string]int64{},
+		Kept: b.kept}
 	for i, r := range b.reasons.names {
 		out.Reasons[r] += b.reasons.counts[i]
 	}

@@ -50,6 +50,10 @@ type Job struct {
 	Rejects        bool           `json:"rejects"`
 	Versions       []PolicyUsed   `json:"versions"`         // by version index (0: none in force)
 	AtAsOf         int            `json:"version_at_as_of"` // the index in force at the as-of time
+	// Format is "parquet" for Parquet inputs, whose shards hold their
+	// included rows in rows-i.parquet (in place of out-i.jsonl); see
+	// finalize_rows.go.
+	Format string `json:"format,omitempty"`
 }
 
 // ShardSummary is a shard's shard-i.json.
@@ -64,7 +68,7 @@ type ShardSummary struct {
 // ShardFile names a shard's file of a kind ("out", "rejects", "leaves",
 // "records", "shard"); dir may be an object-store prefix.
 func ShardFile(dir, kind string, i int) string {
-	ext := map[string]string{"out": "jsonl", "rejects": "jsonl", "leaves": "bin", "records": "bin", "shard": "json"}[kind]
+	ext := map[string]string{"out": "jsonl", "rows": "parquet", "rejects": "jsonl", "leaves": "bin", "records": "bin", "shard": "json"}[kind]
 	return joinName(dir, fmt.Sprintf("%s-%05d.%s", kind, i, ext))
 }
 
@@ -104,6 +108,7 @@ func checkShards(ctx context.Context, dir string, job *Job) error {
 	}
 	for i := 0; i < job.Shards; i++ {
 		for _, kind := range shardKinds {
+			kind = job.outKind(kind)
 			if kind == "rejects" && !job.Rejects {
 				continue
 			}
@@ -283,6 +288,10 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	subjects := SubjectTally{}
 	records := inclusion.NewSpool(0)
 	defer records.Close()
+	var rows *rowsAssembler
+	if job.Format == "parquet" {
+		rows = &rowsAssembler{out: io.MultiWriter(outF, outHash)}
+	}
 	for i := 0; i < job.Shards; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -291,7 +300,11 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		if err := readJSONFile(ctx, ShardFile(o.Dir, "shard", i), &sh); err != nil {
 			return nil, err
 		}
-		if err := appendFile(ctx, outF, outHash, ShardFile(o.Dir, "out", i)); err != nil {
+		if rows != nil {
+			if err := rows.add(ctx, ShardFile(o.Dir, "rows", i)); err != nil {
+				return nil, err
+			}
+		} else if err := appendFile(ctx, outF, outHash, ShardFile(o.Dir, "out", i)); err != nil {
 			return nil, err
 		}
 		if rejF != nil {
@@ -348,6 +361,11 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		set.IDs = append(set.IDs, s.ID)
 	}
 	set.Sort()
+	if rows != nil {
+		if err := rows.close(o.Dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := outF.finish(); err != nil {
 		return nil, err
 	}
@@ -355,7 +373,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	m = &Manifest{
 		ExportID: o.ID, CreatedAt: o.Now, Purpose: job.Purpose, Recipient: job.Recipient, RecipientClass: job.RecipientClass,
 		AsOf: job.AsOf, Log: o.Log, Inputs: job.Inputs,
-		Output:      FileDigest{File: o.Out, SHA256: hex.EncodeToString(outHash.Sum(nil)), Bytes: outSize, Format: "jsonl"},
+		Output:      FileDigest{File: o.Out, SHA256: hex.EncodeToString(outHash.Sum(nil)), Bytes: outSize, Format: job.outputFormat()},
 		Fields:      job.Fields,
 		Counts:      totals,
 		Subjects:    len(set.Numbers),

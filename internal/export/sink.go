@@ -25,8 +25,7 @@ type sink interface {
 func newSink(format string, f *os.File, h hash.Hash, schema *parquet.Schema) sink {
 	hw := &hashWriter{w: &flushingFile{f: f}, h: h}
 	if schema != nil {
-		return &rowSink{w: parquet.NewWriter(hw, schema,
-			parquet.Compression(&parquet.Snappy), parquet.CreatedBy("consentgate", "", ""))}
+		return newRowSink(hw, schema)
 	}
 	if format == "parquet" {
 		return &parquetSink{w: parquet.NewGenericWriter[ParquetRow](hw,
@@ -105,23 +104,61 @@ func (s *parquetSink) Close() error { return s.w.Close() }
 // rowSink copies the included rows of Parquet inputs, unchanged, into
 // Parquet of their schema.
 type rowSink struct {
-	w    *parquet.Writer
-	rows []parquet.Row
+	w       *parquet.Writer
+	pending []parquet.Row
 }
+
+// newRowSink writes Parquet of schema to w.
+func newRowSink(w io.Writer, schema *parquet.Schema) *rowSink {
+	return &rowSink{w: parquet.NewWriter(w, schema,
+		parquet.Compression(&parquet.Snappy), parquet.CreatedBy("consentgate", "", ""))}
+}
+
+// rowRun is how many rows at a time go to the Parquet writer, whatever
+// the batches they came in: the writer may end a page after each run it
+// is given (up to 64 rows), so runs of 64 counted from the first row make
+// the file's bytes depend on the rows alone — and `export finalize`,
+// writing a sharded export's rows (rows shards, in other runs), writes the
+// same bytes as the export.
+const rowRun = 64
 
 func (s *rowSink) Write(b *batch) error {
-	s.rows = s.rows[:0]
 	for _, k := range b.kept {
-		s.rows = append(s.rows, b.rows[k])
+		s.pending = append(s.pending, b.rows[k]) // b.rows[k] is the row's own copy
 	}
-	if len(s.rows) == 0 {
-		return nil
-	}
-	_, err := s.w.WriteRows(s.rows)
-	return err
+	return s.flush(false)
 }
 
-func (s *rowSink) Close() error { return s.w.Close() }
+// writeRows adds rows after those written so far.
+func (s *rowSink) writeRows(rows []parquet.Row) error {
+	s.pending = append(s.pending, rows...)
+	return s.flush(false)
+}
+
+// flush writes the whole runs of rows pending (with all, the rest too).
+func (s *rowSink) flush(all bool) error {
+	n := len(s.pending) / rowRun * rowRun
+	if all {
+		n = len(s.pending)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := s.w.WriteRows(s.pending[:n]); err != nil {
+		return err
+	}
+	rest := copy(s.pending, s.pending[n:])
+	clear(s.pending[rest:])
+	s.pending = s.pending[:rest]
+	return nil
+}
+
+func (s *rowSink) Close() error {
+	if err := s.flush(true); err != nil {
+		return err
+	}
+	return s.w.Close()
+}
 
 // MarshalManifest renders a manifest as indented JSON with a final newline.
 func MarshalManifest(m *Manifest) ([]byte, error) {

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -32,11 +31,12 @@ func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 func main() {
 	var c pipeline.Config
 	var inputs, subjects list
-	flag.Var(&inputs, "in", "an input `FILE` or glob (repeat, in order)")
-	flag.StringVar(&c.Snapshot, "snapshot", "", "the snapshot `FILE` (consentgate snapshot --as-of T --out FILE)")
+	flag.Var(&inputs, "in", "an input `FILE` or glob, a path or an object-store URL (s3://bucket/key, gs://…); JSON Lines, or Parquet by the .parquet extension (repeat, in order)")
+	flag.StringVar(&c.InFormat, "in-format", "", "read every input as `FORMAT`: jsonl or parquet (default: by extension)")
+	flag.StringVar(&c.Snapshot, "snapshot", "", "the snapshot `FILE`, a path or an object-store URL (consentgate snapshot --as-of T --out FILE)")
 	flag.StringVar(&c.Purpose, "purpose", "", "the `PURPOSE`")
 	flag.StringVar(&c.Recipient, "recipient", "", "the `RECIPIENT`")
-	flag.StringVar(&c.OutDir, "out-dir", "", "the `DIR` for the shards (consentgate export finalize --dir reads it)")
+	flag.StringVar(&c.OutDir, "out-dir", "", "the `DIR` for the shards, a folder or an object-store prefix (s3://bucket/shards/); consentgate export finalize --dir reads it")
 	flag.BoolVar(&c.Rejects, "rejects", true, "write rejects shards")
 	flag.StringVar(&c.Fields.ID, "id-field", "", "`FIELD` holding the record id (dotted path): consentgate export's --id, renamed because --id is Beam's worker id")
 	flag.StringVar(&c.Fields.Time, "time", "", "`FIELD` holding the creation time (dotted path)")
@@ -54,10 +54,11 @@ func main() {
 			fail(fmt.Errorf("--id is Beam's worker id, not the records' id field: give --id-field %s (consentgate export's --id)", f.Value))
 		}
 	})
+	ctx := context.Background()
 	for _, in := range inputs {
-		m, err := filepath.Glob(in)
-		if err != nil || len(m) == 0 {
-			fail(fmt.Errorf("--in %s: no such file", in))
+		m, err := pipeline.Expand(ctx, in)
+		if err != nil {
+			fail(fmt.Errorf("--in %w", err))
 		}
 		c.Inputs = append(c.Inputs, m...)
 	}
@@ -71,7 +72,7 @@ func main() {
 	if c.Snapshot == "" || c.OutDir == "" || c.Purpose == "" || c.Recipient == "" || len(c.Inputs) == 0 {
 		fail(fmt.Errorf("--in, --snapshot, --purpose, --recipient and --out-dir are required"))
 	}
-	err := pipeline.Run(context.Background(), c, func(ctx context.Context, p *beam.Pipeline) error { return beamx.Run(ctx, p) })
+	err := pipeline.Run(ctx, c, func(ctx context.Context, p *beam.Pipeline) error { return beamx.Run(ctx, p) })
 	if err != nil {
 		fail(err)
 	}

@@ -11,8 +11,72 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
 	"github.com/consentgate/consentgate/internal/export"
 )
+
+// readmeParquetOnS3 holds what the README's S3 run wrote (the objects
+// under the prefix the pipeline named in its output) to the one-machine
+// export of the same Parquet file: the same Parquet bytes, rejects (but
+// for the input's name), counts, records_root, subjects, policies and
+// input digest.
+func readmeParquetOnS3(t *testing.T, out, world string, same func(what string, a, b any)) {
+	t.Helper()
+	m := regexp.MustCompile(`shards in (s3://\S+)/shards/;`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the S3 run did not report its shards:\n%s", out)
+	}
+	run := m[1]
+	got := blobiotest.ReadAll(t, run+"/dataset.parquet")
+	want, err := os.ReadFile(filepath.Join(world, "one-machine.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || !bytes.Equal(got, want) || !bytes.HasPrefix(got, []byte("PAR1")) {
+		t.Errorf("%s/dataset.parquet (%d bytes) differs from one-machine.parquet (%d bytes)", run, len(got), len(want))
+	}
+	gotRej := blobiotest.ReadAll(t, run+"/rejects.jsonl")
+	wantRej, _ := os.ReadFile(filepath.Join(world, "one-machine.parquet.rejects.jsonl"))
+	named := bytes.ReplaceAll(gotRej, []byte(`"file":"`+run+`/in/world.parquet"`), []byte(`"file":"world.parquet"`))
+	if len(wantRej) == 0 || bytes.Equal(named, gotRej) || !bytes.Equal(named, wantRej) {
+		t.Errorf("%s/rejects.jsonl differs from one-machine.parquet.rejects.jsonl but for the input's name", run)
+	}
+	var bm, em export.Manifest
+	if err := json.Unmarshal(blobiotest.ReadAll(t, run+"/dataset.parquet.manifest.json"), &bm); err != nil {
+		t.Fatal(err)
+	}
+	e, err := export.ReadManifest(filepath.Join(world, "one-machine.parquet.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	em = *e
+	if em.Counts.Included == 0 || em.Counts.Excluded == 0 || em.Output.Format != "parquet" {
+		t.Fatalf("the Parquet export should include and exclude records: %+v, format %q", em.Counts, em.Output.Format)
+	}
+	same("parquet counts", bm.Counts, em.Counts)
+	same("parquet records_root", bm.RecordsRoot, em.RecordsRoot)
+	same("parquet subjects included", bm.Subjects, em.Subjects)
+	same("parquet policies", bm.Policies, em.Policies)
+	same("parquet fields", bm.Fields, em.Fields)
+	same("parquet output", []any{bm.Output.SHA256, bm.Output.Bytes, bm.Output.Format}, []any{em.Output.SHA256, em.Output.Bytes, em.Output.Format})
+	if len(bm.Inputs) != 1 || len(em.Inputs) != 1 || bm.Inputs[0].File != run+"/in/world.parquet" {
+		t.Fatalf("inputs: pipeline %+v, export %+v", bm.Inputs, em.Inputs)
+	}
+	same("parquet input digest", []any{bm.Inputs[0].SHA256, bm.Inputs[0].Bytes}, []any{em.Inputs[0].SHA256, em.Inputs[0].Bytes})
+	if bm.LogIndex == nil || bm.Signature == nil {
+		t.Fatalf("the manifest finalised on S3 is not logged and signed: %+v", bm)
+	}
+	// Several shards, so the rows were copied across shard boundaries.
+	var job export.Job
+	if err := json.Unmarshal(blobiotest.ReadAll(t, run+"/shards/job.json"), &job); err != nil {
+		t.Fatal(err)
+	}
+	if job.Format != "parquet" || job.Shards < 2 {
+		t.Fatalf("job.json on S3: format %q, %d shards (want parquet, several)", job.Format, job.Shards)
+	}
+	blobiotest.ReadAll(t, export.ShardFile(run+"/shards/", "rows", job.Shards-1))
+	t.Logf("Parquet on S3 (%s): %d shards; %d records read, %d included, %d subjects, records_root %s", run, job.Shards, bm.Counts.Read, bm.Counts.Included, bm.Subjects, bm.RecordsRoot)
+}
 
 // readmeBlocks are the ```sh blocks of beam/README.md, in order.
 func readmeBlocks(t *testing.T) (readme string, blocks []string) {
@@ -47,11 +111,18 @@ func sh(t *testing.T, dir string, env []string, script string) string {
 // just built, first on PATH), then the others in order in an empty folder:
 // the demo world, its snapshot, the pipeline through the consentgate-beam
 // binary on prism (the default runner), export finalize, and the same
-// export on one machine, compared with cmp. It then compares the two
-// manifests. The first block (`go test ./...`) is this test. The cluster
-// runs (Flink, Spark, Dataflow) need a cluster and are not run: only their
-// flags are checked against the binary's --help.
+// export on one machine, compared with cmp; then the Parquet run on the
+// S3 server (inputs, snapshot, shards and finalised outputs all objects)
+// and its one-machine export. It then compares the manifests, and the
+// objects finalize wrote with the one-machine files. The first block (`go
+// test ./...`) is this test. The cluster runs (Flink, Spark, Dataflow)
+// need a cluster and are not run: only their flags are checked against the
+// binary's --help.
+//
+// The S3 server must answer (.ci/run starts it): the test fails, never
+// skips, when it does not.
 func TestReadme(t *testing.T) {
+	blobiotest.Prefix(t) // the server answers and has the bucket; the test process can read it
 	readme, blocks := readmeBlocks(t)
 	root, err := filepath.Abs("../../..")
 	if err != nil {
@@ -74,7 +145,7 @@ func TestReadme(t *testing.T) {
 			script = append(script, b)
 		}
 	}
-	for _, name := range []string{"consentgate", "consentgate-beam"} {
+	for _, name := range []string{"consentgate", "consentgate-beam", "demo-parquet"} {
 		if _, err := os.Stat(filepath.Join(bin, name)); !installed || err != nil {
 			t.Fatalf("the README's install block did not install %s into GOBIN", name)
 		}
@@ -129,6 +200,7 @@ func TestReadme(t *testing.T) {
 	if bm.LogIndex == nil || bm.Signature == nil || bm.SubjectsRoot == nil {
 		t.Fatalf("the finalised manifest is not logged and signed: %+v", bm)
 	}
+	readmeParquetOnS3(t, out, world, same)
 	// subjects_root is per export (its leaves are keyed by the export id),
 	// so the two differ; the log checks the subject sets are the same.
 	verify := exec.Command(filepath.Join(bin, "consentgate"), "--store", "sqlite:demo.db", "log", "verify")
