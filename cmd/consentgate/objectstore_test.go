@@ -260,7 +260,7 @@ func TestExportOnS3(t *testing.T) {
 
 	ok(t, dir, append(slices.Clone(e2eExport), "--out", "local.jsonl", "--rejects", "local.rej")...)
 	out := prefix + "out/x.jsonl"
-	summary := ok(t, dir, append(s3Export(prefix+"in/"), "--out", out, "--rejects", prefix+"out/x.rej")...)
+	summary := ok(t, dir, append(s3Export(prefix+"in/"), "--out", out, "--rejects", prefix+"out/x.rej", "--lineage", "lineage.jsonl")...)
 	if !strings.Contains(summary, "output   "+out+" (sha256 ") || !strings.Contains(summary, "manifest "+out+".manifest.json (records_root ") {
 		t.Fatalf("export summary:\n%s", summary)
 	}
@@ -296,6 +296,19 @@ func TestExportOnS3(t *testing.T) {
 			t.Fatalf("manifest verify: no %q in\n%s", want, v)
 		}
 	}
+	// The lineage events name the objects as OpenLineage does (namespace
+	// s3://BUCKET, the key), and a training job that read the output from
+	// the bucket is linked to the export.
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(out, "s3://"), "/")
+	if ev := string(readObject(t, filepath.Join(dir, "lineage.jsonl"))); !strings.Contains(ev, `"outputs":[{"namespace":"s3://`+bucket+`","name":"`+key+`"`) {
+		t.Fatalf("lineage events:\n%s", ev)
+	}
+	train := strings.Replace(runEvent("llm", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e0f", "2025-02-15T06:00:00Z", key), `"namespace":"file"`, `"namespace":"s3://`+bucket+`"`, 1)
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(train+"\n"), 0o644)
+	if got := ok(t, dir, "lineage", "import", "train.jsonl"); !strings.Contains(got, "1 run linked") {
+		t.Fatalf("lineage import of a job that read the output from S3: %s", got)
+	}
+
 	// A recipient's copy of the output, beside the manifest, is what is
 	// checked; a changed one fails.
 	blobiotest.Write(t, prefix+"copy/x.jsonl.manifest.json", readObject(t, out+".manifest.json"))
