@@ -208,6 +208,13 @@ func TestExportFilesOnS3Fail(t *testing.T) {
 	if es, err := blobio.List(context.Background(), prefix+"x/"); err != nil || len(es) != 0 {
 		t.Fatalf("refused exports left %v (%v)", es, err)
 	}
+	// The outputs checked writable there (by a trial upload) have no
+	// pending upload left either.
+	for _, name := range []string{prefix + "x/o.jsonl", prefix + "x/o.jsonl.manifest.json"} {
+		if ups := blobiotest.Uploads(t, name); len(ups) != 0 {
+			t.Errorf("%s: the writability check left pending uploads %v", name, ups)
+		}
+	}
 }
 
 func TestDefaultManifest(t *testing.T) {
