@@ -229,3 +229,45 @@ func TestDefaultManifest(t *testing.T) {
 		}
 	}
 }
+
+// TestExportFilesOnS3Multipart: an output larger than one part
+// (blobio.PartSize) is sent in parts while the export runs and completed
+// only after the hook: it is the local export's bytes; refused by the
+// hook, its upload is aborted with the parts already sent, and nothing is
+// under the final keys.
+func TestExportFilesOnS3Multipart(t *testing.T) {
+	prefix := blobiotest.Prefix(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	world := filesWorld()
+	if err := os.WriteFile(in, bytes.Repeat(world, (2*blobio.PartSize)/len(world)+2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want, wantRej, _ := exportAt(t, in, filepath.Join(dir, "want.jsonl"))
+	if len(want) <= blobio.PartSize {
+		t.Fatalf("the output (%d bytes) should be larger than one part", len(want))
+	}
+	out := prefix + "big/out.jsonl"
+	_, got, rej, _ := exportAt(t, in, out)
+	if !bytes.Equal(got, want) || !bytes.Equal(rej, wantRej) {
+		t.Fatalf("the output in parts (%d bytes) differs from the local one (%d bytes)", len(got), len(want))
+	}
+
+	failed := prefix + "failed/out.jsonl"
+	var parts int32
+	_, err := export.Run(context.Background(), export.Options{Plan: testPlan(t), Fields: testFields, Inputs: []string{in},
+		Out: failed, Workers: 2, Now: 1,
+		BeforeRename: func(*export.Manifest, *export.Included) error {
+			parts = int32(len(blobiotest.Uploads(t, failed)))
+			return errors.New("the log append failed")
+		}})
+	if err == nil || parts != 1 {
+		t.Fatalf("export: %v; pending uploads of the output at the hook: %d, want 1 (its parts being sent)", err, parts)
+	}
+	if es, err := blobio.List(context.Background(), prefix+"failed/"); err != nil || len(es) != 0 {
+		t.Fatalf("a failed export left %v (%v)", es, err)
+	}
+	if ups := blobiotest.Uploads(t, failed); len(ups) != 0 {
+		t.Fatalf("a failed export left pending uploads %v", ups)
+	}
+}
