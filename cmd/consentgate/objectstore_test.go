@@ -318,6 +318,15 @@ func TestExportOnS3(t *testing.T) {
 		t.Fatalf("manifest verify of a changed copy: exit %d\n%s", code, got)
 	}
 
+	// A recipient who downloaded the manifest and the output checks them
+	// on disk: the output named by its URL is found beside the manifest.
+	got := t.TempDir()
+	os.WriteFile(filepath.Join(got, "x.jsonl.manifest.json"), readObject(t, out+".manifest.json"), 0o644)
+	os.WriteFile(filepath.Join(got, "x.jsonl"), readObject(t, out), 0o644)
+	if v := ok(t, got, "manifest", "verify", "--only-output", "--key", filepath.Join(dir, "consentgate.db.keys", "log.pub"), "x.jsonl.manifest.json"); !strings.Contains(v, "ok   output "+out+" ") || !strings.Contains(v, "(x.jsonl)") {
+		t.Fatalf("manifest verify of a downloaded copy:\n%s", v)
+	}
+
 	// Parquet in the bucket: read in ranges there, the same Parquet bytes.
 	fields := []string{"--id", "id", "--time", "created_at", "--category-field", "meta.kind",
 		"--subject", "author=meta.author", "--subject", "recipient=to", "--workers", "2"}
