@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"gocloud.dev/gcerrors"
 )
 
 // ErrNoBucket is what CheckWritable and CheckReadable return (wrapped) when the
@@ -21,8 +23,10 @@ var ErrNoBucket = errors.New("the bucket does not exist")
 // (ErrNoBucket otherwise, naming it); for s3:// the credentials must also
 // be allowed to upload under the key, which is tried by starting a
 // multipart upload there and aborting it at once: it makes no object and
-// leaves no parts. A gs:// or azblob:// key's permission is known only
-// when the write is made. A local path is the caller's to check (nil).
+// leaves no parts. Credentials that may write but not list the bucket
+// pass on the trial upload alone. A gs:// or azblob:// key's permission
+// is known only when the write is made. A local path is the caller's to
+// check (nil).
 func CheckWritable(ctx context.Context, name string) error {
 	if !IsURL(name) {
 		return nil
@@ -35,10 +39,14 @@ func CheckWritable(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if ok, err := b.IsAccessible(ctx); err != nil {
-		return fmt.Errorf("%s: the bucket %s cannot be read: %w", name, l.bucket, err)
-	} else if !ok {
+	// Listing needs a permission of its own, which credentials that may
+	// only write lack: then the trial upload alone says.
+	ok, err := b.IsAccessible(ctx)
+	switch {
+	case err == nil && !ok:
 		return &bucketError{name: name, bucket: l.bucket}
+	case err != nil && gcerrors.Code(err) != gcerrors.PermissionDenied:
+		return fmt.Errorf("%s: the bucket %s cannot be reached: %w", name, l.bucket, err)
 	}
 	var client *s3.Client
 	if !b.As(&client) {
@@ -46,6 +54,10 @@ func CheckWritable(ctx context.Context, name string) error {
 	}
 	up, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(l.bucket), Key: aws.String(l.key)})
 	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchBucket" {
+			return &bucketError{name: name, bucket: l.bucket}
+		}
 		return fmt.Errorf("%s: not writable with these credentials: %w", name, err)
 	}
 	if _, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(l.bucket), Key: aws.String(l.key), UploadId: up.UploadId}); err != nil {
