@@ -345,42 +345,78 @@ func TestExportOnS3(t *testing.T) {
 // its manifest is logged — before any commit, or after the output's or
 // the rejects' — leaves nothing that looks complete under its keys: the
 // next writing session marks it abandoned and removes what it had
-// committed (holding the logged digests).
+// committed (holding the logged digests). Killed after the manifest's
+// commit, all its files there, it is complete. A session that cannot
+// reach the server cannot tell, and leaves the export logged.
 func TestExportKilledOnS3(t *testing.T) {
-	for _, point := range []string{"after-log", "after-rename-output", "after-rename-rejects"} {
-		t.Run(point, func(t *testing.T) {
+	for _, c := range []struct {
+		point     string
+		committed []string
+		want      string
+	}{
+		{"after-log", nil, "abandoned"},
+		{"after-rename-output", []string{"k.jsonl"}, "abandoned"},
+		{"after-rename-rejects", []string{"k.jsonl", "k.rej"}, "abandoned"},
+		{"after-rename-manifest", []string{"k.jsonl", "k.jsonl.manifest.json", "k.rej"}, "complete"},
+	} {
+		t.Run(c.point, func(t *testing.T) {
 			prefix := s3Prefix(t)
 			dir := setupE2E(t)
 			storePath := filepath.Join(dir, "consentgate.db")
 			putInputs(t, dir, prefix+"in/")
 			killed := prefix + "killed/"
-			t.Setenv("CONSENTGATE_TEST_CRASH", point)
+			t.Setenv("CONSENTGATE_TEST_CRASH", c.point)
 			if _, errOut, code := cg(t, dir, append(s3Export(prefix+"in/"), "--out", killed+"k.jsonl", "--rejects", killed+"k.rej")...); code != 137 {
 				t.Fatalf("the killed export: exit %d %s", code, errOut)
 			}
 			os.Unsetenv("CONSENTGATE_TEST_CRASH")
-			committed := map[string][]string{"after-log": nil, "after-rename-output": {"k.jsonl"}, "after-rename-rejects": {"k.jsonl", "k.rej"}}[point]
-			if got := listed(t, killed); !slices.Equal(got, committed) {
-				t.Fatalf("killed %s, under its keys: %q, want %q", point, got, committed)
+			if got := listed(t, killed); !slices.Equal(got, c.committed) {
+				t.Fatalf("killed %s, under its keys: %q, want %q", c.point, got, c.committed)
 			}
 			id := lastExportID(t, dir, storePath)
-			if got := exportStatus(t, dir, storePath, id); got != "abandoned" {
-				t.Fatalf("seen read-only: %s, want abandoned", got)
+
+			if c.want == "complete" {
+				// The server out of reach: neither a read-only look nor a
+				// writing session can tell, and the export stays logged
+				// rather than be taken for abandoned.
+				endpoint := os.Getenv("AWS_ENDPOINT_URL_S3")
+				t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1")
+				t.Setenv("AWS_MAX_ATTEMPTS", "1")
+				if got := exportStatus(t, dir, storePath, id); got != "logged" {
+					t.Fatalf("seen read-only with the server out of reach: %s, want logged", got)
+				}
+				_, errOut, code := cg(t, dir, "log", "checkpoint")
+				if code != 0 || !strings.Contains(errOut, "export "+id+" was logged, and whether its files all appeared cannot be told now") || strings.Contains(errOut, "abandoned") {
+					t.Fatalf("a writing command with the server out of reach: exit %d %q", code, errOut)
+				}
+				if got := exportStatus(t, dir, storePath, id); got != "logged" {
+					t.Fatalf("after a writing command with the server out of reach: %s, want logged", got)
+				}
+				t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
+				os.Unsetenv("AWS_MAX_ATTEMPTS")
+			}
+
+			if got := exportStatus(t, dir, storePath, id); got != c.want {
+				t.Fatalf("seen read-only: %s, want %s", got, c.want)
 			}
 			_, errOut, code := cg(t, t.TempDir(), "--store", "sqlite:"+storePath, "log", "checkpoint")
-			if code != 0 || !strings.Contains(errOut, "export "+id+" was logged but its files never all appeared") {
+			if code != 0 || (c.want == "abandoned") != strings.Contains(errOut, "export "+id+" was logged but its files never all appeared") {
 				t.Fatalf("the next writing command: exit %d %q", code, errOut)
 			}
-			for _, f := range committed {
-				if !strings.Contains(errOut, killed+f) {
-					t.Errorf("the warning does not name the removed %s: %s", killed+f, errOut)
+			if c.want == "abandoned" {
+				for _, f := range c.committed {
+					if !strings.Contains(errOut, killed+f) {
+						t.Errorf("the warning does not name the removed %s: %s", killed+f, errOut)
+					}
 				}
+				if got := listed(t, killed); len(got) != 0 {
+					t.Fatalf("after the abandoned export was settled, under its keys: %q", got)
+				}
+			} else if got := listed(t, killed); !slices.Equal(got, c.committed) {
+				t.Fatalf("after the complete export was settled, under its keys: %q", got)
 			}
-			if got := listed(t, killed); len(got) != 0 {
-				t.Fatalf("after the abandoned export was settled, under its keys: %q", got)
-			}
-			if got := exportStatus(t, dir, storePath, id); got != "abandoned" {
-				t.Fatalf("after the next writing command: %s", got)
+			if got := exportStatus(t, dir, storePath, id); got != c.want {
+				t.Fatalf("after the next writing command: %s, want %s", got, c.want)
 			}
 			if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
 				t.Fatalf("log verify after the crash: %+v", v)

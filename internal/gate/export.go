@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -327,8 +328,10 @@ func (g *Gate) logExport(ctx context.Context, signer *translog.Signer, manifest 
 // manifest are all in place with the logged digests completed its renames
 // and is marked complete; any other is marked abandoned — a crash between
 // the log append and the last rename — and its leftover temporary files
-// are removed. An export logged before exports' states were gets its state
-// logged (backfilled).
+// are removed. One with a file in an object store that cannot be checked
+// now (unreachable, or the credentials refused) is left logged, with a
+// warning, for a later session. An export logged before exports' states
+// were gets its state logged (backfilled).
 func (g *Gate) reconcileExports(ctx context.Context) error {
 	es, err := g.st.LoggedExports(ctx)
 	if err != nil {
@@ -348,7 +351,11 @@ func (g *Gate) reconcileExports(ctx context.Context) error {
 		if finishing(e, t) {
 			continue
 		}
-		status := filesStatus(ctx, e)
+		status, err := filesStatus(ctx, e)
+		if err != nil {
+			g.warn("export %s was logged, and whether its files all appeared cannot be told now (%v): left as it is, for a later session to settle", e.ID, err)
+			continue
+		}
 		if err := g.st.SetExportStatus(ctx, e.ID, status); err != nil {
 			return err
 		}
@@ -418,11 +425,14 @@ func rejectsFile(m *export.Manifest) string {
 // filesStatus is the status a logged export's files give it: complete when
 // its output, its rejects file (when it wrote one) and its manifest are all
 // in place under their final names, the first two with the logged digests
-// and the manifest the logged one; else abandoned.
-func filesStatus(ctx context.Context, e *store.Export) string {
+// and the manifest the logged one; else abandoned. An object-store file
+// that cannot be checked now (the store unreachable, the credentials
+// refused: anything but its absence) tells neither: that error is
+// returned, and the export is to stay logged.
+func filesStatus(ctx context.Context, e *store.Export) (string, error) {
 	var m export.Manifest
 	if json.Unmarshal(e.Manifest, &m) != nil || m.Output.File == "" {
-		return store.ExportAbandoned
+		return store.ExportAbandoned, nil
 	}
 	resolve := func(f string) string { return resolveFile(e.Dir, f) }
 	for _, d := range []*export.FileDigest{&m.Output, m.Rejects} {
@@ -430,8 +440,11 @@ func filesStatus(ctx context.Context, e *store.Export) string {
 			continue
 		}
 		sum, size, err := fileSHA256(ctx, resolve(d.File))
+		if unknowable(resolve(d.File), err) {
+			return "", err
+		}
 		if err != nil || sum != d.SHA256 || size != d.Bytes {
-			return store.ExportAbandoned
+			return store.ExportAbandoned, nil
 		}
 	}
 	path := e.ManifestPath
@@ -439,10 +452,21 @@ func filesStatus(ctx context.Context, e *store.Export) string {
 		path = m.Output.File + ".manifest.json"
 	}
 	body, err := readFile(ctx, resolve(path))
-	if err != nil || !bytes.Equal(bytes.TrimSpace(body), bytes.TrimSpace(e.Manifest)) {
-		return store.ExportAbandoned
+	if unknowable(resolve(path), err) {
+		return "", err
 	}
-	return store.ExportComplete
+	if err != nil || !bytes.Equal(bytes.TrimSpace(body), bytes.TrimSpace(e.Manifest)) {
+		return store.ExportAbandoned, nil
+	}
+	return store.ExportComplete, nil
+}
+
+// unknowable reports whether err, met checking the file name, says
+// nothing of whether the file is there: an object-store error other than
+// its absence. (A local file's every error counts as its absence, as it
+// always has.)
+func unknowable(name string, err error) bool {
+	return err != nil && blobio.IsURL(name) && !errors.Is(err, fs.ErrNotExist)
 }
 
 // exports lists the exports, each with the status its files give it: a
@@ -456,7 +480,9 @@ func (g *Gate) exports(ctx context.Context) ([]store.Export, error) {
 	t := now()
 	for i := range es {
 		if es[i].Status == store.ExportLogged && !finishing(&es[i], t) {
-			es[i].Status = filesStatus(ctx, &es[i])
+			if status, err := filesStatus(ctx, &es[i]); err == nil {
+				es[i].Status = status
+			}
 		}
 	}
 	return es, nil
