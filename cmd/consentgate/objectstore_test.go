@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
+	"github.com/consentgate/consentgate/internal/export"
 )
 
 // The S3-compatible server of these tests is the one internal/blobio's
@@ -212,5 +215,247 @@ func TestFinalizeOnS3(t *testing.T) {
 	}
 	if _, errOut, _ := cg(t, dir, "consent", "set", "--subject", "ana", "--purpose", "train_ai_system", "--state", "denied", "--at", "2025-02-01T00:00:00Z"); !strings.Contains(errOut, "marked abandoned") {
 		t.Fatalf("the next writer did not mark the killed finalize abandoned: %s", errOut)
+	}
+}
+
+// s3Export is e2eExport reading its two inputs from under prefix.
+func s3Export(prefix string) []string {
+	args := slices.Clone(e2eExport)
+	i := slices.Index(args, "--in")
+	args[i+1], args[i+2] = prefix+args[i+1], prefix+args[i+2]
+	return args
+}
+
+// putInputs copies the e2e inputs (and any other files named) from dir
+// to the S3 server under prefix.
+func putInputs(t *testing.T, dir, prefix string, names ...string) {
+	t.Helper()
+	for _, f := range append([]string{"posts.jsonl", "messages.jsonl"}, names...) {
+		blobiotest.Write(t, prefix+f, readObject(t, filepath.Join(dir, f)))
+	}
+}
+
+// manifestAt reads the manifest under name (local or an object).
+func manifestAt(t *testing.T, name string) export.Manifest {
+	t.Helper()
+	var m export.Manifest
+	if err := json.Unmarshal(readObject(t, name), &m); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return m
+}
+
+// TestExportOnS3 (SPEC §5, "Files anywhere"): `export --in s3://…
+// --out/--rejects s3://…` gives the bytes of the same export of local
+// files — the output, the rejects (whose lines name the inputs as given)
+// and the manifest's digests and records_root — from JSON Lines and from
+// Parquet, and `manifest verify` checks the manifest and every file it
+// names where they are.
+func TestExportOnS3(t *testing.T) {
+	prefix := s3Prefix(t)
+	dir := setupE2E(t)
+	storePath := filepath.Join(dir, "consentgate.db")
+	writeWorld(t, dir, "world", pqWorld(t), nestedLine)
+	putInputs(t, dir, prefix+"in/", "world.parquet")
+
+	ok(t, dir, append(slices.Clone(e2eExport), "--out", "local.jsonl", "--rejects", "local.rej")...)
+	out := prefix + "out/x.jsonl"
+	summary := ok(t, dir, append(s3Export(prefix+"in/"), "--out", out, "--rejects", prefix+"out/x.rej", "--lineage", "lineage.jsonl")...)
+	if !strings.Contains(summary, "output   "+out+" (sha256 ") || !strings.Contains(summary, "manifest "+out+".manifest.json (records_root ") {
+		t.Fatalf("export summary:\n%s", summary)
+	}
+	if got := listed(t, prefix+"out/"); !slices.Equal(got, []string{"x.jsonl", "x.jsonl.manifest.json", "x.rej"}) {
+		t.Fatalf("under out/: %q", got)
+	}
+	if l, r := readObject(t, filepath.Join(dir, "local.jsonl")), readObject(t, out); !bytes.Equal(l, r) || len(l) == 0 {
+		t.Fatalf("the output on S3 differs from the local one:\n%s\n---\n%s", r, l)
+	}
+	rej := string(readObject(t, prefix+"out/x.rej"))
+	for _, f := range []string{"posts.jsonl", "messages.jsonl"} {
+		rej = strings.ReplaceAll(rej, `"file":"`+prefix+"in/"+f+`"`, `"file":"`+f+`"`)
+	}
+	if l := string(readObject(t, filepath.Join(dir, "local.rej"))); rej != l || l == "" {
+		t.Fatalf("the rejects on S3 differ from the local ones:\n%s\n---\n%s", rej, l)
+	}
+	lm, rm := manifestAt(t, filepath.Join(dir, "local.jsonl.manifest.json")), manifestAt(t, out+".manifest.json")
+	if lm.Output.SHA256 != rm.Output.SHA256 || lm.RecordsRoot != rm.RecordsRoot || !reflect.DeepEqual(lm.Counts, rm.Counts) || lm.Subjects != rm.Subjects ||
+		len(rm.Inputs) != 2 || lm.Inputs[0].SHA256 != rm.Inputs[0].SHA256 || lm.Inputs[1].SHA256 != rm.Inputs[1].SHA256 ||
+		rm.Inputs[0].File != prefix+"in/posts.jsonl" || rm.Output.File != out {
+		t.Fatalf("manifest on S3 %+v\nlocal %+v", rm, lm)
+	}
+	if got := exportStatus(t, dir, storePath, lastExportID(t, dir, storePath)); got != "complete" {
+		t.Fatalf("the export on S3 is %s", got)
+	}
+
+	// manifest verify reads the manifest, the output, the rejects and the
+	// inputs from the S3 server.
+	v := ok(t, dir, "manifest", "verify", out+".manifest.json")
+	for _, want := range []string{"ok   signature", "ok   output " + out, "ok   rejects " + prefix + "out/x.rej",
+		"ok   input " + prefix + "in/posts.jsonl", "ok   input " + prefix + "in/messages.jsonl", "ok   log inclusion"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("manifest verify: no %q in\n%s", want, v)
+		}
+	}
+	// The lineage events name the objects as OpenLineage does (namespace
+	// s3://BUCKET, the key), and a training job that read the output from
+	// the bucket is linked to the export.
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(out, "s3://"), "/")
+	if ev := string(readObject(t, filepath.Join(dir, "lineage.jsonl"))); !strings.Contains(ev, `"outputs":[{"namespace":"s3://`+bucket+`","name":"`+key+`"`) {
+		t.Fatalf("lineage events:\n%s", ev)
+	}
+	train := strings.Replace(runEvent("llm", "0195f0a2-7c1e-7b3a-9d4e-5a6b7c8d9e0f", "2025-02-15T06:00:00Z", key), `"namespace":"file"`, `"namespace":"s3://`+bucket+`"`, 1)
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(train+"\n"), 0o644)
+	if got := ok(t, dir, "lineage", "import", "train.jsonl"); !strings.Contains(got, "1 run linked") {
+		t.Fatalf("lineage import of a job that read the output from S3: %s", got)
+	}
+
+	// A recipient's copy of the output, beside the manifest, is what is
+	// checked; a changed one fails.
+	blobiotest.Write(t, prefix+"copy/x.jsonl.manifest.json", readObject(t, out+".manifest.json"))
+	blobiotest.Write(t, prefix+"copy/x.jsonl", []byte("{}\n"))
+	if got, _, code := cg(t, dir, "manifest", "verify", "--only-output", prefix+"copy/x.jsonl.manifest.json"); code != 1 ||
+		!strings.Contains(got, "FAIL output "+out+" ") || !strings.Contains(got, "("+prefix+"copy/x.jsonl), the manifest says "+rm.Output.SHA256) {
+		t.Fatalf("manifest verify of a changed copy: exit %d\n%s", code, got)
+	}
+
+	// A recipient who downloaded the manifest and the output checks them
+	// on disk: the output named by its URL is found beside the manifest.
+	got := t.TempDir()
+	os.WriteFile(filepath.Join(got, "x.jsonl.manifest.json"), readObject(t, out+".manifest.json"), 0o644)
+	os.WriteFile(filepath.Join(got, "x.jsonl"), readObject(t, out), 0o644)
+	if v := ok(t, got, "manifest", "verify", "--only-output", "--key", filepath.Join(dir, "consentgate.db.keys", "log.pub"), "x.jsonl.manifest.json"); !strings.Contains(v, "ok   output "+out+" ") || !strings.Contains(v, "(x.jsonl)") {
+		t.Fatalf("manifest verify of a downloaded copy:\n%s", v)
+	}
+
+	// Parquet in the bucket: read in ranges there, the same Parquet bytes.
+	fields := []string{"--id", "id", "--time", "created_at", "--category-field", "meta.kind",
+		"--subject", "author=meta.author", "--subject", "recipient=to", "--workers", "2"}
+	ok(t, dir, exportArgs("world.parquet", "pq.parquet", fields...)...)
+	ok(t, dir, exportArgs(prefix+"in/world.parquet", prefix+"out/pq.parquet", fields...)...)
+	if l, r := readObject(t, filepath.Join(dir, "pq.parquet")), readObject(t, prefix+"out/pq.parquet"); !bytes.Equal(l, r) || len(l) == 0 {
+		t.Fatalf("the Parquet output from S3 (%d bytes) differs from the local one (%d bytes)", len(r), len(l))
+	}
+	lp, rp := manifestAt(t, filepath.Join(dir, "pq.parquet.manifest.json")), manifestAt(t, prefix+"out/pq.parquet.manifest.json")
+	if lp.RecordsRoot != rp.RecordsRoot || lp.Output.SHA256 != rp.Output.SHA256 || lp.Inputs[0].SHA256 != rp.Inputs[0].SHA256 || rp.Output.Format != "parquet" {
+		t.Fatalf("Parquet manifest on S3 %+v\nlocal %+v", rp, lp)
+	}
+}
+
+// TestExportKilledOnS3 (SPEC §5): an export to the S3 server killed once
+// its manifest is logged — before any commit, or after the output's or
+// the rejects' — leaves nothing that looks complete under its keys: the
+// next writing session marks it abandoned and removes what it had
+// committed (holding the logged digests). Killed after the manifest's
+// commit, all its files there, it is complete. A session that cannot
+// reach the server cannot tell, and leaves the export logged.
+func TestExportKilledOnS3(t *testing.T) {
+	for _, c := range []struct {
+		point     string
+		committed []string
+		want      string
+	}{
+		{"after-log", nil, "abandoned"},
+		{"after-rename-output", []string{"k.jsonl"}, "abandoned"},
+		{"after-rename-rejects", []string{"k.jsonl", "k.rej"}, "abandoned"},
+		{"after-rename-manifest", []string{"k.jsonl", "k.jsonl.manifest.json", "k.rej"}, "complete"},
+	} {
+		t.Run(c.point, func(t *testing.T) {
+			prefix := s3Prefix(t)
+			dir := setupE2E(t)
+			storePath := filepath.Join(dir, "consentgate.db")
+			putInputs(t, dir, prefix+"in/")
+			killed := prefix + "killed/"
+			t.Setenv("CONSENTGATE_TEST_CRASH", c.point)
+			if _, errOut, code := cg(t, dir, append(s3Export(prefix+"in/"), "--out", killed+"k.jsonl", "--rejects", killed+"k.rej")...); code != 137 {
+				t.Fatalf("the killed export: exit %d %s", code, errOut)
+			}
+			os.Unsetenv("CONSENTGATE_TEST_CRASH")
+			if got := listed(t, killed); !slices.Equal(got, c.committed) {
+				t.Fatalf("killed %s, under its keys: %q, want %q", c.point, got, c.committed)
+			}
+			id := lastExportID(t, dir, storePath)
+
+			if c.want == "complete" {
+				// The server out of reach: neither a read-only look nor a
+				// writing session can tell, and the export stays logged
+				// rather than be taken for abandoned.
+				endpoint := os.Getenv("AWS_ENDPOINT_URL_S3")
+				t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1")
+				t.Setenv("AWS_MAX_ATTEMPTS", "1")
+				if got := exportStatus(t, dir, storePath, id); got != "logged" {
+					t.Fatalf("seen read-only with the server out of reach: %s, want logged", got)
+				}
+				_, errOut, code := cg(t, dir, "log", "checkpoint")
+				if code != 0 || !strings.Contains(errOut, "export "+id+" was logged, and whether its files all appeared cannot be told now") || strings.Contains(errOut, "abandoned") {
+					t.Fatalf("a writing command with the server out of reach: exit %d %q", code, errOut)
+				}
+				if got := exportStatus(t, dir, storePath, id); got != "logged" {
+					t.Fatalf("after a writing command with the server out of reach: %s, want logged", got)
+				}
+				t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
+				os.Unsetenv("AWS_MAX_ATTEMPTS")
+			}
+
+			if got := exportStatus(t, dir, storePath, id); got != c.want {
+				t.Fatalf("seen read-only: %s, want %s", got, c.want)
+			}
+			_, errOut, code := cg(t, t.TempDir(), "--store", "sqlite:"+storePath, "log", "checkpoint")
+			if code != 0 || (c.want == "abandoned") != strings.Contains(errOut, "export "+id+" was logged but its files never all appeared") {
+				t.Fatalf("the next writing command: exit %d %q", code, errOut)
+			}
+			if c.want == "abandoned" {
+				for _, f := range c.committed {
+					if !strings.Contains(errOut, killed+f) {
+						t.Errorf("the warning does not name the removed %s: %s", killed+f, errOut)
+					}
+				}
+				if got := listed(t, killed); len(got) != 0 {
+					t.Fatalf("after the abandoned export was settled, under its keys: %q", got)
+				}
+			} else if got := listed(t, killed); !slices.Equal(got, c.committed) {
+				t.Fatalf("after the complete export was settled, under its keys: %q", got)
+			}
+			if got := exportStatus(t, dir, storePath, id); got != c.want {
+				t.Fatalf("after the next writing command: %s, want %s", got, c.want)
+			}
+			if v, code := verifyJSON(t, dir); code != 0 || !v.OK {
+				t.Fatalf("log verify after the crash: %+v", v)
+			}
+		})
+	}
+}
+
+// TestExportOnS3Refused: a missing bucket for an output, or a missing
+// input object or bucket, is refused before anything is read or logged,
+// with a message naming the URL; nothing is written.
+func TestExportOnS3Refused(t *testing.T) {
+	prefix := s3Prefix(t)
+	dir := setupE2E(t)
+	putInputs(t, dir, prefix+"in/")
+	const noBucket = "consentgate-no-such-bucket"
+	size := func() string { return strings.SplitN(ok(t, dir, "log", "verify"), ",", 2)[0] }
+	before := size()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append(s3Export(prefix+"in/"), "--out", "s3://"+noBucket+"/x.jsonl"),
+			"the output s3://" + noBucket + "/x.jsonl: the bucket " + noBucket + " does not exist"},
+		{append(s3Export(prefix+"in/"), "--out", prefix+"out/x.jsonl", "--rejects", "s3://"+noBucket+"/x.rej"),
+			"the rejects file s3://" + noBucket + "/x.rej: the bucket " + noBucket + " does not exist"},
+		{append(s3Export(prefix+"nothing/"), "--out", prefix+"out/x.jsonl"),
+			"input " + prefix + "nothing/posts.jsonl: nothing under the key "},
+		{append(s3Export("s3://"+noBucket+"/"), "--out", prefix+"out/x.jsonl"),
+			"input s3://" + noBucket + "/posts.jsonl: the bucket " + noBucket + " does not exist"},
+	} {
+		if _, errOut, code := cg(t, dir, c.args...); code != 1 || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%v: exit %d %q, want one line with %q", c.args[len(c.args)-2:], code, errOut, c.want)
+		}
+	}
+	if after := size(); after != before {
+		t.Fatalf("refused exports were logged: %s → %s", before, after)
+	}
+	if got := listed(t, prefix+"out/"); len(got) != 0 {
+		t.Fatalf("refused exports wrote %q", got)
 	}
 }

@@ -52,21 +52,7 @@ func randomBytes(n int, seed uint64) []byte {
 	return b
 }
 
-func write(t *testing.T, name string, data []byte) {
-	t.Helper()
-	ctx := context.Background()
-	w, err := blobio.Create(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-}
+func write(t *testing.T, name string, data []byte) { blobiotest.Write(t, name, data) }
 
 func readAll(t *testing.T, name string) []byte { return blobiotest.ReadAll(t, name) }
 
@@ -265,23 +251,7 @@ func TestAbortLeavesNothing(t *testing.T) {
 }
 
 // uploads lists the pending multipart uploads of an s3:// name.
-func uploads(t *testing.T, name string) []string {
-	t.Helper()
-	bucket, key, _ := strings.Cut(strings.TrimPrefix(name, "s3://"), "/")
-	out, err := s3Client(t).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{
-		Bucket: aws.String(bucket), Prefix: aws.String(key),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, u := range out.Uploads {
-		if aws.ToString(u.Key) == key {
-			ids = append(ids, aws.ToString(u.UploadId))
-		}
-	}
-	return ids
-}
+func uploads(t *testing.T, name string) []string { return blobiotest.Uploads(t, name) }
 
 // The killed writer: TestKilledWriterLeavesNothing re-runs this test
 // binary with these variables; the child writes parts to the name, says

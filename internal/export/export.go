@@ -6,12 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,9 +19,9 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
-	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
@@ -92,7 +88,7 @@ func (o *Options) ManifestPath() string {
 	if o.Manifest != "" {
 		return o.Manifest
 	}
-	return o.Out + ".manifest.json"
+	return DefaultManifest(o.Out)
 }
 
 const (
@@ -180,20 +176,18 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 	}
 	var inputBytes int64
 	for _, in := range o.Inputs {
-		if st, err := os.Stat(in); err != nil {
-			return nil, fmt.Errorf("input %s: %w", in, err)
-		} else if st.IsDir() {
-			return nil, fmt.Errorf("input %s is a directory", in)
-		} else {
-			inputBytes += st.Size()
+		size, err := inputSize(ctx, in)
+		if err != nil {
+			return nil, err
 		}
+		inputBytes += size
 	}
-	if err := checkOutputs(map[string]string{"output": o.Out, "manifest": o.ManifestPath(), "rejects file": o.Rejects}); err != nil {
+	if err := checkOutputs(ctx, map[string]string{"output": o.Out, "manifest": o.ManifestPath(), "rejects file": o.Rejects}); err != nil {
 		return nil, err
 	}
 	// What an export killed before its renames left of these outputs.
 	for _, f := range []string{o.Out, o.ManifestPath(), o.Rejects} {
-		if f != "" {
+		if f != "" && !blobio.IsURL(f) {
 			atomicfile.CleanStale(f)
 		}
 	}
@@ -205,7 +199,7 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 		rand.Read(b[:])
 		o.ID = "exp-" + o.Now.Time().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 	}
-	e := &exporter{o: o, plan: o.Plan, parquetIn: parquetIn}
+	e := &exporter{ctx: ctx, o: o, plan: o.Plan, parquetIn: parquetIn}
 	if o.Progress != nil {
 		e.progress = startProgress(o.Progress, PhaseRecords, inputBytes)
 	}
@@ -221,36 +215,18 @@ func Run(ctx context.Context, o Options) (*Manifest, error) {
 }
 
 type exporter struct {
+	ctx  context.Context // the files' (an object's reads and upload)
 	o    Options
 	plan *decision.Plan
 
-	tmps   []string
-	finals map[string]string // a temporary file's final name
+	outs   []*output         // output, rejects, manifest: until committed
+	finals map[string]string // a local temporary file's final name
 
 	progress *progressLine // nil when not shown
 	bytesIn  int64         // input read in the records pass
 
 	parquetIn bool
 	schema    *parquet.Schema // the Parquet inputs' schema
-}
-
-func (e *exporter) tempFile(final string) (*os.File, error) {
-	f, err := atomicfile.Temp(final)
-	if err != nil {
-		return nil, err
-	}
-	e.tmps = append(e.tmps, f.Name())
-	if e.finals == nil {
-		e.finals = map[string]string{}
-	}
-	e.finals[f.Name()] = final
-	return f, nil
-}
-
-func (e *exporter) cleanup() {
-	for _, t := range e.tmps {
-		os.Remove(t)
-	}
 }
 
 func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
@@ -273,7 +249,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		return nil, outputError(e.o.Out, err)
 	}
 	defer outF.Close()
-	var rejF *os.File
+	var rejF *output
 	if e.o.Rejects != "" {
 		if rejF, err = e.tempFile(e.o.Rejects); err != nil {
 			return nil, outputError(e.o.Rejects, err)
@@ -297,7 +273,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		free <- &batch{}
 	}
 	if e.parquetIn {
-		if e.schema, err = parquetSchema(e.o.Inputs[0]); err != nil {
+		if e.schema, err = parquetSchema(e.ctx, e.o.Inputs[0]); err != nil {
 			return nil, err
 		}
 	}
@@ -354,7 +330,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	sink := newSink(e.o.Format, outF, outHash, e.schema)
 	var rejW io.Writer
 	if rejF != nil {
-		rejW = &hashWriter{w: &flushingFile{f: rejF}, h: rejHash}
+		rejW = &hashWriter{w: rejF, h: rejHash}
 	}
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
@@ -442,18 +418,18 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	// The output and the rejects file go to disk at once.
 	rejSynced := make(chan error, 1)
 	if rejF != nil {
-		go func() { rejSynced <- atomicfile.SyncClose(rejF) }()
+		go func() { rejSynced <- rejF.finish() }()
 	} else {
 		rejSynced <- nil
 	}
-	if err := atomicfile.SyncClose(outF); err != nil {
+	if err := outF.finish(); err != nil {
 		<-rejSynced
 		return nil, err
 	}
 	if err := <-rejSynced; err != nil {
 		return nil, err
 	}
-	outSize, _ := fileSize(outF.Name())
+	outSize := outF.size()
 	t := e.plan.Target()
 	m = &Manifest{
 		ExportID: e.o.ID, CreatedAt: e.o.Now, Purpose: t.Purpose, Recipient: t.Recipient,
@@ -483,8 +459,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 		m.Redaction = &Redaction{Config: e.o.Redact.File, SHA256: e.o.Redact.Digest(), Fields: e.o.Redact.Fields, Found: total.Map()}
 	}
 	if rejF != nil {
-		size, _ := fileSize(rejF.Name())
-		m.Rejects = &FileDigest{File: e.o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: size}
+		m.Rejects = &FileDigest{File: e.o.Rejects, SHA256: hex.EncodeToString(rejHash.Sum(nil)), Bytes: rejF.size()}
 	}
 	if e.o.BeforeRename != nil {
 		if err := e.o.BeforeRename(m, &Included{Subjects: subjectSet, Records: records}); err != nil {
@@ -498,48 +473,15 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 	if _, err := manF.Write(body); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.SyncClose(manF); err != nil {
+	if err := manF.finish(); err != nil {
 		return nil, err
 	}
 	// Outputs first, the manifest last.
-	finals := []string{e.o.Out}
-	if rejF != nil {
-		finals = append(finals, e.o.Rejects)
-	}
-	finals = append(finals, e.o.ManifestPath())
-	if err := renameAll(e.tmps, finals); err != nil {
+	if err := commitAll(e.outs); err != nil {
 		return nil, err
 	}
-	e.tmps = nil
+	e.outs = nil
 	return m, nil
-}
-
-// renameAll renames each temporary file into place, in order (the
-// manifest last), and makes the renames durable. After each rename is a
-// fault-injection point, "after-rename-" and the last element of the
-// final's role: output, rejects, manifest.
-func renameAll(tmps, finals []string) error {
-	for i, final := range finals {
-		if err := os.Rename(tmps[i], final); err != nil {
-			return atomicfile.Named(err, tmps[i], final)
-		}
-		role := "rejects"
-		switch {
-		case i == 0:
-			role = "output"
-		case i == len(finals)-1:
-			role = "manifest"
-		}
-		faults.Point("after-rename-" + role)
-	}
-	seen := map[string]bool{}
-	for _, f := range finals {
-		if d := filepath.Dir(f); !seen[d] {
-			seen[d] = true
-			atomicfile.SyncDir(d)
-		}
-	}
-	return nil
 }
 
 func fieldsUsed(f record.Fields) FieldsUsed {
@@ -619,7 +561,7 @@ func (e *exporter) read(ctx context.Context, work chan<- *batch, free <-chan *ba
 }
 
 func (e *exporter) readFile(fi int, path string, get func() (*batch, bool), send func(*batch, int, int) bool, digests []FileDigest) error {
-	f, err := os.Open(path)
+	f, err := openInput(e.ctx, path)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", path, err)
 	}
@@ -747,52 +689,4 @@ func membersOf(v *consent.View) (*redact.Members, error) {
 		m.Add(int32(i), v.AttrValues[hs][v.StateAttr(st, hs)], v.AttrValues[ns][v.StateAttr(st, ns)])
 	}
 	return m, nil
-}
-
-// checkOutputs refuses outputs (by what they are: the output, the
-// manifest, the rejects file) that could not be renamed into place once the
-// export is logged: a path that is a directory, in a folder that does not
-// exist.
-func checkOutputs(outs map[string]string) error {
-	for _, role := range []string{"output", "rejects file", "manifest"} {
-		out := outs[role]
-		if out == "" {
-			continue
-		}
-		if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-			return fmt.Errorf("the %s %s is a directory: name a file", role, out)
-		}
-		dir := filepath.Dir(out)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("the %s %s: the folder %s does not exist", role, out, dir)
-		}
-	}
-	return nil
-}
-
-// outputError words a failure to create an output's temporary file with
-// the output's own path.
-func outputError(path string, err error) error {
-	if errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("output %s: the folder %s is not writable", path, filepath.Dir(path))
-	}
-	return fmt.Errorf("output %s: %w", path, err)
-}
-
-// sameFile reports whether two paths name the same file (or would).
-func sameFile(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
-}
-
-func fileSize(path string) (int64, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
 	"github.com/consentgate/consentgate/internal/blobio"
-	"github.com/consentgate/consentgate/internal/faults"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -120,58 +119,6 @@ func checkShards(ctx context.Context, dir string, job *Job) error {
 	return nil
 }
 
-// An output is one of finalize's files while it is written: a local
-// one's temporary file beside it, or an object's pending upload.
-type output struct {
-	final string
-	f     *os.File
-	w     *blobio.Writer
-	n     int64
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	var n int
-	var err error
-	if o.f != nil {
-		n, err = o.f.Write(p)
-	} else {
-		n, err = o.w.Write(p)
-	}
-	o.n += int64(n)
-	return n, err
-}
-
-// finish makes a local output durable under its temporary name; an
-// object's bytes wait in its upload until commit.
-func (o *output) finish() error {
-	if o.f != nil {
-		return atomicfile.SyncClose(o.f)
-	}
-	return nil
-}
-
-// commit puts the output under its final name.
-func (o *output) commit() error {
-	if o.f != nil {
-		if err := os.Rename(o.f.Name(), o.final); err != nil {
-			return atomicfile.Named(err, o.f.Name(), o.final)
-		}
-		return nil
-	}
-	return o.w.Commit()
-}
-
-// abort removes what an unfinished output wrote: nothing stays under its
-// final name.
-func (o *output) abort() {
-	if o.f != nil {
-		o.f.Close()
-		os.Remove(o.f.Name())
-		return
-	}
-	o.w.Abort()
-}
-
 // FinalizeOptions say where a sharded export goes.
 type FinalizeOptions struct {
 	Dir      string // the pipeline's folder
@@ -199,7 +146,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		}
 	}
 	if o.Manifest == "" {
-		o.Manifest = o.Out + ".manifest.json"
+		o.Manifest = DefaultManifest(o.Out)
 	}
 	if o.ID == "" {
 		var b [6]byte
@@ -215,19 +162,9 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 		}
 	}()
 	temp := func(final string) (*output, error) {
-		o := &output{final: final}
-		if blobio.IsURL(final) {
-			w, err := blobio.Create(ctx, final)
-			if err != nil {
-				return nil, err
-			}
-			o.w = w
-		} else {
-			f, err := atomicfile.Temp(final)
-			if err != nil {
-				return nil, err
-			}
-			o.f = f
+		o, err := createOutput(ctx, final)
+		if err != nil {
+			return nil, err
 		}
 		tmps = append(tmps, o)
 		return o, nil
@@ -250,19 +187,13 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 			}
 		}
 	}
-	local := func(f string) string { // the local outputs are checked here; objects by blobio.Create
-		if blobio.IsURL(f) {
-			return ""
-		}
-		return f
-	}
-	if err := checkOutputs(map[string]string{"output": local(o.Out), "manifest": local(o.Manifest), "rejects file": local(o.Rejects)}); err != nil {
+	if err := checkOutputs(ctx, map[string]string{"output": o.Out, "manifest": o.Manifest, "rejects file": o.Rejects}); err != nil {
 		return nil, err
 	}
 	// What an export killed before its renames left of these outputs (a
 	// killed object upload holds no object).
 	for _, f := range []string{o.Out, o.Manifest, o.Rejects} {
-		if local(f) != "" {
+		if f != "" && !blobio.IsURL(f) {
 			atomicfile.CleanStale(f)
 		}
 	}
@@ -418,33 +349,6 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	}
 	tmps = nil
 	return m, nil
-}
-
-// commitAll puts the outputs (output, rejects, manifest: the order temp
-// made them in) under their final names in that order, the manifest last,
-// as renameAll does for an export's files; then syncs the local folders.
-func commitAll(outs []*output) error {
-	for i, o := range outs {
-		if err := o.commit(); err != nil {
-			return err
-		}
-		role := "rejects"
-		switch {
-		case i == 0:
-			role = "output"
-		case i == len(outs)-1:
-			role = "manifest"
-		}
-		faults.Point("after-rename-" + role)
-	}
-	seen := map[string]bool{}
-	for _, o := range outs {
-		if d := filepath.Dir(o.final); o.f != nil && !seen[d] {
-			seen[d] = true
-			atomicfile.SyncDir(d)
-		}
-	}
-	return nil
 }
 
 // readWhole reads a local file or an object whole.

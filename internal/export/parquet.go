@@ -1,14 +1,15 @@
 package export
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/record"
 )
 
@@ -26,18 +27,24 @@ const parquetRowsPerRead = 512
 // maxBatchRows bounds the rows in one batch (with batchSize/2 of JSON).
 const maxBatchRows = 16384
 
-// openParquet opens a Parquet input.
-func openParquet(path string) (*os.File, *parquet.File, error) {
-	f, err := os.Open(path)
+// objectReadBuffer is the read buffer of a Parquet object's column
+// chunks (and the footer read at once, optimistically): a page header and
+// usually its page in one ranged GET, where a local file's 4 KiB reads
+// would each be a request.
+const objectReadBuffer = 1 << 20
+
+// openParquet opens a Parquet input, a local file or an object (read in
+// ranges where it lives, never downloaded whole first).
+func openParquet(ctx context.Context, path string) (*blobio.Reader, *parquet.File, error) {
+	f, err := blobio.Open(ctx, path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("input %s: %w", path, err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("input %s: %w", path, err)
+	opts := []parquet.FileOption{parquet.SkipBloomFilters(true)}
+	if blobio.IsURL(path) {
+		opts = append(opts, parquet.ReadBufferSize(objectReadBuffer), parquet.OptimisticRead(true))
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
+	pf, err := parquet.OpenFile(f, f.Size(), opts...)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("input %s: not a readable Parquet file: %w", path, err)
@@ -46,8 +53,8 @@ func openParquet(path string) (*os.File, *parquet.File, error) {
 }
 
 // parquetSchema returns a Parquet input's schema.
-func parquetSchema(path string) (*parquet.Schema, error) {
-	f, pf, err := openParquet(path)
+func parquetSchema(ctx context.Context, path string) (*parquet.Schema, error) {
+	f, pf, err := openParquet(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +63,7 @@ func parquetSchema(path string) (*parquet.Schema, error) {
 }
 
 func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), send func(*batch, int, int) bool, digests []FileDigest) error {
-	f, pf, err := openParquet(path)
+	f, pf, err := openParquet(e.ctx, path)
 	if err != nil {
 		return err
 	}
@@ -65,7 +72,7 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 		return fmt.Errorf("input %s: its Parquet schema differs from that of %s: the output of Parquet inputs has their one schema", path, e.o.Inputs[0])
 	}
 	h := sha256.New()
-	size, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62))
+	size, err := copyAll(e.ctx, h, f)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", path, err)
 	}

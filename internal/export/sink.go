@@ -22,8 +22,8 @@ type sink interface {
 
 // newSink returns the sink for format; with a schema (Parquet inputs), the
 // sink copies rows into Parquet of that schema.
-func newSink(format string, f *os.File, h hash.Hash, schema *parquet.Schema) sink {
-	hw := &hashWriter{w: &flushingFile{f: f}, h: h}
+func newSink(format string, w io.Writer, h hash.Hash, schema *parquet.Schema) sink {
+	hw := &hashWriter{w: w, h: h}
 	if schema != nil {
 		return newRowSink(hw, schema)
 	}

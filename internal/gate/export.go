@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/consentgate/consentgate/internal/atomicfile"
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
@@ -198,7 +199,7 @@ func manifestPath(req FinalizeRequest) string {
 	if req.Manifest != "" {
 		return req.Manifest
 	}
-	return req.Out + ".manifest.json"
+	return export.DefaultManifest(req.Out)
 }
 
 // exportLease is how long another machine leaves a logged export alone
@@ -327,8 +328,10 @@ func (g *Gate) logExport(ctx context.Context, signer *translog.Signer, manifest 
 // manifest are all in place with the logged digests completed its renames
 // and is marked complete; any other is marked abandoned — a crash between
 // the log append and the last rename — and its leftover temporary files
-// are removed. An export logged before exports' states were gets its state
-// logged (backfilled).
+// are removed. One with a file in an object store that cannot be checked
+// now (unreachable, or the credentials refused) is left logged, with a
+// warning, for a later session. An export logged before exports' states
+// were gets its state logged (backfilled).
 func (g *Gate) reconcileExports(ctx context.Context) error {
 	es, err := g.st.LoggedExports(ctx)
 	if err != nil {
@@ -348,15 +351,21 @@ func (g *Gate) reconcileExports(ctx context.Context) error {
 		if finishing(e, t) {
 			continue
 		}
-		status := filesStatus(e)
+		status, err := filesStatus(ctx, e)
+		if err != nil {
+			g.warn("export %s was logged, and whether its files all appeared cannot be told now (%v): left as it is, for a later session to settle", e.ID, err)
+			continue
+		}
 		if err := g.st.SetExportStatus(ctx, e.ID, status); err != nil {
 			return err
 		}
 		if status == store.ExportAbandoned {
 			for _, f := range exportFiles(e) {
-				atomicfile.CleanStale(f)
+				if !blobio.IsURL(f) { // a killed object upload holds no object
+					atomicfile.CleanStale(f)
+				}
 			}
-			removed := removeRenamed(e)
+			removed := removeRenamed(ctx, e)
 			msg := fmt.Sprintf("export %s was logged but its files never all appeared (a crash before its last rename): marked abandoned", e.ID)
 			if len(removed) > 0 {
 				msg += "; removed what it had renamed into place, which looked complete: " + strings.Join(removed, ", ")
@@ -372,7 +381,7 @@ func (g *Gate) reconcileExports(ctx context.Context) error {
 // wrote (the logged digests): complete-looking files of a disclosure that
 // never finished (SPEC §5: a crash leaves no output that looks complete).
 // A file with other content is someone else's and is left alone.
-func removeRenamed(e *store.Export) []string {
+func removeRenamed(ctx context.Context, e *store.Export) []string {
 	var m export.Manifest
 	if json.Unmarshal(e.Manifest, &m) != nil {
 		return nil
@@ -382,11 +391,8 @@ func removeRenamed(e *store.Export) []string {
 		if d == nil || d.File == "" {
 			continue
 		}
-		f := d.File
-		if !filepath.IsAbs(f) && e.Dir != "" {
-			f = filepath.Join(e.Dir, f)
-		}
-		if sum, size, err := fileSHA256(f); err == nil && sum == d.SHA256 && size == d.Bytes && os.Remove(f) == nil {
+		f := resolveFile(e.Dir, d.File)
+		if sum, size, err := fileSHA256(ctx, f); err == nil && sum == d.SHA256 && size == d.Bytes && blobio.Remove(ctx, f) == nil {
 			removed = append(removed, f)
 		}
 	}
@@ -394,7 +400,8 @@ func removeRenamed(e *store.Export) []string {
 }
 
 // exportFiles are a logged export's output, rejects file and manifest, as
-// paths from here (relative ones resolved where the export ran).
+// names from here (relative paths resolved where the export ran; objects'
+// URLs as they are).
 func exportFiles(e *store.Export) []string {
 	var m export.Manifest
 	json.Unmarshal(e.Manifest, &m)
@@ -403,10 +410,7 @@ func exportFiles(e *store.Export) []string {
 		if f == "" {
 			continue
 		}
-		if !filepath.IsAbs(f) && e.Dir != "" {
-			f = filepath.Join(e.Dir, f)
-		}
-		out = append(out, f)
+		out = append(out, resolveFile(e.Dir, f))
 	}
 	return out
 }
@@ -421,36 +425,48 @@ func rejectsFile(m *export.Manifest) string {
 // filesStatus is the status a logged export's files give it: complete when
 // its output, its rejects file (when it wrote one) and its manifest are all
 // in place under their final names, the first two with the logged digests
-// and the manifest the logged one; else abandoned.
-func filesStatus(e *store.Export) string {
+// and the manifest the logged one; else abandoned. An object-store file
+// that cannot be checked now (the store unreachable, the credentials
+// refused: anything but its absence) tells neither: that error is
+// returned, and the export is to stay logged.
+func filesStatus(ctx context.Context, e *store.Export) (string, error) {
 	var m export.Manifest
 	if json.Unmarshal(e.Manifest, &m) != nil || m.Output.File == "" {
-		return store.ExportAbandoned
+		return store.ExportAbandoned, nil
 	}
-	resolve := func(f string) string {
-		if !filepath.IsAbs(f) && e.Dir != "" {
-			return filepath.Join(e.Dir, f)
-		}
-		return f
-	}
+	resolve := func(f string) string { return resolveFile(e.Dir, f) }
 	for _, d := range []*export.FileDigest{&m.Output, m.Rejects} {
 		if d == nil {
 			continue
 		}
-		sum, size, err := fileSHA256(resolve(d.File))
+		sum, size, err := fileSHA256(ctx, resolve(d.File))
+		if unknowable(resolve(d.File), err) {
+			return "", err
+		}
 		if err != nil || sum != d.SHA256 || size != d.Bytes {
-			return store.ExportAbandoned
+			return store.ExportAbandoned, nil
 		}
 	}
 	path := e.ManifestPath
 	if path == "" { // logged by an older consentgate
 		path = m.Output.File + ".manifest.json"
 	}
-	body, err := os.ReadFile(resolve(path))
-	if err != nil || !bytes.Equal(bytes.TrimSpace(body), bytes.TrimSpace(e.Manifest)) {
-		return store.ExportAbandoned
+	body, err := readFile(ctx, resolve(path))
+	if unknowable(resolve(path), err) {
+		return "", err
 	}
-	return store.ExportComplete
+	if err != nil || !bytes.Equal(bytes.TrimSpace(body), bytes.TrimSpace(e.Manifest)) {
+		return store.ExportAbandoned, nil
+	}
+	return store.ExportComplete, nil
+}
+
+// unknowable reports whether err, met checking the file name, says
+// nothing of whether the file is there: an object-store error other than
+// its absence. (A local file's every error counts as its absence, as it
+// always has.)
+func unknowable(name string, err error) bool {
+	return err != nil && blobio.IsURL(name) && !errors.Is(err, fs.ErrNotExist)
 }
 
 // exports lists the exports, each with the status its files give it: a
@@ -464,7 +480,9 @@ func (g *Gate) exports(ctx context.Context) ([]store.Export, error) {
 	t := now()
 	for i := range es {
 		if es[i].Status == store.ExportLogged && !finishing(&es[i], t) {
-			es[i].Status = filesStatus(&es[i])
+			if status, err := filesStatus(ctx, &es[i]); err == nil {
+				es[i].Status = status
+			}
 		}
 	}
 	return es, nil

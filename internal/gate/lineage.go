@@ -3,7 +3,6 @@ package gate
 import (
 	"context"
 	"errors"
-	"path/filepath"
 
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/lineage"
@@ -68,11 +67,7 @@ func (g *Gate) RecordLineage(ctx context.Context, p access.Principal, events []l
 		if err != nil {
 			return nil, err
 		}
-		path := m.Output.File
-		if !filepath.IsAbs(path) && e.Dir != "" {
-			path = filepath.Join(e.Dir, path)
-		}
-		outs = append(outs, output{e.ID, e.Recipient, path})
+		outs = append(outs, output{e.ID, e.Recipient, resolveFile(e.Dir, m.Output.File)})
 	}
 	res := &LineageResult{Events: len(events), Linked: []LineageLink{}}
 	for _, ev := range events {

@@ -3,14 +3,12 @@ package gate
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/transparency-dev/merkle/proof"
@@ -63,7 +61,7 @@ type ManifestOptions struct {
 // not checked (skipped). It creates nothing; a manifest that cannot be
 // read or parsed is Invalid.
 func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string, o ManifestOptions) (*ManifestReport, error) {
-	body, err := os.ReadFile(path)
+	body, err := readFile(ctx, path)
 	if err != nil {
 		return nil, &Error{Code: Invalid, Message: err.Error(), Err: err}
 	}
@@ -104,8 +102,8 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string, o Ma
 		files = append(files, file{"input", &m.Inputs[i]})
 	}
 	for _, f := range files {
-		p := locate(path, f.d.File, o.Base)
-		sum, size, err := fileSHA256(p)
+		p := locate(ctx, path, f.d.File, o.Base)
+		sum, size, err := fileSHA256(ctx, p)
 		where := ""
 		if p != f.d.File {
 			where = " (" + p + ")"
@@ -115,8 +113,8 @@ func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string, o Ma
 			// Inputs stay with the platform, and the rejects file names
 			// the excluded members: a recipient has neither.
 			add(f.role+" "+f.d.File, CheckSkipped, "not checked: only the output was asked for")
-		case err != nil && os.IsNotExist(err):
-			add(f.role+" "+f.d.File, CheckFailed, fmt.Sprintf("not found beside the manifest (%s) nor at %s", filepath.Join(filepath.Dir(path), filepath.Base(f.d.File)), p))
+		case err != nil && errors.Is(err, fs.ErrNotExist):
+			add(f.role+" "+f.d.File, CheckFailed, fmt.Sprintf("not found beside the manifest (%s) nor at %s", besideName(path, f.d.File), p))
 		case err != nil:
 			add(f.role+" "+f.d.File, CheckFailed, pathProblem(err))
 		case sum != f.d.SHA256 || size != f.d.Bytes:
@@ -158,15 +156,12 @@ func CheckVerifierKey(key string) error {
 // locate finds a file a manifest names: the file of that name beside the
 // manifest when there is one — what came with it, a recipient's copy —
 // else the path the manifest records (as the export wrote it).
-func locate(manifest, file, base string) string {
-	beside := filepath.Join(filepath.Dir(manifest), filepath.Base(file))
-	if _, err := os.Stat(beside); err == nil {
+func locate(ctx context.Context, manifest, file, base string) string {
+	beside := besideName(manifest, file)
+	if fileExists(ctx, beside) {
 		return beside
 	}
-	if base != "" && !filepath.IsAbs(file) {
-		return filepath.Join(base, file)
-	}
-	return file
+	return resolveFile(base, file)
 }
 
 // pathProblem words a file error without Go's "open " prefix.
@@ -210,15 +205,4 @@ func (g *Gate) manifestInclusion(ctx context.Context, body []byte, m *export.Man
 			index, hex.EncodeToString(translog.LeafHash(leaf)), hex.EncodeToString(root), cp.Size, hex.EncodeToString(cp.Root))
 	}
 	return fmt.Sprintf("leaf %d of the checkpoint of %d leaves (root %s)", index, cp.Size, hex.EncodeToString(cp.Root)), nil
-}
-
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil)), n, err
 }

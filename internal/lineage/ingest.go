@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/jsontext"
 )
 
@@ -164,9 +167,41 @@ func OutputName(absPath string) DatasetName {
 	return DatasetName{Namespace: "file", Name: filepath.Clean(absPath)}
 }
 
-// SameFile reports whether a job's input names the local file at absPath:
-// namespace "file" (or a file:// URI naming this or no host) and the path.
+// DatasetOf names an export's file as OpenLineage's dataset naming does:
+// a local path as namespace "file" and its absolute path; an object as
+// the namespace scheme://bucket and the name its key (s3://lake/out/x.jsonl
+// is s3://lake and out/x.jsonl; gs:// likewise; azblob://container/key is
+// wasbs://container@ACCOUNT.blob.core.windows.net with
+// $AZURE_STORAGE_ACCOUNT, else azblob://container). A URL's bucket options
+// (?region=…) are not part of the name.
+func DatasetOf(name string) DatasetName {
+	if !blobio.IsURL(name) {
+		return DatasetName{Namespace: "file", Name: abs(name)}
+	}
+	u, err := url.Parse(name)
+	if err != nil {
+		return DatasetName{Namespace: "file", Name: name}
+	}
+	ns := u.Scheme + "://" + u.Host
+	if acct := os.Getenv("AZURE_STORAGE_ACCOUNT"); u.Scheme == "azblob" && acct != "" {
+		ns = "wasbs://" + u.Host + "@" + acct + ".blob.core.windows.net"
+	}
+	return DatasetName{Namespace: ns, Name: strings.TrimPrefix(u.Path, "/")}
+}
+
+// SameFile reports whether a job's input names the file at absPath: for a
+// local file, namespace "file" (or a file:// URI naming this or no host)
+// and the path; for an object, DatasetOf's namespace (for S3 also the
+// s3a:// of Hadoop and Spark) and its key.
 func SameFile(in DatasetName, absPath string) bool {
+	if blobio.IsURL(absPath) {
+		want := DatasetOf(absPath)
+		ns := in.Namespace
+		if rest, ok := strings.CutPrefix(ns, "s3a://"); ok {
+			ns = "s3://" + rest
+		}
+		return ns == want.Namespace && strings.TrimPrefix(in.Name, "/") == want.Name
+	}
 	if in.Namespace != "file" && !strings.HasPrefix(in.Namespace, "file://") {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentgate/consentgate/internal/lineage/lineagetest"
 )
@@ -99,4 +100,45 @@ func TestReadRunEvents(t *testing.T) {
 			t.Errorf("%q: %v, want %q", c.in, err, c.want)
 		}
 	}
+}
+
+// TestDatasetOfObjects: an export's object-store files are named as
+// OpenLineage's naming conventions name them (namespace scheme://bucket,
+// name the key), in the events consentgate sends and when a training
+// job's input is matched to an export's output.
+func TestDatasetOfObjects(t *testing.T) {
+	t.Setenv("AZURE_STORAGE_ACCOUNT", "acct")
+	for name, want := range map[string]DatasetName{
+		"s3://lake/out/x.jsonl":                  {"s3://lake", "out/x.jsonl"},
+		"s3://lake/out/x.jsonl?region=eu-west-1": {"s3://lake", "out/x.jsonl"},
+		"gs://lake/x.parquet":                    {"gs://lake", "x.parquet"},
+		"azblob://data/x.jsonl":                  {"wasbs://data@acct.blob.core.windows.net", "x.jsonl"},
+		"/data/x.jsonl":                          {"file", "/data/x.jsonl"},
+	} {
+		if got := DatasetOf(name); got != want {
+			t.Errorf("DatasetOf(%q) = %+v, want %+v", name, got, want)
+		}
+	}
+	out := "s3://lake/out/x.jsonl"
+	for in, want := range map[DatasetName]bool{
+		{"s3://lake", "out/x.jsonl"}:  true,
+		{"s3a://lake", "out/x.jsonl"}: true, // Hadoop's and Spark's name for S3
+		{"s3://lake", "/out/x.jsonl"}: true,
+		{"s3://other", "out/x.jsonl"}: false,
+		{"s3://lake", "out/y.jsonl"}:  false,
+		{"file", "/lake/out/x.jsonl"}: false,
+		{"gs://lake", "out/x.jsonl"}:  false,
+		{"s3://lake", "out/x.jsonl/"}: false,
+	} {
+		if got := SameFile(in, out); got != want {
+			t.Errorf("SameFile(%+v, %s) = %v, want %v", in, out, got, want)
+		}
+	}
+	x := &Export{RunID: NewRunID(), Purpose: "p", Recipient: "r", Inputs: []string{"s3://lake/in/a.parquet"}, Output: out, Rejects: "local.rej"}
+	e := x.Start(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if e.Inputs[0].Namespace != "s3://lake" || e.Inputs[0].Name != "in/a.parquet" || e.Outputs[0].Namespace != "s3://lake" || e.Outputs[0].Name != "out/x.jsonl" ||
+		e.Outputs[1].Namespace != "file" || !strings.HasSuffix(e.Outputs[1].Name, "/local.rej") {
+		t.Errorf("the event's datasets: inputs %+v, outputs %+v", e.Inputs, e.Outputs)
+	}
+	validate(t, schema(t), e)
 }

@@ -170,12 +170,16 @@ func (x *Export) event(kind string, now time.Time) *Event {
 	e := &Event{EventType: kind, EventTime: now.UTC().Format(time.RFC3339Nano), Producer: Producer, SchemaURL: SchemaURL,
 		Run: Run{RunID: x.RunID, Facets: map[string]any{}},
 		Job: Job{Namespace: "consentgate", Name: "export." + x.Purpose + "." + x.Recipient}}
-	for _, in := range x.Inputs {
-		e.Inputs = append(e.Inputs, Dataset{Namespace: "file", Name: abs(in)})
+	dataset := func(name string) Dataset {
+		n := DatasetOf(name)
+		return Dataset{Namespace: n.Namespace, Name: n.Name}
 	}
-	e.Outputs = append(e.Outputs, Dataset{Namespace: "file", Name: abs(x.Output)})
+	for _, in := range x.Inputs {
+		e.Inputs = append(e.Inputs, dataset(in))
+	}
+	e.Outputs = append(e.Outputs, dataset(x.Output))
 	if x.Rejects != "" {
-		e.Outputs = append(e.Outputs, Dataset{Namespace: "file", Name: abs(x.Rejects)})
+		e.Outputs = append(e.Outputs, dataset(x.Rejects))
 	}
 	return e
 }

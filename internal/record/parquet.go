@@ -18,10 +18,14 @@ import (
 )
 
 // IsParquet reports whether an input is read as Parquet: inFormat
-// "parquet", or inFormat "" and the .parquet extension (SPEC §3).
+// "parquet", or inFormat "" and the .parquet extension (SPEC §3) — of an
+// object-store URL's key, before its bucket options (?region=…).
 func IsParquet(path, inFormat string) bool {
 	if inFormat != "" {
 		return inFormat == "parquet"
+	}
+	if strings.Contains(path, "://") {
+		path, _, _ = strings.Cut(path, "?")
 	}
 	return strings.EqualFold(filepath.Ext(path), ".parquet")
 }

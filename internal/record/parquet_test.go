@@ -104,6 +104,7 @@ func TestIsParquet(t *testing.T) {
 		want         bool
 	}{
 		{"a.parquet", "", true}, {"a.PARQUET", "", true}, {"a.jsonl", "", false}, {"a.data", "parquet", true}, {"a.parquet", "jsonl", false},
+		{"s3://b/k/a.parquet", "", true}, {"s3://b/a.parquet?region=eu-west-1", "", true}, {"s3://b/a.jsonl?x=.parquet", "", false},
 	} {
 		if got := IsParquet(c.path, c.format); got != c.want {
 			t.Errorf("IsParquet(%q, %q) = %v", c.path, c.format, got)
