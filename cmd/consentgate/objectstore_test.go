@@ -231,3 +231,31 @@ func finalizeOn(t *testing.T, prefix string) {
 		t.Fatalf("the next writer did not mark the killed finalize abandoned: %s", errOut)
 	}
 }
+
+// TestAzblobURLOptions points the commands at Azurite through gocloud's
+// URL options alone (localemu=, protocol=, domain=; the account and key
+// from the environment, no AZURE_STORAGE_DOMAIN): a snapshot written,
+// verified and exported from, and the log's tiles under a prefix whose
+// options stay after its slash.
+func TestAzblobURLOptions(t *testing.T) {
+	prefix := blobiotest.AzblobPrefix(t)
+	opts := "?localemu=true&protocol=http&domain=" + os.Getenv("AZURE_STORAGE_DOMAIN")
+	for _, v := range []string{"AZURE_STORAGE_DOMAIN", "AZURE_STORAGE_PROTOCOL", "AZURE_STORAGE_IS_LOCAL_EMULATOR"} {
+		t.Setenv(v, "") // for the commands; this process's opener read them already
+	}
+	dir := setupE2E(t)
+	snap := prefix + "views/snap.cgs" + opts
+	ok(t, dir, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", snap)
+	if out := ok(t, dir, "snapshot", "verify", snap); !strings.Contains(out, "verified "+snap) {
+		t.Fatalf("snapshot verify: %s", out)
+	}
+	args := append(slices.Clone(e2eExport), "--snapshot", snap, "--out", "out.jsonl")
+	ok(t, dir, slices.Delete(args, 5, 7)...)
+	if got, want := readObject(t, filepath.Join(dir, "out.jsonl")), readObject(t, filepath.Join(dir, "expected.jsonl")); !bytes.Equal(got, want) {
+		t.Fatalf("export from the snapshot named with URL options:\n%s", got)
+	}
+	ok(t, dir, "log", "tiles", "--out", prefix+"log/"+opts)
+	if got := listed(t, prefix+"log/"); !slices.Contains(got, "checkpoint") || len(got) < 2 {
+		t.Fatalf("under log/: %q", got)
+	}
+}
