@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -49,6 +50,17 @@ var Stores = []Store{
 	{"azblob", AzblobPrefix},
 }
 
+// answers fails the test at once when nothing accepts a connection at
+// host, rather than after the clients' retries.
+func answers(t testing.TB, what, host, hint string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", host, 2*time.Second)
+	if err != nil {
+		t.Fatalf("%s at %s: %v (%s)", what, host, err, hint)
+	}
+	c.Close()
+}
+
 // runPrefix is a prefix no other test or run shares.
 func runPrefix(t testing.TB, scheme, bucket string) string {
 	return fmt.Sprintf("%s://%s/%s-%d-%d/", scheme, bucket, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid(), time.Now().UnixNano())
@@ -66,6 +78,7 @@ func GSPrefix(t testing.TB) string {
 		host = DefaultGCS
 	}
 	t.Setenv("STORAGE_EMULATOR_HOST", host)
+	answers(t, "GCS emulator", host, ".ci/run builds and starts fake-gcs-server there")
 	name := os.Getenv("CONSENTGATE_TEST_GCS_BUCKET")
 	if name == "" {
 		name = DefaultBucket
@@ -115,6 +128,7 @@ func AzblobPrefix(t testing.TB) string {
 		host = DefaultAzurite
 	}
 	t.Setenv("AZURE_STORAGE_DOMAIN", host)
+	answers(t, "Azure emulator", host, ".ci/run installs and starts Azurite there")
 	t.Setenv("AZURE_STORAGE_PROTOCOL", "http")
 	t.Setenv("AZURE_STORAGE_IS_LOCAL_EMULATOR", "true")
 	if os.Getenv("AZURE_STORAGE_ACCOUNT") == "" {
