@@ -392,6 +392,24 @@ func TestKilledWriterLeavesNothing(t *testing.T) {
 			if ids := blobiotest.Pending(t, name); len(ids) == 0 {
 				t.Fatal("the killed writer's uncommitted blocks are gone: was it killed mid-upload?")
 			}
+			// A commit to the name after the kill, of one block (Put Blob)
+			// and of several (Put Block List), makes its blob whole; the
+			// block list drops the blocks it does not name. (Azure's
+			// documentation says Put Blob drops them too; Azurite 3.35.0
+			// keeps them through it.)
+			write(t, name, []byte("after the kill\n"))
+			t.Logf("after a Put Blob: %d uncommitted blocks left", len(blobiotest.Pending(t, name)))
+			if got := readAll(t, name); string(got) != "after the kill\n" {
+				t.Fatalf("after the kill, a commit reads back %q", got)
+			}
+			big := randomBytes(2*blobio.PartSize+1, 3)
+			write(t, name, big)
+			if ids := blobiotest.Pending(t, name); len(ids) != 0 {
+				t.Fatalf("after a Put Block List, %d uncommitted blocks are left", len(ids))
+			}
+			if got := readAll(t, name); !bytes.Equal(got, big) {
+				t.Fatalf("after the kill, a commit of several blocks reads back %d bytes, not the %d written", len(got), len(big))
+			}
 			return
 		case "gs":
 			return

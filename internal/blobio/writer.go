@@ -53,7 +53,8 @@ const (
 //     AbortMultipartUpload remove them; GCS keeps an unfinalised
 //     resumable session until it expires (a week); Azure keeps
 //     uncommitted blocks, which no request removes, until the next
-//     commit to that name or a week has passed. Abort, too, leaves
+//     commit to that name or a week has passed (Azurite keeps them
+//     through a one-block commit, Put Blob, too). Abort, too, leaves
 //     Azure's staged blocks (no request drops them without making an
 //     object) and GCS's session (the storage client sends no cancel for
 //     it, and gocloud does not reach the session's URI) to expire.
