@@ -19,11 +19,13 @@ import (
 	"github.com/consentgate/consentgate/internal/export"
 )
 
-// The S3-compatible server of these tests is the one internal/blobio's
-// tests use: SeaweedFS on 127.0.0.1:8333, built and started by .ci/run
-// (CONSENTGATE_TEST_S3 names another, CONSENTGATE_TEST_S3_BUCKET its
-// bucket). The binary reads the usual AWS_* settings, set here on the
-// test process and so inherited by each command cg runs.
+// The object stores of these tests are the ones internal/blobio's tests
+// use (blobiotest.Stores): SeaweedFS's S3 on 127.0.0.1:8333,
+// fake-gcs-server on 127.0.0.1:4443 and Azurite on 127.0.0.1:10000, built
+// or installed and started by .ci/run (CONSENTGATE_TEST_S3, _GCS and
+// _AZBLOB name others). The binary reads each store's usual settings
+// (AWS_*, STORAGE_EMULATOR_HOST, AZURE_STORAGE_*), set here on the test
+// process and so inherited by each command cg runs.
 
 // s3Prefix points the process (and the commands it runs) at the test
 // server and returns a fresh s3://BUCKET/RUN/ prefix for one test.
@@ -54,10 +56,21 @@ func listed(t *testing.T, prefix string) []string {
 	return out
 }
 
-// TestSnapshotOnS3 writes a snapshot to the S3 server and exports from
-// it: the same snapshot bytes as a local one, and the same export output.
-func TestSnapshotOnS3(t *testing.T) {
-	prefix := s3Prefix(t)
+// onStores runs a test on each object store's server: S3 (SeaweedFS),
+// GCS (fake-gcs-server) and Azure Blob Storage (Azurite), with a fresh
+// prefix there, the process (and so the commands cg runs) pointed at it.
+func onStores(t *testing.T, f func(t *testing.T, prefix string)) {
+	for _, s := range blobiotest.Stores {
+		t.Run(s.Scheme, func(t *testing.T) { f(t, s.Prefix(t)) })
+	}
+}
+
+// TestSnapshotOnObjectStores writes a snapshot to each object store and
+// exports from it: the same snapshot bytes as a local one, and the same
+// export output.
+func TestSnapshotOnObjectStores(t *testing.T) { onStores(t, snapshotOn) }
+
+func snapshotOn(t *testing.T, prefix string) {
 	dir := setupE2E(t)
 	remote := prefix + "views/snap.cgs"
 	ok(t, dir, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", "snap.cgs")
@@ -69,7 +82,7 @@ func TestSnapshotOnS3(t *testing.T) {
 	// records when it was made, so its bytes differ from the local one's).
 	got := readObject(t, remote)
 	if sum := sha256.Sum256(got[:len(got)-sha256.Size]); !strings.Contains(out, fmt.Sprintf("%d bytes\nsha256 %x", len(got), sum)) {
-		t.Fatalf("the snapshot on S3 (%d bytes, sha256 %x) is not the one written:\n%s", len(got), sum, out)
+		t.Fatalf("the snapshot in the store (%d bytes, sha256 %x) is not the one written:\n%s", len(got), sum, out)
 	}
 	if out := ok(t, dir, "snapshot", "verify", remote); !strings.Contains(out, "verified "+remote) {
 		t.Fatalf("snapshot verify: %s", out)
@@ -83,7 +96,7 @@ func TestSnapshotOnS3(t *testing.T) {
 	export("snap.cgs", "local.jsonl")
 	export(remote, "remote.jsonl")
 	if l, r := readObject(t, filepath.Join(dir, "local.jsonl")), readObject(t, filepath.Join(dir, "remote.jsonl")); !bytes.Equal(l, r) || len(l) == 0 {
-		t.Fatalf("the export from the snapshot on S3 differs from the local one:\n%s\n---\n%s", r, l)
+		t.Fatalf("the export from the snapshot in the store differs from the local one:\n%s\n---\n%s", r, l)
 	}
 	want := readObject(t, filepath.Join(dir, "expected.jsonl"))
 	if l := readObject(t, filepath.Join(dir, "local.jsonl")); !bytes.Equal(l, want) {
@@ -111,11 +124,13 @@ func TestSnapshotOnS3(t *testing.T) {
 	}
 }
 
-// TestLogTilesOnS3 writes the log's tiles to the S3 server and to a local
-// folder: the same objects, byte for byte; a second run keeps the tiles
-// already there and writes only what the log grew by.
-func TestLogTilesOnS3(t *testing.T) {
-	prefix := s3Prefix(t) + "log/"
+// TestLogTilesOnObjectStores writes the log's tiles to each object store
+// and to a local folder: the same objects, byte for byte; a second run
+// keeps the tiles already there and writes only what the log grew by.
+func TestLogTilesOnObjectStores(t *testing.T) { onStores(t, logTilesOn) }
+
+func logTilesOn(t *testing.T, prefix string) {
+	prefix += "log/"
 	dir := logged(t)
 	var lines bytes.Buffer
 	for i := range 300 {
@@ -129,11 +144,11 @@ func TestLogTilesOnS3(t *testing.T) {
 		local := listed(t, filepath.Join(dir, "tiles")+string(filepath.Separator))
 		remote := listed(t, prefix)
 		if !slices.Equal(local, remote) || !slices.Contains(remote, "checkpoint") || len(remote) < 4 {
-			t.Fatalf("tiles on S3 %q, in the folder %q", remote, local)
+			t.Fatalf("tiles in the store %q, in the folder %q", remote, local)
 		}
 		for _, name := range remote {
 			if l, r := readObject(t, filepath.Join(dir, "tiles", name)), readObject(t, prefix+name); !bytes.Equal(l, r) {
-				t.Fatalf("%s differs on S3", name)
+				t.Fatalf("%s differs in the store", name)
 			}
 		}
 	}
@@ -156,14 +171,16 @@ func TestLogTilesOnS3(t *testing.T) {
 	same()
 }
 
-// TestFinalizeOnS3 runs `export finalize` on a pipeline's folder in the
-// S3 server, to outputs there: the output, rejects and manifest appear
-// under their keys; killed after the manifest is logged and before the
-// commits, nothing is under them, and the export is marked abandoned when
-// the store is next opened. (internal/export's TestDeciderShardsFinalize
-// compares a real sharded export's bytes finalised from S3 with local.)
-func TestFinalizeOnS3(t *testing.T) {
-	prefix := s3Prefix(t)
+// TestFinalizeOnObjectStores runs `export finalize` on a pipeline's
+// folder in each object store, to outputs there: the output, rejects and
+// manifest appear under their keys; killed after the manifest is logged
+// and before the commits, nothing is under them, and the export is marked
+// abandoned when the store is next opened. (internal/export's
+// TestDeciderShardsFinalize compares a real sharded export's bytes
+// finalised from S3 with local.)
+func TestFinalizeOnObjectStores(t *testing.T) { onStores(t, finalizeOn) }
+
+func finalizeOn(t *testing.T, prefix string) {
 	dir := setupE2E(t)
 	// A pipeline's folder: one shard, whose one record was rejected.
 	job := `{"purpose":"train_ai_system.generative","recipient":"partner-x","recipient_class":"","as_of":"2025-01-01T00:00:00Z",` +
@@ -193,10 +210,10 @@ func TestFinalizeOnS3(t *testing.T) {
 		t.Fatalf("under out/: %q", got)
 	}
 	if got := string(readObject(t, rej)); got != rejLine {
-		t.Fatalf("rejects on S3: %q", got)
+		t.Fatalf("rejects in the store: %q", got)
 	}
 	if m := string(readObject(t, out+".manifest.json")); !strings.Contains(m, `"file": "`+out+`"`) {
-		t.Fatalf("manifest on S3: %s", m)
+		t.Fatalf("manifest in the store: %s", m)
 	}
 
 	// Killed once the manifest is logged, before any commit.
@@ -457,5 +474,33 @@ func TestExportOnS3Refused(t *testing.T) {
 	}
 	if got := listed(t, prefix+"out/"); len(got) != 0 {
 		t.Fatalf("refused exports wrote %q", got)
+	}
+}
+
+// TestAzblobURLOptions points the commands at Azurite through gocloud's
+// URL options alone (localemu=, protocol=, domain=; the account and key
+// from the environment, no AZURE_STORAGE_DOMAIN): a snapshot written,
+// verified and exported from, and the log's tiles under a prefix whose
+// options stay after its slash.
+func TestAzblobURLOptions(t *testing.T) {
+	prefix := blobiotest.AzblobPrefix(t)
+	opts := "?localemu=true&protocol=http&domain=" + os.Getenv("AZURE_STORAGE_DOMAIN")
+	for _, v := range []string{"AZURE_STORAGE_DOMAIN", "AZURE_STORAGE_PROTOCOL", "AZURE_STORAGE_IS_LOCAL_EMULATOR"} {
+		t.Setenv(v, "") // for the commands; this process's opener read them already
+	}
+	dir := setupE2E(t)
+	snap := prefix + "views/snap.cgs" + opts
+	ok(t, dir, "snapshot", "--as-of", "2025-01-01T00:00:00Z", "--out", snap)
+	if out := ok(t, dir, "snapshot", "verify", snap); !strings.Contains(out, "verified "+snap) {
+		t.Fatalf("snapshot verify: %s", out)
+	}
+	args := append(slices.Clone(e2eExport), "--snapshot", snap, "--out", "out.jsonl")
+	ok(t, dir, slices.Delete(args, 5, 7)...)
+	if got, want := readObject(t, filepath.Join(dir, "out.jsonl")), readObject(t, filepath.Join(dir, "expected.jsonl")); !bytes.Equal(got, want) {
+		t.Fatalf("export from the snapshot named with URL options:\n%s", got)
+	}
+	ok(t, dir, "log", "tiles", "--out", prefix+"log/"+opts)
+	if got := listed(t, prefix+"log/"); !slices.Contains(got, "checkpoint") || len(got) < 2 {
+		t.Fatalf("under log/: %q", got)
 	}
 }

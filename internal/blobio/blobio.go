@@ -15,8 +15,14 @@
 // Credentials and endpoints are each store's usual settings: the AWS_*
 // variables and files for S3 (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 names
 // an S3-compatible server, which is then addressed path-style, as servers
-// on an IP address need), Application Default Credentials for gs://,
-// AZURE_STORAGE_ACCOUNT and the Azure identity variables for azblob://.
+// on an IP address need), Application Default Credentials for gs://
+// (STORAGE_EMULATOR_HOST, host:port, names a GCS emulator, which is then
+// sent no credentials), AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, a
+// SAS token, a connection string or the Azure identity variables for
+// azblob:// (AZURE_STORAGE_DOMAIN, AZURE_STORAGE_PROTOCOL and
+// AZURE_STORAGE_IS_LOCAL_EMULATOR, or the URL options domain=, protocol=
+// and localemu=, name another endpoint such as Azurite). A URL's query is
+// its bucket's options, kept on every name List returns.
 package blobio
 
 import (

@@ -38,10 +38,22 @@ func s3Client(t testing.TB) *s3.Client {
 	return c
 }
 
-// places runs a test on a local directory and on the S3 server.
+// places runs a test on a local directory and on each object store's
+// server: S3 (SeaweedFS), GCS (fake-gcs-server), Azure (Azurite).
 func places(t *testing.T, f func(t *testing.T, prefix string)) {
 	t.Run("local", func(t *testing.T) { f(t, t.TempDir()+string(filepath.Separator)) })
-	t.Run("s3", func(t *testing.T) { f(t, s3Prefix(t)) })
+	for _, s := range blobiotest.Stores {
+		t.Run(s.Scheme, func(t *testing.T) { f(t, s.Prefix(t)) })
+	}
+}
+
+// scheme is the URL scheme of name, "" for a local path.
+func scheme(name string) string {
+	if !blobio.IsURL(name) {
+		return ""
+	}
+	s, _, _ := strings.Cut(name, "://")
+	return s
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -244,14 +256,17 @@ func TestAbortLeavesNothing(t *testing.T) {
 			}
 			return
 		}
-		if ups := uploads(t, name); len(ups) != 0 {
-			t.Fatalf("after Abort, pending multipart uploads: %v", ups)
+		// S3's abort removes the upload and its parts. Azure has no
+		// request that drops uncommitted blocks (they go with the next
+		// commit to the name, or after a week): what was staged stays,
+		// never an object. GCS lists no upload sessions.
+		if scheme(name) == "s3" {
+			if ups := blobiotest.Pending(t, name); len(ups) != 0 {
+				t.Fatalf("after Abort, pending multipart uploads: %v", ups)
+			}
 		}
 	})
 }
-
-// uploads lists the pending multipart uploads of an s3:// name.
-func uploads(t *testing.T, name string) []string { return blobiotest.Uploads(t, name) }
 
 // The killed writer: TestKilledWriterLeavesNothing re-runs this test
 // binary with these variables; the child writes parts to the name, says
@@ -287,8 +302,14 @@ func killedWriter(name string) int {
 // TestKilledWriterLeavesNothing: a writer killed with SIGKILL after
 // writing several parts, before Commit, leaves nothing under the final
 // name or its prefix. On S3 its parts wait in an incomplete multipart
-// upload, which the test sees and then aborts; locally its temporary
-// file is what atomicfile.CleanStale removes.
+// upload, which the test sees and then aborts; on Azure they wait as the
+// blob's uncommitted blocks, which the test sees (Azure drops them after
+// a week, or with the next commit to the name); on GCS in a resumable
+// upload session, which the API lists nowhere: there the child's word is
+// the evidence (the storage client's Write returns only once its upload
+// has read the bytes, and it reads a chunk only after sending the one
+// before, so of 3 parts written at least 2 were sent); locally its
+// temporary file is what atomicfile.CleanStale removes.
 func TestKilledWriterLeavesNothing(t *testing.T) {
 	places(t, func(t *testing.T, prefix string) {
 		name := prefix + "killed/out.jsonl"
@@ -327,11 +348,11 @@ func TestKilledWriterLeavesNothing(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatal("the writer did not write its parts within 60 s")
 		}
-		if blobio.IsURL(name) {
-			for len(uploads(t, name)) == 0 {
+		if sc := scheme(name); sc == "s3" || sc == "azblob" {
+			for len(blobiotest.Pending(t, name)) == 0 {
 				if time.Now().After(deadline) {
 					cmd.Process.Kill()
-					t.Fatal("no multipart upload appeared for the killed writer")
+					t.Fatalf("nothing pending on %s appeared for the killed writer", sc)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -352,7 +373,34 @@ func TestKilledWriterLeavesNothing(t *testing.T) {
 			}
 			return
 		}
-		ids := uploads(t, name)
+		switch scheme(name) {
+		case "azblob":
+			if ids := blobiotest.Pending(t, name); len(ids) == 0 {
+				t.Fatal("the killed writer's uncommitted blocks are gone: was it killed mid-upload?")
+			}
+			// A commit to the name after the kill, of one block (Put Blob)
+			// and of several (Put Block List), makes its blob whole; the
+			// block list drops the blocks it does not name. (Azure's
+			// documentation says Put Blob drops them too; Azurite 3.35.0
+			// keeps them through it.)
+			write(t, name, []byte("after the kill\n"))
+			t.Logf("after a Put Blob: %d uncommitted blocks left", len(blobiotest.Pending(t, name)))
+			if got := readAll(t, name); string(got) != "after the kill\n" {
+				t.Fatalf("after the kill, a commit reads back %q", got)
+			}
+			big := randomBytes(2*blobio.PartSize+1, 3)
+			write(t, name, big)
+			if ids := blobiotest.Pending(t, name); len(ids) != 0 {
+				t.Fatalf("after a Put Block List, %d uncommitted blocks are left", len(ids))
+			}
+			if got := readAll(t, name); !bytes.Equal(got, big) {
+				t.Fatalf("after the kill, a commit of several blocks reads back %d bytes, not the %d written", len(got), len(big))
+			}
+			return
+		case "gs":
+			return
+		}
+		ids := blobiotest.Pending(t, name)
 		if len(ids) != 1 {
 			t.Fatalf("want the killed writer's one incomplete upload, found %v", ids)
 		}
@@ -457,4 +505,34 @@ func TestEndpointVariables(t *testing.T) {
 		t.Fatalf("second Remove = %v, want ErrNotExist", err)
 	}
 	absent(t, name)
+}
+
+// TestAzblobURLOptions: gocloud's azblob:// URL options (localemu=,
+// protocol=, domain=) pass through blobio's names to the service URL —
+// over AZURE_STORAGE_DOMAIN — and stay on every name List returns.
+func TestAzblobURLOptions(t *testing.T) {
+	prefix := blobiotest.AzblobPrefix(t)
+	opts := "?localemu=true&protocol=http&domain=" + os.Getenv("AZURE_STORAGE_DOMAIN")
+	name := prefix + "opts/x.bin"
+	write(t, name+opts, []byte("via URL options"))
+	if got := readAll(t, name); string(got) != "via URL options" {
+		t.Fatalf("without the options: read back %q", got)
+	}
+	es, err := blobio.List(context.Background(), prefix+"opts/"+opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Name != name+opts {
+		t.Fatalf("List with the options = %+v, want %s", es, name+opts)
+	}
+	if got := readAll(t, es[0].Name); string(got) != "via URL options" {
+		t.Fatalf("the listed name: read back %q", got)
+	}
+	// A domain where nothing answers: the request goes there.
+	dead := name + "?localemu=true&protocol=http&domain=127.0.0.1:1"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // the SDK's retries would take 10 s
+	defer cancel()
+	if _, err := blobio.Open(ctx, dead); err == nil || errors.Is(err, blobio.ErrNotExist) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("Open(%s) = %v, want a failure to reach 127.0.0.1:1", dead, err)
+	}
 }

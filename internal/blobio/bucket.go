@@ -29,8 +29,11 @@ var buckets struct {
 // bucket returns the opened bucket of l.
 func bucket(ctx context.Context, l location) (*blob.Bucket, error) {
 	id := l.scheme + "://" + l.bucket + "?" + l.query
-	if l.scheme == "s3" {
-		id += " " + Endpoint() // a test or a tool may point elsewhere later
+	switch l.scheme { // a test or a tool may point elsewhere later
+	case "s3":
+		id += " " + Endpoint()
+	case "gs":
+		id += " " + os.Getenv("STORAGE_EMULATOR_HOST")
 	}
 	buckets.Lock()
 	defer buckets.Unlock()

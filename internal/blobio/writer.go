@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -42,13 +43,21 @@ const (
 //     completed by Commit; an object smaller than one part is sent whole
 //     by Commit), a GCS resumable upload (finalised by Commit), an Azure
 //     block blob's uncommitted blocks (the block list committed by
-//     Commit). Commit is the one request that makes the object, so no
-//     reader ever sees a part of it, and no copy doubles the bytes sent
-//     (S3's single copy also stops at 5 GB). Abort cancels the upload; a
-//     killed process leaves an incomplete upload that holds no object —
-//     S3 keeps its parts until a bucket lifecycle rule
+//     Commit; an object smaller than one block is sent whole by Commit).
+//     Commit is the one request that makes the object, so no reader ever
+//     sees a part of it, and no copy doubles the bytes sent (S3's single
+//     copy also stops at 5 GB). Abort cancels the upload; a killed
+//     process leaves an incomplete upload that holds no object — S3 keeps
+//     its parts until a bucket lifecycle rule
 //     (AbortIncompleteMultipartUpload) or ListMultipartUploads and
-//     AbortMultipartUpload remove them.
+//     AbortMultipartUpload remove them; GCS keeps an unfinalised
+//     resumable session until it expires (a week); Azure keeps
+//     uncommitted blocks, which no request removes, until the next
+//     commit to that name or a week has passed (Azurite keeps them
+//     through a one-block commit, Put Blob, too). Abort, too, leaves
+//     Azure's staged blocks (no request drops them without making an
+//     object) and GCS's session (the storage client sends no cancel for
+//     it, and gocloud does not reach the session's URI) to expire.
 //
 // A Writer is not safe for concurrent use.
 type Writer struct {
@@ -59,10 +68,17 @@ type Writer struct {
 	// A local file:
 	f *os.File
 
-	// An object:
+	// An object: s3:// and gs:// through gocloud's Writer, azblob://
+	// through gocloud's Upload reading what Write sends down a pipe.
 	w      *blob.Writer
+	pw     *io.PipeWriter
+	upload chan error // the Upload's result
 	cancel context.CancelFunc
 }
+
+// errAborted ends an azblob:// upload's pipe on Abort: a read error, not
+// EOF, so the upload stops without committing its block list.
+var errAborted = errors.New("blobio: the write was aborted")
 
 // Create starts writing name: a local path (a temporary file beside it)
 // or an object-store URL. The caller ends it with Commit or Abort. For an
@@ -87,11 +103,27 @@ func Create(ctx context.Context, name string) (*Writer, error) {
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	w, err := b.NewWriter(wctx, l.key, &blob.WriterOptions{
+	opts := &blob.WriterOptions{
 		ContentType:    "application/octet-stream",
 		BufferSize:     PartSize,
 		MaxConcurrency: PartConcurrency,
-	})
+	}
+	if l.scheme == "azblob" {
+		// gocloud's azblob Writer dereferences a nil pipe in Close when its
+		// upload failed — as an aborted (cancelled) one always has — and so
+		// panics on Abort. Its Upload path reads a reader of ours instead
+		// and has no such Close: the same UploadStream (blocks staged while
+		// writing, the block list committed at EOF), ended by our pipe.
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			err := b.Upload(wctx, l.key, pr, opts)
+			pr.CloseWithError(err) // a Write after a failed upload fails, never blocks
+			done <- err
+		}()
+		return &Writer{name: name, pw: pw, upload: done, cancel: cancel}, nil
+	}
+	w, err := b.NewWriter(wctx, l.key, opts)
 	if err != nil {
 		cancel()
 		return nil, wrap(name, err)
@@ -115,6 +147,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.f != nil {
 		n, err = w.f.Write(p)
 		err = atomicfile.Named(err, w.f.Name(), w.name)
+	} else if w.pw != nil {
+		n, err = w.pw.Write(p)
+		err = wrap(w.name, err)
 	} else {
 		n, err = w.w.Write(p)
 		err = wrap(w.name, err)
@@ -152,7 +187,14 @@ func (w *Writer) Commit() error {
 		return nil
 	}
 	defer w.cancel()
-	if err := w.w.Close(); err != nil {
+	var err error
+	if w.pw != nil {
+		w.pw.Close() // EOF: the upload commits
+		err = <-w.upload
+	} else {
+		err = w.w.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("commit %s: %w", w.name, err)
 	}
 	return nil
@@ -180,6 +222,11 @@ func (w *Writer) Abort() error {
 	// context) and no object is made. Close then reports the cancellation,
 	// which is the point, not an error.
 	w.cancel()
+	if w.pw != nil {
+		w.pw.CloseWithError(errAborted)
+		<-w.upload
+		return nil
+	}
 	w.w.Close()
 	return nil
 }

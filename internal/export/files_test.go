@@ -172,7 +172,7 @@ func TestExportFilesOnS3Fail(t *testing.T) {
 		t.Fatalf("a failed export left %v (%v)", es, err)
 	}
 	for _, name := range []string{out, out + ".rej", out + ".manifest.json"} {
-		if ups := blobiotest.Uploads(t, name); len(ups) != 0 {
+		if ups := blobiotest.Pending(t, name); len(ups) != 0 {
 			t.Errorf("%s: pending uploads %v after the failed export", name, ups)
 		}
 	}
@@ -211,7 +211,7 @@ func TestExportFilesOnS3Fail(t *testing.T) {
 	// The outputs checked writable there (by a trial upload) have no
 	// pending upload left either.
 	for _, name := range []string{prefix + "x/o.jsonl", prefix + "x/o.jsonl.manifest.json"} {
-		if ups := blobiotest.Uploads(t, name); len(ups) != 0 {
+		if ups := blobiotest.Pending(t, name); len(ups) != 0 {
 			t.Errorf("%s: the writability check left pending uploads %v", name, ups)
 		}
 	}
@@ -258,7 +258,7 @@ func TestExportFilesOnS3Multipart(t *testing.T) {
 	_, err := export.Run(context.Background(), export.Options{Plan: testPlan(t), Fields: testFields, Inputs: []string{in},
 		Out: failed, Workers: 2, Now: 1,
 		BeforeRename: func(*export.Manifest, *export.Included) error {
-			parts = int32(len(blobiotest.Uploads(t, failed)))
+			parts = int32(len(blobiotest.Pending(t, failed)))
 			return errors.New("the log append failed")
 		}})
 	if err == nil || parts != 1 {
@@ -267,7 +267,7 @@ func TestExportFilesOnS3Multipart(t *testing.T) {
 	if es, err := blobio.List(context.Background(), prefix+"failed/"); err != nil || len(es) != 0 {
 		t.Fatalf("a failed export left %v (%v)", es, err)
 	}
-	if ups := blobiotest.Uploads(t, failed); len(ups) != 0 {
+	if ups := blobiotest.Pending(t, failed); len(ups) != 0 {
 		t.Fatalf("a failed export left pending uploads %v", ups)
 	}
 }

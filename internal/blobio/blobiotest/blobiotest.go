@@ -103,27 +103,3 @@ func Write(t testing.TB, name string, data []byte) {
 		t.Fatal(err)
 	}
 }
-
-// Uploads lists the ids of the pending multipart uploads under an s3://
-// name's key exactly: what an aborted or killed write may leave.
-func Uploads(t testing.TB, name string) []string {
-	t.Helper()
-	bucket, key, _ := strings.Cut(strings.TrimPrefix(name, "s3://"), "/")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err := blobio.S3Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, u := range out.Uploads {
-		if aws.ToString(u.Key) == key {
-			ids = append(ids, aws.ToString(u.UploadId))
-		}
-	}
-	return ids
-}
