@@ -121,6 +121,7 @@ type batch struct {
 	// worker included.
 	rows []parquet.Row
 	kept []int32
+	pq   parquetBatch
 }
 
 // Run performs the export. Nothing appears at the output paths unless the
@@ -586,8 +587,7 @@ func (e *exporter) read(ctx context.Context, work chan<- *batch, free <-chan *ba
 		case b := <-free:
 			e.reset(b)
 			b.data, b.tooLong = b.data[:0], b.tooLong[:0]
-			clear(b.rows)
-			b.rows, b.kept = b.rows[:0], b.kept[:0]
+			b.rows, b.kept = b.rows[:0], b.kept[:0] // a Parquet batch's rows keep their arrays for the next (readParquet)
 			if cap(b.data) < batchSize {
 				b.data = make([]byte, 0, batchSize)
 			}

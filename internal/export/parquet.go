@@ -3,28 +3,66 @@ package export
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/consentgate/consentgate/internal/record"
 )
 
-// Parquet inputs (SPEC §3, §5): each row becomes one line of a batch, its
-// RFC 8785 canonical JSON (record.RowEncoder), which the workers decide
-// exactly as a JSON line and records_root hashes in place of a line; the
-// row itself rides along in the batch so that an included row is copied
-// to the output unchanged. Line numbers are row numbers, from 1 in each
-// file. A row with no JSON form becomes a line the workers reject as
-// malformed (a 0 byte, then the reason).
+// Parquet inputs (SPEC §3, §5): the reader reads a run of rows into a
+// batch, each value's bytes copied into the batch's own arena so that the
+// rows outlive the reader's buffers; the worker that takes the batch turns
+// each row into one line, its RFC 8785 canonical JSON (record.RowEncoder),
+// which it then decides exactly as a JSON line and records_root hashes in
+// place of a line; an included row is copied to the output unchanged from
+// the batch. Line numbers are row numbers, from 1 in each file. A row with
+// no JSON form becomes a line the workers reject as malformed (a 0 byte,
+// then the reason). The file's SHA-256 is computed by a goroutine reading
+// it from start to end while the rows are read.
 
 // parquetRowsPerRead is how many rows are read from a row group at a time.
 const parquetRowsPerRead = 512
 
-// maxBatchRows bounds the rows in one batch (with batchSize/2 of JSON).
-const maxBatchRows = 16384
+// parquetBatchRows bounds the rows in one batch, and parquetBatchBytes the
+// bytes of their values: about a megabyte of canonical JSON each.
+const (
+	parquetBatchRows  = 4096
+	parquetBatchBytes = 1 << 20
+)
+
+// parquetBatch is a batch's Parquet side: the schema of its rows and the
+// arena that holds their values' bytes.
+type parquetBatch struct {
+	schema *parquet.Schema
+	bytes  []byte
+}
+
+// encodeRows writes a Parquet batch's rows as its lines: each row's
+// canonical JSON, or a 0 byte and why it has none, then '\n'. Other
+// batches it leaves alone.
+func (w *worker) encodeRows(b *batch) {
+	if b.pq.schema == nil || len(b.rows) == 0 {
+		return
+	}
+	if w.rowEnc == nil || w.rowEnc.Schema() != b.pq.schema {
+		w.rowEnc = record.NewRowEncoder(b.pq.schema)
+	}
+	data := b.data[:0]
+	for _, r := range b.rows {
+		start := len(data)
+		var err error
+		if data, err = w.rowEnc.Append(data, r); err != nil {
+			data = append(append(data[:start], 0), err.Error()...)
+		}
+		data = append(data, '\n')
+	}
+	b.data = data
+}
 
 // openParquet opens a Parquet input.
 func openParquet(path string) (*os.File, *parquet.File, error) {
@@ -64,33 +102,28 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 	if !parquet.EqualNodes(pf.Schema(), e.schema) {
 		return fmt.Errorf("input %s: its Parquet schema differs from that of %s: the output of Parquet inputs has their one schema", path, e.o.Inputs[0])
 	}
-	h := sha256.New()
-	size, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62))
-	if err != nil {
-		return fmt.Errorf("input %s: %w", path, err)
-	}
-	enc := record.NewRowEncoder(pf.Schema())
+	hash := hashFile(f)
+	defer hash.stop()
 	b, ok := get()
 	if !ok {
 		return nil
 	}
+	b.pq.schema, b.pq.bytes = e.schema, b.pq.bytes[:0]
 	row, first := 1, 1 // the next row's number, the batch's first
-	buf := make([]parquet.Row, parquetRowsPerRead)
 	for g, rg := range pf.RowGroups() {
 		rows := rg.Rows()
 		for {
-			n, rerr := rows.ReadRows(buf)
-			for _, r := range buf[:n] {
-				b.rows = append(b.rows, r.Clone())
-				start := len(b.data)
-				var err error
-				if b.data, err = enc.Append(b.data, r); err != nil {
-					b.data = append(append(b.data[:start], 0), err.Error()...)
-				}
-				b.data = append(b.data, '\n')
-				row++
+			if cap(b.rows) < parquetBatchRows {
+				b.rows = slices.Grow(b.rows, parquetBatchRows-len(b.rows))
 			}
-			if len(b.data) >= batchSize/2 || len(b.rows) >= maxBatchRows {
+			k := len(b.rows)
+			n, rerr := rows.ReadRows(b.rows[k:min(k+parquetRowsPerRead, parquetBatchRows)])
+			b.rows = b.rows[:k+n]
+			for i := k; i < k+n; i++ {
+				b.pq.bytes = ownBytes(b.rows[i], b.pq.bytes)
+			}
+			row += n
+			if len(b.rows) == parquetBatchRows || len(b.pq.bytes) >= parquetBatchBytes {
 				if !send(b, fi, first) {
 					rows.Close()
 					return nil
@@ -99,6 +132,7 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 					rows.Close()
 					return nil
 				}
+				b.pq.schema, b.pq.bytes = e.schema, b.pq.bytes[:0]
 				first = row
 			}
 			if rerr == io.EOF {
@@ -114,6 +148,93 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 		}
 	}
 	send(b, fi, first) // even empty: the batch goes back to the pool
-	digests[fi] = FileDigest{File: path, SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: size}
+	sum, size, err := hash.wait()
+	if err != nil {
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	digests[fi] = FileDigest{File: path, SHA256: hex.EncodeToString(sum), Bytes: size}
 	return nil
+}
+
+// ownBytes copies the bytes of row's byte-array values into arena and
+// points the values at the copies, so that the row no longer refers to
+// the reader's buffers; it returns the arena. A full arena is replaced,
+// not grown: the rows already copied keep pointing into the old one.
+func ownBytes(row parquet.Row, arena []byte) []byte {
+	for j, v := range row {
+		k := v.Kind()
+		if k != parquet.ByteArray && k != parquet.FixedLenByteArray || v.IsNull() {
+			continue
+		}
+		src := v.ByteArray()
+		if cap(arena)-len(arena) < len(src) {
+			arena = make([]byte, 0, max(2*cap(arena), parquetBatchBytes+parquetBatchBytes/4, len(src)))
+		}
+		start := len(arena)
+		arena = append(arena, src...)
+		own := arena[start:len(arena):len(arena)]
+		var nv parquet.Value
+		if k == parquet.ByteArray {
+			nv = parquet.ByteArrayValue(own)
+		} else {
+			nv = parquet.FixedLenByteArrayValue(own)
+		}
+		row[j] = nv.Level(v.RepetitionLevel(), v.DefinitionLevel(), v.Column())
+	}
+	return arena
+}
+
+// fileHash is the SHA-256 of a file, computed by a goroutine that reads it
+// from start to end.
+type fileHash struct {
+	quit chan struct{}
+	done chan struct{}
+	sum  []byte
+	size int64
+	err  error
+}
+
+func hashFile(r io.ReaderAt) *fileHash {
+	fh := &fileHash{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(fh.done)
+		h := sha256.New()
+		buf := make([]byte, 1<<20)
+		for {
+			select {
+			case <-fh.quit:
+				fh.err = errors.New("hashing stopped")
+				return
+			default:
+			}
+			n, err := r.ReadAt(buf, fh.size)
+			h.Write(buf[:n])
+			fh.size += int64(n)
+			if err == io.EOF {
+				fh.sum = h.Sum(nil)
+				return
+			}
+			if err != nil {
+				fh.err = err
+				return
+			}
+		}
+	}()
+	return fh
+}
+
+// wait returns the file's digest and size once the goroutine has read it.
+func (fh *fileHash) wait() ([]byte, int64, error) {
+	<-fh.done
+	return fh.sum, fh.size, fh.err
+}
+
+// stop ends the goroutine if it is still reading, and waits for it.
+func (fh *fileHash) stop() {
+	select {
+	case <-fh.done:
+	default:
+		close(fh.quit)
+		<-fh.done
+	}
 }

@@ -43,6 +43,7 @@ type worker struct {
 	// zero to one (the Decider reads and resets only those).
 	tracking bool
 	touched  []int32
+	rowEnc   *record.RowEncoder // for the rows of Parquet inputs (encodeRows)
 }
 
 var errTooLong = errors.New("line longer than 16 MiB")
@@ -97,6 +98,7 @@ func blank(line []byte) bool {
 }
 
 func (w *worker) process(b *batch) {
+	w.encodeRows(b)
 	for _, n := range b.tooLong {
 		b.read++
 		w.reject(b, n, nil, decision.Result{Reason: decision.ReasonMalformed}, errTooLong.Error())
