@@ -42,26 +42,63 @@ type parquetBatch struct {
 	bytes  []byte
 }
 
-// encodeRows writes a Parquet batch's rows as its lines: each row's
-// canonical JSON, or a 0 byte and why it has none, then '\n'. Other
-// batches it leaves alone.
-func (w *worker) encodeRows(b *batch) {
-	if b.pq.schema == nil || len(b.rows) == 0 {
-		return
+// rowWorker is a worker's means for Parquet rows: the reader of their
+// fields and the encoder of their lines, made for the rows' schema.
+type rowWorker struct {
+	reader *record.RowReader
+	line   []byte
+}
+
+// processRows decides a Parquet batch's rows and reports true; other
+// batches it leaves to process. A row's fields are read from its values
+// (record.RowReader), and its line — its canonical JSON — is written only
+// when the row is included (rowLine) or when the RowReader leaves the row
+// to the JSON way: then the line is written first and read as a JSON line
+// is, or, when the row has no JSON form, rejected with the reason.
+func (w *worker) processRows(b *batch) bool {
+	if b.pq.schema == nil {
+		return false
 	}
-	if w.rowEnc == nil || w.rowEnc.Schema() != b.pq.schema {
-		w.rowEnc = record.NewRowEncoder(b.pq.schema)
+	if w.rows.reader == nil || w.rows.reader.Encoder().Schema() != b.pq.schema {
+		w.rows.reader = record.NewRowReader(record.NewRowEncoder(b.pq.schema), w.reader.Fields())
 	}
 	data := b.data[:0]
-	for _, r := range b.rows {
-		start := len(data)
-		var err error
-		if data, err = w.rowEnc.Append(data, r); err != nil {
-			data = append(append(data[:start], 0), err.Error()...)
+	for k, row := range b.rows {
+		b.read++
+		p := &w.group[w.n]
+		p.n, p.line = b.line+k, nil
+		var ok bool
+		if p.id, p.err, ok = w.rows.reader.Read(row, &p.rec); !ok {
+			start := len(data)
+			var err error
+			if data, err = w.rows.reader.Encoder().Append(data, row); err != nil {
+				data = data[:start]
+				p.id, p.err = nil, rowError(err.Error())
+			} else {
+				p.line = data[start:len(data):len(data)]
+				p.id, p.err = w.reader.Read(p.line, &p.rec)
+			}
 		}
-		data = append(data, '\n')
+		w.n++
+		if w.n == groupSize {
+			w.flush(b)
+		}
 	}
 	b.data = data
+	w.flush(b)
+	b.records = b.chunk.AppendTo(b.records[:0])
+	return true
+}
+
+// rowLine returns the line of row n of a Parquet batch, which the
+// RowReader read: its canonical JSON, which it has checked it has. The
+// line is valid until the next call.
+func (w *worker) rowLine(b *batch, n int) []byte {
+	var err error
+	if w.rows.line, err = w.rows.reader.Encoder().Append(w.rows.line[:0], b.rows[n-b.line]); err != nil {
+		panic(fmt.Sprintf("export: row %d, read as having a JSON form, has none: %v", n, err)) // RowReader.Read promises it
+	}
+	return w.rows.line
 }
 
 // openParquet opens a Parquet input.

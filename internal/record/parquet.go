@@ -40,9 +40,10 @@ var ErrRowUnreadable = errors.New("the Parquet row cannot be read as a JSON obje
 // the Reader reads it like any other line, and records_root hashes it in
 // place of a line (SPEC §5). A RowEncoder is not safe for concurrent use.
 type RowEncoder struct {
-	schema *parquet.Schema
-	direct *encNode // nil when the schema is encoded the reference way only
-	state  rowState
+	schema  *parquet.Schema
+	direct  *encNode // nil when the schema is encoded the reference way only
+	state   rowState
+	scratch []byte
 }
 
 // NewRowEncoder returns an encoder for rows of schema.

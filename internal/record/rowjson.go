@@ -55,7 +55,8 @@ const (
 // encNode is one node of a compiled schema.
 type encNode struct {
 	kind     encKind
-	key      []byte // `"name":`, JCS-encoded, for a group's field
+	name     string // a group's field's name
+	key      []byte // `"name":`, JCS-encoded
 	optional bool
 	def, rep int // the definition and repetition levels of a present instance
 	col      int // a leaf's column; for others, the first leaf column below
@@ -143,7 +144,7 @@ func (c *rowCompiler) group(n parquet.Node, def, rep int) *encNode {
 		if ch == nil {
 			return nil
 		}
-		ch.key = append(appendCanonicalString(nil, f.Name()), ':')
+		ch.name, ch.key = f.Name(), append(appendCanonicalString(nil, f.Name()), ':')
 		keys[ch] = utf16.Encode([]rune(f.Name()))
 		g.children = append(g.children, ch)
 	}
@@ -258,17 +259,29 @@ var errDirect = errors.New("the row is encoded the reference way")
 // rowState is the direct encoder's scratch: each column's values in the
 // row being encoded, and how many of them are consumed.
 type rowState struct {
-	vals [][]parquet.Value
-	pos  []int
+	cols []cursor
+	// dry, when set, makes appendDirect check that the row has a JSON form
+	// without writing the leaves' values (the structure is still written).
+	dry bool
 }
+
+// cursor is one column's values in the row and how many are consumed.
+type cursor struct {
+	vals []parquet.Value
+	pos  int
+}
+
+// column returns column c's values in the row last given to appendDirect.
+func (s *rowState) column(c int) []parquet.Value { return s.cols[c].vals }
 
 // appendDirect appends row's canonical JSON to dst, or returns errDirect.
 func (s *rowState) appendDirect(dst []byte, root *encNode, row parquet.Row) ([]byte, error) {
 	ncols := root.lastCol + 1
-	if cap(s.vals) < ncols {
-		s.vals, s.pos = make([][]parquet.Value, ncols), make([]int, ncols)
+	if cap(s.cols) < ncols {
+		s.cols = make([]cursor, ncols)
 	}
-	s.vals, s.pos = s.vals[:ncols], s.pos[:ncols]
+	cols := s.cols[:ncols]
+	s.cols = cols
 	// Each column's values are contiguous, in column order.
 	c, start := 0, 0
 	for i := range row {
@@ -276,20 +289,20 @@ func (s *rowState) appendDirect(dst []byte, root *encNode, row parquet.Row) ([]b
 			if col != c+1 || i == start {
 				return dst, errDirect
 			}
-			s.vals[c], s.pos[c] = row[start:i], 0
+			cols[c] = cursor{vals: row[start:i]}
 			c, start = col, i
 		}
 	}
 	if c != ncols-1 || start == len(row) {
 		return dst, errDirect
 	}
-	s.vals[c], s.pos[c] = row[start:], 0
+	cols[c] = cursor{vals: row[start:]}
 	out, err := s.value(dst, root)
 	if err != nil {
 		return dst, err
 	}
-	for c := range s.vals {
-		if s.pos[c] != len(s.vals[c]) {
+	for i := range cols {
+		if cols[i].pos != len(cols[i].vals) {
 			return dst, errDirect
 		}
 	}
@@ -297,21 +310,23 @@ func (s *rowState) appendDirect(dst []byte, root *encNode, row parquet.Row) ([]b
 }
 
 // peek returns the next value of column c.
-func (s *rowState) peek(c int) (parquet.Value, bool) {
-	if s.pos[c] >= len(s.vals[c]) {
-		return parquet.Value{}, false
+func (s *rowState) peek(c int) (*parquet.Value, bool) {
+	cur := &s.cols[c]
+	if cur.pos >= len(cur.vals) {
+		return nil, false
 	}
-	return s.vals[c][s.pos[c]], true
+	return &cur.vals[cur.pos], true
 }
 
 // skip consumes the one value each column below n holds for a null or an
 // empty instance.
 func (s *rowState) skip(n *encNode) error {
 	for c := n.col; c <= n.lastCol; c++ {
-		if s.pos[c] >= len(s.vals[c]) {
+		cur := &s.cols[c]
+		if cur.pos >= len(cur.vals) {
 			return errDirect
 		}
-		s.pos[c]++
+		cur.pos++
 	}
 	return nil
 }
@@ -327,7 +342,10 @@ func (s *rowState) value(dst []byte, n *encNode) ([]byte, error) {
 	}
 	switch n.kind {
 	case encLeaf:
-		s.pos[n.col]++
+		s.cols[n.col].pos++
+		if s.dry {
+			return dst, checkLeaf(n, v)
+		}
 		return appendLeaf(dst, n, v)
 	case encGroup:
 		dst = append(dst, '{')
@@ -374,7 +392,29 @@ func (s *rowState) element(dst []byte, n *encNode) ([]byte, error) {
 	return s.value(dst, n)
 }
 
-func appendLeaf(dst []byte, n *encNode, v parquet.Value) ([]byte, error) {
+// checkLeaf fails as appendLeaf does, without writing.
+func checkLeaf(n *encNode, v *parquet.Value) error {
+	if v.IsNull() {
+		return errDirect
+	}
+	switch n.leaf {
+	case leafFloat:
+		if f := float64(v.Float()); math.IsNaN(f) || math.IsInf(f, 0) {
+			return errDirect
+		}
+	case leafDouble:
+		if f := v.Double(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return errDirect
+		}
+	case leafText:
+		if !utf8.Valid(v.ByteArray()) {
+			return errDirect
+		}
+	}
+	return nil
+}
+
+func appendLeaf(dst []byte, n *encNode, v *parquet.Value) ([]byte, error) {
 	if v.IsNull() {
 		return dst, errDirect
 	}

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/consentgate/consentgate/internal/decision"
+	"github.com/consentgate/consentgate/internal/policy"
 )
 
 // genSchema makes random schemas of every shape Parquet files hold —
@@ -354,8 +358,8 @@ type benchEncRow struct {
 }
 
 // BenchmarkRowEncoder: one row of the export benchmark's shape (a
-// struct, a list and a TIMESTAMP column), the direct way and the
-// reference way.
+// struct, a list and a TIMESTAMP column), encoded the direct way and the
+// reference way, and its fields read by a RowReader.
 func BenchmarkRowEncoder(b *testing.B) {
 	row := benchEncRow{ID: "r0001234", To: []string{"m0004567"}, CreatedAt: time.Date(2024, 10, 1, 12, 30, 0, 123456000, time.UTC),
 		Text: "Quarterly roadmap review with the design team went well; next we ship the data", Likes: 417}
@@ -380,10 +384,19 @@ func BenchmarkRowEncoder(b *testing.B) {
 	if enc.direct == nil {
 		b.Fatal("the benchmark's schema is not encoded the direct way")
 	}
+	rr := NewRowReader(enc, Fields{ID: "id", Time: "created_at", Category: "meta.kind", Subjects: []SubjectField{
+		{Role: policy.Author, Path: "meta.author"}, {Role: policy.RecipientRole, Path: "to"}}})
+	var rec decision.Record
+	read := func(dst []byte, row parquet.Row) ([]byte, error) {
+		if _, err, ok := rr.Read(row, &rec); !ok || err != nil {
+			return nil, fmt.Errorf("read %v, %v", ok, err)
+		}
+		return dst, nil
+	}
 	for _, c := range []struct {
 		name string
 		fn   func([]byte, parquet.Row) ([]byte, error)
-	}{{"direct", enc.Append}, {"reference", enc.appendReference}} {
+	}{{"direct", enc.Append}, {"reference", enc.appendReference}, {"fields", read}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var out []byte
@@ -394,6 +407,195 @@ func BenchmarkRowEncoder(b *testing.B) {
 				}
 			}
 			b.SetBytes(int64(len(out)))
+			_ = rec
 		})
 	}
+}
+
+// fieldPaths lists the dotted paths to every field below n that is not
+// inside a list or a repeated field, with its node.
+func fieldPaths(n parquet.Node, prefix string, out map[string]parquet.Node) {
+	for _, f := range n.Fields() {
+		p := join(prefix, f.Name())
+		out[p] = f
+		if !f.Leaf() && !f.Repeated() && f.Type().LogicalType() == nil {
+			fieldPaths(f, p, out)
+		}
+	}
+}
+
+// TestRowReaderMatchesReader: on random schemas, fields and rows, the
+// RowReader reads what Reader.Read reads from the row's canonical JSON —
+// the same id, error, category, creation time and subjects — or leaves
+// the row to the JSON way; and it never takes a row that has no JSON form.
+func TestRowReaderMatchesReader(t *testing.T) {
+	directRows, decided, total := 0, 0, 0
+	errs := map[string]int{}
+	defer func() { t.Log(errs) }()
+	for seed := uint64(0); seed < 600; seed++ {
+		g := &genSchema{r: rand.New(rand.NewPCG(seed, 19))}
+		r := g.r
+		root := g.group(0)
+		// Fields of the kinds an export reads, beside the random ones.
+		grp := root.node.(parquet.Group)
+		ids := []string{"u1", "u2", "ü3", "a\"b", "", "u\n"}
+		times := []string{"2024-10-01T00:00:00Z", "2024-10-01T00:00:00.5+02:00", "2024-13-01T00:00:00Z", "yesterday"}
+		var extra []func(map[string]any)
+		add := func(name string, n parquet.Node, gen func() any) {
+			grp[name] = n
+			extra = append(extra, func(m map[string]any) { m[name] = gen() })
+		}
+		maybe := func(n parquet.Node, gen func() any) (parquet.Node, func() any) {
+			if r.IntN(2) == 0 {
+				return n, gen
+			}
+			return parquet.Optional(n), func() any {
+				if r.IntN(5) == 0 {
+					return nil
+				}
+				return gen()
+			}
+		}
+		add("rid", parquet.String(), func() any { return ids[r.IntN(len(ids))] })
+		add("rt", parquet.Timestamp([]parquet.TimeUnit{parquet.Millisecond, parquet.Microsecond, parquet.Nanosecond}[r.IntN(3)]), func() any {
+			if r.IntN(20) == 0 {
+				return int64(r.Uint64() >> 1)
+			}
+			return int64(r.Int64N(4e12))
+		})
+		add("rts", parquet.String(), func() any { return times[r.IntN(len(times))] })
+		add("rw", parquet.Optional(parquet.String()), func() any {
+			if r.IntN(4) == 0 {
+				return nil
+			}
+			return ids[r.IntN(len(ids))]
+		})
+		elem, egen := maybe(parquet.String(), func() any { return ids[r.IntN(len(ids))] })
+		ln, lgen := maybe(parquet.List(elem), func() any {
+			xs := make([]any, r.IntN(3))
+			for i := range xs {
+				xs[i] = egen()
+			}
+			return xs
+		})
+		add("rl", ln, lgen)
+		add("rr", parquet.Repeated(parquet.String()), func() any {
+			xs := make([]any, r.IntN(3))
+			for i := range xs {
+				xs[i] = ids[r.IntN(len(ids))]
+			}
+			return xs
+		})
+		gen := root.gen
+		root.gen = func() any {
+			m := gen().(map[string]any)
+			for _, e := range extra {
+				e(m)
+			}
+			return m
+		}
+		schema := parquet.NewSchema("row", grp)
+		paths := map[string]parquet.Node{}
+		fieldPaths(schema, "", paths)
+		names := slices.Sorted(maps.Keys(paths))
+		pick := func(good func(parquet.Node) bool) string {
+			var fit []string
+			for _, p := range names {
+				if good(paths[p]) {
+					fit = append(fit, p)
+				}
+			}
+			switch {
+			case len(fit) > 0 && r.IntN(4) != 0:
+				return fit[r.IntN(len(fit))]
+			case r.IntN(5) == 0:
+				return "missing.field"
+			}
+			return names[r.IntN(len(names))]
+		}
+		isText := func(n parquet.Node) bool {
+			return n.Leaf() && n.Type().Kind() == parquet.ByteArray && textual(n.Type())
+		}
+		isTime := func(n parquet.Node) bool {
+			lt := n.Type().LogicalType()
+			return n.Leaf() && lt != nil && isLogical[*format.TimestampType](lt)
+		}
+		f := Fields{ID: pick(isText), Time: pick(isTime)}
+		if r.IntN(3) == 0 {
+			f.FixedCategory = "c"
+		} else {
+			f.Category = pick(isText)
+		}
+		for i := 1 + r.IntN(2); i > 0; i-- {
+			f.Subjects = append(f.Subjects, SubjectField{Role: policy.Role(i), Path: pick(func(n parquet.Node) bool {
+				return isText(n) || !n.Leaf() && n.Type().LogicalType() != nil && isLogical[*format.ListType](n.Type().LogicalType())
+			})})
+		}
+		if f.Validate() != nil {
+			continue
+		}
+		var buf bytes.Buffer
+		w := parquet.NewWriter(&buf, schema)
+		for i := 0; i < 30; i++ {
+			s := &shredder{cols: make([][]parquet.Value, len(schema.Columns()))}
+			s.shred(schema, root.gen(), 0, 0, 0, 0)
+			var row parquet.Row
+			for _, c := range s.cols {
+				row = append(row, c...)
+			}
+			if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pf, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr := NewRowReader(NewRowEncoder(pf.Schema()), f)
+		reader := NewReader(f)
+		rows := pf.RowGroups()[0].Rows()
+		rs := make([]parquet.Row, 64)
+		n, _ := rows.ReadRows(rs)
+		rows.Close()
+		for i, row := range rs[:n] {
+			total++
+			var got, want decision.Record
+			gotID, gotErr, ok := rr.Read(row, &got)
+			if !ok {
+				continue
+			}
+			directRows++
+			line, err := rr.Encoder().Append(nil, row)
+			if err != nil {
+				t.Errorf("seed %d row %d: the RowReader read a row with no JSON form (%v)", seed, i, err)
+				continue
+			}
+			wantID, wantErr := reader.Read(line, &want)
+			if !bytes.Equal(gotID, wantID) || gotErr != wantErr {
+				t.Errorf("seed %d row %d, fields %+v, line %s:\n got id %q, %v\nwant id %q, %v", seed, i, f, line, gotID, gotErr, wantID, wantErr)
+				continue
+			}
+			errs[fmt.Sprint(wantErr)]++
+			if wantErr != nil {
+				continue
+			}
+			decided++
+			if !bytes.Equal(got.Category, want.Category) || got.Created != want.Created || len(got.Subjects) != len(want.Subjects) {
+				t.Errorf("seed %d row %d, fields %+v, line %s:\n got %+v\nwant %+v", seed, i, f, line, got, want)
+				continue
+			}
+			for k := range got.Subjects {
+				if !bytes.Equal(got.Subjects[k].ID, want.Subjects[k].ID) || got.Subjects[k].Role != want.Subjects[k].Role {
+					t.Errorf("seed %d row %d subject %d: got %+v, want %+v", seed, i, k, got.Subjects[k], want.Subjects[k])
+				}
+			}
+		}
+	}
+	if directRows < total/10 || decided < 200 {
+		t.Errorf("only %d of %d rows read the direct way, %d of them decidable", directRows, total, decided)
+	}
+	t.Logf("%d rows, %d read the direct way, %d of them decidable", total, directRows, decided)
 }
