@@ -16,7 +16,7 @@ import (
 
 // Parquet inputs (SPEC §3, §5): the reader reads a run of rows into a
 // batch, each value's bytes copied into the batch's own arena so that the
-// rows outlive the reader's buffers; the worker that takes the batch turns
+// rows outlive the reader's pages (rowGroupReader); the worker that takes the batch turns
 // each row into one line, its RFC 8785 canonical JSON (record.RowEncoder),
 // which it then decides exactly as a JSON line and records_root hashes in
 // place of a line; an included row is copied to the output unchanged from
@@ -148,17 +148,16 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 	b.pq.schema, b.pq.bytes = e.schema, b.pq.bytes[:0]
 	row, first := 1, 1 // the next row's number, the batch's first
 	for g, rg := range pf.RowGroups() {
-		rows := rg.Rows()
+		rows := newRowGroupReader(rg)
 		for {
 			if cap(b.rows) < parquetBatchRows {
 				b.rows = slices.Grow(b.rows, parquetBatchRows-len(b.rows))
 			}
 			k := len(b.rows)
-			n, rerr := rows.ReadRows(b.rows[k:min(k+parquetRowsPerRead, parquetBatchRows)])
+			var n int
+			var rerr error
+			n, b.pq.bytes, rerr = rows.readRows(b.rows[k:min(k+parquetRowsPerRead, parquetBatchRows)], b.pq.bytes)
 			b.rows = b.rows[:k+n]
-			for i := k; i < k+n; i++ {
-				b.pq.bytes = ownBytes(b.rows[i], b.pq.bytes)
-			}
 			row += n
 			if len(b.rows) == parquetBatchRows || len(b.pq.bytes) >= parquetBatchBytes {
 				if !send(b, fi, first) {
@@ -191,34 +190,6 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 	}
 	digests[fi] = FileDigest{File: path, SHA256: hex.EncodeToString(sum), Bytes: size}
 	return nil
-}
-
-// ownBytes copies the bytes of row's byte-array values into arena and
-// points the values at the copies, so that the row no longer refers to
-// the reader's buffers; it returns the arena. A full arena is replaced,
-// not grown: the rows already copied keep pointing into the old one.
-func ownBytes(row parquet.Row, arena []byte) []byte {
-	for j, v := range row {
-		k := v.Kind()
-		if k != parquet.ByteArray && k != parquet.FixedLenByteArray || v.IsNull() {
-			continue
-		}
-		src := v.ByteArray()
-		if cap(arena)-len(arena) < len(src) {
-			arena = make([]byte, 0, max(2*cap(arena), parquetBatchBytes+parquetBatchBytes/4, len(src)))
-		}
-		start := len(arena)
-		arena = append(arena, src...)
-		own := arena[start:len(arena):len(arena)]
-		var nv parquet.Value
-		if k == parquet.ByteArray {
-			nv = parquet.ByteArrayValue(own)
-		} else {
-			nv = parquet.FixedLenByteArrayValue(own)
-		}
-		row[j] = nv.Level(v.RepetitionLevel(), v.DefinitionLevel(), v.Column())
-	}
-	return arena
 }
 
 // fileHash is the SHA-256 of a file, computed by a goroutine that reads it
