@@ -27,13 +27,24 @@ type columnReader struct {
 	buf    []parquet.Value
 	off    int
 	eof    bool
+	flat   bool // not repeated: one value a row
+	bytes  bool // BYTE_ARRAY or FIXED_LEN_BYTE_ARRAY
 }
 
 func newRowGroupReader(rg parquet.RowGroup) *rowGroupReader {
 	chunks := rg.ColumnChunks()
 	r := &rowGroupReader{cols: make([]columnReader, len(chunks))}
+	schema := rg.Schema()
 	for i, c := range chunks {
-		r.cols[i] = columnReader{pages: c.Pages(), buf: make([]parquet.Value, 0, parquetRowsPerRead)}
+		k := c.Type().Kind()
+		flat := false
+		if i < len(schema.Columns()) {
+			if leaf, ok := schema.Lookup(schema.Columns()[i]...); ok && leaf.ColumnIndex == i {
+				flat = leaf.MaxRepetitionLevel == 0
+			}
+		}
+		r.cols[i] = columnReader{pages: c.Pages(), buf: make([]parquet.Value, 0, parquetRowsPerRead),
+			flat: flat, bytes: k == parquet.ByteArray || k == parquet.FixedLenByteArray}
 	}
 	return r
 }
@@ -76,6 +87,35 @@ func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte
 	n := len(rows)
 	for ci := range r.cols {
 		c := &r.cols[ci]
+		if c.flat { // one value a row: no levels to look at
+			for i := 0; i < n; i++ {
+				if ci == 0 {
+					rows[i] = rows[i][:0]
+				}
+				if c.off == len(c.buf) {
+					if !c.eof {
+						if err := c.fill(); err != nil {
+							return 0, arena, err
+						}
+					}
+					if c.eof {
+						if ci == 0 {
+							n = i
+							break
+						}
+						return 0, arena, fmt.Errorf("column %d holds fewer rows than column 0: %w", ci, errors.New("the row group is corrupt"))
+					}
+				}
+				v := c.buf[c.off]
+				c.off++
+				if c.bytes {
+					rows[i], arena = appendOwned(rows[i], v, arena)
+				} else {
+					rows[i] = append(rows[i], v)
+				}
+			}
+			continue
+		}
 		for i := 0; i < n; i++ {
 			if ci == 0 {
 				rows[i] = rows[i][:0]
