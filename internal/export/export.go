@@ -386,7 +386,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 					}
 				}
 			}
-			bytesIn += int64(len(cur.data))
+			bytesIn += cur.inputBytes()
 			select {
 			case free <- cur:
 			default:

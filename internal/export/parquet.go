@@ -40,6 +40,18 @@ const (
 type parquetBatch struct {
 	schema *parquet.Schema
 	bytes  []byte
+	// in is the share of the file's bytes the batch's rows stand for (by
+	// their number), which the progress line counts as read.
+	in int64
+}
+
+// inputBytes is how much of its input a batch stands for: its lines, or
+// a Parquet batch's share of the file.
+func (b *batch) inputBytes() int64 {
+	if b.pq.schema != nil {
+		return b.pq.in
+	}
+	return int64(len(b.data))
 }
 
 // rowWorker is a worker's means for Parquet rows: the reader of their
@@ -147,6 +159,18 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 	}
 	b.pq.schema, b.pq.bytes = e.schema, b.pq.bytes[:0]
 	row, first := 1, 1 // the next row's number, the batch's first
+	// share is the bytes of the file rows first…row-1 stand for.
+	total := pf.NumRows()
+	var counted int64
+	share := func() int64 {
+		upto := pf.Size()
+		if total > 0 && int64(row-1) < total {
+			upto = int64(float64(pf.Size()) * float64(row-1) / float64(total))
+		}
+		d := upto - counted
+		counted = upto
+		return d
+	}
 	for g, rg := range pf.RowGroups() {
 		rows := newRowGroupReader(rg)
 		for {
@@ -160,6 +184,7 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 			b.rows = b.rows[:k+n]
 			row += n
 			if len(b.rows) == parquetBatchRows || len(b.pq.bytes) >= parquetBatchBytes {
+				b.pq.in = share()
 				if !send(b, fi, first) {
 					rows.Close()
 					return nil
@@ -183,6 +208,7 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 			return fmt.Errorf("input %s: row group %d: %w", path, g+1, err)
 		}
 	}
+	b.pq.in = share() // the rest of the file
 	send(b, fi, first) // even empty: the batch goes back to the pool
 	sum, size, err := hash.wait()
 	if err != nil {

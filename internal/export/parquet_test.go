@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,5 +181,26 @@ func TestParquetWorkersAgree(t *testing.T) {
 		if want := byID[r.ID]; !reflect.DeepEqual(got[i], want) {
 			t.Fatalf("output row %d = %+v, want %+v", i, got[i], want)
 		}
+	}
+}
+
+// TestParquetProgress: the progress line of a Parquet export counts the
+// file's bytes as read (not the rows' JSON, which is mostly not written).
+func TestParquetProgress(t *testing.T) {
+	p := testPlan(t)
+	dir := t.TempDir()
+	pq, _ := pqTestWorld(t, dir, 10_000)
+	st, err := os.Stat(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	if _, err := export.Run(context.Background(), export.Options{Plan: p, Fields: pqTestFields, Inputs: []string{pq},
+		Out: filepath.Join(dir, "o.parquet"), Workers: 2, Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("export: 10000 records, %.1f MB read in ", float64(st.Size())/1e6)
+	if !strings.Contains(progress.String(), want) {
+		t.Errorf("progress %q, want it to say %q", progress.String(), want)
 	}
 }
