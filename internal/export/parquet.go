@@ -208,7 +208,7 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 			return fmt.Errorf("input %s: row group %d: %w", path, g+1, err)
 		}
 	}
-	b.pq.in = share() // the rest of the file
+	b.pq.in = share()  // the rest of the file
 	send(b, fi, first) // even empty: the batch goes back to the pool
 	sum, size, err := hash.wait()
 	if err != nil {
