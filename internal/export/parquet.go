@@ -14,16 +14,19 @@ import (
 	"github.com/consentgate/consentgate/internal/record"
 )
 
-// Parquet inputs (SPEC §3, §5): the reader reads a run of rows into a
-// batch, each value's bytes copied into the batch's own arena so that the
-// rows outlive the reader's pages (rowGroupReader); the worker that takes the batch turns
-// each row into one line, its RFC 8785 canonical JSON (record.RowEncoder),
-// which it then decides exactly as a JSON line and records_root hashes in
-// place of a line; an included row is copied to the output unchanged from
-// the batch. Line numbers are row numbers, from 1 in each file. A row with
-// no JSON form becomes a line the workers reject as malformed (a 0 byte,
-// then the reason). The file's SHA-256 is computed by a goroutine reading
-// it from start to end while the rows are read.
+// Parquet inputs (SPEC §3, §5). The reader goroutine reads a run of rows
+// into a batch, each value's bytes copied into the batch's own arena so
+// that the rows outlive the reader's pages (rowGroupReader), and hashes
+// nothing: a goroutine of its own (hashFile) computes the file's SHA-256
+// from start to end meanwhile. The worker that takes the batch
+// (processRows) reads each row's fields from its values (record.RowReader)
+// and decides it exactly as it would decide the row's line, its RFC 8785
+// canonical JSON (record.RowEncoder), which it writes only for a row it
+// includes (records_root hashes it in place of a line) or for a row the
+// RowReader leaves to the JSON way; an included row is copied to the
+// output unchanged from the batch. Line numbers are row numbers, from 1 in
+// each file. A row with no JSON form is rejected as malformed, with the
+// encoder's reason as detail.
 
 // parquetRowsPerRead is how many rows are read from a row group at a time.
 const parquetRowsPerRead = 512
