@@ -15,8 +15,8 @@ import (
 )
 
 // Parquet inputs (SPEC §3, §5). The reader goroutine reads a run of rows
-// into a batch, each value's bytes copied into the batch's own arena so
-// that the rows outlive the reader's pages (rowGroupReader), and hashes
+// into a batch, which retains the pages their values point into until it
+// is reused (rowGroupReader), and hashes
 // nothing: a goroutine of its own (hashFile) computes the file's SHA-256
 // from start to end meanwhile. The worker that takes the batch
 // (processRows) reads each row's fields from its values (record.RowReader)
@@ -31,18 +31,19 @@ import (
 // parquetRowsPerRead is how many rows are read from a row group at a time.
 const parquetRowsPerRead = 512
 
-// parquetBatchRows bounds the rows in one batch, and parquetBatchBytes the
-// bytes of their values: about a megabyte of canonical JSON each.
+// parquetBatchRows bounds the rows in one batch, and parquetBatchValues
+// their values (for rows with long lists).
 const (
-	parquetBatchRows  = 4096
-	parquetBatchBytes = 1 << 20
+	parquetBatchRows   = 4096
+	parquetBatchValues = 1 << 16
 )
 
 // parquetBatch is a batch's Parquet side: the schema of its rows and the
-// arena that holds their values' bytes.
+// pages their values point into, which the batch retains (rowGroupReader).
 type parquetBatch struct {
 	schema *parquet.Schema
-	bytes  []byte
+	pages  []parquet.Page
+	values int // in the batch's rows
 	// in is the share of the file's bytes the batch's rows stand for (by
 	// their number), which the progress line counts as read.
 	in int64
@@ -160,7 +161,8 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 	if !ok {
 		return nil
 	}
-	b.pq.schema, b.pq.bytes = e.schema, b.pq.bytes[:0]
+	b.pq.releasePages()
+	b.pq.schema, b.pq.values = e.schema, 0
 	row, first := 1, 1 // the next row's number, the batch's first
 	// share is the bytes of the file rows first…row-1 stand for.
 	total := pf.NumRows()
@@ -181,12 +183,13 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 				b.rows = slices.Grow(b.rows, parquetBatchRows-len(b.rows))
 			}
 			k := len(b.rows)
-			var n int
-			var rerr error
-			n, b.pq.bytes, rerr = rows.readRows(b.rows[k:min(k+parquetRowsPerRead, parquetBatchRows)], b.pq.bytes)
+			n, rerr := rows.readRows(b.rows[k:min(k+parquetRowsPerRead, parquetBatchRows)], &b.pq)
 			b.rows = b.rows[:k+n]
+			for _, r := range b.rows[k:] {
+				b.pq.values += len(r)
+			}
 			row += n
-			if len(b.rows) == parquetBatchRows || len(b.pq.bytes) >= parquetBatchBytes {
+			if len(b.rows) == parquetBatchRows || b.pq.values >= parquetBatchValues {
 				b.pq.in = share()
 				if !send(b, fi, first) {
 					rows.Close()
@@ -196,7 +199,9 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 					rows.Close()
 					return nil
 				}
-				b.pq.schema, b.pq.bytes = e.schema, b.pq.bytes[:0]
+				b.pq.releasePages()
+				b.pq.schema, b.pq.values = e.schema, 0
+				rows.newBatch()
 				first = row
 			}
 			if rerr == io.EOF {

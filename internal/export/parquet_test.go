@@ -83,7 +83,7 @@ func pqTestWorld(t *testing.T, dir string, n int) (pq, jl string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := parquet.NewGenericWriter[pqTestRow](f, parquet.MaxRowsPerRowGroup(5000))
+	w := parquet.NewGenericWriter[pqTestRow](f, parquet.MaxRowsPerRowGroup(5000), parquet.PageBufferSize(16<<10))
 	if _, err := w.Write(rows); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func pqTestWorld(t *testing.T, dir string, n int) (pq, jl string) {
 func TestParquetWorkersAgree(t *testing.T) {
 	p := testPlan(t)
 	dir := t.TempDir()
-	const n = 30_000
+	const n = 130_000 // more batches than an export has in flight: their arenas and pages are reused
 	pq, jl := pqTestWorld(t, dir, n)
 	exp := func(in string, workers int) (*export.Manifest, []byte, []byte) {
 		t.Helper()

@@ -8,12 +8,14 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// rowGroupReader reads the rows of one row group, each value's bytes
-// copied into the caller's arena as it goes into a row, so that a page can
-// go back to parquet-go's buffer pool as soon as its values are copied.
-// (parquet-go's own row reader keeps every page of a BYTE_ARRAY column
-// instead — it cannot know that the rows will be copied — which for a
-// Parquet export allocated as many bytes as the file holds.)
+// rowGroupReader reads the rows of one row group into the rows of
+// batches. A BYTE_ARRAY value keeps pointing into its page: the batch
+// retains the page (parquet.Retain) and releases it when it is reused
+// (releasePages), so that the page's buffers go back to parquet-go's pool
+// only once no row refers to them. (parquet-go's own row reader, which
+// cannot know when its rows are done with, keeps every such page from the
+// pool instead, which for a Parquet export allocated as many bytes as the
+// file holds; copying the bytes out cost more than the rest of reading.)
 type rowGroupReader struct {
 	cols []columnReader
 }
@@ -27,8 +29,9 @@ type columnReader struct {
 	buf    []parquet.Value
 	off    int
 	eof    bool
-	flat   bool // not repeated: one value a row
-	bytes  bool // BYTE_ARRAY or FIXED_LEN_BYTE_ARRAY
+	flat   bool         // not repeated: one value a row
+	bytes  bool         // BYTE_ARRAY or FIXED_LEN_BYTE_ARRAY
+	held   parquet.Page // the page the current batch has retained
 }
 
 func newRowGroupReader(rg parquet.RowGroup) *rowGroupReader {
@@ -81,9 +84,9 @@ func (c *columnReader) fill() error {
 	}
 }
 
-// readRows reads up to len(rows) rows into rows (reusing their arrays) and
-// returns how many it read, the arena, and io.EOF after the last row.
-func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte, error) {
+// readRows reads up to len(rows) rows of batch b into rows (reusing their
+// arrays) and returns how many it read, and io.EOF after the last row.
+func (r *rowGroupReader) readRows(rows []parquet.Row, b *parquetBatch) (int, error) {
 	n := len(rows)
 	for ci := range r.cols {
 		c := &r.cols[ci]
@@ -95,7 +98,7 @@ func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte
 				if c.off == len(c.buf) {
 					if !c.eof {
 						if err := c.fill(); err != nil {
-							return 0, arena, err
+							return 0, err
 						}
 					}
 					if c.eof {
@@ -103,16 +106,14 @@ func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte
 							n = i
 							break
 						}
-						return 0, arena, fmt.Errorf("column %d holds fewer rows than column 0: %w", ci, errors.New("the row group is corrupt"))
+						return 0, fmt.Errorf("column %d holds fewer rows than column 0: %w", ci, errors.New("the row group is corrupt"))
 					}
 				}
-				v := c.buf[c.off]
-				c.off++
 				if c.bytes {
-					rows[i], arena = appendOwned(rows[i], v, arena)
-				} else {
-					rows[i] = append(rows[i], v)
+					c.hold(b)
 				}
+				rows[i] = append(rows[i], c.buf[c.off])
+				c.off++
 			}
 			continue
 		}
@@ -127,7 +128,7 @@ func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte
 						break
 					}
 					if err := c.fill(); err != nil {
-						return 0, arena, err
+						return 0, err
 					}
 					if c.eof {
 						break
@@ -137,7 +138,10 @@ func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte
 				if !first && v.RepetitionLevel() == 0 { // the next row's
 					break
 				}
-				rows[i], arena = appendOwned(rows[i], v, arena)
+				if c.bytes {
+					c.hold(b)
+				}
+				rows[i] = append(rows[i], v)
 				c.off++
 				first = false
 			}
@@ -146,38 +150,41 @@ func (r *rowGroupReader) readRows(rows []parquet.Row, arena []byte) (int, []byte
 					n = i
 					break
 				}
-				return 0, arena, fmt.Errorf("column %d holds fewer rows than column 0: %w", ci, errors.New("the row group is corrupt"))
+				return 0, fmt.Errorf("column %d holds fewer rows than column 0: %w", ci, errors.New("the row group is corrupt"))
 			}
 		}
 	}
 	if n < len(rows) {
-		return n, arena, io.EOF
+		return n, io.EOF
 	}
-	return n, arena, nil
+	return n, nil
 }
 
-// appendOwned appends v to row, its bytes (if any) copied into arena. A
-// full arena is replaced, not grown: the rows already copied keep
-// pointing into the old one.
-func appendOwned(row parquet.Row, v parquet.Value, arena []byte) (parquet.Row, []byte) {
-	k := v.Kind()
-	if k != parquet.ByteArray && k != parquet.FixedLenByteArray || v.IsNull() {
-		return append(row, v), arena
+// hold makes batch b retain the column's current page, once.
+func (c *columnReader) hold(b *parquetBatch) {
+	if c.held == c.page {
+		return
 	}
-	src := v.ByteArray()
-	if cap(arena)-len(arena) < len(src) {
-		arena = make([]byte, 0, max(2*cap(arena), parquetBatchBytes+parquetBatchBytes/4, len(src)))
+	parquet.Retain(c.page)
+	b.pages = append(b.pages, c.page)
+	c.held = c.page
+}
+
+// newBatch starts a batch: each column's page is retained anew.
+func (r *rowGroupReader) newBatch() {
+	for i := range r.cols {
+		r.cols[i].held = nil
 	}
-	start := len(arena)
-	arena = append(arena, src...)
-	own := arena[start:len(arena):len(arena)]
-	var nv parquet.Value
-	if k == parquet.ByteArray {
-		nv = parquet.ByteArrayValue(own)
-	} else {
-		nv = parquet.FixedLenByteArrayValue(own)
+}
+
+// releasePages releases the pages a batch retained, when the batch is
+// reused and no row refers to them any more.
+func (b *parquetBatch) releasePages() {
+	for _, p := range b.pages {
+		parquet.Release(p)
 	}
-	return append(row, nv.Level(v.RepetitionLevel(), v.DefinitionLevel(), v.Column())), arena
+	clear(b.pages)
+	b.pages = b.pages[:0]
 }
 
 // Close releases the row group's pages.
