@@ -116,9 +116,10 @@ type batch struct {
 	included int64
 	reasons  reasonCounts
 	tooLong  []int // line numbers of over-long lines found by the reader
-	// From a Parquet input: rows[k] is line b.line+k of data (its
-	// canonical JSON), and kept lists, in output order, the rows the
-	// worker included.
+	// From a Parquet input: rows[k] is row b.line+k, kept lists, in
+	// output order, the rows the worker included, and pq the rest
+	// (parquet.go); data then holds only the lines of rows read the JSON
+	// way.
 	rows []parquet.Row
 	kept []int32
 	pq   parquetBatch

@@ -67,8 +67,9 @@ func (e *RowEncoder) Append(dst []byte, row parquet.Row) ([]byte, error) {
 
 // appendReference is Append the reference way: the row reconstructed as
 // Go values, converted (jsonValue), marshalled by encoding/json and
-// canonicalised by RFC 8785. The direct encoder gives the same bytes and
-// errors faster; this way defines them.
+// canonicalised by RFC 8785. It defines the bytes and the errors: the
+// direct encoder writes the same bytes faster, and leaves to this way
+// every row it cannot write (every error included).
 func (e *RowEncoder) appendReference(dst []byte, row parquet.Row) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
