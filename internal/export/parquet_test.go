@@ -204,3 +204,38 @@ func TestParquetProgress(t *testing.T) {
 		t.Errorf("progress %q, want it to say %q", progress.String(), want)
 	}
 }
+
+// TestParquetEmptyFile: a Parquet input with no rows exports nothing, and
+// its digest is still the file's.
+func TestParquetEmptyFile(t *testing.T) {
+	p := testPlan(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "empty.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.NewGenericWriter[pqTestRow](f).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := export.Run(context.Background(), export.Options{Plan: p, Fields: pqTestFields, Inputs: []string{path},
+		Out: filepath.Join(dir, "out.parquet"), Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	if m.Counts.Read != 0 || m.Inputs[0].SHA256 != hex.EncodeToString(sum[:]) || m.Inputs[0].Bytes != int64(len(raw)) {
+		t.Errorf("manifest %+v, want no records and the digest %x", m, sum)
+	}
+	got, err := parquet.ReadFile[pqTestRow](filepath.Join(dir, "out.parquet"))
+	if err != nil || len(got) != 0 {
+		t.Errorf("output: %d rows, %v", len(got), err)
+	}
+}
