@@ -112,11 +112,13 @@ type batch struct {
 	included int64
 	reasons  reasonCounts
 	tooLong  []int // line numbers of over-long lines found by the reader
-	// From a Parquet input: rows[k] is line b.line+k of data (its
-	// canonical JSON), and kept lists, in output order, the rows the
-	// worker included.
+	// From a Parquet input: rows[k] is row b.line+k, kept lists, in
+	// output order, the rows the worker included, and pq the rest
+	// (parquet.go); data then holds only the lines of rows read the JSON
+	// way.
 	rows []parquet.Row
 	kept []int32
+	pq   parquetBatch
 }
 
 // Run performs the export. Nothing appears at the output paths unless the
@@ -361,7 +363,7 @@ func (e *exporter) run(ctx context.Context) (m *Manifest, err error) {
 					}
 				}
 			}
-			bytesIn += int64(len(cur.data))
+			bytesIn += cur.inputBytes()
 			select {
 			case free <- cur:
 			default:
@@ -528,8 +530,7 @@ func (e *exporter) read(ctx context.Context, work chan<- *batch, free <-chan *ba
 		case b := <-free:
 			e.reset(b)
 			b.data, b.tooLong = b.data[:0], b.tooLong[:0]
-			clear(b.rows)
-			b.rows, b.kept = b.rows[:0], b.kept[:0]
+			b.rows, b.kept = b.rows[:0], b.kept[:0] // a Parquet batch's rows keep their arrays for the next (readParquet)
 			if cap(b.data) < batchSize {
 				b.data = make([]byte, 0, batchSize)
 			}

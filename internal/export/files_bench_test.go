@@ -1,89 +1,20 @@
 package export_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/demo"
 	"github.com/consentgate/consentgate/internal/export"
+	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/store"
 )
-
-// benchRow is a record of the benchmark world as a Parquet row.
-type benchRow struct {
-	ID        string   `parquet:"id" json:"id"`
-	Kind      string   `parquet:"kind" json:"kind"`
-	Author    string   `parquet:"author" json:"author"`
-	To        []string `parquet:"to,list" json:"to"`
-	CreatedAt string   `parquet:"created_at" json:"created_at"`
-	Text      string   `parquet:"text" json:"text"`
-	Likes     int64    `parquet:"likes" json:"likes"`
-}
-
-// parquetWorld writes the world's records as Parquet beside them (once):
-// row groups of 50,000 rows, Snappy pages.
-func parquetWorld(b *testing.B, w *benchWorld) string {
-	b.Helper()
-	path := filepath.Join(w.dir, "records.parquet")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	in, err := os.Open(w.files.Records)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pw := parquet.NewGenericWriter[benchRow](f, parquet.Compression(&parquet.Snappy))
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var rows []benchRow
-	flush := func() {
-		if _, err := pw.Write(rows); err != nil {
-			b.Fatal(err)
-		}
-		if err := pw.Flush(); err != nil {
-			b.Fatal(err)
-		}
-		rows = rows[:0]
-	}
-	for sc.Scan() {
-		var r benchRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			b.Fatal(err)
-		}
-		if rows = append(rows, r); len(rows) == 50_000 {
-			flush()
-		}
-	}
-	if len(rows) > 0 {
-		flush()
-	}
-	if err := pw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
 
 // upload copies a local file to an object, streamed.
 func upload(b *testing.B, local, name string) {
@@ -124,7 +55,10 @@ func BenchmarkExportFiles(b *testing.B) {
 	}
 	prefix := blobiotest.Prefix(b)
 	tmp := b.TempDir()
-	for _, in := range []struct{ format, local string }{{"jsonl", w.files.Records}, {"parquet", parquetWorld(b, w)}} {
+	for _, in := range []struct {
+		format, local string
+		fields        record.Fields
+	}{{"jsonl", w.files.Records, benchFields}, {"parquet", parquetWorld(b, w, "snappy"), benchParquetFields}} {
 		remote := prefix + "in/records." + in.format
 		upload(b, in.local, remote)
 		st, err := os.Stat(in.local)
@@ -141,7 +75,7 @@ func BenchmarkExportFiles(b *testing.B) {
 				b.SetBytes(st.Size())
 				var m *export.Manifest
 				for b.Loop() {
-					m, err = export.Run(context.Background(), export.Options{Plan: plan, Fields: benchFields,
+					m, err = export.Run(context.Background(), export.Options{Plan: plan, Fields: in.fields,
 						Inputs: []string{c.in}, Out: c.out, Workers: 2, Now: benchAsOf})
 					if err != nil {
 						b.Fatal(err)

@@ -43,6 +43,7 @@ type worker struct {
 	// zero to one (the Decider reads and resets only those).
 	tracking bool
 	touched  []int32
+	rows     rowWorker // for the rows of Parquet inputs (parquet.go)
 }
 
 var errTooLong = errors.New("line longer than 16 MiB")
@@ -97,6 +98,9 @@ func blank(line []byte) bool {
 }
 
 func (w *worker) process(b *batch) {
+	if w.processRows(b) { // the rows of a Parquet input (parquet.go)
+		return
+	}
 	for _, n := range b.tooLong {
 		b.read++
 		w.reject(b, n, nil, decision.Result{Reason: decision.ReasonMalformed}, errTooLong.Error())
@@ -197,6 +201,9 @@ func (w *worker) flush(b *batch) {
 			b.kept = append(b.kept, int32(p.n-b.line))
 		} else {
 			b.out = append(append(b.out, line...), '\n')
+		}
+		if line == nil { // a Parquet row read without its line
+			line = w.rowLine(b, p.n)
 		}
 		b.leaves = w.appendLeafHash(b.leaves, p.id, line)
 		subjects := p.rec.Subjects

@@ -119,6 +119,9 @@ func NewReader(f Fields) *Reader {
 	return r
 }
 
+// Fields returns the fields the reader reads.
+func (r *Reader) Fields() Fields { return r.fields }
+
 // Read validates line as one JSON object and fills rec with its category,
 // creation time and subjects (in flag order, then array order). It returns
 // the record id when it could be read, even when the record is malformed;
