@@ -69,6 +69,11 @@ func filesParquet(t *testing.T) []byte {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Several row groups: an object's are streamed one after another, each
+	// held while it is decoded (the export's spanReader).
+	if pf, err := parquet.OpenFile(bytes.NewReader(b.Bytes()), int64(b.Len())); err != nil || len(pf.RowGroups()) != 5 {
+		t.Fatalf("the Parquet world: %v, want 5 row groups", err)
+	}
 	return b.Bytes()
 }
 

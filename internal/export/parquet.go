@@ -127,20 +127,35 @@ const objectReadBuffer = 1 << 20
 // openParquet opens a Parquet input, a local file or an object (read in
 // ranges where it lives, never downloaded whole first).
 func openParquet(ctx context.Context, path string) (*blobio.Reader, *parquet.File, error) {
+	f, pf, _, err := openParquetSpans(ctx, path)
+	return f, pf, err
+}
+
+// openParquetSpans opens a Parquet input; for an object, its row groups'
+// reads go through a spanReader (nil for a local file).
+func openParquetSpans(ctx context.Context, path string) (*blobio.Reader, *parquet.File, *spanReader, error) {
 	f, err := blobio.Open(ctx, path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("input %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("input %s: %w", path, err)
 	}
 	opts := []parquet.FileOption{parquet.SkipBloomFilters(true)}
+	var at io.ReaderAt = f
+	var spans *spanReader
 	if blobio.IsURL(path) {
 		opts = append(opts, parquet.ReadBufferSize(objectReadBuffer), parquet.OptimisticRead(true))
+		spans = newSpanReader(f)
+		at = spans
 	}
-	pf, err := parquet.OpenFile(f, f.Size(), opts...)
+	pf, err := parquet.OpenFile(at, f.Size(), opts...)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("input %s: not a readable Parquet file: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("input %s: not a readable Parquet file: %w", path, err)
 	}
-	return f, pf, nil
+	if spans != nil && !spans.plan(pf) {
+		spans.spans = nil // read by ranges, hashed apart
+		spans = nil
+	}
+	return f, pf, spans, nil
 }
 
 // parquetSchema returns a Parquet input's schema.
@@ -154,7 +169,7 @@ func parquetSchema(ctx context.Context, path string) (*parquet.Schema, error) {
 }
 
 func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), send func(*batch, int, int) bool, digests []FileDigest) error {
-	f, pf, err := openParquet(e.ctx, path)
+	f, pf, spans, err := openParquetSpans(e.ctx, path)
 	if err != nil {
 		return err
 	}
@@ -162,7 +177,12 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 	if !parquet.EqualNodes(pf.Schema(), e.schema) {
 		return fmt.Errorf("input %s: its Parquet schema differs from that of %s: the output of Parquet inputs has their one schema", path, e.o.Inputs[0])
 	}
-	hash := hashFile(e.ctx, f)
+	var hash *fileHash
+	if spans != nil {
+		hash = spans.stream(e.ctx)
+	} else {
+		hash = hashFile(e.ctx, f)
+	}
 	defer hash.stop()
 	b, ok := get()
 	if !ok {
@@ -184,6 +204,9 @@ func (e *exporter) readParquet(fi int, path string, get func() (*batch, bool), s
 		return d
 	}
 	for g, rg := range pf.RowGroups() {
+		if spans != nil {
+			spans.enter(g)
+		}
 		rows := newRowGroupReader(rg)
 		for {
 			if cap(b.rows) < parquetBatchRows {

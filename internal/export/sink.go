@@ -106,6 +106,7 @@ func (s *parquetSink) Close() error { return s.w.Close() }
 type rowSink struct {
 	w       *parquet.Writer
 	pending []parquet.Row
+	owned   int // the first pending rows, copied already
 }
 
 // newRowSink writes Parquet of schema to w.
@@ -124,7 +125,7 @@ const rowRun = 64
 
 func (s *rowSink) Write(b *batch) error {
 	for _, k := range b.kept {
-		s.pending = append(s.pending, b.rows[k]) // b.rows[k] is the row's own copy
+		s.pending = append(s.pending, b.rows[k])
 	}
 	return s.flush(false)
 }
@@ -136,20 +137,27 @@ func (s *rowSink) writeRows(rows []parquet.Row) error {
 }
 
 // flush writes the whole runs of rows pending (with all, the rest too).
+// The rows it leaves for the next run outlive the batch whose pages and
+// arena their values point into (the batch goes back to the pool as soon
+// as Write returns): they are copied.
 func (s *rowSink) flush(all bool) error {
 	n := len(s.pending) / rowRun * rowRun
 	if all {
 		n = len(s.pending)
 	}
-	if n == 0 {
-		return nil
+	if n > 0 {
+		if _, err := s.w.WriteRows(s.pending[:n]); err != nil {
+			return err
+		}
+		rest := copy(s.pending, s.pending[n:])
+		clear(s.pending[rest:])
+		s.pending = s.pending[:rest]
+		s.owned = max(s.owned-n, 0)
 	}
-	if _, err := s.w.WriteRows(s.pending[:n]); err != nil {
-		return err
+	for i, r := range s.pending[s.owned:] {
+		s.pending[s.owned+i] = r.Clone()
 	}
-	rest := copy(s.pending, s.pending[n:])
-	clear(s.pending[rest:])
-	s.pending = s.pending[:rest]
+	s.owned = len(s.pending)
 	return nil
 }
 
