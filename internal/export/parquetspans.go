@@ -30,7 +30,7 @@ type spanReader struct {
 	r *blobio.Reader
 
 	mu    sync.Mutex
-	spans []*span // by row group, in file order; nil once released
+	spans []*span     // by row group, in file order; nil once released
 	free  chan []byte // a released span's memory, for the next
 }
 
