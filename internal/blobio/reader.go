@@ -136,3 +136,21 @@ func (r *Reader) Close() error {
 }
 
 var _ io.ReaderAt = (*Reader)(nil)
+
+// ReadFile reads a local file or an object whole (a manifest, a shard's
+// leaves): os.ReadFile for a path, one GET for an object.
+func ReadFile(ctx context.Context, name string) ([]byte, error) {
+	if !IsURL(name) {
+		return os.ReadFile(name)
+	}
+	r, err := Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b := make([]byte, r.Size())
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
+}

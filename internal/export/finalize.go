@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -243,7 +242,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 				return nil, err
 			}
 		}
-		leaves, err := readWhole(ctx, ShardFile(o.Dir, "leaves", i))
+		leaves, err := blobio.ReadFile(ctx, ShardFile(o.Dir, "leaves", i))
 		if err != nil {
 			return nil, err
 		}
@@ -255,7 +254,7 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 				return nil, err
 			}
 		}
-		framed, err := readWhole(ctx, ShardFile(o.Dir, "records", i))
+		framed, err := blobio.ReadFile(ctx, ShardFile(o.Dir, "records", i))
 		if err != nil {
 			return nil, err
 		}
@@ -351,25 +350,8 @@ func Finalize(ctx context.Context, o FinalizeOptions) (m *Manifest, err error) {
 	return m, nil
 }
 
-// readWhole reads a local file or an object whole.
-func readWhole(ctx context.Context, name string) ([]byte, error) {
-	if !blobio.IsURL(name) {
-		return os.ReadFile(name)
-	}
-	r, err := blobio.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	b := make([]byte, r.Size())
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return b, nil
-}
-
 func readJSONFile(ctx context.Context, path string, v any) error {
-	b, err := readWhole(ctx, path)
+	b, err := blobio.ReadFile(ctx, path)
 	if err != nil {
 		return err
 	}

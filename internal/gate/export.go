@@ -451,7 +451,7 @@ func filesStatus(ctx context.Context, e *store.Export) (string, error) {
 	if path == "" { // logged by an older consentgate
 		path = m.Output.File + ".manifest.json"
 	}
-	body, err := readFile(ctx, resolve(path))
+	body, err := blobio.ReadFile(ctx, resolve(path))
 	if unknowable(resolve(path), err) {
 		return "", err
 	}

@@ -54,24 +54,6 @@ func fileSHA256(ctx context.Context, name string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
-// readFile reads a local file or an object whole (a manifest).
-func readFile(ctx context.Context, name string) ([]byte, error) {
-	if !blobio.IsURL(name) {
-		return os.ReadFile(name)
-	}
-	r, err := blobio.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	rc, err := r.NewRangeReader(ctx, 0, -1)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
-}
-
 // fileExists reports whether a local file or an object is there.
 func fileExists(ctx context.Context, name string) bool {
 	if !blobio.IsURL(name) {

@@ -14,6 +14,7 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -61,7 +62,7 @@ type ManifestOptions struct {
 // not checked (skipped). It creates nothing; a manifest that cannot be
 // read or parsed is Invalid.
 func VerifyManifest(ctx context.Context, g *Gate, path, verifierKey string, o ManifestOptions) (*ManifestReport, error) {
-	body, err := readFile(ctx, path)
+	body, err := blobio.ReadFile(ctx, path)
 	if err != nil {
 		return nil, &Error{Code: Invalid, Message: err.Error(), Err: err}
 	}
