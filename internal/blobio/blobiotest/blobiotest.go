@@ -33,19 +33,13 @@ const (
 // answer.
 func Prefix(t testing.TB) string {
 	t.Helper()
-	endpoint := os.Getenv("CONSENTGATE_TEST_S3")
-	if endpoint == "" {
-		endpoint = DefaultS3
-	}
+	endpoint := envOr("CONSENTGATE_TEST_S3", DefaultS3)
 	t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
 		t.Setenv("AWS_ACCESS_KEY_ID", DefaultKey)
 		t.Setenv("AWS_SECRET_ACCESS_KEY", DefaultSecret)
 	}
-	bucket := os.Getenv("CONSENTGATE_TEST_S3_BUCKET")
-	if bucket == "" {
-		bucket = DefaultBucket
-	}
+	bucket := envOr("CONSENTGATE_TEST_S3_BUCKET", DefaultBucket)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client, err := blobio.S3Client(ctx)
@@ -102,4 +96,12 @@ func Write(t testing.TB, name string, data []byte) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// envOr is the variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -73,16 +73,10 @@ func runPrefix(t testing.TB, scheme, bucket string) string {
 // reason when the emulator does not answer.
 func GSPrefix(t testing.TB) string {
 	t.Helper()
-	host := os.Getenv("CONSENTGATE_TEST_GCS")
-	if host == "" {
-		host = DefaultGCS
-	}
+	host := envOr("CONSENTGATE_TEST_GCS", DefaultGCS)
 	t.Setenv("STORAGE_EMULATOR_HOST", host)
 	answers(t, "GCS emulator", host, ".ci/run builds and starts fake-gcs-server there")
-	name := os.Getenv("CONSENTGATE_TEST_GCS_BUCKET")
-	if name == "" {
-		name = DefaultBucket
-	}
+	name := envOr("CONSENTGATE_TEST_GCS_BUCKET", DefaultBucket)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client := gcsClient(t, name)
@@ -123,10 +117,7 @@ func gcsClient(t testing.TB, bucket string) *storage.Client {
 // first opens an azblob:// URL: call AzblobPrefix before that.
 func AzblobPrefix(t testing.TB) string {
 	t.Helper()
-	host := os.Getenv("CONSENTGATE_TEST_AZBLOB")
-	if host == "" {
-		host = DefaultAzurite
-	}
+	host := envOr("CONSENTGATE_TEST_AZBLOB", DefaultAzurite)
 	t.Setenv("AZURE_STORAGE_DOMAIN", host)
 	answers(t, "Azure emulator", host, ".ci/run installs and starts Azurite there")
 	t.Setenv("AZURE_STORAGE_PROTOCOL", "http")
@@ -135,10 +126,7 @@ func AzblobPrefix(t testing.TB) string {
 		t.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
 		t.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
 	}
-	name := os.Getenv("CONSENTGATE_TEST_AZBLOB_CONTAINER")
-	if name == "" {
-		name = DefaultContainer
-	}
+	name := envOr("CONSENTGATE_TEST_AZBLOB_CONTAINER", DefaultContainer)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := azureContainer(t, name).Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
