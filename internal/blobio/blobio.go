@@ -26,11 +26,13 @@
 package blobio
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 
+	"github.com/aws/smithy-go"
 	"gocloud.dev/gcerrors"
 )
 
@@ -90,8 +92,9 @@ func (l location) url(key string) string {
 	return s
 }
 
-// wrap words a blob library error for the user: the URL first, and a
-// missing object as ErrNotExist.
+// wrap words a blob library error for the user: the URL first, a missing
+// object as ErrNotExist, and credentials the store refused (or none found)
+// with where they come from.
 func wrap(name string, err error) error {
 	if err == nil {
 		return nil
@@ -99,5 +102,35 @@ func wrap(name string, err error) error {
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return &os.PathError{Op: "open", Path: name, Err: ErrNotExist}
 	}
+	if credentialsRefused(err) {
+		return fmt.Errorf("%s: the store refused the credentials, or none were found (%s): %w", name, credentialsFrom(name), err)
+	}
 	return fmt.Errorf("%s: %w", name, err)
+}
+
+// credentialsRefused reports whether err is the store refusing the
+// request's credentials (or the SDK finding none to sign it with).
+func credentialsRefused(err error) bool {
+	if gcerrors.Code(err) == gcerrors.PermissionDenied {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "ExpiredToken", "InvalidToken", "AuthorizationHeaderMalformed":
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "get credentials:") || strings.Contains(err.Error(), "failed to retrieve credentials")
+}
+
+// credentialsFrom says where a scheme's credentials are read from.
+func credentialsFrom(name string) string {
+	switch {
+	case strings.HasPrefix(name, "gs://"):
+		return "gs:// uses Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, or gcloud auth application-default login"
+	case strings.HasPrefix(name, "azblob://"):
+		return "azblob:// uses AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, or the Azure identity variables"
+	}
+	return "s3:// uses AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and the shared config files"
 }

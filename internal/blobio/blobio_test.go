@@ -536,3 +536,46 @@ func TestAzblobURLOptions(t *testing.T) {
 		t.Fatalf("Open(%s) = %v, want a failure to reach 127.0.0.1:1", dead, err)
 	}
 }
+
+// TestMissingAndRefusedWords: what a command prints when a URL's bucket
+// is not there, when nothing is under its key, and when the store
+// refuses the credentials — from Open and List alike, each naming the URL.
+func TestMissingAndRefusedWords(t *testing.T) {
+	ctx := context.Background()
+	s3p := blobiotest.Prefix(t)
+	az := blobiotest.AzblobPrefix(t)
+	cases := []struct {
+		name, want string
+		is         []error
+	}{
+		{"s3://no-such-bucket-cg/k.json", "s3://no-such-bucket-cg/k.json: the bucket no-such-bucket-cg does not exist", []error{blobio.ErrNoBucket, blobio.ErrNotExist}},
+		{s3p + "nothing/k.json", s3p + "nothing/k.json: nothing under the key ", []error{blobio.ErrNotExist}},
+		{s3p + "raw/*.jsonl", "(a name is taken as it is, not as a pattern: name each object)", []error{blobio.ErrNotExist}},
+		{"azblob://no-such-container-cg/k.json", "azblob://no-such-container-cg/k.json: the container no-such-container-cg does not exist", []error{blobio.ErrNoBucket}},
+		{az + "nothing/k.json", "nothing under the key ", []error{blobio.ErrNotExist}},
+	}
+	for _, c := range cases {
+		_, err := blobio.Open(ctx, c.name)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%s) = %v, want %q", c.name, err, c.want)
+		}
+		for _, target := range c.is {
+			if !errors.Is(err, target) {
+				t.Errorf("Open(%s) = %v, not %v", c.name, err, target)
+			}
+		}
+	}
+	if _, err := blobio.List(ctx, "s3://no-such-bucket-cg/p/"); err == nil || !strings.Contains(err.Error(), "the bucket no-such-bucket-cg does not exist") {
+		t.Errorf("List of a missing bucket = %v", err)
+	}
+	name := s3p + "refused/k.json"
+	write(t, name, []byte("x"))
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	// A bucket is opened once per process and endpoint: a new endpoint
+	// spelling gives a client with the wrong secret.
+	t.Setenv("AWS_ENDPOINT_URL_S3", strings.Replace(blobio.Endpoint(), "127.0.0.1", "localhost", 1))
+	_, err := blobio.Open(ctx, name)
+	if err == nil || !strings.Contains(err.Error(), name+": the store refused the credentials, or none were found (s3:// uses AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("Open with a wrong secret = %v", err)
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 )
 
@@ -44,9 +46,11 @@ func CheckWritable(ctx context.Context, name string) error {
 	ok, err := b.IsAccessible(ctx)
 	switch {
 	case err == nil && !ok:
-		return &bucketError{name: name, bucket: l.bucket}
+		return newBucketError(name, l)
+	case err != nil && credentialsRefused(err):
+		return wrap(name, err)
 	case err != nil && gcerrors.Code(err) != gcerrors.PermissionDenied:
-		return fmt.Errorf("%s: the bucket %s cannot be reached: %w", name, l.bucket, err)
+		return fmt.Errorf("%s: the %s %s cannot be reached: %w", name, bucketWord(l.scheme), l.bucket, err)
 	}
 	var client *s3.Client
 	if !b.As(&client) {
@@ -56,7 +60,10 @@ func CheckWritable(ctx context.Context, name string) error {
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchBucket" {
-			return &bucketError{name: name, bucket: l.bucket}
+			return newBucketError(name, l)
+		}
+		if credentialsRefused(err) {
+			return wrap(name, err)
 		}
 		return fmt.Errorf("%s: not writable with these credentials: %w", name, err)
 	}
@@ -66,45 +73,59 @@ func CheckWritable(ctx context.Context, name string) error {
 	return nil
 }
 
-// CheckReadable opens name and closes it again, wording a missing object
-// or bucket for the user: the size when it is there; an error wrapping
-// ErrNotExist naming the URL when nothing is under the key, one wrapping
-// ErrNoBucket when the bucket itself is not there.
+// CheckReadable opens name and closes it again: the size when it is
+// there; an error wrapping ErrNotExist naming the URL when nothing is under
+// the key, one wrapping ErrNoBucket (and ErrNotExist) when the bucket
+// itself is not there.
 func CheckReadable(ctx context.Context, name string) (int64, error) {
 	r, err := Open(ctx, name)
-	if err == nil {
-		r.Close()
-		return r.Size(), nil
-	}
-	if !IsURL(name) || !errors.Is(err, ErrNotExist) {
+	if err != nil {
 		return 0, err
 	}
-	l, perr := parse(name, true)
-	if perr != nil {
-		return 0, err
+	r.Close()
+	return r.Size(), nil
+}
+
+// missing words what the store did not find under l: the bucket, when it
+// is not there (one more request, made only then), else the key.
+func missing(ctx context.Context, b *blob.Bucket, l location, name string) error {
+	if ok, err := b.IsAccessible(ctx); err == nil && !ok {
+		return newBucketError(name, l)
 	}
-	b, berr := bucket(ctx, l)
-	if berr != nil {
-		return 0, err
+	return &keyError{name: name, key: l.key}
+}
+
+// bucketWord is what a scheme calls a bucket.
+func bucketWord(scheme string) string {
+	if scheme == "azblob" {
+		return "container"
 	}
-	if ok, aerr := b.IsAccessible(ctx); aerr == nil && !ok {
-		return 0, &bucketError{name: name, bucket: l.bucket}
-	}
-	return 0, &keyError{name: name, key: l.key}
+	return "bucket"
 }
 
 // bucketError is ErrNoBucket for one URL: "NAME: the bucket B does not
-// exist".
-type bucketError struct{ name, bucket string }
+// exist" (the container, for azblob). Nothing is under its name either:
+// it is ErrNotExist too.
+type bucketError struct{ name, bucket, word string }
+
+func newBucketError(name string, l location) *bucketError {
+	return &bucketError{name: name, bucket: l.bucket, word: bucketWord(l.scheme)}
+}
 
 func (e *bucketError) Error() string {
-	return e.name + ": the bucket " + e.bucket + " does not exist"
+	return e.name + ": the " + e.word + " " + e.bucket + " does not exist"
 }
-func (e *bucketError) Unwrap() error { return ErrNoBucket }
+func (e *bucketError) Unwrap() []error { return []error{ErrNoBucket, ErrNotExist} }
 
 // keyError is ErrNotExist for one URL whose bucket is there: "NAME:
 // nothing under the key K".
 type keyError struct{ name, key string }
 
-func (e *keyError) Error() string { return e.name + ": nothing under the key " + e.key }
+func (e *keyError) Error() string {
+	msg := e.name + ": nothing under the key " + e.key
+	if strings.ContainsAny(e.key, "*[") {
+		msg += " (a name is taken as it is, not as a pattern: name each object)"
+	}
+	return msg
+}
 func (e *keyError) Unwrap() error { return ErrNotExist }

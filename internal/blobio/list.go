@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 )
 
 // An Entry is one file List found.
@@ -44,6 +45,9 @@ func List(ctx context.Context, prefix string) ([]Entry, error) {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, missing(ctx, b, l, prefix)
 		}
 		if err != nil {
 			return nil, wrap(prefix, err)

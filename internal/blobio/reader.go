@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 )
 
 // A Reader reads one file, local or in an object store, in ranges.
@@ -54,6 +55,9 @@ func Open(ctx context.Context, name string) (*Reader, error) {
 		return nil, err
 	}
 	attrs, err := b.Attributes(ctx, l.key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, missing(ctx, b, l, name)
+	}
 	if err != nil {
 		return nil, wrap(name, err)
 	}
