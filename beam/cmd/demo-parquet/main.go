@@ -109,6 +109,11 @@ func main() {
 }
 
 func fail(err error) {
-	fmt.Fprintln(os.Stderr, "demo-parquet:", err)
+	msg := err.Error()
+	if strings.Contains(msg, "Invalid region") && os.Getenv("AWS_REGION") == "" {
+		// Beam's S3 filesystem, unlike consentgate, assumes no region.
+		msg += " (set AWS_REGION, e.g. AWS_REGION=us-east-1)"
+	}
+	fmt.Fprintln(os.Stderr, "demo-parquet:", msg)
 	os.Exit(1)
 }
