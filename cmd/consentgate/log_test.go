@@ -520,6 +520,23 @@ func exportStatus(t *testing.T, dir, storePath, id string) string {
 	return ""
 }
 
+// listedStatus is an export's status as `exports --json` lists it.
+func listedStatus(t *testing.T, dir, storePath, id string) string {
+	t.Helper()
+	var l struct {
+		Exports []struct{ ID, Status string }
+	}
+	if err := json.Unmarshal([]byte(ok(t, dir, "--store", "sqlite:"+storePath, "exports", "--json")), &l); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range l.Exports {
+		if e.ID == id {
+			return e.Status
+		}
+	}
+	return ""
+}
+
 // lastExportID is the id of the store's newest export (the newest line of
 // report subject).
 func lastExportID(t *testing.T, dir, storePath string) string {
@@ -569,6 +586,24 @@ func TestExportCrashAtEachRename(t *testing.T) {
 			}
 			if got := exportStatus(t, elsewhere, storePath, id); got != c.want {
 				t.Fatalf("after the next writing command: %s, want %s", got, c.want)
+			}
+			// `exports` says the same as report subject, as text, as JSON,
+			// and with the export's manifest.
+			if got := listedStatus(t, elsewhere, storePath, id); got != c.want {
+				t.Fatalf("exports --json: %s, want %s", got, c.want)
+			}
+			if out := ok(t, elsewhere, "--store", "sqlite:"+storePath, "exports"); !regexp.MustCompile(`(?m)^` + id + ` +` + c.want + ` `).MatchString(out) {
+				t.Fatalf("exports does not list %s as %s:\n%s", id, c.want, out)
+			}
+			var shown struct {
+				Export   struct{ ID, Status string }
+				Manifest struct {
+					ExportID string `json:"export_id"`
+				}
+			}
+			if err := json.Unmarshal([]byte(ok(t, elsewhere, "--store", "sqlite:"+storePath, "exports", "show", id)), &shown); err != nil ||
+				shown.Export.ID != id || shown.Export.Status != c.want || shown.Manifest.ExportID != id {
+				t.Fatalf("exports show %s: %+v %v", id, shown, err)
 			}
 			if left, _ := filepath.Glob(filepath.Join(dir, ".crash*.tmp-*")); len(left) != 0 {
 				t.Fatalf("temporary files left: %v", left)

@@ -181,6 +181,8 @@ func commands() []command {
 		{"log open", nil, "--subject S", "give a subject the salts of their log entries and export pseudonyms", []string{"subject"}, cmdLogOpen},
 		{"log erase", nil, "--subject S", "erase a subject's log key: their entries become unlinkable", []string{"subject"}, cmdLogErase},
 		{"log tiles", nil, "--out DIR", "write the checkpoint, C2SP tlog-tiles and entry bundles to a folder", []string{"out"}, cmdLogTiles},
+		{"exports", nil, "", "the exports and where each stands: logged, complete, or abandoned (its files never all appeared)", nil, cmdExports},
+		{"exports show", []string{"ID"}, "ID", "an export with its stored manifest", nil, cmdExportsShow},
 		{"manifest verify", []string{"FILE"}, "FILE", "check an export manifest's signature, file digests and log inclusion", nil, cmdManifestVerify},
 		{"notice verify", []string{"FILE"}, "FILE --manifest FILE --key FILE", "check a notice to a recipient as the recipient does: its signature, its log inclusion and every record's proof in the manifest's records_root, no store", []string{"manifest", "key"}, cmdNoticeVerify},
 		{"notices", nil, "", "the notices sent to recipients after opt-outs, and where each stands", nil, cmdNotices},
