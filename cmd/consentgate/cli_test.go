@@ -208,6 +208,7 @@ func TestJSONOutput(t *testing.T) {
 		"consent show":          {"consent", "show", "--subject", "ana"},
 		"decide":                {"decide", "--subject", "ana", "--category", "user.content.public", "--created", "2024-10-01T00:00:00Z", "--purpose", "train_ai_system.generative", "--recipient", "partner-x", "--as-of", "2025-01-01T00:00:00Z"},
 		"report subject":        {"report", "subject", "--subject", "ana"},
+		"exports":               {"exports"},
 		"impact":                {"impact"},
 		"deliver status":        {"deliver", "status"},
 		"log verify":            {"log", "verify"},
