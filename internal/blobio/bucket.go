@@ -27,6 +27,17 @@ var buckets struct {
 	m map[string]*blob.Bucket
 }
 
+// locate parses an object-store name (with its key, or a prefix) and
+// opens its bucket.
+func locate(ctx context.Context, name string, wantKey bool) (location, *blob.Bucket, error) {
+	l, err := parse(name, wantKey)
+	if err != nil {
+		return l, nil, err
+	}
+	b, err := bucket(ctx, l)
+	return l, b, err
+}
+
 // bucket returns the opened bucket of l.
 func bucket(ctx context.Context, l location) (*blob.Bucket, error) {
 	id := l.scheme + "://" + l.bucket + "?" + l.query

@@ -33,11 +33,7 @@ func CheckWritable(ctx context.Context, name string) error {
 	if !IsURL(name) {
 		return nil
 	}
-	l, err := parse(name, true)
-	if err != nil {
-		return err
-	}
-	b, err := bucket(ctx, l)
+	l, b, err := locate(ctx, name, true)
 	if err != nil {
 		return err
 	}

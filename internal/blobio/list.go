@@ -31,11 +31,7 @@ func List(ctx context.Context, prefix string) ([]Entry, error) {
 	if !IsURL(prefix) {
 		return listLocal(prefix)
 	}
-	l, err := parse(prefix, false)
-	if err != nil {
-		return nil, err
-	}
-	b, err := bucket(ctx, l)
+	l, b, err := locate(ctx, prefix, false)
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +105,7 @@ func Remove(ctx context.Context, name string) error {
 	if !IsURL(name) {
 		return os.Remove(name)
 	}
-	l, err := parse(name, true)
-	if err != nil {
-		return err
-	}
-	b, err := bucket(ctx, l)
+	l, b, err := locate(ctx, name, true)
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,7 @@ func Open(ctx context.Context, name string) (*Reader, error) {
 		}
 		return &Reader{name: name, size: st.Size(), f: f, ctx: ctx}, nil
 	}
-	l, err := parse(name, true)
-	if err != nil {
-		return nil, err
-	}
-	b, err := bucket(ctx, l)
+	l, b, err := locate(ctx, name, true)
 	if err != nil {
 		return nil, err
 	}

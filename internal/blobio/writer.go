@@ -94,11 +94,7 @@ func Create(ctx context.Context, name string) (*Writer, error) {
 		}
 		return &Writer{name: name, f: f}, nil
 	}
-	l, err := parse(name, true)
-	if err != nil {
-		return nil, err
-	}
-	b, err := bucket(ctx, l)
+	l, b, err := locate(ctx, name, true)
 	if err != nil {
 		return nil, err
 	}
