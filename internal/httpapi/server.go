@@ -19,6 +19,7 @@ import (
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
+	"github.com/consentgate/consentgate/internal/httpmux"
 )
 
 // Config is what a server runs on.
@@ -99,17 +100,12 @@ func (s *Server) bodyDeadline(h http.Handler) http.Handler {
 func (s *Server) harden(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		mh, pattern := s.mux.Handler(r)
-		if pattern != "" {
+		if _, pattern := s.mux.Handler(r); pattern != "" {
 			h.ServeHTTP(w, r)
 			return
 		}
-		// The mux's own answer gives the status and the Allow header;
-		// the API words it.
-		rec := &headRecorder{header: http.Header{}}
-		mh.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			allow := rec.header.Get("Allow")
+		// The mux says 405 (and Allow) or 404; the API words it.
+		if allow, ok := httpmux.Unmatched(s.mux, r); ok {
 			w.Header().Set("Allow", allow)
 			s.fail(w, r, &Error{http.StatusMethodNotAllowed, "method_not_allowed", r.URL.Path + " does not take " + r.Method + "; it takes " + allow, ""})
 			return
@@ -117,16 +113,6 @@ func (s *Server) harden(h http.Handler) http.Handler {
 		s.fail(w, r, &Error{http.StatusNotFound, string(gate.NotFound), "no route serves " + r.Method + " " + r.URL.Path + " (GET /openapi.json lists the routes)", ""})
 	})
 }
-
-// headRecorder keeps the status and headers of an answer, not its body.
-type headRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headRecorder) Header() http.Header         { return h.header }
-func (h *headRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headRecorder) WriteHeader(status int)      { h.status = status }
 
 // bodyRate is the rate a body's deadline grows at as it arrives.
 const bodyRate = 64 << 10 // bytes per second

@@ -22,6 +22,7 @@ import (
 	"github.com/consentgate/consentgate/internal/access"
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/gate"
+	"github.com/consentgate/consentgate/internal/httpmux"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
 
@@ -102,26 +103,13 @@ func New(c Config) http.Handler {
 // unmatched answers a path no page serves (404), or a method it does not
 // take (405, with the mux's Allow), with the HTML error page.
 func (p *pages) unmatched(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
-	h, _ := mux.Handler(r)
-	rec := &headRecorder{header: http.Header{}}
-	h.ServeHTTP(rec, r)
-	if rec.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", rec.header.Get("Allow"))
+	if allow, ok := httpmux.Unmatched(mux, r); ok {
+		w.Header().Set("Allow", allow)
 		p.fail(w, r, http.StatusMethodNotAllowed, "This page cannot be used that way.")
 		return
 	}
 	p.fail(w, r, http.StatusNotFound, "There is no such page.")
 }
-
-// headRecorder keeps the status and headers of an answer, not its body.
-type headRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headRecorder) Header() http.Header         { return h.header }
-func (h *headRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headRecorder) WriteHeader(status int)      { h.status = status }
 
 var funcs = template.FuncMap{
 	"when": func(t timestamp.Time) string { return t.Time().UTC().Format("2 Jan 2006, 15:04 UTC") },
