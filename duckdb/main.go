@@ -40,8 +40,8 @@ import (
 	"github.com/consentgate/consentgate/internal/demo"
 )
 
-// asOf is the benchmark's as-of time (internal/export's benchAsOf).
-const asOf = "2025-01-21T00:00:00Z"
+// asOf is the benchmark's as-of time.
+const asOf = demo.ScaleAsOf
 
 func main() {
 	world := flag.String("world", filepath.Join(os.TempDir(), "consentgate-bench-v2-1000000-2000000"), "the generated world's `DIR`")
@@ -108,7 +108,7 @@ func compare(world, bin, work string, pairs, threads int) error {
 	if err != nil {
 		return err
 	}
-	if err := copyStore(world, filepath.Join(work, "store")); err != nil {
+	if err := demo.CopyScaleStore(world, filepath.Join(work, "store")); err != nil {
 		return err
 	}
 	if err := prepareTables(world, filepath.Join(work, "tables")); err != nil {
@@ -116,10 +116,7 @@ func compare(world, bin, work string, pairs, threads int) error {
 	}
 	cgOut, duckOut := filepath.Join(work, "consentgate.jsonl"), filepath.Join(work, "duckdb.jsonl")
 	cgArgs := func(rejects bool) []string {
-		a := []string{"--store", "sqlite:" + filepath.Join(work, "store", "store.db"), "export",
-			"--purpose", demo.ExportPurpose, "--recipient", demo.ExportRecipient, "--as-of", asOf,
-			"--in", in, "--id", "id", "--time", "created_at", "--category-field", "kind",
-			"--subject", "author=author", "--subject", "recipient=to", "--workers", fmt.Sprint(threads), "--out", cgOut}
+		a := demo.ScaleExportArgs(filepath.Join(work, "store", "store.db"), in, cgOut, threads)
 		if rejects {
 			a = append(a, "--rejects", filepath.Join(work, "consentgate.rejects.jsonl"))
 		}
@@ -225,40 +222,6 @@ func sameFiles(a, b string) (bool, string, string, error) {
 		return false, "", "", err
 	}
 	return x == y, x, y, nil
-}
-
-// copyStore copies the world's SQLite store and its keys to dir.
-func copyStore(world, dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "store.db.keys"), 0o700); err != nil {
-		return err
-	}
-	var files []string
-	for _, pat := range []string{"store.db*", "store.db.keys/*"} {
-		m, _ := filepath.Glob(filepath.Join(world, pat))
-		files = append(files, m...)
-	}
-	for _, f := range files {
-		if fi, err := os.Stat(f); err != nil || fi.IsDir() {
-			continue
-		}
-		rel, _ := filepath.Rel(world, f)
-		src, err := os.Open(f)
-		if err != nil {
-			return err
-		}
-		dst, err := os.OpenFile(filepath.Join(dir, rel), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err == nil {
-			_, err = io.Copy(dst, src)
-			if cerr := dst.Close(); err == nil {
-				err = cerr
-			}
-		}
-		src.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // prepareTables writes the subject and consent events the store was

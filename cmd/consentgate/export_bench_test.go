@@ -41,7 +41,7 @@ func BenchmarkExportCommand(b *testing.B) {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	storeDir := filepath.Join(dir, "store")
-	if err := copyStore(world, storeDir); err != nil {
+	if err := demo.CopyScaleStore(world, storeDir); err != nil {
 		b.Fatal(err)
 	}
 	in := filepath.Join(world, "records.jsonl")
@@ -57,7 +57,7 @@ func BenchmarkExportCommand(b *testing.B) {
 			for b.Loop() {
 				n++
 				out := filepath.Join(dir, fmt.Sprintf("out-%d.jsonl", n))
-				args := exportCommandArgs(filepath.Join(storeDir, "store.db"), in, out)
+				args := demo.ScaleExportArgs(filepath.Join(storeDir, "store.db"), in, out, 2)
 				if rejects {
 					args = append(args, "--rejects", out+".rejects")
 				}
@@ -79,16 +79,6 @@ func BenchmarkExportCommand(b *testing.B) {
 	}
 }
 
-// exportCommandArgs is the benchmark's export command line: the fields of
-// internal/export's benchmarks (benchFields), its as-of time, 2 workers.
-// The DuckDB comparison (module duckdb/) runs the same line.
-func exportCommandArgs(storeDB, in, out string) []string {
-	return []string{"--store", "sqlite:" + storeDB, "export",
-		"--purpose", demo.ExportPurpose, "--recipient", demo.ExportRecipient, "--as-of", "2025-01-21T00:00:00Z",
-		"--in", in, "--id", "id", "--time", "created_at", "--category-field", "kind",
-		"--subject", "author=author", "--subject", "recipient=to", "--workers", "2", "--out", out}
-}
-
 // runChild runs the command to its end and returns its resource usage.
 func runChild(bin string, args ...string) (*syscall.Rusage, error) {
 	cmd := exec.Command(bin, args...)
@@ -98,40 +88,6 @@ func runChild(bin string, args ...string) (*syscall.Rusage, error) {
 		return nil, fmt.Errorf("%s %v: %v\n%s", bin, args, err, stderr.Bytes())
 	}
 	return cmd.ProcessState.SysUsage().(*syscall.Rusage), nil
-}
-
-// copyStore copies the world's SQLite store and its keys to dir.
-func copyStore(world, dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "store.db.keys"), 0o700); err != nil {
-		return err
-	}
-	var files []string
-	for _, pat := range []string{"store.db*", "store.db.keys/*"} {
-		m, _ := filepath.Glob(filepath.Join(world, pat))
-		files = append(files, m...)
-	}
-	for _, f := range files {
-		if fi, err := os.Stat(f); err != nil || fi.IsDir() {
-			continue
-		}
-		rel, _ := filepath.Rel(world, f)
-		src, err := os.Open(f)
-		if err != nil {
-			return err
-		}
-		dst, err := os.OpenFile(filepath.Join(dir, rel), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err == nil {
-			_, err = io.Copy(dst, src)
-			if cerr := dst.Close(); err == nil {
-				err = cerr
-			}
-		}
-		src.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // benchWorldDir returns the directory of the generated world that
