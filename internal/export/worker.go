@@ -261,10 +261,10 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 	if len(res.Subject) > 0 {
 		r = append(r, `,"subject":`...)
 		r = appendJSONString(r, res.Subject)
-		r = append(r, w.rejectParts.role(res.Role)...)
+		r = append(r, roleParts[res.Role]...)
 	}
 	if res.Check != decision.NoCheck {
-		r = append(r, w.rejectParts.check(res.Check)...)
+		r = append(r, checkParts[res.Check]...)
 	}
 	if detail != "" {
 		r = append(r, `,"detail":`...)
@@ -273,22 +273,18 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 	b.rejects = append(r, "}\n"...)
 }
 
-// rejectParts are the constant parts of rejects lines, each encoded once
-// per worker: `,"reason":"…"` for each reason met (reasons come from a
+// rejectParts are the constant parts of rejects lines: `,"reason":"…"`
+// for each reason met, encoded once per worker (reasons come from a
 // handful of strings: the policy tables' outcomes and the fail-closed
-// constants), `,"role":"…"` and `,"check":"…"`.
+// constants).
 type rejectParts struct {
 	reasons []string
 	encoded [][]byte
-	roles   [][]byte // by role
-	checks  [][]byte // by check
 }
 
 func (rp *rejectParts) reason(r string) []byte {
-	for i, n := range rp.reasons {
-		if len(n) == len(r) && (unsafe.StringData(n) == unsafe.StringData(r) || n == r) {
-			return rp.encoded[i]
-		}
+	if i := indexOf(rp.reasons, r); i >= 0 {
+		return rp.encoded[i]
 	}
 	enc := appendJSONString([]byte(`,"reason":`), r)
 	if len(rp.reasons) < 64 { // a reason built on the fly is encoded each time
@@ -297,32 +293,25 @@ func (rp *rejectParts) reason(r string) []byte {
 	return enc
 }
 
-func (rp *rejectParts) role(r policy.Role) []byte {
-	if int(r) < len(rp.roles) && rp.roles[r] != nil {
-		return rp.roles[r]
+// roleParts and checkParts are `,"role":"…"` and `,"check":"…"` for every
+// role and check, encoded once.
+var roleParts, checkParts = func() (roles, checks [256][]byte) {
+	for i := range 256 {
+		roles[i] = append(append([]byte(`,"role":"`), policy.Role(i).String()...), '"')
+		checks[i] = append(append([]byte(`,"check":"`), decision.Check(i).String()...), '"')
 	}
-	enc := append(append([]byte(`,"role":"`), r.String()...), '"')
-	if r < 64 {
-		for int(r) >= len(rp.roles) {
-			rp.roles = append(rp.roles, nil)
-		}
-		rp.roles[r] = enc
-	}
-	return enc
-}
+	return
+}()
 
-func (rp *rejectParts) check(c decision.Check) []byte {
-	if int(c) < len(rp.checks) && rp.checks[c] != nil {
-		return rp.checks[c]
-	}
-	enc := append(append([]byte(`,"check":"`), c.String()...), '"')
-	if c < 64 {
-		for int(c) >= len(rp.checks) {
-			rp.checks = append(rp.checks, nil)
+// indexOf finds a reason in a short list, by pointer first: the reasons
+// met are a handful of strings, so this beats a map.
+func indexOf(names []string, r string) int {
+	for i, n := range names {
+		if len(n) == len(r) && (unsafe.StringData(n) == unsafe.StringData(r) || n == r) {
+			return i
 		}
-		rp.checks[c] = enc
 	}
-	return enc
+	return -1
 }
 
 const hexDigits = "0123456789abcdef"
@@ -407,11 +396,9 @@ type reasonCounts struct {
 }
 
 func (rc *reasonCounts) add(r string) {
-	for i, n := range rc.names {
-		if len(n) == len(r) && (unsafe.StringData(n) == unsafe.StringData(r) || n == r) {
-			rc.counts[i]++
-			return
-		}
+	if i := indexOf(rc.names, r); i >= 0 {
+		rc.counts[i]++
+		return
 	}
 	rc.names = append(rc.names, r)
 	rc.counts = append(rc.counts, 1)

@@ -60,8 +60,8 @@ func TestRejectParts(t *testing.T) {
 		if got := string(rp.reason(`a "b"`)); got != `,"reason":"a \"b\""` {
 			t.Fatal(got)
 		}
-		if got := string(rp.role(policy.RecipientRole)) + string(rp.check(decision.Collection)); got != `,"role":"recipient","check":"collection"` {
-			t.Fatal(got)
-		}
+	}
+	if got := string(roleParts[policy.RecipientRole]) + string(checkParts[decision.Collection]); got != `,"role":"recipient","check":"collection"` {
+		t.Fatal(got)
 	}
 }
