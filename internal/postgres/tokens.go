@@ -30,14 +30,7 @@ func (s *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error) 
 
 // RevokeToken implements store.Store.
 func (s *DB) RevokeToken(ctx context.Context, hash string, at timestamp.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, $1) WHERE hash = $2`, int64(at), hash)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("token: %w", store.ErrNotFound)
-	}
-	return nil
+	return s.stampOnce(ctx, "token", `UPDATE tokens SET revoked_at = coalesce(revoked_at, $1) WHERE hash = $2`, at, hash)
 }
 
 // Tokens implements store.Store.

@@ -30,12 +30,19 @@ func (s *DB) SessionByHash(ctx context.Context, hash string) (store.Session, err
 
 // EndSession implements store.Store.
 func (s *DB) EndSession(ctx context.Context, hash string, at timestamp.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET ended_at = coalesce(ended_at, ?) WHERE hash = ?`, int64(at), hash)
+	return s.stampOnce(ctx, "session", `UPDATE sessions SET ended_at = coalesce(ended_at, ?) WHERE hash = ?`, at, hash)
+}
+
+// stampOnce sets the time a token or a session ended, by its hash, unless
+// it had ended already (the first time stands); what names the row kind
+// for the not-found error.
+func (s *DB) stampOnce(ctx context.Context, what, update string, at timestamp.Time, hash string) error {
+	res, err := s.db.ExecContext(ctx, update, int64(at), hash)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("session: %w", store.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return nil
 }

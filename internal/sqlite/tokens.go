@@ -29,14 +29,7 @@ func (s *DB) TokenByHash(ctx context.Context, hash string) (store.Token, error) 
 
 // RevokeToken implements store.Store.
 func (s *DB) RevokeToken(ctx context.Context, hash string, at timestamp.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE hash = ?`, int64(at), hash)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("token: %w", store.ErrNotFound)
-	}
-	return nil
+	return s.stampOnce(ctx, "token", `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE hash = ?`, at, hash)
 }
 
 // Tokens implements store.Store.
