@@ -212,3 +212,31 @@ func TestAdminConsoleRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmatchedPages: a page path nothing serves is the HTML error page's
+// 404, and a method a page does not take its 405 with the mux's Allow —
+// the pages' own words, not the API's JSON.
+func TestUnmatchedPages(t *testing.T) {
+	s := newSite(t)
+	for _, c := range []struct {
+		method, path string
+		want         int
+		allow, says  string
+	}{
+		{"GET", "/privacy/nope", 404, "", "There is no such page."},
+		{"DELETE", "/privacy", 405, "GET, HEAD", "This page cannot be used that way."},
+		{"PUT", "/admin/impact", 405, "POST", "This page cannot be used that way."},
+	} {
+		req, _ := http.NewRequest(c.method, s.url+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || resp.Header.Get("Allow") != c.allow || !strings.Contains(string(b), c.says) ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s %s: %d, Allow %q, %s\n%.300s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), b)
+		}
+	}
+}
