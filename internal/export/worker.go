@@ -7,13 +7,13 @@ import (
 	"hash"
 	"strconv"
 	"sync/atomic"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/inclusion"
+	"github.com/consentgate/consentgate/internal/jsontext"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/redact"
@@ -69,7 +69,7 @@ func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects 
 	w := &worker{writeRejects: writeRejects, plan: p, reader: record.NewReader(f), inputs: inputs,
 		counts: counts, versions: make([]bool, p.Versions().Len())}
 	for _, in := range inputs {
-		w.filePrefix = append(w.filePrefix, append(appendJSONString([]byte(`{"file":`), in), `,"line":`...))
+		w.filePrefix = append(w.filePrefix, append(jsontext.AppendString([]byte(`{"file":`), in), `,"line":`...))
 	}
 	return w
 }
@@ -78,7 +78,7 @@ func newWorker(p *decision.Plan, f record.Fields, inputs []string, writeRejects 
 // `{"file":"NAME","row":`.
 func (w *worker) rowPrefixes(inputs []string) {
 	for i, in := range inputs {
-		w.filePrefix[i] = append(appendJSONString([]byte(`{"file":`), in), `,"row":`...)
+		w.filePrefix[i] = append(jsontext.AppendString([]byte(`{"file":`), in), `,"row":`...)
 	}
 }
 
@@ -255,12 +255,12 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 	r = strconv.AppendInt(r, int64(line), 10)
 	if id != nil {
 		r = append(r, `,"id":`...)
-		r = appendJSONString(r, id)
+		r = jsontext.AppendString(r, id)
 	}
 	r = append(r, w.rejectParts.reason(res.Reason)...)
 	if len(res.Subject) > 0 {
 		r = append(r, `,"subject":`...)
-		r = appendJSONString(r, res.Subject)
+		r = jsontext.AppendString(r, res.Subject)
 		r = append(r, roleParts[res.Role]...)
 	}
 	if res.Check != decision.NoCheck {
@@ -268,7 +268,7 @@ func (w *worker) reject(b *batch, line int, id []byte, res decision.Result, deta
 	}
 	if detail != "" {
 		r = append(r, `,"detail":`...)
-		r = appendJSONString(r, detail)
+		r = jsontext.AppendString(r, detail)
 	}
 	b.rejects = append(r, "}\n"...)
 }
@@ -286,7 +286,7 @@ func (rp *rejectParts) reason(r string) []byte {
 	if i := indexOf(rp.reasons, r); i >= 0 {
 		return rp.encoded[i]
 	}
-	enc := appendJSONString([]byte(`,"reason":`), r)
+	enc := jsontext.AppendString([]byte(`,"reason":`), r)
 	if len(rp.reasons) < 64 { // a reason built on the fly is encoded each time
 		rp.reasons, rp.encoded = append(rp.reasons, r), append(rp.encoded, enc)
 	}
@@ -312,79 +312,6 @@ func indexOf(names []string, r string) int {
 		}
 	}
 	return -1
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plainWord reports whether none of 8 bytes (little-endian in x) needs
-// escaping in a JSON string: none below 0x20, none '"' or '\\', none
-// from 0x80 (the start of a multi-byte UTF-8 sequence, checked slowly).
-func plainWord(x uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	hasZero := func(v uint64) uint64 { return (v - lo) & ^v & hi }
-	return (x-lo*0x20)&^x&hi|hasZero(x^(lo*'"'))|hasZero(x^(lo*'\\'))|x&hi == 0
-}
-
-// appendJSONString appends s as a JSON string (no HTML escaping).
-func appendJSONString[T string | []byte](dst []byte, s T) []byte {
-	dst = append(dst, '"')
-	plain := true
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if !plainWord(x) {
-			plain = false
-			break
-		}
-	}
-	for ; plain && i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return append(append(dst, s...), '"')
-	}
-	return appendEscaped(dst, s)
-}
-
-// appendEscaped appends s escaped as in a JSON string, and its closing
-// quote.
-func appendEscaped[T string | []byte](dst []byte, s T) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }
 
 // reasonCounts counts exclusions by reason. Reasons come from a handful of

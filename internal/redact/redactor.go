@@ -2,8 +2,8 @@ package redact
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 
+	"github.com/consentgate/consentgate/internal/jsontext"
 	"github.com/consentgate/consentgate/internal/record"
 )
 
@@ -95,46 +95,11 @@ func (r *Redactor) Line(line []byte, values []record.StringValue, counts *Counts
 		}
 		r.text = append(r.text, text[last:]...)
 		r.out = append(r.out, line[copied:v.Start]...)
-		r.out = appendString(r.out, r.text)
+		r.out = jsontext.AppendString(r.out, r.text)
 		copied = v.End
 	}
 	if copied == 0 {
 		return line, false
 	}
 	return append(r.out, line[copied:]...), false
-}
-
-// appendString writes s as a JSON string, escaping only what JSON
-// requires: quotes, backslashes and control characters.
-func appendString(dst, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		i++
-	}
-	return append(dst, '"')
 }
