@@ -3,7 +3,6 @@ package export_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -15,7 +14,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/consentgate/consentgate/internal/export"
-	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/record"
 	"github.com/consentgate/consentgate/internal/timestamp"
 )
@@ -99,16 +97,10 @@ func TestRowDeciderShardsFinalize(t *testing.T) {
 	enc := record.NewRowEncoder(schema)
 
 	shards := filepath.Join(dir, "shards")
-	os.Mkdir(shards, 0o755)
 	d := export.NewRowDecider(p, testFields, []string{path}, true)
 	const perBatch, perShard = 97, 3
-	shard, batchInShard := 0, 0
 	var kept []parquet.Row
-	var rej, leaves, records []byte
-	sum := export.ShardSummary{Reasons: map[string]int64{}}
-	flush := func() {
-		sum.Versions = d.UsedVersions()
-		js, _ := json.Marshal(sum)
+	sw := newShardWriter(t, shards, d, perShard, func(shard int, _ []byte) {
 		rf, err := os.Create(export.ShardFile(shards, "rows", shard))
 		if err != nil {
 			t.Fatal(err)
@@ -123,13 +115,8 @@ func TestRowDeciderShardsFinalize(t *testing.T) {
 			t.Fatal(err)
 		}
 		rf.Close()
-		os.WriteFile(export.ShardFile(shards, "rejects", shard), rej, 0o644)
-		os.WriteFile(export.ShardFile(shards, "leaves", shard), leaves, 0o644)
-		os.WriteFile(export.ShardFile(shards, "records", shard), records, 0o644)
-		os.WriteFile(export.ShardFile(shards, "shard", shard), js, 0o644)
-		shard, batchInShard, kept, rej, leaves, records = shard+1, 0, nil, nil, nil, nil
-		sum = export.ShardSummary{Reasons: map[string]int64{}}
-	}
+		kept = nil
+	})
 	for start := 0; start < len(rows); start += perBatch {
 		end := min(start+perBatch, len(rows))
 		var data []byte
@@ -147,33 +134,10 @@ func TestRowDeciderShardsFinalize(t *testing.T) {
 		for _, k := range r.Kept {
 			kept = append(kept, rows[start+int(k)])
 		}
-		rej, leaves = append(rej, r.Rejects...), append(leaves, r.Leaves...)
-		if len(r.Records) > 0 {
-			records = inclusion.AppendFramed(records, r.Records)
-		}
-		sum.Read += r.Read
-		sum.Included += r.Included
-		for k, v := range r.Reasons {
-			sum.Reasons[k] += v
-		}
-		sum.Subjects = append(sum.Subjects, r.Subjects...)
-		if batchInShard++; batchInShard == perShard {
-			flush()
-		}
+		sw.add(r)
 	}
-	flush()
-	vs := p.Versions()
-	job := export.Job{Purpose: want.Purpose, Recipient: want.Recipient, RecipientClass: want.RecipientClass, AsOf: want.AsOf,
-		Fields: export.FieldsOf(testFields), Inputs: want.Inputs, Shards: shard, Rejects: true, AtAsOf: vs.IndexAt(want.AsOf), Format: "parquet"}
-	for v := 0; v < vs.Len(); v++ {
-		var pu export.PolicyUsed
-		if v > 0 {
-			pu = export.PolicyUsed{Version: vs.Table(v).Doc.Version, SHA256: vs.Table(v).Doc.Digest()}
-		}
-		job.Versions = append(job.Versions, pu)
-	}
-	js, _ := json.Marshal(job)
-	os.WriteFile(filepath.Join(shards, "job.json"), js, 0o644)
+	sw.flush()
+	sw.writeJob(p, want, "parquet")
 
 	got, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: shards, Out: filepath.Join(dir, "got.parquet"),
 		Rejects: filepath.Join(dir, "got.rej"), Now: timestamp.Time(1)})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/consentgate/consentgate/internal/blobio"
 	"github.com/consentgate/consentgate/internal/blobio/blobiotest"
+	"github.com/consentgate/consentgate/internal/decision"
 	"github.com/consentgate/consentgate/internal/export"
 	"github.com/consentgate/consentgate/internal/inclusion"
 	"github.com/consentgate/consentgate/internal/timestamp"
@@ -53,54 +54,16 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	}
 
 	shards := filepath.Join(dir, "shards")
-	os.Mkdir(shards, 0o755)
 	d := export.NewDecider(p, testFields, []string{path}, true)
 	lines := strings.SplitAfter(in.String(), "\n")
 	const perBatch, perShard = 97, 3
-	shard, batchInShard := 0, 0
-	var out, rej, leaves, records []byte
-	sum := export.ShardSummary{Reasons: map[string]int64{}}
-	flush := func() {
-		sum.Versions = d.UsedVersions()
-		js, _ := json.Marshal(sum)
-		os.WriteFile(export.ShardFile(shards, "out", shard), out, 0o644)
-		os.WriteFile(export.ShardFile(shards, "rejects", shard), rej, 0o644)
-		os.WriteFile(export.ShardFile(shards, "leaves", shard), leaves, 0o644)
-		os.WriteFile(export.ShardFile(shards, "records", shard), records, 0o644)
-		os.WriteFile(export.ShardFile(shards, "shard", shard), js, 0o644)
-		shard, batchInShard, out, rej, leaves, records = shard+1, 0, nil, nil, nil, nil
-		sum = export.ShardSummary{Reasons: map[string]int64{}}
-	}
+	sw := newShardWriter(t, shards, d, perShard, nil)
 	for start := 0; start < len(lines); start += perBatch {
 		end := min(start+perBatch, len(lines))
-		r := d.Decide(0, start+1, []byte(strings.Join(lines[start:end], "")))
-		out, rej, leaves = append(out, r.Out...), append(rej, r.Rejects...), append(leaves, r.Leaves...)
-		if len(r.Records) > 0 {
-			records = inclusion.AppendFramed(records, r.Records)
-		}
-		sum.Read += r.Read
-		sum.Included += r.Included
-		for k, v := range r.Reasons {
-			sum.Reasons[k] += v
-		}
-		sum.Subjects = append(sum.Subjects, r.Subjects...)
-		if batchInShard++; batchInShard == perShard {
-			flush()
-		}
+		sw.add(d.Decide(0, start+1, []byte(strings.Join(lines[start:end], ""))))
 	}
-	flush()
-	vs := p.Versions()
-	job := export.Job{Purpose: want.Purpose, Recipient: want.Recipient, RecipientClass: want.RecipientClass, AsOf: want.AsOf,
-		Fields: export.FieldsOf(testFields), Inputs: want.Inputs, Shards: shard, Rejects: true, AtAsOf: vs.IndexAt(want.AsOf)}
-	for v := 0; v < vs.Len(); v++ {
-		var pu export.PolicyUsed
-		if v > 0 {
-			pu = export.PolicyUsed{Version: vs.Table(v).Doc.Version, SHA256: vs.Table(v).Doc.Digest()}
-		}
-		job.Versions = append(job.Versions, pu)
-	}
-	js, _ := json.Marshal(job)
-	os.WriteFile(filepath.Join(shards, "job.json"), js, 0o644)
+	sw.flush()
+	sw.writeJob(p, want, "")
 
 	got, err := export.Finalize(context.Background(), export.FinalizeOptions{Dir: shards, Out: filepath.Join(dir, "got.jsonl"),
 		Rejects: filepath.Join(dir, "got.rej"), Now: timestamp.Time(1),
@@ -154,6 +117,98 @@ func TestDeciderShardsFinalize(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*bad*")); len(m) > 0 {
 		t.Fatalf("a failed finalize left %v", m)
+	}
+}
+
+// shardWriter writes a folder as the Beam pipeline does: the batches a
+// Decider decided, perShard of them to a shard, each shard's rejects,
+// leaves, records and summary at export.ShardFile, and job.json.
+type shardWriter struct {
+	t        *testing.T
+	dir      string
+	d        *export.Decider
+	perShard int
+	// output writes a shard's included output; nil writes the batches'
+	// Out to out-N.
+	output func(shard int, out []byte)
+
+	shard, batches            int
+	out, rej, leaves, records []byte
+	sum                       export.ShardSummary
+}
+
+// newShardWriter makes dir and a shardWriter writing to it.
+func newShardWriter(t *testing.T, dir string, d *export.Decider, perShard int, output func(shard int, out []byte)) *shardWriter {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if output == nil {
+		output = func(shard int, out []byte) { writeShardFile(t, export.ShardFile(dir, "out", shard), out) }
+	}
+	return &shardWriter{t: t, dir: dir, d: d, perShard: perShard, output: output, sum: export.ShardSummary{Reasons: map[string]int64{}}}
+}
+
+// add adds a decided batch to the shard, and flushes the shard when it
+// has perShard batches.
+func (w *shardWriter) add(r *export.Decided) {
+	w.out, w.rej, w.leaves = append(w.out, r.Out...), append(w.rej, r.Rejects...), append(w.leaves, r.Leaves...)
+	if len(r.Records) > 0 {
+		w.records = inclusion.AppendFramed(w.records, r.Records)
+	}
+	w.sum.Read += r.Read
+	w.sum.Included += r.Included
+	for k, v := range r.Reasons {
+		w.sum.Reasons[k] += v
+	}
+	w.sum.Subjects = append(w.sum.Subjects, r.Subjects...)
+	if w.batches++; w.batches == w.perShard {
+		w.flush()
+	}
+}
+
+// flush writes the shard's files and starts the next shard.
+func (w *shardWriter) flush() {
+	w.t.Helper()
+	w.sum.Versions = w.d.UsedVersions()
+	js, err := json.Marshal(w.sum)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.output(w.shard, w.out)
+	writeShardFile(w.t, export.ShardFile(w.dir, "rejects", w.shard), w.rej)
+	writeShardFile(w.t, export.ShardFile(w.dir, "leaves", w.shard), w.leaves)
+	writeShardFile(w.t, export.ShardFile(w.dir, "records", w.shard), w.records)
+	writeShardFile(w.t, export.ShardFile(w.dir, "shard", w.shard), js)
+	w.shard, w.batches, w.out, w.rej, w.leaves, w.records = w.shard+1, 0, nil, nil, nil, nil
+	w.sum = export.ShardSummary{Reasons: map[string]int64{}}
+}
+
+// writeJob writes job.json for the shards flushed: the export of want
+// under the plan p, in format ("" for JSON Lines).
+func (w *shardWriter) writeJob(p *decision.Plan, want *export.Manifest, format string) {
+	w.t.Helper()
+	vs := p.Versions()
+	job := export.Job{Purpose: want.Purpose, Recipient: want.Recipient, RecipientClass: want.RecipientClass, AsOf: want.AsOf,
+		Fields: export.FieldsOf(testFields), Inputs: want.Inputs, Shards: w.shard, Rejects: true, AtAsOf: vs.IndexAt(want.AsOf), Format: format}
+	for v := 0; v < vs.Len(); v++ {
+		var pu export.PolicyUsed
+		if v > 0 {
+			pu = export.PolicyUsed{Version: vs.Table(v).Doc.Version, SHA256: vs.Table(v).Doc.Digest()}
+		}
+		job.Versions = append(job.Versions, pu)
+	}
+	js, err := json.Marshal(job)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	writeShardFile(w.t, filepath.Join(w.dir, "job.json"), js)
+}
+
+func writeShardFile(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

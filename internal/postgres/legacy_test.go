@@ -2,14 +2,12 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/consentgate/consentgate/internal/consent"
 	"github.com/consentgate/consentgate/internal/policy"
 	"github.com/consentgate/consentgate/internal/postgres"
-	"github.com/consentgate/consentgate/internal/store"
 	"github.com/consentgate/consentgate/internal/timestamp"
 	"github.com/consentgate/consentgate/internal/translog"
 )
@@ -20,11 +18,7 @@ import (
 // was, beside events noting a version.
 func TestStoreBeforeNotedPolicy(t *testing.T) {
 	ctx := context.Background()
-	ks, err := translog.OpenKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ks.Close()
+	ks := freshKeys(t)
 	admin, schema, url := freshSchema(t)
 	s, err := postgres.Open(ctx, url, ks)
 	if err != nil {
@@ -39,20 +33,8 @@ func TestStoreBeforeNotedPolicy(t *testing.T) {
 	}
 	s.Close()
 	// The schema as the consentgate before left it.
-	for _, q := range []string{`ALTER TABLE ` + schema + `.consent_events DROP COLUMN policy, DROP COLUMN notice`,
-		`DELETE FROM ` + schema + `.schema_migrations WHERE version = 'migrations/0007_consent_policy.sql'`} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if _, err := postgres.OpenWith(ctx, url, ks, store.OpenOptions{ReadOnly: true}); !errors.Is(err, store.ErrOutdated) {
-		t.Fatalf("read-only open of the older schema: %v", err)
-	}
-	s, err = postgres.Open(ctx, url, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenOlder(t, admin, url, ks, `ALTER TABLE `+schema+`.consent_events DROP COLUMN policy, DROP COLUMN notice`,
+		`DELETE FROM `+schema+`.schema_migrations WHERE version = 'migrations/0007_consent_policy.sql'`)
 	if _, err := s.AddConsentEvents(ctx, []consent.Event{{Subject: "u1", Purpose: "p", State: policy.Denied, At: 9000, Source: "api",
 		Policy: "v1", Notice: "https://example.com/v1"}}); err != nil {
 		t.Fatal(err)

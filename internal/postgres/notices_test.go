@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -34,11 +33,7 @@ func TestTamperNotices(t *testing.T) {
 // verifies as it was, and notices are stored and verified beside it.
 func TestStoreBeforeNotices(t *testing.T) {
 	ctx := context.Background()
-	ks, err := translog.OpenKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ks.Close()
+	ks := freshKeys(t)
 	admin, schema, url := freshSchema(t)
 	s, err := postgres.Open(ctx, url, ks)
 	if err != nil {
@@ -50,20 +45,8 @@ func TestStoreBeforeNotices(t *testing.T) {
 	}
 	s.Close()
 	// The schema as the consentgate before left it.
-	for _, q := range []string{`DROP TABLE ` + schema + `.lineage_runs, ` + schema + `.notice_answers, ` + schema + `.notices`,
-		`DELETE FROM ` + schema + `.schema_migrations WHERE version = 'migrations/0008_notices.sql'`} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if _, err := postgres.OpenWith(ctx, url, ks, store.OpenOptions{ReadOnly: true}); !errors.Is(err, store.ErrOutdated) {
-		t.Fatalf("read-only open of the older schema: %v", err)
-	}
-	s, err = postgres.Open(ctx, url, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenOlder(t, admin, url, ks, `DROP TABLE `+schema+`.lineage_runs, `+schema+`.notice_answers, `+schema+`.notices`,
+		`DELETE FROM `+schema+`.schema_migrations WHERE version = 'migrations/0008_notices.sql'`)
 	const body = `{"id":"e1.n1","export_id":"e1","recipient":"r","issued_at":"1970-01-01T00:00:00.000001Z","records":[]`
 	if _, err := s.AddNotice(ctx, store.Notice{ID: "e1.n1", ExportID: "e1", Recipient: "r", IssuedAt: 1, Body: []byte(body + "}")}, 0,
 		func(i int64) ([]byte, error) { return fmt.Appendf(nil, `%s,"log_index":%d}`, body, i), nil }); err != nil {

@@ -40,12 +40,19 @@ func dsn() string {
 // a key store of its own.
 func fresh(t testing.TB) store.Store {
 	t.Helper()
+	return freshWith(t, freshKeys(t))
+}
+
+// freshKeys opens a key store of its own, in a temporary directory,
+// closed after the test.
+func freshKeys(t testing.TB) *translog.KeyStore {
+	t.Helper()
 	ks, err := translog.OpenKeys(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ks.Close() })
-	return freshWith(t, ks)
+	return ks
 }
 
 func freshWith(t testing.TB, keys store.Keys) store.Store {
@@ -90,6 +97,29 @@ func freshSchema(t testing.TB) (admin *pgx.Conn, schema, url string) {
 		admin.Close(context.Background())
 	})
 	return admin, schema, dsn() + "&search_path=" + schema
+}
+
+// reopenOlder makes the closed store at url as an older consentgate left
+// it, by running downgrade on admin; requires a read-only session to find
+// it outdated (store.ErrOutdated); and opens it for writing, which
+// migrates it, closed after the test.
+func reopenOlder(t testing.TB, admin *pgx.Conn, url string, keys store.Keys, downgrade ...string) *postgres.DB {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range downgrade {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := postgres.OpenWith(ctx, url, keys, store.OpenOptions{ReadOnly: true}); !errors.Is(err, store.ErrOutdated) {
+		t.Fatalf("read-only open of the older schema: %v", err)
+	}
+	s, err := postgres.Open(ctx, url, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestContract(t *testing.T) {
