@@ -106,7 +106,6 @@ func (s *parquetSink) Close() error { return s.w.Close() }
 type rowSink struct {
 	w       *parquet.Writer
 	pending []parquet.Row
-	owned   int // the first pending rows, copied already
 }
 
 // newRowSink writes Parquet of schema to w.
@@ -152,12 +151,10 @@ func (s *rowSink) flush(all bool) error {
 		rest := copy(s.pending, s.pending[n:])
 		clear(s.pending[rest:])
 		s.pending = s.pending[:rest]
-		s.owned = max(s.owned-n, 0)
 	}
-	for i, r := range s.pending[s.owned:] {
-		s.pending[s.owned+i] = r.Clone()
+	for i, r := range s.pending { // fewer than rowRun
+		s.pending[i] = r.Clone()
 	}
-	s.owned = len(s.pending)
 	return nil
 }
 
